@@ -1,0 +1,61 @@
+// Inference caches: a growing KV cache for attention layers, constant conv + SSM state for Mamba-2
+// layers, and snapshots that let a chat reply be regenerated without re-reading the prompt.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "config/model_config.h"
+
+namespace mm {
+
+/// Keys and values of one attention layer, (B, H_kv, capacity, head_dim); the first `len` positions are valid.
+struct AttentionCache {
+  at::Tensor k, v;
+  int64_t len = 0;
+  /// Appends k_new, v_new (B, H_kv, L, head_dim), growing capacity geometrically.
+  void append(const at::Tensor& k_new, const at::Tensor& v_new);
+  at::Tensor keys() const { return k.narrow(2, 0, len); }
+  at::Tensor values() const { return v.narrow(2, 0, len); }
+};
+
+/// Recurrent state of one Mamba-2 layer.
+struct Mamba2State {
+  at::Tensor conv;  ///< (B, conv_channels, d_conv-1): last pre-activation conv inputs, model dtype
+  at::Tensor ssm;   ///< (B, H, P, N) fp32 (kept in fp32 on every device; METHOD §2.5 notes the deviation)
+};
+
+struct LayerCache {
+  LayerKind kind = LayerKind::attention;
+  AttentionCache attn;
+  Mamba2State ssm;
+};
+
+/// What restore() needs: the attention lengths (KV prefixes are immutable) and copies of the states.
+struct CacheSnapshot {
+  int64_t seq_len = 0;
+  std::vector<int64_t> attn_len;
+  std::vector<Mamba2State> states;
+};
+
+class ModelCache {
+ public:
+  ModelCache() = default;
+  ModelCache(const ModelConfig& cfg, int64_t batch, const at::TensorOptions& opts);
+
+  std::vector<LayerCache> layers;
+  int64_t seq_len = 0;  ///< positions already consumed
+  int64_t batch = 0;
+
+  /// Bytes of live cache content (KV up to seq_len, plus all states).
+  int64_t bytes() const;
+  CacheSnapshot snapshot() const;
+  void restore(const CacheSnapshot& s);
+};
+
+/// KV bytes added per token (all attention layers), and the constant bytes of the Mamba-2 states.
+int64_t cache_bytes_per_token(const ModelConfig& cfg, int64_t elem_size);
+int64_t cache_state_bytes(const ModelConfig& cfg, int64_t elem_size);
+
+}  // namespace mm

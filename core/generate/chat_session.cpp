@@ -1,0 +1,115 @@
+#include "generate/chat_session.h"
+
+#include "runtime/errors.h"
+
+namespace mm {
+
+ChatSession::ChatSession(const VlmModel& model, const Tokenizer& tokenizer, std::string system_prompt)
+    : model_(model), tok_(tokenizer), system_(std::move(system_prompt)) {
+  reset();
+}
+
+void ChatSession::reset() {
+  cache_ = model_.new_cache(1);
+  turns_.clear();
+  pending_.clear();
+  reply_prompt_.clear();
+}
+
+std::vector<int64_t> ChatSession::default_stop_ids() const {
+  std::vector<int64_t> ids;
+  for (const char* t : {kImEnd, "</s>"}) {
+    const int64_t id = tok_.token_id(t);
+    if (id >= 0) ids.push_back(id);
+  }
+  if (tok_.eos_id() >= 0 && std::find(ids.begin(), ids.end(), tok_.eos_id()) == ids.end()) ids.push_back(tok_.eos_id());
+  return ids;
+}
+
+ChatReply ChatSession::ask(const std::string& question, const at::Tensor& pixels,
+                           const std::vector<int>& tiles_per_image, const SamplingOptions& opts, JobContext& ctx) {
+  if (question.find_first_not_of(" \t\r\n") == std::string::npos && tiles_per_image.empty())
+    throw InputError("the message is empty", "type a question");
+  std::vector<int> tokens_per_image;
+  int total_tiles = 0;
+  for (int n : tiles_per_image) {
+    tokens_per_image.push_back(int(n * model_.config().tokens_per_tile()));
+    total_tiles += n;
+  }
+  if ((pixels.defined() ? pixels.size(0) : 0) != total_tiles)
+    throw InputError("the images have " + std::to_string(pixels.defined() ? pixels.size(0) : 0) +
+                     " tiles but tiles_per_image adds up to " + std::to_string(total_tiles));
+  const std::string q = expand_image_placeholders(ensure_image_placeholders(question, int(tiles_per_image.size())),
+                                                  tokens_per_image);
+  // Only the new part of the conversation is encoded and fed: the cache holds the rest.
+  std::string text;
+  const bool first = turns_.empty();
+  if (first) {
+    text = render_internlm2_chat(system_, {{"user", q}}, true);
+  } else {
+    // The previous reply ends with <|im_end|> (added below unless it was the stop token).
+    text = render_internlm2_chat("", {{"user", q}}, true);
+  }
+  std::vector<int64_t> ids = pending_;
+  const int64_t im_end = tok_.token_id(kImEnd);
+  if (!first && (pending_.empty() || pending_.back() != im_end)) ids.push_back(im_end);
+  const std::vector<int64_t> enc = tok_.encode(text, first);
+  ids.insert(ids.end(), enc.begin(), enc.end());
+  turns_.push_back({"user", question});
+  pending_before_ = pending_;
+  ChatReply r;
+  try {
+    r = run_reply(ids, pixels, opts, ctx);
+  } catch (...) {
+    turns_.pop_back();
+    throw;
+  }
+  turns_.push_back({"assistant", r.text});
+  return r;
+}
+
+ChatReply ChatSession::regenerate(const SamplingOptions& opts, JobContext& ctx) {
+  if (reply_prompt_.empty() || turns_.empty() || turns_.back().role != "assistant")
+    throw InputError("there is no reply to regenerate", "ask a question first");
+  cache_.restore(before_reply_);
+  turns_.pop_back();
+  pending_ = pending_before_;
+  ChatReply r = run_reply(reply_prompt_, reply_pixels_, opts, ctx);
+  turns_.push_back({"assistant", r.text});
+  return r;
+}
+
+ChatReply ChatSession::run_reply(const std::vector<int64_t>& new_ids, const at::Tensor& pixels,
+                                 const SamplingOptions& opts_in, JobContext& ctx) {
+  SamplingOptions opts = opts_in;
+  if (opts.stop_ids.empty()) opts.stop_ids = default_stop_ids();
+  before_reply_ = cache_.snapshot();
+  reply_prompt_ = new_ids;
+  reply_pixels_ = pixels;
+  const at::Tensor ids = at::tensor(new_ids, at::kLong).view({1, -1});
+  ChatReply r;
+  std::vector<int64_t> so_far;
+  auto on_token = [&](int64_t id) {
+    so_far.push_back(id);
+    const std::string text = tok_.decode(so_far, /*skip_special=*/true);
+    // Emit the new suffix; an incomplete byte sequence (decoded as U+FFFD) waits for the next token.
+    std::string delta;
+    const bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+    if (!incomplete && text.size() > r.text.size() && text.compare(0, r.text.size(), r.text) == 0)
+      delta = text.substr(r.text.size());
+    r.text += delta;
+    ctx.emit(TokenEvent{id, delta});
+  };
+  try {
+    r.generation = generate(model_, cache_, ids, pixels, opts, on_token, &ctx.cancel);
+  } catch (...) {
+    cache_.restore(before_reply_);  // a failed or cancelled prefill leaves the conversation as it was
+    throw;
+  }
+  r.text = tok_.decode(r.generation.ids, true);
+  pending_ = {r.generation.last_token};
+  if (r.generation.last_token < 0) pending_.clear();
+  return r;
+}
+
+}  // namespace mm

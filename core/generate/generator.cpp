@@ -1,0 +1,75 @@
+#include "generate/generator.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "runtime/errors.h"
+
+namespace mm {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
+                   int64_t chunk, const CancelToken* cancel) {
+  TORCH_CHECK(ids.dim() == 2, "prefill: ids must be (B, L), got ", ids.sizes());
+  if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
+  const at::Tensor dev_ids = ids.to(model.options().device());
+  const at::Tensor emb = model.embed(dev_ids, pixels);  // (B, L, D)
+  at::Tensor h;
+  for (int64_t start = 0; start < emb.size(1); start += chunk) {
+    if (cancel) cancel->throw_if_cancelled();
+    const int64_t n = std::min(chunk, emb.size(1) - start);
+    h = model.run_all(emb.narrow(1, start, n), &cache);
+  }
+  return model.head(h.narrow(1, h.size(1) - 1, 1)).reshape({-1});  // (V)
+}
+
+Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,
+                    const SamplingOptions& opts, const std::function<void(int64_t)>& on_token,
+                    const CancelToken* cancel) {
+  validate(opts);
+  const auto t0 = std::chrono::steady_clock::now();
+  Generation g;
+  g.stats.prompt_tokens = prompt_ids.size(1);
+  at::Generator gen = at::detail::createCPUGenerator(opts.seed);
+  std::vector<int64_t> context(prompt_ids.data_ptr<int64_t>(), prompt_ids.data_ptr<int64_t>() + prompt_ids.numel());
+  at::Tensor logits = prefill(model, cache, prompt_ids, pixels, opts.prefill_chunk, cancel);
+  g.stats.prefill_seconds = seconds_since(t0);
+  const auto t1 = std::chrono::steady_clock::now();
+  g.stats.stop_reason = "max_tokens";
+  const auto dev = model.options().device();
+  for (int64_t step = 0; step < opts.max_new_tokens; ++step) {
+    if (step > 0) {
+      if (cancel && cancel->cancelled()) {
+        g.stats.stop_reason = "cancelled";
+        break;
+      }
+      const at::Tensor in = at::full({1, 1}, g.last_token, at::TensorOptions().dtype(at::kLong).device(dev));
+      logits = model.head(model.run_all(model.embed_tokens(in), &cache)).reshape({-1});
+      ++g.stats.decode_steps;
+    }
+    g.last_token = sample_token(logits, context, opts, gen);
+    if (step == 0) g.stats.time_to_first_token = seconds_since(t0);
+    context.push_back(g.last_token);
+    if (std::find(opts.stop_ids.begin(), opts.stop_ids.end(), g.last_token) != opts.stop_ids.end()) {
+      g.stats.stop_reason = "stop_token";
+      break;
+    }
+    g.ids.push_back(g.last_token);
+    if (on_token) on_token(g.last_token);
+  }
+  g.stats.new_tokens = int64_t(g.ids.size());
+  g.stats.decode_seconds = seconds_since(t1);
+  g.stats.cache_bytes = cache.bytes();
+  return g;
+}
+
+}  // namespace mm

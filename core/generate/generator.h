@@ -1,0 +1,45 @@
+// Prefill (chunked for long prompts) and cached decoding.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "generate/sampler.h"
+#include "models/vlm_model.h"
+#include "runtime/job.h"
+
+namespace mm {
+
+struct GenerationStats {
+  int64_t prompt_tokens = 0;
+  int64_t new_tokens = 0;
+  int64_t decode_steps = 0;        ///< single-token forwards after the prefill
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  double time_to_first_token = 0;  ///< prefill + first sample
+  int64_t cache_bytes = 0;         ///< after the reply
+  std::string stop_reason;         ///< "stop_token", "max_tokens" or "cancelled"
+  double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_steps / decode_seconds : 0; }
+};
+
+struct Generation {
+  std::vector<int64_t> ids;  ///< the reply, stop token excluded
+  int64_t last_token = -1;   ///< the last sampled token (the stop token when one ended it), not yet in the cache
+  GenerationStats stats;
+};
+
+/// Feeds ids (1, L) and their images into the cache, prefill_chunk tokens at a time; returns the fp32
+/// logits (V) at the last position. The embedding is computed once for the whole prompt.
+at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
+                   int64_t prefill_chunk, const CancelToken* cancel = nullptr);
+
+/// Prefills the prompt then decodes until a stop id, max_new_tokens or cancellation (which ends the
+/// reply early, not with an error). on_token is called for every reply token.
+Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,
+                    const SamplingOptions& opts, const std::function<void(int64_t)>& on_token,
+                    const CancelToken* cancel = nullptr);
+
+}  // namespace mm

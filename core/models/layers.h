@@ -1,0 +1,37 @@
+// The decoder layer and its parts, as functions over bound weights. Shapes in comments:
+// B batch, L new positions, D hidden, H heads, H_kv kv heads, hd head dim.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "cache/model_cache.h"
+#include "models/layer_weights.h"
+
+namespace mm {
+
+/// InternLM2 RMSNorm, computed in fp32: w * (x * rsqrt(mean(x^2) + eps)).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+
+/// Rotate-half (NeoX) RoPE on x (B, L, heads, hd) at absolute positions pos0..pos0+L-1.
+at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
+
+/// Causal GQA softmax attention. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
+/// With a cache, keys/values are appended and the queries sit at positions cache->len..; without
+/// one, positions start at pos0.
+at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const StackConfig& s,
+                           AttentionCache* cache, int64_t pos0);
+
+/// The mmMamba Mamba-2 mixer. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
+/// With a state, the scan starts from it and leaves the final state there (L == 1 takes the step path).
+at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
+                        Mamba2State* state);
+
+/// SwiGLU feed-forward: w2(silu(w1 x) * w3 x).
+at::Tensor swiglu(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& w3);
+
+/// One pre-norm decoder layer: h + W_O mixer(norm(h)), then h + ffn(norm(h)). h (B, L, D).
+/// If mixer_out is given, it receives the per-head mixer output (B, L, H, hd).
+at::Tensor decoder_layer(const at::Tensor& h, const LayerWeights& lw, const StackConfig& s, const Mamba2Config& m,
+                         LayerCache* cache, int64_t pos0, at::Tensor* mixer_out = nullptr);
+
+}  // namespace mm

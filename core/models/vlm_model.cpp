@@ -1,0 +1,144 @@
+#include "models/vlm_model.h"
+
+#include <c10/util/Exception.h>
+
+#include "models/layers.h"
+#include "runtime/errors.h"
+
+namespace mm {
+
+VlmModel::VlmModel(ModelConfig cfg, TensorMap weights) : cfg_(std::move(cfg)), weights_(std::move(weights)) {
+  cfg_.validate();
+  rebind();
+}
+
+void VlmModel::rebind() {
+  layers_.clear();
+  for (int64_t i = 0; i < cfg_.n_layers(); ++i) layers_.push_back(bind_layer(cfg_, weights_, i));
+}
+
+void VlmModel::to(const at::Device& device, at::ScalarType dtype) {
+  for (auto& kv : weights_)
+    kv.second = at::isFloatingType(kv.second.scalar_type()) ? kv.second.to(device, dtype) : kv.second.to(device);
+  rebind();
+}
+
+at::TensorOptions VlmModel::options() const {
+  const at::Tensor& w = get("language_model.output.weight");
+  return w.options();
+}
+
+int64_t VlmModel::param_count() const {
+  int64_t n = 0;
+  for (const auto& kv : weights_) n += kv.second.numel();
+  return n;
+}
+
+void VlmModel::fuse_for_inference() {
+  for (auto& lw : layers_) {
+    if (lw.kind != LayerKind::mamba2) continue;
+    Mamba2Weights& m = lw.ssm;
+    m.fused_in = at::cat({m.v_proj, m.k_proj, m.q_proj, m.g_proj, m.in_proj}, 0).detach();
+  }
+}
+
+const at::Tensor& VlmModel::get(const std::string& name) const {
+  auto it = weights_.find(name);
+  if (it == weights_.end()) throw CheckpointError("tensor " + name + " is missing");
+  return it->second;
+}
+
+at::Tensor VlmModel::embed_tokens(const at::Tensor& ids) const {
+  const at::Tensor& table = get("embedding_model.llm_text_embeddings.weight");
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= table.size(0))
+      throw InputError("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary of " +
+                           std::to_string(table.size(0)),
+                       "use ids produced by this model's tokenizer");
+  }
+  return at::embedding(table, ids);  // (B, L, D)
+}
+
+at::Tensor VlmModel::embed_images(const at::Tensor& pixels) const {
+  TORCH_CHECK(pixels.dim() == 4 && pixels.size(1) == 3, "images must be (n, 3, S, S), got ", pixels.sizes());
+  const int64_t p = cfg_.vision.patch_size, D = cfg_.hidden();
+  if (pixels.size(2) % p != 0 || pixels.size(3) != pixels.size(2) || (pixels.size(2) / p) % 2 != 0)
+    throw InputError("image tiles of " + std::to_string(pixels.size(2)) + "x" + std::to_string(pixels.size(3)) +
+                         " do not fit patch size " + std::to_string(p),
+                     "tile images to " + std::to_string(cfg_.vision.image_size) + " pixels");
+  const at::Tensor x = pixels.to(options());
+  at::Tensor patches = at::conv2d(x, get("embedding_model.vision_embeddings.patch_embedding.weight"),
+                                  get("embedding_model.vision_embeddings.patch_embedding.bias"), {p, p});
+  const int64_t n = patches.size(0), gh = patches.size(2), gw = patches.size(3);
+  patches = patches.flatten(2).transpose(1, 2);  // (n, gh*gw, D)
+  // Position table: drop the CLS row, lay out as a grid, resize bicubically when the grid differs.
+  const at::Tensor& table = get("embedding_model.vision_embeddings.position_embedding");  // (1, 1+g0^2, D)
+  const int64_t g0 = cfg_.vision.image_size / p;
+  at::Tensor pos = table.narrow(1, 1, g0 * g0).reshape({1, g0, g0, D}).permute({0, 3, 1, 2});  // (1, D, g0, g0)
+  if (gh != g0 || gw != g0)
+    pos = at::upsample_bicubic2d(pos.to(at::kFloat), {gh, gw}, /*align_corners=*/false).to(x.scalar_type());
+  pos = pos.reshape({1, D, gh * gw}).transpose(1, 2);  // (1, gh*gw, D)
+  at::Tensor h = patches + pos;
+  // Pixel shuffle 0.5 (METHOD §1.2), w = h = grid side.
+  const int64_t w = gw, hh = gh;
+  h = h.reshape({n, w, hh / 2, 2 * D});                  // (n, w, h/2, 2D)
+  h = h.permute({0, 2, 1, 3}).contiguous();              // (n, h/2, w, 2D)
+  h = h.view({n, hh / 2, w / 2, 4 * D});                 // (n, h/2, w/2, 4D)
+  h = h.permute({0, 2, 1, 3}).reshape({n, -1, 4 * D});   // (n, (h/2)(w/2), 4D)
+  if (cfg_.vision.use_pixel_shuffle_proj) {
+    h = at::linear(h, get("embedding_model.pixel_shuffle_proj.0.weight"), get("embedding_model.pixel_shuffle_proj.0.bias"));
+    h = at::gelu(h);
+    h = at::linear(h, get("embedding_model.pixel_shuffle_proj.2.weight"), get("embedding_model.pixel_shuffle_proj.2.bias"));
+  }
+  return h.reshape({-1, D});  // (n * tokens_per_tile, D)
+}
+
+at::Tensor VlmModel::embed(const at::Tensor& ids, const at::Tensor& pixels) const {
+  at::Tensor h = embed_tokens(ids);  // (B, L, D)
+  const at::Tensor slots = ids.eq(cfg_.img_context_token_id);
+  const int64_t n_slots = slots.sum().item<int64_t>();
+  const int64_t n_feats = pixels.defined() ? pixels.size(0) * cfg_.tokens_per_tile() : 0;
+  if (n_slots != n_feats)
+    throw InputError("the prompt has " + std::to_string(n_slots) + " image-context tokens but the images give " +
+                         std::to_string(n_feats) + " features",
+                     "expand each <image> into <img> + " + std::to_string(cfg_.tokens_per_tile()) +
+                         " x <IMG_CONTEXT> per tile + </img>");
+  if (n_feats == 0) return h;
+  const at::Tensor feats = embed_images(pixels);  // (n_feats, D)
+  h = h.clone();
+  h.index_put_({slots}, feats);  // row-major over (B, L): tile order, then patch order
+  return h;
+}
+
+at::Tensor VlmModel::run_layers(at::Tensor h, ModelCache* cache, int64_t first, int64_t last, int64_t pos0,
+                                std::vector<at::Tensor>* mixer_outputs) const {
+  for (int64_t i = first; i < last; ++i) {
+    at::Tensor out;
+    h = decoder_layer(h, layers_[i], cfg_.stack_of(i), cfg_.mamba, cache ? &cache->layers[i] : nullptr,
+                      cache ? cache->seq_len : pos0, mixer_outputs ? &out : nullptr);
+    if (mixer_outputs) mixer_outputs->push_back(out);
+  }
+  return h;
+}
+
+at::Tensor VlmModel::run_all(const at::Tensor& x, ModelCache* cache) const {
+  at::Tensor h = run_layers(x, cache, 0, cfg_.he.n_layers);
+  if (cfg_.normalize_encoder_output) h = h / h.norm(2, -1, true).clamp_min(1e-12);
+  h = run_layers(h, cache, cfg_.he.n_layers, cfg_.n_layers());
+  if (cache) cache->seq_len += x.size(1);
+  return h;
+}
+
+at::Tensor VlmModel::head(const at::Tensor& h) const {
+  const at::Tensor n = rms_norm(h, get("language_model.model.norm.weight"), cfg_.llm.rms_eps);
+  return at::matmul(n, get("language_model.output.weight").t()).to(at::kFloat);
+}
+
+at::Tensor VlmModel::forward(const at::Tensor& ids, const at::Tensor& pixels) const {
+  return head(run_all(embed(ids, pixels), nullptr));
+}
+
+ModelCache VlmModel::new_cache(int64_t batch) const { return ModelCache(cfg_, batch, options()); }
+
+}  // namespace mm

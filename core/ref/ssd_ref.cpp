@@ -1,0 +1,111 @@
+#include "ref/ssd_ref.h"
+
+#include <c10/util/Exception.h>
+
+namespace mm {
+namespace {
+
+void check_inputs(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                  const at::Tensor& Cm) {
+  TORCH_CHECK(x.dim() == 4, "ssd: x must be (B, L, H, P), got ", x.sizes());
+  const auto Bsz = x.size(0), L = x.size(1), H = x.size(2);
+  TORCH_CHECK(dt.sizes() == at::IntArrayRef({Bsz, L, H}), "ssd: dt must be (B, L, H), got ", dt.sizes());
+  TORCH_CHECK(A.dim() == 1 && A.size(0) == H, "ssd: A must be (H), got ", A.sizes());
+  TORCH_CHECK(Bm.dim() == 4 && Bm.size(0) == Bsz && Bm.size(1) == L && Bm.size(2) == H,
+              "ssd: B must be (B, L, H, N), got ", Bm.sizes());
+  TORCH_CHECK(Cm.sizes() == Bm.sizes(), "ssd: C must match B, got ", Cm.sizes(), " vs ", Bm.sizes());
+}
+
+at::Tensor initial_state(const at::Tensor& x, const at::Tensor& Bm, const at::Tensor& init) {
+  const auto shape = std::vector<int64_t>{x.size(0), x.size(2), x.size(3), Bm.size(3)};
+  if (!init.defined()) return at::zeros(shape, x.options().dtype(at::kFloat));
+  TORCH_CHECK(init.sizes() == at::IntArrayRef(shape), "ssd: initial state must be (B, H, P, N) = ", shape,
+              ", got ", init.sizes());
+  return init.to(at::kFloat);
+}
+
+}  // namespace
+
+ScanResult ssd_scan_recurrent_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                  const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& init_state) {
+  check_inputs(x, dt, A, Bm, Cm);
+  at::Tensor S = initial_state(x, Bm, init_state).clone();  // (B, H, P, N)
+  const at::Tensor xf = x.to(at::kFloat), dtf = dt.to(at::kFloat), Bf = Bm.to(at::kFloat), Cf = Cm.to(at::kFloat);
+  const at::Tensor Af = A.to(at::kFloat);
+  std::vector<at::Tensor> ys;
+  ys.reserve(x.size(1));
+  for (int64_t t = 0; t < x.size(1); ++t) {
+    const at::Tensor d = dtf.select(1, t);                                                       // (B, H)
+    const at::Tensor gamma = at::exp(d * Af).unsqueeze(-1).unsqueeze(-1);                         // (B, H, 1, 1)
+    const at::Tensor outer = at::einsum("bhp,bhn->bhpn", {xf.select(1, t) * d.unsqueeze(-1), Bf.select(1, t)});
+    S = gamma * S + outer;                                                                        // S_t
+    ys.push_back(at::einsum("bhpn,bhn->bhp", {S, Cf.select(1, t)}));                              // y_t = S_t C_t
+  }
+  at::Tensor y = ys.empty() ? at::empty_like(x) : at::stack(ys, 1).to(x.scalar_type());  // (B, L, H, P)
+  return {y, S};
+}
+
+at::Tensor ssd_state_update_ref(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                const at::Tensor& Bm, const at::Tensor& Cm) {
+  TORCH_CHECK(state.dim() == 4 && state.scalar_type() == at::kFloat, "ssd step: state must be fp32 (B, H, P, N)");
+  const at::Tensor dtf = dt.to(at::kFloat);                               // (B, H)
+  const at::Tensor decay = at::exp(dtf * A.to(at::kFloat)).view({dtf.size(0), dtf.size(1), 1, 1});
+  const at::Tensor xs = (x.to(at::kFloat) * dtf.unsqueeze(-1)).unsqueeze(-1);  // (B, H, P, 1)
+  const at::Tensor b = Bm.to(at::kFloat).unsqueeze(-2);                      // (B, H, 1, N)
+  state.mul_(decay).add_(xs * b);                                            // S = decay S + dt x B^T
+  const at::Tensor y = at::matmul(state, Cm.to(at::kFloat).unsqueeze(-1)).squeeze(-1);  // (B, H, P)
+  return y.to(x.scalar_type());
+}
+
+ScanResult ssd_scan_chunked_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                const at::Tensor& Bm, const at::Tensor& Cm, int64_t T, const at::Tensor& init_state) {
+  check_inputs(x, dt, A, Bm, Cm);
+  TORCH_CHECK(T > 0, "ssd: chunk_size must be positive");
+  const int64_t Bsz = x.size(0), L = x.size(1), H = x.size(2), P = x.size(3), N = Bm.size(3);
+  at::Tensor S = initial_state(x, Bm, init_state);
+  if (L == 0) return {at::empty_like(x), S.clone()};
+  const int64_t nc = (L + T - 1) / T, Lp = nc * T, pad = Lp - L;
+  // Padding with dt = 0 adds nothing to the state and decays by exp(0) = 1, so the final state is exact.
+  auto padL = [&](const at::Tensor& t) {
+    if (pad == 0) return t.to(at::kFloat);
+    std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+    shape[1] = pad;
+    return at::cat({t.to(at::kFloat), at::zeros(shape, t.options().dtype(at::kFloat))}, 1);
+  };
+  const at::Tensor dtp = padL(dt);                                             // (B, Lp, H)
+  const at::Tensor xs = (padL(x) * dtp.unsqueeze(-1))                          // x~ = dt x
+                            .view({Bsz, nc, T, H, P}).permute({0, 1, 3, 2, 4});  // (B, nc, H, T, P)
+  const at::Tensor Bc = padL(Bm).view({Bsz, nc, T, H, N}).permute({0, 1, 3, 2, 4});  // (B, nc, H, T, N)
+  const at::Tensor Cc = padL(Cm).view({Bsz, nc, T, H, N}).permute({0, 1, 3, 2, 4});  // (B, nc, H, T, N)
+  const at::Tensor a = (dtp * A.to(at::kFloat)).view({Bsz, nc, T, H}).permute({0, 1, 3, 2});  // (B, nc, H, T)
+  const at::Tensor Acum = at::cumsum(a, -1);                                   // A^c_i, (B, nc, H, T)
+
+  // 1. Intra-chunk: Y_diag[i] = sum_{j<=i} exp(A_i - A_j) (C_i . B_j) x~_j  (masked decay "attention").
+  const at::Tensor seg = Acum.unsqueeze(-1) - Acum.unsqueeze(-2);              // (B, nc, H, T, T): A_i - A_j
+  const at::Tensor causal = at::ones({T, T}, x.options().dtype(at::kBool)).tril();
+  const at::Tensor decay = at::exp(seg.masked_fill(causal.logical_not(), -INFINITY));
+  const at::Tensor scores = at::matmul(Cc, Bc.transpose(-1, -2)) * decay;      // (B, nc, H, T, T)
+  at::Tensor y = at::matmul(scores, xs);                                       // (B, nc, H, T, P)
+
+  // 2. Chunk-local states: s_c = sum_j exp(A_last - A_j) x~_j B_j^T.
+  const at::Tensor Alast = Acum.select(-1, T - 1);                             // (B, nc, H)
+  const at::Tensor w = at::exp(Alast.unsqueeze(-1) - Acum).unsqueeze(-1);      // (B, nc, H, T, 1)
+  const at::Tensor local = at::matmul((xs * w).transpose(-1, -2), Bc);         // (B, nc, H, P, N)
+
+  // 3. Inter-chunk recurrence: S^(c) = exp(A_last) S^(c-1) + s_c; keep the state entering each chunk.
+  std::vector<at::Tensor> entering;
+  entering.reserve(nc);
+  const at::Tensor chunk_decay = at::exp(Alast);                               // (B, nc, H)
+  for (int64_t c = 0; c < nc; ++c) {
+    entering.push_back(S);
+    S = S * chunk_decay.select(1, c).view({Bsz, H, 1, 1}) + local.select(1, c);
+  }
+  const at::Tensor Sin = at::stack(entering, 1);                               // (B, nc, H, P, N)
+
+  // 4. Off-diagonal: Y_off[i] = exp(A_i) S^(c-1) C_i.
+  const at::Tensor yoff = at::matmul(Cc, Sin.transpose(-1, -2)) * at::exp(Acum).unsqueeze(-1);  // (B, nc, H, T, P)
+  y = (y + yoff).permute({0, 1, 3, 2, 4}).reshape({Bsz, Lp, H, P});           // (B, Lp, H, P)
+  return {y.narrow(1, 0, L).to(x.scalar_type()), S};
+}
+
+}  // namespace mm
