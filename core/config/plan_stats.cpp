@@ -11,8 +11,7 @@ PlanStats compute_plan_stats(const ModelConfig& cfg, int64_t elem_size) {
   for (const TensorSpec& t : expected_tensors(cfg, WeightLayout::internal)) {
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
-    if (t.optional && t.name.find("tok_embeddings") != std::string::npos) continue;  // unused on the multimodal path
-    if (t.optional && t.name.find("class_embedding") != std::string::npos) continue;
+    // Optional tensors count too: HoVLE's 2.6B includes the (unused) LLM tok_embeddings (METHOD App. A).
     s.total_params += n;
     for (const char* key : kStage3)
       if (t.name.find(key) != std::string::npos) s.trainable_params += n;

@@ -98,7 +98,7 @@ ChatReply ChatSession::run_reply(const std::vector<int64_t>& new_ids, const at::
     if (!incomplete && text.size() > r.text.size() && text.compare(0, r.text.size(), r.text) == 0)
       delta = text.substr(r.text.size());
     r.text += delta;
-    ctx.emit(TokenEvent{id, delta});
+    ctx.send(TokenEvent{id, delta});
   };
   try {
     r.generation = generate(model_, cache_, ids, pixels, opts, on_token, &ctx.cancel);

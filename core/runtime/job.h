@@ -74,13 +74,13 @@ struct JobContext {
   CancelToken cancel;
   EventSink sink;
 
-  void emit(const Event& e) const {
+  void send(const Event& e) const {
     if (sink) sink(e);
   }
   void progress(const std::string& stage, double fraction, const std::string& message = {}) const {
-    emit(ProgressEvent{stage, fraction, message});
+    send(ProgressEvent{stage, fraction, message});
   }
-  void log(const std::string& text) const { emit(LogEvent{text}); }
+  void log(const std::string& text) const { send(LogEvent{text}); }
   void check_cancel() const { cancel.throw_if_cancelled(); }
 };
 

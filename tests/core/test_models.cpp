@@ -16,6 +16,10 @@
 #include "models/vlm_model.h"
 #include "seeding/seed_student.h"
 
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QTemporaryDir>
+#include <QtTest>
+
 using namespace mm;
 
 namespace {
@@ -282,7 +286,3 @@ class TestModels : public QObject {
 
 QTEST_GUILESS_MAIN(TestModels)
 #include "test_models.moc"
-
-// Qt after ATen: Qt's `slots` macro breaks ATen headers.
-#include <QTemporaryDir>
-#include <QtTest>

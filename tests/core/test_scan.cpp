@@ -7,6 +7,9 @@
 #include "ref/conv1d_ref.h"
 #include "ref/ssd_ref.h"
 
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QtTest>
+
 using namespace mm;
 
 namespace {
@@ -123,7 +126,7 @@ class TestScan : public QObject {
       std::vector<at::Tensor> outs;
       for (int64_t t = 0; t < L; ++t) outs.push_back(causal_conv1d_update_ref(x.select(1, t), state, w, b));
       QVERIFY(max_rel(at::stack(outs, 1), full.out) < 1e-6);
-      QVERIFY(max_rel(state, full.final_state) < 1e-6 || K == 1);
+      if (K > 1) QVERIFY(max_rel(state, full.final_state) < 1e-6);
       // Two halves with the carried state equal the whole.
       const ConvResult a = causal_conv1d_ref(x.narrow(1, 0, 4), w, b);
       const ConvResult c = causal_conv1d_ref(x.narrow(1, 4, L - 4), w, b, a.final_state);
@@ -147,6 +150,3 @@ class TestScan : public QObject {
 
 QTEST_GUILESS_MAIN(TestScan)
 #include "test_scan.moc"
-
-// Qt after ATen: Qt's `slots` macro breaks ATen headers.
-#include <QtTest>

@@ -1,0 +1,78 @@
+#include "text/chat_template.h"
+
+#include "runtime/errors.h"
+
+namespace mm {
+
+const char* const kDefaultSystemPrompt =
+    "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, 是一个有用无害的人工智能助手。";
+
+namespace {
+
+size_t count_occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + what.size())) ++n;
+  return n;
+}
+
+void append_block(std::string& out, const std::string& role, const std::string& text) {
+  out += kImStart;
+  out += role;
+  out += '\n';
+  out += text;
+  out += kImEnd;
+}
+
+}  // namespace
+
+std::string render_internlm2_chat(const std::string& system, const std::vector<ChatTurn>& turns,
+                                  bool add_generation_prompt) {
+  std::string out;
+  if (!system.empty()) append_block(out, "system", system);
+  for (const ChatTurn& t : turns) {
+    if (t.role != "user" && t.role != "assistant")
+      throw InputError("unknown chat role '" + t.role + "'", "a turn is either \"user\" or \"assistant\"");
+    append_block(out, t.role, t.text);
+  }
+  if (add_generation_prompt) {
+    out += kImStart;
+    out += "assistant\n";
+  }
+  return out;
+}
+
+std::string expand_image_placeholders(const std::string& text, const std::vector<int>& context_tokens_per_image) {
+  const std::string placeholder = kImagePlaceholder;
+  const size_t n_placeholders = count_occurrences(text, placeholder);
+  if (n_placeholders != context_tokens_per_image.size())
+    throw InputError("the text has " + std::to_string(n_placeholders) + " <image> placeholder(s) but " +
+                         std::to_string(context_tokens_per_image.size()) + " image(s) were given",
+                     "write one <image> per image, or none to have them put before the question");
+  std::string out;
+  size_t pos = 0;
+  for (int n : context_tokens_per_image) {
+    if (n < 0) throw InputError("an image cannot have " + std::to_string(n) + " context tokens");
+    const size_t at = text.find(placeholder, pos);
+    out.append(text, pos, at - pos);
+    out += kImgStart;
+    const std::string ctx = kImgContext;
+    out.reserve(out.size() + size_t(n) * ctx.size() + 8);
+    for (int i = 0; i < n; ++i) out += ctx;
+    out += kImgEnd;
+    pos = at + placeholder.size();
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
+std::string ensure_image_placeholders(const std::string& question, int n_images) {
+  if (n_images <= 0 || question.find(kImagePlaceholder) != std::string::npos) return question;
+  std::string out;
+  for (int i = 0; i < n_images; ++i) {
+    out += kImagePlaceholder;
+    out += '\n';
+  }
+  return out + question;
+}
+
+}  // namespace mm
