@@ -79,6 +79,13 @@ ChatReply ChatSession::regenerate(const SamplingOptions& opts, JobContext& ctx) 
   return r;
 }
 
+std::string ChatSession::reply_text(const std::vector<int64_t>& ids) const {
+  std::vector<int64_t> known;  // ids without text (unused vocabulary slots) add nothing
+  for (int64_t id : ids)
+    if (tok_.has_id(id)) known.push_back(id);
+  return tok_.decode(known, /*skip_special=*/true);
+}
+
 ChatReply ChatSession::run_reply(const std::vector<int64_t>& new_ids, const at::Tensor& pixels,
                                  const SamplingOptions& opts_in, JobContext& ctx) {
   SamplingOptions opts = opts_in;
@@ -89,15 +96,15 @@ ChatReply ChatSession::run_reply(const std::vector<int64_t>& new_ids, const at::
   const at::Tensor ids = at::tensor(new_ids, at::kLong).view({1, -1});
   ChatReply r;
   std::vector<int64_t> so_far;
+  std::string streamed;
   auto on_token = [&](int64_t id) {
     so_far.push_back(id);
-    const std::string text = tok_.decode(so_far, /*skip_special=*/true);
-    // Emit the new suffix; an incomplete byte sequence (decoded as U+FFFD) waits for the next token.
+    // Emit the new stable text; a trailing incomplete byte sequence (U+FFFD) waits for the next token.
+    std::string text = reply_text(so_far);
+    while (text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0) text.resize(text.size() - 3);
     std::string delta;
-    const bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
-    if (!incomplete && text.size() > r.text.size() && text.compare(0, r.text.size(), r.text) == 0)
-      delta = text.substr(r.text.size());
-    r.text += delta;
+    if (text.size() > streamed.size() && text.compare(0, streamed.size(), streamed) == 0) delta = text.substr(streamed.size());
+    streamed += delta;
     ctx.send(TokenEvent{id, delta});
   };
   try {
@@ -106,7 +113,9 @@ ChatReply ChatSession::run_reply(const std::vector<int64_t>& new_ids, const at::
     cache_.restore(before_reply_);  // a failed or cancelled prefill leaves the conversation as it was
     throw;
   }
-  r.text = tok_.decode(r.generation.ids, true);
+  r.text = reply_text(r.generation.ids);
+  if (r.text.size() > streamed.size() && r.text.compare(0, streamed.size(), streamed) == 0)
+    ctx.send(TokenEvent{-1, r.text.substr(streamed.size())});  // flush what was held back
   pending_ = {r.generation.last_token};
   if (r.generation.last_token < 0) pending_.clear();
   return r;

@@ -41,6 +41,7 @@ class ChatSession {
   std::vector<int64_t> default_stop_ids() const;
 
  private:
+  std::string reply_text(const std::vector<int64_t>& ids) const;
   ChatReply run_reply(const std::vector<int64_t>& new_ids, const at::Tensor& pixels, const SamplingOptions& opts,
                       JobContext& ctx);
 

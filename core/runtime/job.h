@@ -42,7 +42,8 @@ struct ProgressEvent {
 struct LogEvent {
   std::string text;
 };
-/// One generated token and the text it adds to the reply (may be empty mid UTF-8 sequence).
+/// One generated token and the text it adds to the reply (may be empty mid UTF-8 sequence);
+/// id -1 is a final flush of held-back text with no new token.
 struct TokenEvent {
   int64_t id = 0;
   std::string text_delta;

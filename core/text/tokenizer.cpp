@@ -291,6 +291,10 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) co
   return out;
 }
 
+bool Tokenizer::has_id(int64_t id) const {
+  return id >= 0 && id < vocab_size_ && (flags_[size_t(id)] & kKnown);
+}
+
 void Tokenizer::check_id(int64_t id) const {
   if (id < 0 || id >= vocab_size_)
     throw InputError("token id " + std::to_string(id) + " is outside the vocabulary (0 .. " +

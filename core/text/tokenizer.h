@@ -51,6 +51,8 @@ class Tokenizer {
   int64_t model_pieces() const { return n_pieces_; }
   /// Added tokens marked special, model control pieces and user-defined pieces.
   bool is_special(int64_t id) const;
+  /// Whether id has text: a model piece or an added token (vocabularies can have unused ids).
+  bool has_id(int64_t id) const;
 
  private:
   Tokenizer();

@@ -1,0 +1,120 @@
+// Chat sessions: streaming deltas add up to the reply, regenerate replays from the snapshot without
+// re-reading the prompt, cancellation stops a reply or leaves the conversation untouched, images work.
+#include <ATen/ATen.h>
+
+#include "generate/chat_session.h"
+#include "image/image_tiles.h"
+#include "models/random_init.h"
+#include "text/tokenizer_files.h"
+
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace mm;
+
+class TestChat : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir dir_;
+  ModelConfig cfg_ = architecture_preset("micro");
+  std::unique_ptr<VlmModel> model_;
+  std::unique_ptr<Tokenizer> tok_;
+
+  SamplingOptions greedy(int n) const {
+    SamplingOptions o;
+    o.max_new_tokens = n;
+    o.stop_ids = {-1};  // random weights: never stop early, so lengths are predictable
+    return o;
+  }
+
+ private slots:
+  void initTestCase() {
+    write_tokenizer_dir(dir_.path().toStdString(), int(cfg_.vocab_size), sample_scene_sentences(500, 1));
+    tok_ = Tokenizer::load(dir_.path().toStdString());
+    QCOMPARE(tok_->token_id(kImgContext), cfg_.img_context_token_id);
+    model_ = std::make_unique<VlmModel>(cfg_, random_weights(cfg_, 3, 0.1));
+  }
+
+  void streamedDeltasMakeTheReply() {
+    ChatSession s(*model_, *tok_, "You are terse.");
+    std::string streamed;
+    int events = 0;
+    JobContext ctx;
+    ctx.sink = [&](const Event& e) {
+      if (auto* t = std::get_if<TokenEvent>(&e)) streamed += t->text_delta, events += t->id >= 0;
+    };
+    const ChatReply r = s.ask("Is there a red circle?", {}, {}, greedy(12), ctx);
+    QCOMPARE(r.generation.ids.size(), size_t(12));
+    QCOMPARE(events, 12);
+    QCOMPARE(streamed, r.text);
+    QCOMPARE(r.generation.stats.stop_reason, std::string("max_tokens"));
+    QCOMPARE(s.turns().size(), size_t(2));
+    QVERIFY(r.generation.stats.time_to_first_token > 0);
+  }
+
+  void regenerateReplaysFromTheSnapshot() {
+    ChatSession s(*model_, *tok_, "");
+    JobContext ctx;
+    const ChatReply first = s.ask("How many squares?", {}, {}, greedy(8), ctx);
+    const int64_t seq_after = s.cache().seq_len;
+    const ChatReply again = s.regenerate(greedy(8), ctx);
+    QCOMPARE(again.generation.ids, first.generation.ids);  // greedy: the same reply
+    QCOMPARE(s.cache().seq_len, seq_after);
+    QCOMPARE(s.turns().size(), size_t(2));
+    // Sampling with a different seed draws a different reply from the same state.
+    SamplingOptions hot = greedy(8);
+    hot.temperature = 1.5;
+    hot.seed = 99;
+    const ChatReply sampled = s.regenerate(hot, ctx);
+    QVERIFY(sampled.generation.ids != first.generation.ids);
+    // A second turn continues the conversation.
+    const ChatReply next = s.ask("And circles?", {}, {}, greedy(4), ctx);
+    QCOMPARE(next.generation.ids.size(), size_t(4));
+    QVERIFY(s.cache().seq_len > seq_after);
+    QCOMPARE(s.turns().size(), size_t(4));
+  }
+
+  void cancelStopsTheReply() {
+    ChatSession s(*model_, *tok_, "");
+    JobContext ctx;
+    int tokens = 0;
+    ctx.sink = [&](const Event& e) {
+      auto* t = std::get_if<TokenEvent>(&e);
+      if (t && t->id >= 0 && ++tokens == 3) ctx.cancel.cancel();
+    };
+    const ChatReply r = s.ask("Describe the image.", {}, {}, greedy(50), ctx);
+    QCOMPARE(r.generation.stats.stop_reason, std::string("cancelled"));
+    QCOMPARE(r.generation.ids.size(), size_t(3));
+    // Cancelled before it starts: the conversation is left as it was.
+    JobContext early;
+    early.cancel.cancel();
+    const int64_t before = s.cache().seq_len;
+    QVERIFY_THROWS_EXCEPTION(Cancelled, s.ask("Another?", {}, {}, greedy(5), early));
+    QCOMPARE(s.cache().seq_len, before);
+    QCOMPARE(s.turns().size(), size_t(2));
+  }
+
+  void imagesAreExpandedAndSeen() {
+    // A 2:1 image of two colours -> a 2x1 grid + thumbnail = 3 tiles of 56 px.
+    std::vector<uint8_t> rgb(112 * 56 * 3);
+    for (int y = 0; y < 56; ++y)
+      for (int x = 0; x < 112; ++x) rgb[(y * 112 + x) * 3 + (x < 56 ? 0 : 2)] = 255;
+    TileOptions o;
+    o.image_size = int(cfg_.vision.image_size);
+    o.max_num = 4;
+    const ImageTiles tiles = tile_image_rgb(rgb.data(), 112, 56, 112 * 3, o);
+    QCOMPARE(tiles.pixels.size(0), int64_t(3));
+    ChatSession with(*model_, *tok_, ""), without(*model_, *tok_, "");
+    JobContext ctx;
+    const ChatReply a = with.ask("What colour is on the left?", tiles.pixels, {3}, greedy(6), ctx);
+    const ChatReply b = without.ask("What colour is on the left?", {}, {}, greedy(6), ctx);
+    // <image>\n + <img> + 3 x 4 context tokens + </img> are added to the prompt.
+    QVERIFY(a.generation.stats.prompt_tokens >= b.generation.stats.prompt_tokens + 3 * cfg_.tokens_per_tile() + 2);
+    QVERIFY_THROWS_EXCEPTION(InputError, with.ask("Mismatch", tiles.pixels, {2}, greedy(2), ctx));
+    QVERIFY_THROWS_EXCEPTION(InputError, with.ask("   ", {}, {}, greedy(2), ctx));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestChat)
+#include "test_chat.moc"

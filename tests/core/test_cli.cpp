@@ -1,0 +1,132 @@
+// The mmmamba CLI as a user runs it: help for every command, the create -> seed -> check -> logits ->
+// export -> chat pipeline, and clear non-zero exits on bad input and damaged checkpoints.
+#include <ATen/ATen.h>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "io/tensor_io.h"
+#include "models/vlm_model.h"
+
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace mm;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  QString out, err;
+};
+
+Run mmmamba(const QStringList& args) {
+  QProcess p;
+  p.start(qEnvironmentVariable("MMMAMBA_CLI"), args);
+  p.closeWriteChannel();
+  Run r;
+  if (!p.waitForFinished(120000)) return r;
+  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+  r.out = QString::fromUtf8(p.readAllStandardOutput());
+  r.err = QString::fromUtf8(p.readAllStandardError());
+  return r;
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  QString path(const char* name) const { return dir_.filePath(name); }
+
+ private slots:
+  void initTestCase() { QVERIFY2(!qEnvironmentVariable("MMMAMBA_CLI").isEmpty(), "run through CTest (MMMAMBA_CLI)"); }
+
+  void everyCommandHasHelp() {
+    const Run top = mmmamba({"--help"});
+    QCOMPARE(top.code, 0);
+    for (const char* cmd : {"info", "create", "seed", "chat", "logits", "export"}) {
+      const Run r = mmmamba({cmd, "--help"});
+      QCOMPARE(r.code, 0);
+      QVERIFY2(r.out.contains(QString("usage: mmmamba ") + cmd), qPrintable(r.out));
+    }
+    QCOMPARE(mmmamba({"frobnicate"}).code, 2);
+    const Run bad = mmmamba({"info", "--frobnicate"});
+    QCOMPARE(bad.code, 1);
+    QVERIFY(bad.err.contains("unknown option --frobnicate"));
+  }
+
+  void pipelineFromTeacherToStudent() {
+    Run r = mmmamba({"create", "--arch", "micro", "--out", path("teacher"), "--seed", "3"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = mmmamba({"seed", "--teacher", path("teacher"), "--plan", "interval:3", "--out", path("student")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY(r.out.contains("q_proj.weight") && r.out.contains("inherited"));
+    QVERIFY(QFile::exists(path("student/seeding_report.json")) && QFile::exists(path("student/tokenizer.model")));
+    r = mmmamba({"info", path("student"), "--check"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY(r.out.contains("hybrid student") && r.out.contains("every tensor matches"));
+
+    // logits from the CLI equal an in-process forward of the same checkpoint.
+    r = mmmamba({"logits", path("student"), "--ids", "1,20,30,40,50", "--out", path("logits.safetensors")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const SafetensorsDir f = SafetensorsDir::open(path("logits.safetensors").toStdString());
+    const at::Tensor logits = read_tensor(f, "logits");
+    const Checkpoint ck = load_checkpoint(path("student").toStdString());
+    const at::Tensor ids = at::tensor(std::vector<int64_t>{1, 20, 30, 40, 50}, at::kLong).view({1, -1});
+    const at::Tensor expect = VlmModel(ck.config, ck.weights).forward(ids)[0];
+    QVERIFY(at::allclose(logits, expect, 1e-5, 1e-5));
+    QVERIFY(at::equal(read_tensor(f, "input_ids"), ids.view({-1})));
+
+    r = mmmamba({"logits", path("student"), "--text", "Is there a red circle?", "--out", path("text.safetensors")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+
+    r = mmmamba({"export", path("student"), "--out", path("student-bf16"), "--dtype", "bf16"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY(r.out.contains("identical"));
+
+    r = mmmamba({"chat", path("student"), "--prompt", "Is there a red circle?", "--max-new-tokens", "5"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY2(r.err.contains("tok/s") && r.err.contains("first token"), qPrintable(r.err));
+  }
+
+  void badInputGetsClearErrors() {
+    Run r = mmmamba({"info", path("nowhere")});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("config.json") && r.err.contains("HINT"));
+    r = mmmamba({"seed", "--teacher", path("teacher"), "--out", path("x"), "--plan", "sometimes"});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("layer plan"));
+    r = mmmamba({"chat", path("teacher"), "--prompt", "hi", "--temperature", "-1"});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("temperature"));
+    r = mmmamba({"chat", path("teacher"), "--prompt", "hi", "--image", path("missing.png")});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("missing.png"));
+    r = mmmamba({"logits", path("teacher"), "--ids", "1,99999", "--out", path("o.safetensors")});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("99999"));
+
+    // A truncated weights file: a clear error, no crash, from every command that reads it.
+    QVERIFY(QFile::copy(path("teacher/config.json"), path("config-only.json")));
+    QDir().mkpath(path("broken"));
+    QFile::copy(path("teacher/config.json"), path("broken/config.json"));
+    QFile src(path("teacher/model.safetensors"));
+    QVERIFY(src.open(QIODevice::ReadOnly));
+    QFile dst(path("broken/model.safetensors"));
+    QVERIFY(dst.open(QIODevice::WriteOnly));
+    dst.write(src.read(src.size() / 2));
+    dst.close();
+    for (const QStringList& args : {QStringList{"info", path("broken"), "--check"},
+                                    QStringList{"chat", path("broken"), "--prompt", "hi"},
+                                    QStringList{"seed", "--teacher", path("broken"), "--out", path("y")}}) {
+      r = mmmamba(args);
+      QVERIFY2(r.code == 1, qPrintable(args.join(' ') + ": " + r.err));
+      QVERIFY2(r.err.contains("HINT"), qPrintable(r.err));
+    }
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
