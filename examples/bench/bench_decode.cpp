@@ -2,6 +2,7 @@
 // side, after a prompt of a given length. Random weights (speed does not depend on trained values).
 // usage: mm_bench_decode [arch=tiny] [prompt=256] [tokens=128] [device=cpu]
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <chrono>
 #include <cstdio>
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     mm::VlmModel model(c, w);
     model.to(dev, mm::default_dtype(dev));
     model.fuse_for_inference();
-    at::NoGradGuard no_grad;
+    c10::AutoGradMode no_grad(false);
     mm::ModelCache cache = model.new_cache(1);
     const at::Tensor ids = (at::arange(prompt, at::kLong) % 200 + 10).view({1, -1});
     mm::SamplingOptions o;
