@@ -27,4 +27,3 @@ add_feature_info(sentencepiece MM_WITH_SENTENCEPIECE "tokenizer.model support (d
 if(MM_BUILD_TESTS)
   find_package(Qt6 6.4 REQUIRED COMPONENTS Core Test)
 endif()
-add_feature_info(cuda_kernels MM_WITH_CUDA_KERNELS "custom CUDA kernels")

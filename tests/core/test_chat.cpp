@@ -1,6 +1,7 @@
 // Chat sessions: streaming deltas add up to the reply, regenerate replays from the snapshot without
 // re-reading the prompt, cancellation stops a reply or leaves the conversation untouched, images work.
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "generate/chat_session.h"
 #include "image/image_tiles.h"
@@ -93,6 +94,30 @@ class TestChat : public QObject {
     QVERIFY_THROWS_EXCEPTION(Cancelled, s.ask("Another?", {}, {}, greedy(5), early));
     QCOMPARE(s.cache().seq_len, before);
     QCOMPARE(s.turns().size(), size_t(2));
+  }
+
+  void samplerOptionsBehave() {
+    at::Generator g = at::detail::createCPUGenerator(1);
+    const at::Tensor logits = at::tensor({1.0f, 3.0f, 2.9f, -1.0f});
+    SamplingOptions o;
+    QCOMPARE(sample_token(logits, {}, o, g), int64_t(1));  // greedy
+    o.temperature = 1.0;
+    o.top_k = 1;
+    QCOMPARE(sample_token(logits, {}, o, g), int64_t(1));
+    o.top_k = 0;
+    o.top_p = 0.01;  // only the best token survives
+    for (int i = 0; i < 20; ++i) QCOMPARE(sample_token(logits, {}, o, g), int64_t(1));
+    o.top_p = 1.0;
+    o.top_k = 2;  // never tokens 0 or 3
+    for (int i = 0; i < 50; ++i) {
+      const int64_t t = sample_token(logits, {}, o, g);
+      QVERIFY(t == 1 || t == 2);
+    }
+    SamplingOptions rep;
+    rep.repetition_penalty = 1.5;  // 3.0 / 1.5 < 2.9: the seen token loses
+    QCOMPARE(sample_token(logits, {1}, rep, g), int64_t(2));
+    rep.top_p = 0;
+    QVERIFY_THROWS_EXCEPTION(InputError, validate(rep));
   }
 
   void imagesAreExpandedAndSeen() {

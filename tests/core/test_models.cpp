@@ -95,6 +95,17 @@ class TestModels : public QObject {
     QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
   }
 
+  void positionTableResizesForOtherTileSizes() {
+    const VlmModel model = make_model("teacher");
+    const int64_t S = model.config().vision.image_size, D = model.config().hidden();
+    // Native size: no interpolation; twice the size: the table is resized bicubically, 4x the tokens.
+    QCOMPARE(model.embed_images(pixels(2, S)).sizes(), at::IntArrayRef({2 * model.config().tokens_per_tile(), D}));
+    const at::Tensor big = model.embed_images(pixels(1, 2 * S));
+    QCOMPARE(big.size(0), 4 * model.config().tokens_per_tile());
+    QVERIFY(at::isfinite(big).all().item<bool>());
+    QVERIFY_THROWS_EXCEPTION(InputError, model.embed_images(pixels(1, S + 14)));
+  }
+
   void snapshotRestoreReplaysExactly() {
     const VlmModel model = make_model("interval:2");
     const at::Tensor ids = prompt_ids(model.config(), 1), px = pixels(1, model.config().vision.image_size);
