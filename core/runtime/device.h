@@ -14,7 +14,8 @@ c10::Device parse_device(const std::string& spec);
 c10::ScalarType parse_dtype_name(const std::string& name);
 /// bf16 on CUDA, fp32 on CPU.
 c10::ScalarType default_dtype(const c10::Device& d);
-/// Honours OMP_NUM_THREADS, else uses every core (LibTorch picks 1 on some VMs).
+/// Honours OMP_NUM_THREADS, else uses every core (LibTorch picks 1 on some VMs); keeps large
+/// buffers in the malloc heap so reused tensors do not page-fault again.
 void configure_cpu_threads();
 /// "cpu (2 threads)" or "cuda:0 (NVIDIA H100 80GB HBM3)".
 std::string describe_device(const c10::Device& d);
