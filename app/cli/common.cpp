@@ -8,6 +8,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "cli/progress.h"
 #include "io/checkpoint.h"
 #include "runtime/device.h"
 
@@ -53,16 +54,7 @@ void run_job_blocking(JobQueue& q, const std::function<uint64_t(JobQueue&)>& sub
   waiter.join();
 }
 
-void print_event(const Event& e) {
-  if (auto* p = std::get_if<ProgressEvent>(&e)) {
-    if (p->fraction >= 0)
-      std::fprintf(stderr, "[%s %3.0f%%] %s\n", p->stage.c_str(), 100 * p->fraction, p->message.c_str());
-    else
-      std::fprintf(stderr, "[%s] %s\n", p->stage.c_str(), p->message.c_str());
-  } else if (auto* l = std::get_if<LogEvent>(&e)) {
-    std::fprintf(stderr, "%s\n", l->text.c_str());
-  }
-}
+void print_event(const Event& e) { print_progress_event(e); }
 
 std::unique_ptr<VlmModel> load_model(const std::string& dir, const std::string& device, const std::string& dtype) {
   const c10::Device dev = parse_device(device);

@@ -22,6 +22,10 @@ int cmd_seed(const std::vector<std::string>& argv);
 int cmd_chat(const std::vector<std::string>& argv);
 int cmd_logits(const std::vector<std::string>& argv);
 int cmd_export(const std::vector<std::string>& argv);
+int cmd_train_teacher(const std::vector<std::string>& argv);
+int cmd_distill(const std::vector<std::string>& argv);
+int cmd_eval(const std::vector<std::string>& argv);
+int cmd_ablate(const std::vector<std::string>& argv);
 
 /// Parses argv; prints help and returns true when --help was given.
 bool parse_or_help(Args& args, const std::vector<std::string>& argv);

@@ -24,11 +24,15 @@ const Command kCommands[] = {
     {"chat", mm::cli::cmd_chat, "chat with a model, with images, streaming"},
     {"logits", mm::cli::cmd_logits, "write the logits at every position of a prompt to safetensors"},
     {"export", mm::cli::cmd_export, "write a checkpoint in the mmMamba HF layout and verify the round trip"},
+    {"train-teacher", mm::cli::cmd_train_teacher, "train a HoVLE-architecture teacher from scratch on conversations"},
+    {"distill", mm::cli::cmd_distill, "distil a teacher into a linear or hybrid student (stages 1-3), resumable"},
+    {"eval", mm::cli::cmd_eval, "accuracy per question family on held-out conversations, for any checkpoints"},
+    {"ablate", mm::cli::cmd_ablate, "run several distillation recipes and evaluate their students in one table"},
 };
 
 void print_usage() {
   std::printf("usage: mmmamba COMMAND [options]   (mmmamba COMMAND --help for details)\n\ncommands:\n");
-  for (const auto& c : kCommands) std::printf("  %-8s %s\n", c.name, c.summary);
+  for (const auto& c : kCommands) std::printf("  %-13s %s\n", c.name, c.summary);
   std::printf("\nmmmamba %s\n", MM_VERSION);
 }
 

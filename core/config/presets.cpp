@@ -42,7 +42,7 @@ ModelConfig architecture_preset(const std::string& name) {
   // hidden, heads, kv, mlp, HE layers, LLM layers, vocab, tile side, chunk, max tiles
   if (name == "micro") return make(64, 4, 2, 128, 2, 4, 384, 56, 16, 4);
   if (name == "tiny") return make(128, 4, 2, 256, 2, 6, 1024, 112, 64, 6);
-  if (name == "demo") return make(256, 4, 2, 768, 2, 6, 2048, 224, 128, 6);
+  if (name == "demo") return make(128, 4, 2, 256, 2, 4, 384, 112, 32, 1);
   if (name == "hovle-2.6b") return make(2048, 16, 8, 8192, 8, 24, 92553, 448, 128, 12);
   std::string names;
   for (const auto& n : architecture_preset_names()) names += (names.empty() ? "" : ", ") + n;

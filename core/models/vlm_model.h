@@ -49,6 +49,8 @@ class VlmModel {
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& pixels = {}) const;
 
   ModelCache new_cache(int64_t batch) const;
+  /// The bound handles of layer i (they share storage with weights()).
+  const LayerWeights& layer(int64_t i) const { return layers_.at(size_t(i)); }
 
  private:
   const at::Tensor& get(const std::string& name) const;

@@ -1,5 +1,7 @@
 #include "ref/ssd_ref.h"
 
+#include <c10/core/GradMode.h>
+
 #include <ATen/ExpandUtils.h>
 #include <c10/util/Exception.h>
 
@@ -27,13 +29,20 @@ at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
   ashape.insert(ashape.end(), {m, k});
   bshape.insert(bshape.end(), {k, n});
   const at::Tensor a3 = a.expand(ashape).reshape({-1, m, k}), b3 = b.expand(bshape).reshape({-1, k, n});
+  std::vector<int64_t> oshape = batch;
+  oshape.insert(oshape.end(), {m, n});
+  if (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad())) {
+    // Training: out= kernels are not differentiable; stacked mm keeps the speed and the graph.
+    std::vector<at::Tensor> parts;
+    parts.reserve(size_t(a3.size(0)));
+    for (int64_t i = 0; i < a3.size(0); ++i) parts.push_back(at::mm(a3.select(0, i), b3.select(0, i)));
+    return at::stack(parts, 0).view(oshape);
+  }
   at::Tensor out = at::empty({a3.size(0), m, n}, a.options());
   for (int64_t i = 0; i < a3.size(0); ++i) {
     at::Tensor o = out.select(0, i);
     at::mm_out(o, a3.select(0, i), b3.select(0, i));
   }
-  std::vector<int64_t> oshape = batch;
-  oshape.insert(oshape.end(), {m, n});
   return out.view(oshape);
 }
 

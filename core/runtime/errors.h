@@ -7,7 +7,7 @@
 
 namespace mm {
 
-enum class ErrorKind { config, checkpoint, input, io, cancelled, out_of_memory, internal };
+enum class ErrorKind { config, checkpoint, input, io, cancelled, out_of_memory, diverged, internal };
 
 class Error : public std::runtime_error {
  public:
@@ -37,6 +37,10 @@ struct InputError : Error {
 };
 struct IoError : Error {
   explicit IoError(const std::string& w, std::string h = {}) : Error(ErrorKind::io, w, std::move(h)) {}
+};
+/// Training produced a NaN or Inf; the last good checkpoint is kept.
+struct DivergedError : Error {
+  explicit DivergedError(const std::string& w, std::string h = {}) : Error(ErrorKind::diverged, w, std::move(h)) {}
 };
 struct Cancelled : Error {
   Cancelled() : Error(ErrorKind::cancelled, "cancelled") {}

@@ -48,7 +48,31 @@ struct TokenEvent {
   int64_t id = 0;
   std::string text_delta;
 };
-using Event = std::variant<ProgressEvent, LogEvent, TokenEvent>;
+/// One optimiser step of a training stage ("teacher", "stage1", "stage2", "stage3").
+struct MetricEvent {
+  std::string stage;
+  int64_t step = 0;  ///< 1-based: the number of optimiser steps done
+  int64_t total_steps = 0;
+  double loss = 0;                   ///< the optimised loss (MSE x factor, KL or cross-entropy)
+  std::vector<double> layer_losses;  ///< stages 1-2: per converted layer, unscaled MSE
+  double lr = 0;
+  double grad_norm = 0;  ///< before clipping
+  double tokens_per_s = 0;
+  double wall_s = 0;     ///< since the stage started (resumes included)
+  double eval_loss = -1; ///< held-out loss when evaluated at this step, else negative
+};
+struct CheckpointEvent {
+  std::string stage;
+  int64_t step = 0;
+  std::string path;
+};
+/// A stage started (finished false) or finished.
+struct StageEvent {
+  std::string stage;
+  bool finished = false;
+  std::string message;
+};
+using Event = std::variant<ProgressEvent, LogEvent, TokenEvent, MetricEvent, CheckpointEvent, StageEvent>;
 using EventSink = std::function<void(const Event&)>;
 
 /// An error as a value: what went wrong and what to do.

@@ -1,0 +1,94 @@
+#include "train/adamw.h"
+
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/errors.h"
+
+namespace mm {
+
+AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions opts) : params_(std::move(params)), opts_(opts) {
+  for (const NamedParam& p : params_) {
+    exp_avg_.push_back(at::zeros_like(p.tensor, p.tensor.options().dtype(at::kFloat)));
+    exp_avg_sq_.push_back(at::zeros_like(p.tensor, p.tensor.options().dtype(at::kFloat)));
+  }
+}
+
+void AdamW::step(double lr) {
+  ++steps_;
+  const double bc1 = 1.0 - std::pow(opts_.beta1, double(steps_));
+  const double bc2 = 1.0 - std::pow(opts_.beta2, double(steps_));
+  c10::AutoGradMode no_grad(false);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor p = params_[i].tensor;
+    const at::Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const at::Tensor gf = g.to(at::kFloat);
+    exp_avg_[i].mul_(opts_.beta1).add_(gf, 1.0 - opts_.beta1);
+    exp_avg_sq_[i].mul_(opts_.beta2).addcmul_(gf, gf, 1.0 - opts_.beta2);
+    if (params_[i].decay && opts_.weight_decay != 0.0) p.mul_(1.0 - lr * opts_.weight_decay);
+    const at::Tensor denom = (exp_avg_sq_[i] / bc2).sqrt_().add_(opts_.eps);
+    const at::Tensor update = exp_avg_[i] / denom * (lr / bc1);
+    p.sub_(update.to(p.scalar_type()));
+  }
+}
+
+void AdamW::zero_grad() {
+  for (NamedParam& p : params_) {
+    at::Tensor g = p.tensor.mutable_grad();
+    if (g.defined()) g.zero_();
+  }
+}
+
+TensorMap AdamW::state() const {
+  TensorMap out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out["exp_avg." + params_[i].name] = exp_avg_[i];
+    out["exp_avg_sq." + params_[i].name] = exp_avg_sq_[i];
+  }
+  return out;
+}
+
+void AdamW::load_state(const TensorMap& state, int64_t steps) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    for (auto* moment : {&exp_avg_, &exp_avg_sq_}) {
+      const std::string key = (moment == &exp_avg_ ? "exp_avg." : "exp_avg_sq.") + params_[i].name;
+      auto it = state.find(key);
+      if (it == state.end() || !it->second.sizes().equals(params_[i].tensor.sizes()))
+        throw CheckpointError("optimiser state has no matching " + key,
+                              "the checkpoint belongs to a different stage or model; resume from its own run directory");
+      (*moment)[i] = it->second.to(at::kFloat).clone();
+    }
+  }
+  steps_ = steps;
+}
+
+double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) {
+  c10::AutoGradMode no_grad(false);
+  double sq = 0.0;
+  for (const NamedParam& p : params) {
+    const at::Tensor g = p.tensor.grad();
+    if (g.defined()) sq += g.to(at::kFloat).pow(2).sum().item<double>();
+  }
+  const double norm = std::sqrt(sq);
+  if (max_norm > 0.0 && norm > max_norm && std::isfinite(norm)) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (const NamedParam& p : params) {
+      at::Tensor g = p.tensor.mutable_grad();
+      if (g.defined()) g.mul_(scale);
+    }
+  }
+  return norm;
+}
+
+double wsd_factor(int64_t step, int64_t total, int64_t warmup, int64_t decay, double min_ratio) {
+  if (warmup > 0 && step < warmup) return double(step + 1) / double(warmup);
+  const int64_t decay_start = total - decay;
+  if (decay <= 0 || step < decay_start) return 1.0;
+  const double progress = std::min(1.0, double(step - decay_start + 1) / double(decay));
+  return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+}  // namespace mm

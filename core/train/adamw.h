@@ -1,0 +1,56 @@
+// AdamW over named tensors (torch.optim.AdamW semantics: decoupled weight decay, bias-corrected moments),
+// with its state as plain named tensors so runs checkpoint it to safetensors and resume bit-identically.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "models/layer_weights.h"
+
+namespace mm {
+
+struct AdamWOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.05;
+};
+
+struct NamedParam {
+  std::string name;
+  at::Tensor tensor;  ///< a leaf that requires grad
+  bool decay = true;  ///< false: the no-weight-decay group
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<NamedParam> params, AdamWOptions opts);
+  /// One update at learning rate lr from each parameter's .grad() (missing grads count as zero).
+  void step(double lr);
+  void zero_grad();
+  int64_t steps() const { return steps_; }
+  const std::vector<NamedParam>& params() const { return params_; }
+  /// "exp_avg.<name>" and "exp_avg_sq.<name>" for every parameter, fp32.
+  TensorMap state() const;
+  /// Restores moments and the step count; CheckpointError when a parameter's moments are missing or misshapen.
+  void load_state(const TensorMap& state, int64_t steps);
+
+ private:
+  std::vector<NamedParam> params_;
+  std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
+  AdamWOptions opts_;
+  int64_t steps_ = 0;
+};
+
+/// Global L2 norm of all gradients; scales them down to max_norm when above (max_norm <= 0: no clipping).
+/// Returns the norm before clipping.
+double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm);
+
+/// Warmup-stable-decay factor in [0, 1] at optimiser step `step` (0-based) of `total`: linear warmup
+/// over `warmup` steps, constant, then cosine decay to min_ratio over the last `decay` steps
+/// (transformers' get_wsd_schedule shape).
+double wsd_factor(int64_t step, int64_t total, int64_t warmup, int64_t decay, double min_ratio = 0.0);
+
+}  // namespace mm

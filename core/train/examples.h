@@ -1,0 +1,79 @@
+// Conversation records -> token ids with answer targets, and padded batches with their image tiles.
+// Training and evaluation encode a conversation exactly as ChatSession does while chatting: each user
+// turn is rendered with the generation prompt and encoded on its own, each reply is followed by <|im_end|>.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model_config.h"
+#include "data/conversation.h"
+#include "text/tokenizer.h"
+
+namespace mm {
+
+struct EncodedConversation {
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> is_answer;  ///< 1 where ids[t] is a reply token (or its <|im_end|>): a training target
+  std::vector<int> tiles_per_image;
+};
+
+/// Tiles every image of a sample per the model's config; pixels of all images concatenated (n, 3, S, S).
+struct SampleImages {
+  at::Tensor pixels;
+  std::vector<int> tiles_per_image;
+};
+
+/// Encodes the sample's turns. With include_last_answer false, the final reply is left out, so the ids
+/// end with the generation prompt (what evaluation feeds before generating).
+EncodedConversation encode_conversation(const Tokenizer& tok, const ModelConfig& cfg, const std::string& system,
+                                        const data::Sample& s, const std::vector<int>& tiles_per_image,
+                                        bool include_last_answer = true);
+
+struct Batch {
+  at::Tensor ids;     ///< (B, L) int64, right-padded with 0
+  at::Tensor labels;  ///< (B, L) int64: the next token where it is an answer target, else -100
+  at::Tensor mask;    ///< (B, L) bool: real (non-pad) positions
+  at::Tensor pixels;  ///< (tiles, 3, S, S) in batch order, or undefined
+  int64_t tokens = 0;          ///< real tokens
+  int64_t target_tokens = 0;   ///< answer targets
+};
+
+/// A tokenised dataset that builds batches; images are tiled once and kept (fp16) in memory.
+class ExampleSet {
+ public:
+  /// Samples longer than max_length tokens are skipped (METHOD §4.1); InputError if none remain.
+  ExampleSet(std::vector<data::Sample> samples, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg,
+             std::string system_prompt, int64_t max_length);
+  size_t size() const { return examples_.size(); }
+  int64_t skipped() const { return skipped_; }
+  const data::Sample& sample(size_t i) const { return samples_[index_[i]]; }
+  const EncodedConversation& encoded(size_t i) const { return examples_[i]; }
+  SampleImages images(size_t i) const;
+  Batch batch(const std::vector<size_t>& indices) const;
+  /// The examples of optimiser step `step`: consecutive slices of a per-epoch permutation that is a pure
+  /// function of (seed, epoch), so a resumed run draws exactly what an uninterrupted one would.
+  std::vector<size_t> indices_for_step(uint64_t seed, int64_t step, int64_t batch_size) const;
+  double mean_tokens() const;
+
+ private:
+  at::Tensor tiles_of(const std::string& path) const;
+  std::vector<data::Sample> samples_;
+  std::vector<size_t> index_;  ///< example i -> sample
+  std::vector<EncodedConversation> examples_;
+  std::shared_ptr<const Tokenizer> tok_;
+  ModelConfig cfg_;
+  std::string system_;
+  int64_t skipped_ = 0;
+  mutable std::map<std::string, at::Tensor> tile_cache_;
+};
+
+/// splitmix64: the project's portable deterministic generator step.
+uint64_t splitmix64(uint64_t& state);
+
+}  // namespace mm

@@ -1,0 +1,44 @@
+// The two training jobs the CLI and the studio run: a teacher from scratch (stage 0) and the three-stage
+// distillation of a teacher into a linear or hybrid student. Both live in a run directory and resume.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/job.h"
+#include "train/recipe.h"
+#include "train/trainer.h"
+
+namespace mm {
+
+struct TrainRunOptions {
+  std::string run_dir;
+  std::optional<Recipe> recipe;  ///< required for a new run; when resuming it must match the stored one
+  bool resume = false;           ///< continue an existing run from its latest checkpoints
+  std::shared_ptr<TrainControl> control;
+  TrainHooks hooks;
+};
+
+struct TrainRunResult {
+  std::map<std::string, std::string> checkpoints;  ///< stage name -> final checkpoint
+  std::vector<std::string> warnings;
+  std::map<std::string, double> stage_seconds;
+};
+
+/// Stage 0: a HoVLE-architecture model of recipe.architecture trained from scratch with next-token
+/// cross-entropy on the answers. The final checkpoint is a teacher for distillation.
+TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx);
+
+/// The recipe's distillation stages in order (METHOD.md §4). Stage N starts from stage N-1's final
+/// checkpoint unless its "from" says otherwise; a "from" checkpoint of another stage is refused unless
+/// allow_any_stage. Each stage records in <stage>/start.json which tensors were loaded, taken from the
+/// teacher or initialised.
+TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx);
+
+/// Opens the run directory with its recipe: checks --resume against what is there.
+Recipe prepare_run(const TrainRunOptions& opts, const class RunDir& run);
+
+}  // namespace mm

@@ -1,0 +1,157 @@
+#include "train/trainer.h"
+
+#include <c10/core/GradMode.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <thread>
+
+#include "train/adamw.h"
+
+namespace mm {
+using nlohmann::json;
+
+uint64_t tensor_fingerprint(const at::Tensor& t) {
+  const at::Tensor c = t.detach().cpu().contiguous();
+  const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0, n = size_t(c.nbytes()); i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double eval_loss(StageJob& job) {
+  c10::AutoGradMode no_grad(false);
+  const ExampleSet& ev = *job.eval;
+  const int64_t B = job.settings.batch;
+  const int64_t n_batches = std::min<int64_t>(job.settings.eval_batches, (int64_t(ev.size()) + B - 1) / B);
+  double sum = 0;
+  for (int64_t k = 0; k < n_batches; ++k) {
+    std::vector<size_t> idx;
+    for (int64_t i = k * B; i < std::min<int64_t>((k + 1) * B, int64_t(ev.size())); ++i) idx.push_back(size_t(i));
+    sum += job.loss(ev.batch(idx)).loss.item<double>();
+  }
+  return n_batches > 0 ? sum / double(n_batches) : -1.0;
+}
+
+}  // namespace
+
+StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
+  const StageSettings& st = job.settings;
+  const std::string stage = st.name();
+  TensorMap& w = job.model->mutable_weights();
+  const std::vector<std::string> names = trainable_tensors(job.model->config(), w, st);
+  std::vector<NamedParam> params;
+  for (auto& [name, t] : w) t.requires_grad_(false);
+  for (const std::string& n : names) {
+    w.at(n).requires_grad_(true);
+    params.push_back({n, w.at(n), decays(n, w.at(n), st.stage)});
+  }
+  TrainState state;
+  state.data_seed = job.seed * 1000003ull + uint64_t(st.stage);
+  if (job.resume) {
+    state = job.resume->state;
+  } else {
+    for (const auto& [name, t] : w)
+      if (!t.requires_grad()) state.fingerprints[name] = std::to_string(tensor_fingerprint(t));
+  }
+  AdamW opt(params, AdamWOptions{0.9, 0.999, 1e-8, st.weight_decay});
+  if (job.resume) opt.load_state(job.resume->optimizer, state.step);
+
+  const int64_t warmup = std::llround(st.warmup * double(st.steps));
+  const int64_t decay = std::llround(st.decay * double(st.steps));
+  std::string last_saved = job.resume ? job.resume->dir : std::string();
+  int64_t saved_step = job.resume ? state.step : -1;
+  auto save = [&](bool fail_midway) {
+    last_saved = job.run->save(stage, job.model->config(), w, job.metadata, job.tokenizer_dir, opt.state(), state, 2,
+                               fail_midway);
+    saved_step = state.step;
+    ctx.send(CheckpointEvent{stage, state.step, last_saved});
+    job.run->log(stage + ": checkpoint " + last_saved);
+  };
+  ctx.send(StageEvent{stage, false, job.resume ? "resumed at step " + std::to_string(state.step) : "started"});
+  job.run->log(stage + (job.resume ? ": resumed at step " + std::to_string(state.step) : ": started") + ", " +
+               std::to_string(params.size()) + " trainable tensors");
+
+  const Clock::time_point started = Clock::now();
+  const double wall0 = state.wall_s;
+  try {
+    while (state.step < st.steps) {
+      while (job.control && job.control->paused.load()) {
+        ctx.check_cancel();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      ctx.check_cancel();
+      const Clock::time_point t0 = Clock::now();
+      const Batch batch = job.train->batch(job.train->indices_for_step(state.data_seed, state.step, st.batch));
+      const double lr = st.lr * wsd_factor(state.step, st.steps, warmup, decay);
+      opt.zero_grad();
+      LossResult r = job.loss(batch);
+      double loss = r.loss.item<double>();
+      const int64_t step_no = state.step + 1;
+      if (job.hooks.nan_at_step == step_no) loss = std::nan("");
+      if (!std::isfinite(loss))
+        throw DivergedError(stage + ": the loss is " + std::to_string(loss) + " at step " + std::to_string(step_no),
+                            last_saved.empty() ? "lower the learning rate or the clip value and start again"
+                                               : "the last good checkpoint is " + last_saved +
+                                                     "; lower the learning rate in the run's recipe.json and resume");
+      r.loss.backward();
+      const double gnorm = clip_grad_norm(params, st.clip);
+      if (!std::isfinite(gnorm))
+        throw DivergedError(stage + ": the gradient norm is not finite at step " + std::to_string(step_no),
+                            "the last good checkpoint is " + last_saved + "; lower the learning rate and resume");
+      opt.step(lr);
+      const double dt = seconds_since(t0);
+      state.step = step_no;
+      state.tokens += batch.tokens;
+      state.wall_s = wall0 + seconds_since(started);
+
+      MetricEvent m{stage, step_no, st.steps, loss, r.layer_losses, lr, gnorm, double(batch.tokens) / dt, state.wall_s};
+      const bool last = step_no == st.steps;
+      if (job.eval && ((st.eval_every > 0 && step_no % st.eval_every == 0) || last)) m.eval_loss = eval_loss(job);
+      json line = {{"stage", stage}, {"step", step_no}, {"loss", loss}, {"lr", lr}, {"grad_norm", gnorm},
+                   {"tokens_per_s", m.tokens_per_s}, {"wall_s", m.wall_s}, {"tokens", state.tokens}};
+      if (!r.layer_losses.empty()) line["layer_losses"] = r.layer_losses;
+      if (m.eval_loss >= 0) line["eval_loss"] = m.eval_loss;
+      job.run->append_metric(line);
+      ctx.send(m);
+      ctx.progress(stage, double(step_no) / double(st.steps),
+                   "step " + std::to_string(step_no) + "/" + std::to_string(st.steps) + " loss " + std::to_string(loss));
+      if (last || (st.checkpoint_every > 0 && step_no % st.checkpoint_every == 0))
+        save(job.hooks.fail_checkpoint_at_step == step_no);
+      if (job.hooks.crash_after_step == step_no) throw std::runtime_error("crash injected after step " + std::to_string(step_no));
+    }
+  } catch (const Cancelled&) {
+    if (state.step > saved_step && state.step > 0) save(false);  // a stop leaves the run resumable where it stood
+    job.run->log(stage + ": stopped at step " + std::to_string(state.step));
+    throw;
+  }
+  if (saved_step != state.step) save(false);
+
+  StageOutcome out;
+  out.checkpoint = last_saved;
+  out.wall_s = state.wall_s;
+  for (auto& [name, t] : w) t.requires_grad_(false);
+  for (const auto& [name, fp] : state.fingerprints.items()) {
+    auto it = w.find(name);
+    if (it != w.end() && std::to_string(tensor_fingerprint(it->second)) != fp.get<std::string>())
+      out.warnings.push_back("frozen tensor " + name + " changed during " + stage);
+  }
+  for (const std::string& warn : out.warnings) {
+    ctx.log("sanity: " + warn);
+    job.run->log("sanity: " + warn);
+  }
+  job.run->mark_final(stage, last_saved);
+  job.run->log(stage + ": finished at step " + std::to_string(state.step));
+  ctx.send(StageEvent{stage, true, "finished"});
+  return out;
+}
+
+}  // namespace mm
