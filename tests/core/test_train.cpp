@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "eval/evaluate.h"
 #include "io/checkpoint.h"
 #include "models/random_init.h"
 #include "seeding/seed_student.h"
@@ -243,6 +244,27 @@ class TestTrain : public QObject {
     QVERIFY_EXCEPTION_THROWN(run(recipe({bare}), path("s3none")), ConfigError);
     bare.from = "seed";  // the S3-only ablation starts from fresh seeds when asked to
     QVERIFY(!run(recipe({bare}), path("s3seed")).checkpoints.at("stage3").empty());
+  }
+
+  void evaluationScoresPerFamily() {
+    QCOMPARE(normalise_answer("  Yes.\n"), std::string("yes"));
+    QCOMPARE(normalise_answer("Top Left!"), std::string("top left"));
+    EvalOptions o;
+    o.checkpoints = {teacher_, teacher_};
+    o.labels = {"a", "b"};
+    o.data = eval_data_;
+    o.max_new_tokens = 3;
+    const auto results = evaluate(o, JobContext{});
+    QCOMPARE(results.size(), size_t(2));
+    QCOMPARE(results[0].overall.total, int64_t(8));
+    QCOMPARE(results[0].families.at("exist").total, int64_t(8));
+    QCOMPARE(results[0].overall.correct, results[1].overall.correct);  // greedy decoding is deterministic
+    const std::string table = format_eval_table(results);
+    QVERIFY(table.find("exist") != std::string::npos && table.find("overall") != std::string::npos);
+    QCOMPARE(eval_json(results)["results"][1]["label"].get<std::string>(), std::string("b"));
+    QVERIFY(eval_csv(results).find("a,overall,") != std::string::npos);
+    o.labels = {"only-one"};
+    QVERIFY_EXCEPTION_THROWN(evaluate(o, JobContext{}), InputError);
   }
 
   void teacherTrainingLowersCrossEntropy() {
