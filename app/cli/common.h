@@ -22,6 +22,7 @@ int cmd_seed(const std::vector<std::string>& argv);
 int cmd_chat(const std::vector<std::string>& argv);
 int cmd_logits(const std::vector<std::string>& argv);
 int cmd_export(const std::vector<std::string>& argv);
+int cmd_make_data(const std::vector<std::string>& argv);
 
 /// Parses argv; prints help and returns true when --help was given.
 bool parse_or_help(Args& args, const std::vector<std::string>& argv);

@@ -24,11 +24,12 @@ const Command kCommands[] = {
     {"chat", mm::cli::cmd_chat, "chat with a model, with images, streaming"},
     {"logits", mm::cli::cmd_logits, "write the logits at every position of a prompt to safetensors"},
     {"export", mm::cli::cmd_export, "write a checkpoint in the mmMamba HF layout and verify the round trip"},
+    {"make-data", mm::cli::cmd_make_data, "write synthetic scene conversations (PNG + JSONL) and their tokenizer"},
 };
 
 void print_usage() {
   std::printf("usage: mmmamba COMMAND [options]   (mmmamba COMMAND --help for details)\n\ncommands:\n");
-  for (const auto& c : kCommands) std::printf("  %-8s %s\n", c.name, c.summary);
+  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf("\nmmmamba %s\n", MM_VERSION);
 }
 
