@@ -20,7 +20,7 @@ namespace {
 
 constexpr size_t kMaxLineBytes = size_t(16) << 20;  // 16 MiB: far beyond any sane record
 constexpr int kMaxDepth = 16;                       // a valid record nests 3 levels deep
-constexpr size_t kMaxImages = 256;
+constexpr size_t kMaxRecordImages = 256;
 constexpr size_t kMaxTurns = 4096;
 
 const char* const kFormatHint =
@@ -111,7 +111,7 @@ Sample parse_record(const nlohmann::json& rec, const std::string& where, const f
   if (img.is_string()) {
     names.push_back(img.get<std::string>());
   } else if (img.is_array()) {
-    if (img.size() > kMaxImages) throw InputError(where + ": more than 256 images in one record");
+    if (img.size() > kMaxRecordImages) throw InputError(where + ": more than 256 images in one record");
     for (const auto& e : img) {
       if (!e.is_string()) throw InputError(where + ": an \"image\" entry is " + type_name(e) + ", not a path string", kFormatHint);
       names.push_back(e.get<std::string>());

@@ -29,6 +29,7 @@ inline constexpr int kGrid = 4;        ///< cells per side
 inline constexpr int kMaxObjects = 4;  ///< objects per scene
 inline constexpr int kShapeKinds = 4;  ///< circle..cross; word is drawn text
 inline constexpr int kColours = 6;
+inline constexpr int kMaxImages = 4;   ///< images in one multi-image question
 
 struct SceneObject {
   Kind kind = Kind::circle;

@@ -25,7 +25,7 @@ class SampleStream {
 
   SceneDataSample next(int index) {
     const Family f = pick_family();
-    const int n_images = f == Family::multi ? 2 + rng_.below(3) : 1;
+    const int n_images = f == Family::multi ? 2 + rng_.below(kMaxImages - 1) : 1;
     SceneDataSample out;
     std::optional<QA> qa;
     for (int attempt = 0; !qa; ++attempt) {
@@ -190,7 +190,7 @@ std::vector<std::string> scene_text_corpus(int count, uint64_t seed) {
   const SceneOptions so{112, 0.3};
   for (int i = 0; i < count; ++i) {
     const Family f = all_families()[size_t(rng.below(7))];
-    std::vector<Scene> scenes(f == Family::multi ? size_t(2 + rng.below(3)) : size_t(1));
+    std::vector<Scene> scenes(f == Family::multi ? size_t(2 + rng.below(kMaxImages - 1)) : size_t(1));
     for (Scene& s : scenes) s = random_scene(rng, so);
     AskOptions ao;
     ao.want_yes = rng.below(2) == 0;
@@ -225,7 +225,7 @@ std::vector<std::string> scene_text_corpus(int count, uint64_t seed) {
     std::string q = questions[i];
     out.push_back(q);
     q[0] = char(std::tolower(static_cast<unsigned char>(q[0])));
-    out.push_back("Image 1: Image 2: In image " + std::to_string(1 + i % kMaxObjects) + ", " + q);
+    out.push_back("Image 1: Image 2: In image " + std::to_string(1 + i % kMaxImages) + ", " + q);
   }
   for (int c = 0; c < kColours; ++c) out.push_back(colour_name(Colour(c)));
   for (int k = 0; k <= int(Kind::word); ++k) out.push_back(kind_name(Kind(k)));

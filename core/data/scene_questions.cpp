@@ -225,7 +225,7 @@ std::optional<std::string> answer_single(const Scene& s, std::string q) {
 
 std::optional<QA> make_question(Family f, const std::vector<Scene>& images, const AskOptions& o, SceneRng& rng) {
   if (f != Family::multi) return images.size() == 1 ? ask_single(f, images[0], o, rng) : std::nullopt;
-  if (images.size() < 2 || images.size() > size_t(kMaxObjects)) return std::nullopt;
+  if (images.size() < 2 || images.size() > size_t(kMaxImages)) return std::nullopt;
   static const Family inner[] = {Family::exist, Family::color, Family::shape, Family::count, Family::position, Family::relation};
   for (int attempt = 0; attempt < 24; ++attempt) {
     const int k = 1 + rng.below(int(images.size()) - 1);  // an earlier image, never the last one shown
