@@ -146,7 +146,7 @@ struct SceneDataOptions {
   uint64_t seed = 0;
   std::vector<Family> families = all_families();  ///< chosen with weight 15 each, multi 10
   int image_side = 112;
-  int questions_per_scene = 1;  ///< > 1: multi-turn conversations about the same image(s)
+  int questions_per_scene = 1;  ///< > 1: multi-turn about the same image(s); fewer when it has fewer distinct questions
   double word_prob = 0.0;
 };
 /// InputError with a hint on any out-of-range option.
