@@ -22,6 +22,7 @@ int cmd_seed(const std::vector<std::string>& argv);
 int cmd_chat(const std::vector<std::string>& argv);
 int cmd_logits(const std::vector<std::string>& argv);
 int cmd_export(const std::vector<std::string>& argv);
+int cmd_make_data(const std::vector<std::string>& argv);
 int cmd_train_teacher(const std::vector<std::string>& argv);
 int cmd_distill(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);

@@ -24,6 +24,7 @@ const Command kCommands[] = {
     {"chat", mm::cli::cmd_chat, "chat with a model, with images, streaming"},
     {"logits", mm::cli::cmd_logits, "write the logits at every position of a prompt to safetensors"},
     {"export", mm::cli::cmd_export, "write a checkpoint in the mmMamba HF layout and verify the round trip"},
+    {"make-data", mm::cli::cmd_make_data, "write synthetic scene conversations (PNG + JSONL) and their tokenizer"},
     {"train-teacher", mm::cli::cmd_train_teacher, "train a HoVLE-architecture teacher from scratch on conversations"},
     {"distill", mm::cli::cmd_distill, "distil a teacher into a linear or hybrid student (stages 1-3), resumable"},
     {"eval", mm::cli::cmd_eval, "accuracy per question family on held-out conversations, for any checkpoints"},

@@ -2,6 +2,7 @@
 // export -> chat pipeline, and clear non-zero exits on bad input and damaged checkpoints.
 #include <ATen/ATen.h>
 
+#include "data/conversation.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
@@ -46,7 +47,7 @@ class TestCli : public QObject {
   void everyCommandHasHelp() {
     const Run top = mmmamba({"--help"});
     QCOMPARE(top.code, 0);
-    for (const char* cmd : {"info", "create", "seed", "chat", "logits", "export"}) {
+    for (const char* cmd : {"info", "create", "seed", "chat", "logits", "export", "make-data"}) {
       const Run r = mmmamba({cmd, "--help"});
       QCOMPARE(r.code, 0);
       QVERIFY2(r.out.contains(QString("usage: mmmamba ") + cmd), qPrintable(r.out));
@@ -125,6 +126,28 @@ class TestCli : public QObject {
       QVERIFY2(r.code == 1, qPrintable(args.join(' ') + ": " + r.err));
       QVERIFY2(r.err.contains("HINT"), qPrintable(r.err));
     }
+  }
+
+  void makeDataWritesADatasetAndATokenizer() {
+    Run r = mmmamba({"make-data", "--out", path("scenes"), "--split", "val", "--count", "30", "--seed", "4",
+                     "--families", "exist,count", "--questions-per-scene", "2", "--tokenizer", path("tok"), "--vocab", "512"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY2(r.out.contains("30 samples") && r.out.contains("exist") && r.out.contains("count") && !r.out.contains("relation"),
+             qPrintable(r.out));
+    const auto records = data::read_jsonl(path("scenes/val.jsonl").toStdString());
+    QCOMPARE(records.size(), size_t(30));
+    QVERIFY(records[0].turns.size() >= 2 && records[0].turns[0].value.rfind("<image>\n", 0) == 0);
+    QVERIFY(QFile::exists(path("tok/tokenizer.model")) && QFile::exists(path("tok/added_tokens.json")));
+
+    r = mmmamba({"make-data", "--out", path("x"), "--families", "exist,colour"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("unknown question family 'colour'") && r.err.contains("HINT"), qPrintable(r.err));
+    r = mmmamba({"make-data", "--out", path("x"), "--image-size", "110"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("multiple of 4"), qPrintable(r.err));
+    r = mmmamba({"make-data", "--count", "5"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("--out DIR"), qPrintable(r.err));
   }
 };
 
