@@ -5,7 +5,7 @@
 #include "cli/common.h"
 #include "config/plan_stats.h"
 #include "io/checkpoint.h"
-#include "seeding/seed_student.h"
+#include "seeding/seed_job.h"
 
 namespace mm::cli {
 
@@ -25,24 +25,8 @@ int cmd_seed(const std::vector<std::string>& argv) {
   const LayerPlan plan = LayerPlan::parse(args.get("plan"));
   const uint64_t seed = uint64_t(args.get_int("seed"));
   const SeedInit init = parse_seed_init(args.get("init"));
-  const SeedResult r = run_on_engine<SeedResult>([&](JobContext& ctx) {
-    ctx.progress("seed", -1, "loading teacher " + teacher_dir);
-    Checkpoint teacher = load_checkpoint(teacher_dir, at::kFloat);
-    ctx.check_cancel();
-    ctx.progress("seed", 0.5, "seeding " + plan.to_string());
-    SeedResult res = seed_student(teacher.config, teacher.weights, plan, seed, init);
-    ctx.check_cancel();
-    auto meta = base_metadata();
-    meta["mmmamba.stage"] = "seeded";
-    meta["mmmamba.plan"] = plan.to_string();
-    meta["mmmamba.seed"] = std::to_string(seed);
-    meta["mmmamba.init"] = seed_init_name(init);
-    meta["mmmamba.teacher"] = teacher_dir;
-    ctx.progress("seed", 0.8, "writing " + out);
-    save_checkpoint(out, res.config, res.weights, meta, teacher_dir);
-    std::ofstream(out + "/seeding_report.json") << seed_report_json(res).dump(1) << "\n";
-    return res;
-  });
+  const SeedJobOptions opts{teacher_dir, out, plan, seed, init};
+  const SeedResult r = run_on_engine<SeedResult>([&](JobContext& ctx) { return seed_to_directory(opts, ctx); });
   std::printf("%s", format_seed_report(r).c_str());
   const PlanStats st = compute_plan_stats(r.config);
   std::printf("student: %s params, %.1f%% trainable in stage 3\nwrote %s (report: %s/seeding_report.json)\n",

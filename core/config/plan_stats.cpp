@@ -5,22 +5,60 @@
 
 namespace mm {
 
+namespace {
+const char* kStage3[] = {".q_proj.", ".k_proj.", ".v_proj.", ".g_proj.", ".in_proj.", ".conv1d.", ".g_norm."};
+
+bool in_stage3_set(const std::string& name) {
+  for (const char* key : kStage3)
+    if (name.find(key) != std::string::npos) return true;
+  return false;
+}
+}  // namespace
+
 PlanStats compute_plan_stats(const ModelConfig& cfg, int64_t elem_size) {
-  static const char* kStage3[] = {".q_proj.", ".k_proj.", ".v_proj.", ".g_proj.", ".in_proj.", ".conv1d.", ".g_norm."};
   PlanStats s;
   for (const TensorSpec& t : expected_tensors(cfg, WeightLayout::internal)) {
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     // Optional tensors count too: HoVLE's 2.6B includes the (unused) LLM tok_embeddings (METHOD App. A).
     s.total_params += n;
-    for (const char* key : kStage3)
-      if (t.name.find(key) != std::string::npos) s.trainable_params += n;
+    if (in_stage3_set(t.name)) s.trainable_params += n;
   }
   s.attention_layers = cfg.count(LayerKind::attention);
   s.mamba_layers = cfg.count(LayerKind::mamba2);
   s.kv_bytes_per_token = cache_bytes_per_token(cfg, elem_size);
   s.state_bytes = cache_state_bytes(cfg, elem_size);
   return s;
+}
+
+}  // namespace mm
+
+namespace mm {
+
+std::vector<LayerStats> compute_layer_stats(const ModelConfig& cfg, int64_t elem_size) {
+  std::vector<LayerStats> out(size_t(cfg.n_layers()));
+  const std::vector<TensorSpec> specs = expected_tensors(cfg, WeightLayout::internal);
+  for (int64_t i = 0; i < cfg.n_layers(); ++i) {
+    const std::string prefix = layer_prefix(cfg, i);
+    LayerStats& ls = out[size_t(i)];
+    for (const TensorSpec& t : specs) {
+      if (t.name.compare(0, prefix.size(), prefix) != 0) continue;
+      int64_t n = 1;
+      for (int64_t d : t.shape) n *= d;
+      ls.params += n;
+      if (in_stage3_set(t.name)) ls.trainable_params += n;
+    }
+    // Every other layer flipped to the other kind: the KV total (if attention) or the state total (if
+    // Mamba-2) of `one` is then this layer's own.
+    ModelConfig one = cfg;
+    one.layer_kinds.assign(cfg.layer_kinds.size(), cfg.layer_kinds[size_t(i)] == LayerKind::attention
+                                                       ? LayerKind::mamba2 : LayerKind::attention);
+    one.layer_kinds[size_t(i)] = cfg.layer_kinds[size_t(i)];
+    const int64_t kv_all = cache_bytes_per_token(one, elem_size), state_all = cache_state_bytes(one, elem_size);
+    ls.kv_bytes_per_token = cfg.layer_kinds[size_t(i)] == LayerKind::attention ? kv_all : 0;
+    ls.state_bytes = cfg.layer_kinds[size_t(i)] == LayerKind::mamba2 ? state_all : 0;
+  }
+  return out;
 }
 
 }  // namespace mm

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "config/model_config.h"
 
@@ -20,5 +21,16 @@ struct PlanStats {
 };
 
 PlanStats compute_plan_stats(const ModelConfig& cfg, int64_t elem_size = 2);
+
+/// One decoder layer's share: its parameters and its cache (attention: KV per token; Mamba-2: state).
+struct LayerStats {
+  int64_t params = 0;
+  int64_t trainable_params = 0;    ///< stage 3's set, Mamba-2 layers only
+  int64_t kv_bytes_per_token = 0;  ///< at elem_size bytes per value
+  int64_t state_bytes = 0;
+};
+
+/// Per global layer (HE first, then LLM).
+std::vector<LayerStats> compute_layer_stats(const ModelConfig& cfg, int64_t elem_size = 2);
 
 }  // namespace mm

@@ -26,8 +26,8 @@ std::vector<int64_t> ChatSession::default_stop_ids() const {
   return ids;
 }
 
-ChatReply ChatSession::ask(const std::string& question, const at::Tensor& pixels,
-                           const std::vector<int>& tiles_per_image, const SamplingOptions& opts, JobContext& ctx) {
+std::vector<int64_t> ChatSession::user_turn_ids(const std::string& question, const at::Tensor& pixels,
+                                               const std::vector<int>& tiles_per_image) const {
   if (question.find_first_not_of(" \t\r\n") == std::string::npos && tiles_per_image.empty())
     throw InputError("the message is empty", "type a question");
   std::vector<int> tokens_per_image;
@@ -42,19 +42,20 @@ ChatReply ChatSession::ask(const std::string& question, const at::Tensor& pixels
   const std::string q = expand_image_placeholders(ensure_image_placeholders(question, int(tiles_per_image.size())),
                                                   tokens_per_image);
   // Only the new part of the conversation is encoded and fed: the cache holds the rest.
-  std::string text;
   const bool first = turns_.empty();
-  if (first) {
-    text = render_internlm2_chat(system_, {{"user", q}}, true);
-  } else {
-    // The previous reply ends with <|im_end|> (added below unless it was the stop token).
-    text = render_internlm2_chat("", {{"user", q}}, true);
-  }
+  // After the first turn, the previous reply ends with <|im_end|> (added below unless it was the stop token).
+  const std::string text = render_internlm2_chat(first ? system_ : std::string(), {{"user", q}}, true);
   std::vector<int64_t> ids = pending_;
   const int64_t im_end = tok_.token_id(kImEnd);
   if (!first && (pending_.empty() || pending_.back() != im_end)) ids.push_back(im_end);
   const std::vector<int64_t> enc = tok_.encode(text, first);
   ids.insert(ids.end(), enc.begin(), enc.end());
+  return ids;
+}
+
+ChatReply ChatSession::ask(const std::string& question, const at::Tensor& pixels,
+                           const std::vector<int>& tiles_per_image, const SamplingOptions& opts, JobContext& ctx) {
+  const std::vector<int64_t> ids = user_turn_ids(question, pixels, tiles_per_image);
   turns_.push_back({"user", question});
   pending_before_ = pending_;
   ChatReply r;
@@ -66,6 +67,25 @@ ChatReply ChatSession::ask(const std::string& question, const at::Tensor& pixels
   }
   turns_.push_back({"assistant", r.text});
   return r;
+}
+
+void ChatSession::add_exchange(const std::string& question, const at::Tensor& pixels,
+                               const std::vector<int>& tiles_per_image, const std::string& reply, JobContext& ctx) {
+  std::vector<int64_t> ids = user_turn_ids(question, pixels, tiles_per_image);
+  const std::vector<int64_t> answer = tok_.encode(reply, false);
+  ids.insert(ids.end(), answer.begin(), answer.end());
+  const CacheSnapshot before = cache_.snapshot();
+  try {
+    prefill(model_, cache_, at::tensor(ids, at::kLong).view({1, -1}), pixels, SamplingOptions().prefill_chunk, &ctx.cancel);
+  } catch (...) {
+    cache_.restore(before);
+    throw;
+  }
+  ctx.check_cancel();
+  turns_.push_back({"user", question});
+  turns_.push_back({"assistant", reply});
+  pending_.clear();  // the next turn closes this reply with <|im_end|>
+  reply_prompt_.clear();  // nothing to regenerate: this reply was not sampled here
 }
 
 ChatReply ChatSession::regenerate(const SamplingOptions& opts, JobContext& ctx) {

@@ -34,6 +34,10 @@ class ChatSession {
   /// before it: the prompt is not read again.
   ChatReply regenerate(const SamplingOptions& opts, JobContext& ctx);
   void reset();
+  /// Adds a finished exchange (e.g. from a saved conversation) without generating: the question, its
+  /// images and the given reply are read into the cache as if the reply had been sampled.
+  void add_exchange(const std::string& question, const at::Tensor& pixels, const std::vector<int>& tiles_per_image,
+                    const std::string& reply, JobContext& ctx);
 
   const std::vector<ChatTurn>& turns() const { return turns_; }
   const ModelCache& cache() const { return cache_; }
@@ -42,6 +46,9 @@ class ChatSession {
 
  private:
   std::string reply_text(const std::vector<int64_t>& ids) const;
+  /// The ids that feed a new user turn after the history (pending tail, <|im_end|>, the rendered turn).
+  std::vector<int64_t> user_turn_ids(const std::string& question, const at::Tensor& pixels,
+                                     const std::vector<int>& tiles_per_image) const;
   ChatReply run_reply(const std::vector<int64_t>& new_ids, const at::Tensor& pixels, const SamplingOptions& opts,
                       JobContext& ctx);
 

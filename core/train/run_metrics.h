@@ -1,0 +1,25 @@
+// Reading a run directory back without loading any weights: its metrics as events (to redraw the
+// curves of a past run) and the final checkpoint of each stage. Torch-free.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/job.h"
+
+namespace mm {
+
+struct RunHistory {
+  std::vector<MetricEvent> metrics;             ///< in file order; total_steps from the recipe
+  std::map<std::string, std::string> finals;    ///< stage -> final checkpoint directory
+  std::map<std::string, std::string> latest;    ///< stage -> latest checkpoint directory
+  std::vector<std::string> stage_order;         ///< stages of the recipe, in order
+  std::string recipe_text;                      ///< recipe.json as stored
+};
+
+/// Reads DIR/recipe.json, DIR/metrics.jsonl and the stage pointer files. InputError when DIR is not a
+/// run directory; malformed metric lines are skipped (a torn last line after a kill).
+RunHistory read_run_history(const std::string& run_dir);
+
+}  // namespace mm

@@ -1,0 +1,235 @@
+// The studio's pages over a real engine controller, offscreen, on micro checkpoints: opening a model
+// fills the layer strip, the planner follows the interval, a distillation run plots, stops and resumes,
+// a chat turn streams and stops, a benchmark sweep adds a point per length with an injected
+// out-of-memory as a marked point, and a corrupt checkpoint shows an error while the page stays usable.
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/checkpoint.h"
+#include "models/random_init.h"
+#include "seeding/seed_student.h"
+#include "text/tokenizer_files.h"
+
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QComboBox>
+#include <QMessageBox>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include "controller/enginecontroller.h"
+#include "mainwindow.h"
+#include "pages/benchmarkpage.h"
+#include "pages/chatpage.h"
+#include "pages/distillpage.h"
+#include "pages/modelpage.h"
+#include "plots/layerlossplot.h"
+#include "plots/lossplot.h"
+#include "widgets/conversationview.h"
+#include "widgets/layerstrip.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void writeData(const std::string& path, int n, int salt) {
+  const char* colours[] = {"red", "green", "blue", "yellow"};
+  std::ofstream out(path);
+  for (int i = 0; i < n; ++i)
+    out << json{{"id", std::to_string(i)}, {"family", "exist"},
+                {"conversations", {{{"from", "human"}, {"value", std::string("Is there a ") + colours[(i + salt) % 4] + " circle?"}},
+                                   {{"from", "gpt"}, {"value", i % 3 ? "no" : "yes"}}}}}
+               .dump()
+        << "\n";
+}
+
+int attentionCount(const std::vector<mm::LayerKind>& kinds) {
+  return int(std::count(kinds.begin(), kinds.end(), mm::LayerKind::attention));
+}
+
+}  // namespace
+
+class TestStudio : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+  QString m_teacher, m_student, m_corrupt;
+  EngineController* m_engine = nullptr;
+
+  QString path(const char* name) const { return m_dir.filePath(name); }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_dir.isValid());
+    const mm::ModelConfig cfg = mm::architecture_preset("micro");
+    const std::string tok = path("tok").toStdString();
+    fs::create_directories(tok);
+    mm::write_tokenizer_dir(tok, int(cfg.vocab_size), mm::sample_scene_sentences(300, 1));
+    m_teacher = path("teacher");
+    const mm::TensorMap weights = mm::random_weights(cfg, 3, 0.1);
+    auto meta = mm::base_metadata();
+    meta["mmmamba.stage"] = "teacher";
+    mm::save_checkpoint(m_teacher.toStdString(), cfg, weights, meta, tok);
+    const mm::SeedResult s = mm::seed_student(cfg, weights, mm::LayerPlan::parse("linear"), 0);
+    m_student = path("student");
+    mm::save_checkpoint(m_student.toStdString(), s.config, s.weights, mm::base_metadata(), tok);
+    // A corrupt copy: the config is fine, the weights file is cut in half.
+    m_corrupt = path("corrupt");
+    fs::create_directories(m_corrupt.toStdString());
+    fs::copy(m_teacher.toStdString() + "/config.json", m_corrupt.toStdString() + "/config.json");
+    const auto size = fs::file_size(m_teacher.toStdString() + "/model.safetensors");
+    fs::copy(m_teacher.toStdString() + "/model.safetensors", m_corrupt.toStdString() + "/model.safetensors");
+    fs::resize_file(m_corrupt.toStdString() + "/model.safetensors", size / 2);
+    writeData(path("train.jsonl").toStdString(), 24, 0);
+    writeData(path("val.jsonl").toStdString(), 6, 1);
+    m_engine = new EngineController(this);
+  }
+
+  void openingACheckpointFillsTheLayerStrip() {
+    ModelPage page(m_engine);
+    QSignalSpy loaded(&page, &ModelPage::modelLoaded);
+    page.openModel(m_teacher);
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(page.model().role, QString("teacher"));
+    QCOMPARE(int(page.layerStrip()->kinds().size()), 6);
+    QVERIFY(page.layerStrip()->cellRect(5).right() < page.layerStrip()->sizeHint().width());
+  }
+
+  void theIntervalChangesThePlanAndThePredictedCurve() {
+    ModelPage page(m_engine);
+    QSignalSpy loaded(&page, &ModelPage::modelLoaded);
+    page.openModel(m_teacher);
+    QVERIFY(loaded.wait(10000));
+    page.planMode()->setCurrentIndex(page.planMode()->findData("interval"));
+    page.intervalBox()->setValue(2);
+    QCOMPARE(page.planText(), QString("interval:2:head"));
+    QCOMPARE(attentionCount(page.layerStrip()->kinds()), 3);
+    QCPGraph* planned = page.memoryPlot()->graph(2);
+    const double at2 = (planned->data()->constEnd() - 1)->value;
+    page.intervalBox()->setValue(3);
+    QCOMPARE(page.planText(), QString("interval:3:head"));
+    QCOMPARE(attentionCount(page.layerStrip()->kinds()), 2);
+    const double at3 = (planned->data()->constEnd() - 1)->value;
+    QVERIFY2(at3 < at2, "fewer attention layers must predict less memory at long context");
+    // The linear curve stays below the teacher's at the longest context.
+    QVERIFY((page.memoryPlot()->graph(1)->data()->constEnd() - 1)->value <
+            (page.memoryPlot()->graph(0)->data()->constEnd() - 1)->value);
+  }
+
+  void aCorruptCheckpointShowsAnErrorAndThePageStaysUsable() {
+    ModelPage page(m_engine);
+    page.openModel(m_corrupt);
+    QTRY_VERIFY_WITH_TIMEOUT(page.findChild<QMessageBox*>("errorBox") != nullptr, 10000);
+    QMessageBox* box = page.findChild<QMessageBox*>("errorBox");
+    QVERIFY(box->text().contains("corrupt") || box->informativeText().size() + box->text().size() > 20);
+    box->close();
+    QSignalSpy loaded(&page, &ModelPage::modelLoaded);
+    page.openModel(m_teacher);
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(page.model().path, QFileInfo(m_teacher).absoluteFilePath());
+  }
+
+  void aDistillationRunPlotsStopsAndResumes() {
+    DistillPage page(m_engine);
+    const QString recipe = path("recipe.json");
+    std::ofstream(recipe.toStdString()) << json{
+        {"name", "ui-test"}, {"teacher", m_teacher.toStdString()}, {"plan", "interval:3"},
+        {"train_data", path("train.jsonl").toStdString()}, {"eval_data", path("val.jsonl").toStdString()},
+        {"seed", 1}, {"max_length", 512},
+        {"stages", {{{"stage", 1}, {"steps", 40}, {"lr", 0.01}, {"batch", 2}, {"checkpoint_every", 5}},
+                    {{"stage", 2}, {"steps", 10}, {"lr", 0.005}, {"batch", 2}, {"checkpoint_every", 5}}}}}.dump();
+    QString error;
+    QVERIFY2(page.loadRecipe(recipe, &error), qPrintable(error));
+    QCOMPARE(page.stageTable()->item(0, 1)->text(), QString("40"));
+    page.setRunDirectory(path("run"));
+    QSignalSpy stopped(&page, &DistillPage::runStopped);
+    QSignalSpy metrics(m_engine, &EngineController::metricAvailable);
+    page.start();
+    QVERIFY(page.running());
+    QTRY_VERIFY_WITH_TIMEOUT(metrics.count() >= 3, 30000);
+    page.stop();
+    QVERIFY(stopped.wait(30000));
+    QCOMPARE(stopped.last().at(0).toBool(), false);
+    QVERIFY(!page.running());
+    page.lossPlot()->flush();
+    const int before = page.lossPlot()->pointCount();
+    QVERIFY2(before >= 3 && before < 50, qPrintable(QString::number(before)));
+    page.resumeRun();
+    QVERIFY(stopped.wait(60000));
+    QCOMPARE(stopped.last().at(0).toBool(), true);
+    page.lossPlot()->flush();
+    page.layerPlot()->flush();
+    QCOMPARE(page.lossPlot()->pointCount(), 50);  // every step of both stages, repeats after resume dropped
+    QCOMPARE(page.layerPlot()->stepCount("stage1"), 40);
+    QVERIFY(page.lossPlot()->toCsv().count('\n') == 51);
+  }
+
+  void aChatTurnStreamsAndStopWorks() {
+    ChatPage page(m_engine);
+    page.addModel("student", m_student, true);
+    page.setMaxNewTokens(8);
+    QSignalSpy replies(&page, &ChatPage::replyDone);
+    QSignalSpy tokens(m_engine, &EngineController::tokenAvailable);
+    page.ask("What colour is the circle?");
+    QVERIFY(page.busy());
+    QVERIFY(replies.wait(30000));
+    QTRY_VERIFY(!page.busy());
+    const ChatReplyInfo first = replies.last().at(1).value<ChatReplyInfo>();
+    QVERIFY(tokens.count() >= 1);
+    QVERIFY(first.newTokens >= qint64(first.ids.size()));
+    QCOMPARE(page.view(0)->messages().size(), 2);
+    QCOMPARE(page.view(0)->messages().back().text, first.text);
+
+    // A long reply stopped after its first token ends early as "cancelled".
+    page.setMaxNewTokens(4000);
+    auto once = std::make_shared<bool>(false);
+    connect(m_engine, &EngineController::tokenAvailable, &page, [&page, once] {
+      if (!*once) *once = true, page.stop();
+    });
+    page.ask("Is there a red circle?");
+    QVERIFY(replies.wait(30000));
+    const ChatReplyInfo stopped = replies.last().at(1).value<ChatReplyInfo>();
+    QCOMPARE(stopped.stopReason, QString("cancelled"));
+    QVERIFY(stopped.newTokens < 4000);
+    QTRY_VERIFY(!page.busy());
+  }
+
+  void aBenchmarkSweepAddsAPointPerLengthAndMarksOutOfMemory() {
+    BenchmarkPage page(m_engine);
+    page.addArchitecture("micro", "teacher", true);
+    page.addArchitecture("micro", "linear", true);
+    page.setLengths("16,32,64");
+    page.setPhases(false, true);
+    page.setRepeats(1);
+    page.setInjectedOomLength(64);
+    QSignalSpy done(&page, &BenchmarkPage::sweepFinished);
+    QSignalSpy rows(m_engine, &EngineController::benchRowAvailable);
+    page.start();
+    QVERIFY(done.wait(60000));
+    QCOMPARE(rows.count(), 6);
+    QCOMPARE(page.pointCount("micro/teacher"), 3);
+    QCOMPARE(page.pointCount("micro/linear"), 3);
+    QCOMPARE(page.oomCount(), 2);
+    bool marked = false;
+    for (int i = 0; i < page.latencyPlot()->graphCount(); ++i)
+      marked |= page.latencyPlot()->graph(i)->name().contains("out of memory") && page.latencyPlot()->graph(i)->dataCount() == 1;
+    QVERIFY(marked);
+  }
+
+  void theWindowOpensEveryPage() {
+    MainWindow window(m_engine);
+    window.show();
+    for (int i = 0; i < 4; ++i) {
+      window.showPage(i);
+      QVERIFY(!window.cliEquivalent().isEmpty());
+      QVERIFY(window.cliEquivalent().startsWith("mmmamba"));
+    }
+  }
+};
+
+QTEST_MAIN(TestStudio)
+#include "test_studio.moc"

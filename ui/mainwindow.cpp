@@ -1,0 +1,166 @@
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include "controller/enginecontroller.h"
+#include "pages/benchmarkpage.h"
+#include "pages/chatpage.h"
+#include "pages/distillpage.h"
+#include "pages/modelpage.h"
+#include "runtime/resources.h"
+
+MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(parent), m_engine(engine) {
+  setWindowTitle(tr("mmMamba Studio"));
+  setWindowIcon(QIcon(":/mmmamba/icon.svg"));
+  m_model = new ModelPage(engine);
+  m_distill = new DistillPage(engine);
+  m_chat = new ChatPage(engine);
+  m_bench = new BenchmarkPage(engine);
+  m_pages = new QStackedWidget;
+  m_nav = new QListWidget;
+  m_nav->setObjectName("pageList");
+  m_nav->setFixedWidth(150);
+  m_nav->setIconSize(QSize(28, 28));
+  m_nav->setSpacing(4);
+  const struct {
+    QWidget* page;
+    const char* title;
+    const char* icon;
+  } pages[] = {{m_model, "Model", "document-open"},
+               {m_distill, "Distill", "media-playback-start"},
+               {m_chat, "Chat", "mail-send"},
+               {m_bench, "Benchmark", "utilities-system-monitor"}};
+  for (const auto& p : pages) {
+    m_pages->addWidget(p.page);
+    new QListWidgetItem(QIcon::fromTheme(p.icon), tr(p.title), m_nav);
+  }
+  auto* central = new QWidget;
+  auto* layout = new QHBoxLayout(central);
+  layout->addWidget(m_nav);
+  layout->addWidget(m_pages, 1);
+  setCentralWidget(central);
+  connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
+  m_nav->setCurrentRow(0);
+
+  // Status bar: the device and the fast paths in use, and the running job.
+  m_jobLabel = new QLabel;
+  m_jobProgress = new QProgressBar;
+  m_jobProgress->setMaximumWidth(160);
+  m_jobProgress->hide();
+  statusBar()->addWidget(m_jobLabel, 1);
+  statusBar()->addPermanentWidget(m_jobProgress);
+  auto* device = new QLabel(tr("Device: %1 · kernels: LibTorch reference paths").arg(engine->deviceDescription()));
+  device->setToolTip(tr("No custom CUDA kernels are built into this version: every op runs its LibTorch reference."));
+  statusBar()->addPermanentWidget(device);
+  connect(engine, &EngineController::progressChanged, this,
+          [this](quint64, const QString& stage, double fraction, const QString& message) {
+            m_jobLabel->setText(message.isEmpty() ? stage : message);
+            m_jobProgress->show();
+            if (fraction < 0) m_jobProgress->setRange(0, 0);  // indeterminate until the first estimate
+            else m_jobProgress->setRange(0, 1000), m_jobProgress->setValue(int(1000 * fraction));
+          });
+  connect(engine, &EngineController::finished, this, [this](quint64) {
+    m_jobProgress->hide();
+    m_jobLabel->clear();
+  });
+  connect(engine, &EngineController::failed, this, [this](quint64, const QString& message) {
+    m_jobProgress->hide();
+    m_jobLabel->setText(tr("Failed: %1").arg(message.section('\n', 0, 0)));
+  });
+
+  // Pages talk through the window: an opened model is offered to Chat and Distill.
+  connect(m_model, &ModelPage::modelLoaded, this, [this](const ModelInfo& info) {
+    if (info.hasTokenizer) m_chat->addModel(QString("%1 (%2)").arg(info.name, info.role), info.path);
+    if (info.role == "teacher") m_distill->setTeacher(info.path);
+    m_bench->addCheckpoint(QString("%1 (%2)").arg(info.name, info.role), info.path, false);
+  });
+  connect(m_model, &ModelPage::studentSeeded, this, [this](const SeedSummary& s) {
+    m_chat->addModel(QFileInfo(s.studentPath).fileName() + tr(" (seeded)"), s.studentPath);
+  });
+  buildMenus();
+  resize(1360, 860);
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(QIcon::fromTheme("document-open"), tr("&Open checkpoint…"), QKeySequence::Open, this, [this] {
+    showPage(0);
+    m_model->findChild<QPushButton*>()->click();
+  });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::closeAllWindows);
+  QMenu* go = menuBar()->addMenu(tr("&Go"));
+  const char* names[] = {"&Model", "&Distill", "&Chat", "&Benchmark"};
+  for (int i = 0; i < 4; ++i)
+    go->addAction(tr(names[i]), QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this, [this, i] { showPage(i); });
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("Show &CLI command…"), QKeySequence(Qt::CTRL | Qt::Key_K), this, &MainWindow::showCliEquivalent);
+  help->addAction(tr("&About mmMamba Studio"), this, &MainWindow::showAbout);
+}
+
+void MainWindow::showPage(int index) { m_nav->setCurrentRow(index); }
+
+QString MainWindow::cliEquivalent() const {
+  switch (m_pages->currentIndex()) {
+    case 0: return m_model->cliEquivalent();
+    case 1: return m_distill->cliEquivalent();
+    case 2: return m_chat->cliEquivalent();
+    default: return m_bench->cliEquivalent();
+  }
+}
+
+void MainWindow::showCliEquivalent() {
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("The same with the mmmamba CLI"));
+  auto* text = new QPlainTextEdit(cliEquivalent());
+  text->setReadOnly(true);
+  text->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+  auto* copy = buttons->addButton(tr("Copy"), QDialogButtonBox::ActionRole);
+  connect(copy, &QPushButton::clicked, text, [text] { QApplication::clipboard()->setText(text->toPlainText()); });
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  auto* layout = new QVBoxLayout(&dialog);
+  layout->addWidget(new QLabel(tr("What this page shows, as commands (for scripts and headless GPU machines):")));
+  layout->addWidget(text);
+  layout->addWidget(buttons);
+  dialog.resize(720, 240);
+  dialog.exec();
+}
+
+void MainWindow::showAbout() {
+  QMessageBox::about(this, tr("About mmMamba Studio"),
+                     tr("<h3>mmMamba Studio %1</h3>"
+                        "<p>Turns decoder-only vision-language Transformers into linear-time Mamba-2 and hybrid "
+                        "models by seeding and three-stage distillation (mmMamba, arXiv 2502.13145).</p>"
+                        "<p>Qt %2 · QCustomPlot %3 · LibTorch %4<br>Device: %5</p>")
+                         .arg(MM_VERSION, qVersion(), QCUSTOMPLOT_VERSION_STR, EngineController::torchVersion(),
+                              m_engine->deviceDescription()));
+}
+
+void MainWindow::openDefaultModels() {
+  const char* labels[] = {"demo teacher", "demo linear", "demo hybrid"};
+  const std::vector<std::string>& names = mm::embedded_model_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string dir = mm::find_embedded_model(names[i]);
+    if (dir.empty()) continue;
+    if (i == 0) m_model->openModel(QString::fromStdString(dir));
+    m_chat->addModel(tr(labels[i]), QString::fromStdString(dir), i == 0);
+    m_bench->addCheckpoint(tr(labels[i]), QString::fromStdString(dir), true);
+  }
+  for (const char* plan : {"teacher", "linear", "hybrid"}) m_bench->addArchitecture("hovle-2.6b", plan, false);
+}

@@ -1,0 +1,46 @@
+// The studio's window: a page list on the left (Model, Distill, Chat, Benchmark), the device and the
+// active fast paths in the status bar, the CLI equivalent of what a page shows, and the About box.
+#pragma once
+
+#include <QMainWindow>
+
+class ChatPage;
+class DistillPage;
+class EngineController;
+class ModelPage;
+class BenchmarkPage;
+class QLabel;
+class QListWidget;
+class QProgressBar;
+class QStackedWidget;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(EngineController* engine, QWidget* parent = nullptr);
+
+  /// Opens the embedded demo teacher (and offers its students in Chat) when it is installed.
+  void openDefaultModels();
+  void showPage(int index);
+  QString cliEquivalent() const;
+
+  ModelPage* modelPage() const { return m_model; }
+  DistillPage* distillPage() const { return m_distill; }
+  ChatPage* chatPage() const { return m_chat; }
+  BenchmarkPage* benchmarkPage() const { return m_bench; }
+
+ private:
+  void buildMenus();
+  void showCliEquivalent();
+  void showAbout();
+
+  EngineController* m_engine;
+  QListWidget* m_nav;
+  QStackedWidget* m_pages;
+  ModelPage* m_model;
+  DistillPage* m_distill;
+  ChatPage* m_chat;
+  BenchmarkPage* m_bench;
+  QLabel* m_jobLabel;
+  QProgressBar* m_jobProgress;
+};

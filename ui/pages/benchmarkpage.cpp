@@ -1,0 +1,366 @@
+#include "pages/benchmarkpage.h"
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include "bench/benchmark.h"
+#include "controller/enginecontroller.h"
+#include "plots/exportplot.h"
+#include "widgets/messages.h"
+#include "widgets/palette.h"
+
+namespace {
+
+constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y) {
+  plot->xAxis->setLabel(x);
+  plot->yAxis->setLabel(y);
+  for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
+    axis->setScaleType(QCPAxis::stLogarithmic);
+    axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  }
+  plot->legend->setVisible(true);
+  plot->legend->setFont(QFont(plot->font().family(), 8));
+  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  plot->setMinimumHeight(220);
+}
+
+}  // namespace
+
+BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
+  m_models = new QListWidget;
+  m_models->setToolTip(tr("Checked models are measured, in this order"));
+  m_arch = new QComboBox;
+  for (const std::string& name : mm::architecture_preset_names()) m_arch->addItem(qs(name));
+  m_arch->setCurrentText("hovle-2.6b");
+  m_archPlan = new QComboBox;
+  m_archPlan->addItems({"teacher", "linear", "hybrid"});
+  auto* addArch = new QPushButton(tr("Add"));
+  addArch->setToolTip(tr("A named architecture with random weights: speed does not depend on trained values"));
+  auto* archRow = new QHBoxLayout;
+  archRow->addWidget(m_arch, 1);
+  archRow->addWidget(m_archPlan);
+  archRow->addWidget(addArch);
+
+  m_lengths = new QLineEdit("128,256,512,1024,2048");
+  m_lengths->setToolTip(tr("Context lengths in tokens, comma separated"));
+  m_phase = new QComboBox;
+  m_phase->addItem(tr("prefill and decode"), 3);
+  m_phase->addItem(tr("prefill only"), 1);
+  m_phase->addItem(tr("decode only"), 2);
+  m_repeats = new QSpinBox;
+  m_repeats->setRange(1, 50);
+  m_repeats->setValue(3);
+  m_tokens = new QSpinBox;
+  m_tokens->setRange(1, 1024);
+  m_tokens->setValue(16);
+  m_device = new QComboBox;
+  m_device->addItems({"auto", "cpu", "cuda"});
+  m_run = new QPushButton(tr("Run sweep"));
+  m_stop = new QPushButton(tr("Stop"));
+  auto* load = new QPushButton(tr("Overlay saved…"));
+  load->setToolTip(tr("Draw a saved sweep (bench JSON, e.g. GPU results from the repository) beside these"));
+  auto* exportButton = new QPushButton(tr("Export…"));
+  auto* clear = new QPushButton(tr("Clear"));
+
+  auto* setup = new QGroupBox(tr("Sweep"));
+  auto* form = new QFormLayout(setup);
+  form->addRow(m_models);
+  form->addRow(tr("Architecture"), archRow);
+  form->addRow(tr("Lengths"), m_lengths);
+  form->addRow(tr("Phases"), m_phase);
+  form->addRow(tr("Repeats"), m_repeats);
+  form->addRow(tr("Decode tokens"), m_tokens);
+  form->addRow(tr("Device"), m_device);
+  auto* buttons = new QHBoxLayout;
+  buttons->addWidget(m_run);
+  buttons->addWidget(m_stop);
+  form->addRow(buttons);
+  auto* buttons2 = new QHBoxLayout;
+  buttons2->addWidget(load);
+  buttons2->addWidget(exportButton);
+  buttons2->addWidget(clear);
+  form->addRow(buttons2);
+  setup->setMaximumWidth(380);
+
+  m_latency = new QCustomPlot;
+  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token (solid), floor dashed; prefill s dotted"));
+  m_memory = new QCustomPlot;
+  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB (solid measured, dashed predicted)"));
+  m_table = new QTableWidget(0, 9);
+  m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
+                                      tr("× floor"), tr("peak"), tr("note")});
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->verticalHeader()->hide();
+  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  auto* plots = new QSplitter(Qt::Vertical);
+  auto* top = new QSplitter;
+  top->addWidget(m_latency);
+  top->addWidget(m_memory);
+  plots->addWidget(top);
+  plots->addWidget(m_table);
+  plots->setStretchFactor(0, 3);
+  plots->setStretchFactor(1, 1);
+  auto* layout = new QHBoxLayout(this);
+  layout->addWidget(setup);
+  layout->addWidget(plots, 1);
+
+  connect(addArch, &QPushButton::clicked, this, [this] { addArchitecture(m_arch->currentText(), m_archPlan->currentText(), true); });
+  connect(m_run, &QPushButton::clicked, this, &BenchmarkPage::start);
+  connect(m_stop, &QPushButton::clicked, this, &BenchmarkPage::stop);
+  connect(clear, &QPushButton::clicked, this, [this] {
+    m_curves.clear();
+    m_table->setRowCount(0);
+    redraw();
+  });
+  connect(load, &QPushButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Saved benchmark"), {}, tr("Benchmark JSON (*.json)"));
+    QString error;
+    if (!f.isEmpty() && !loadOverlay(f, &error)) ui::showError(this, tr("Cannot load benchmark"), error);
+  });
+  connect(exportButton, &QPushButton::clicked, this, &BenchmarkPage::exportResults);
+  connect(engine, &EngineController::benchRowAvailable, this, [this](quint64 id, const mm::BenchRow& row) {
+    if (id == m_job) addRow(qs(row.model), row, false);
+  });
+  connect(engine, &EngineController::benchFinished, this, [this](quint64 id, const QString& json) {
+    if (id == m_job) m_lastJson = json;
+  });
+  connect(engine, &EngineController::finished, this, [this](quint64 id) {
+    if (id != m_job) return;
+    m_job = 0;
+    m_run->setEnabled(true);
+    m_stop->setEnabled(false);
+    emit sweepFinished();
+  });
+  connect(engine, &EngineController::failed, this, [this](quint64 id, const QString& message) {
+    if (id != m_job) return;
+    m_job = 0;
+    m_run->setEnabled(true);
+    m_stop->setEnabled(false);
+    ui::showError(this, tr("Benchmark failed"), message);
+    emit sweepFinished();
+  });
+  m_stop->setEnabled(false);
+}
+
+void BenchmarkPage::addCheckpoint(const QString& label, const QString& path, bool checked) {
+  for (int i = 0; i < m_models->count(); ++i)
+    if (m_models->item(i)->data(kCheckpointRole).toString() == path) return;
+  auto* item = new QListWidgetItem(label, m_models);
+  item->setData(kCheckpointRole, path);
+  item->setToolTip(path);
+  item->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
+}
+
+void BenchmarkPage::addArchitecture(const QString& arch, const QString& plan, bool checked) {
+  auto* item = new QListWidgetItem(tr("%1 %2 (random weights)").arg(arch, plan), m_models);
+  item->setData(kArchRole, arch);
+  item->setData(kPlanRole, plan);
+  item->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
+}
+
+void BenchmarkPage::setLengths(const QString& s) { m_lengths->setText(s); }
+void BenchmarkPage::setPhases(bool prefill, bool decode) { m_phase->setCurrentIndex(m_phase->findData((prefill ? 1 : 0) | (decode ? 2 : 0))); }
+void BenchmarkPage::setRepeats(int r) { m_repeats->setValue(r); }
+
+mm::BenchOptions BenchmarkPage::options() const {
+  mm::BenchOptions o;
+  for (int i = 0; i < m_models->count(); ++i) {
+    const QListWidgetItem* item = m_models->item(i);
+    if (item->checkState() != Qt::Checked) continue;
+    mm::BenchModelSpec spec;
+    spec.checkpoint = item->data(kCheckpointRole).toString().toStdString();
+    spec.architecture = item->data(kArchRole).toString().toStdString();
+    spec.plan = item->data(kPlanRole).toString().toStdString();
+    spec.label = spec.checkpoint.empty() ? spec.architecture + "/" + spec.plan : item->text().toStdString();
+    o.models.push_back(spec);
+  }
+  for (const QString& part : m_lengths->text().split(',', Qt::SkipEmptyParts)) o.lengths.push_back(part.trimmed().toLongLong());
+  const int phases = m_phase->currentData().toInt();
+  o.prefill = phases & 1;
+  o.decode = phases & 2;
+  o.repeats = m_repeats->value();
+  o.decode_tokens = m_tokens->value();
+  o.device = m_device->currentText().toStdString();
+  o.fail_oom_at_length = m_injectOom;
+  return o;
+}
+
+void BenchmarkPage::start() {
+  if (running()) return;
+  try {
+    m_job = m_engine->runBenchmark(options());
+  } catch (const std::exception& e) {
+    ui::showError(this, tr("Cannot run this sweep"), QString::fromUtf8(e.what()));
+    return;
+  }
+  for (auto it = m_curves.begin(); it != m_curves.end();)  // a new sweep replaces the live curves
+    it = it->overlay ? std::next(it) : m_curves.erase(it);
+  m_table->setRowCount(0);
+  m_lastJson.clear();
+  m_run->setEnabled(false);
+  m_stop->setEnabled(true);
+  redraw();
+}
+
+void BenchmarkPage::stop() {
+  if (running()) m_engine->cancel(m_job);
+}
+
+void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool overlay) {
+  if (!m_curves.contains(key)) {
+    Curve c;
+    c.color = m_curves.size();
+    c.overlay = overlay;
+    m_curves.insert(key, c);
+  }
+  m_curves[key].rows << row;
+  const int r = m_table->rowCount();
+  m_table->insertRow(r);
+  const bool decode = row.phase == "decode";
+  auto time = [&](double s) { return s <= 0 ? QString("–") : decode ? QString("%1 ms").arg(1e3 * s, 0, 'f', 3) : QString("%1 s").arg(s, 0, 'f', 4); };
+  const QStringList cells = {key, QString::number(row.length), qs(row.phase), row.oom ? tr("out of memory") : time(row.seconds),
+                             row.oom ? "" : time(row.stddev), time(row.floor_seconds),
+                             row.floor_ratio() > 0 ? QString::number(row.floor_ratio(), 'f', 2) : "–",
+                             row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–", qs(row.error)};
+  for (int c = 0; c < cells.size(); ++c) m_table->setItem(r, c, new QTableWidgetItem(cells[c]));
+  m_table->scrollToBottom();
+  redraw();
+}
+
+void BenchmarkPage::redraw() {
+  m_latency->clearGraphs();
+  m_memory->clearGraphs();
+  double top = 0, memTop = 0;
+  for (const Curve& c : m_curves)
+    for (const mm::BenchRow& r : c.rows) {
+      if (!r.oom) top = std::max(top, r.phase == "decode" ? 1e3 * r.seconds : r.seconds);
+      memTop = std::max(memTop, std::max(double(r.peak_bytes), double(r.predicted_bytes)) / (1 << 20));
+    }
+  for (auto it = m_curves.begin(); it != m_curves.end(); ++it) {
+    const QColor color = ui::modelColor(it->color);
+    QVector<double> dx, dy, px, py, fx, fy, ox, oy, mx, my, qx, qy;
+    for (const mm::BenchRow& r : it->rows) {
+      const double L = double(r.length);
+      if (r.oom) {
+        ox << L, oy << std::max(top, 1e-3) * 1.4;
+        continue;
+      }
+      if (r.phase == "decode") {
+        dx << L, dy << 1e3 * r.seconds;
+        if (r.floor_seconds > 0) fx << L, fy << 1e3 * r.floor_seconds;
+      } else {
+        px << L, py << r.seconds;
+      }
+      if (r.peak_bytes > 0) mx << L, my << double(r.peak_bytes) / (1 << 20);
+      if (r.predicted_bytes > 0) qx << L, qy << double(r.predicted_bytes) / (1 << 20);
+    }
+    const QString name = it.key();
+    auto graph = [&](QCustomPlot* plot, const QVector<double>& x, const QVector<double>& y, Qt::PenStyle style,
+                     const QString& label, QCPScatterStyle::ScatterShape shape) {
+      if (x.isEmpty()) return;
+      QCPGraph* g = plot->addGraph();
+      QPen pen(color, style == Qt::SolidLine ? 2.0 : 1.4);
+      pen.setStyle(it->overlay && style == Qt::SolidLine ? Qt::DashDotLine : style);
+      g->setPen(pen);
+      g->setScatterStyle(QCPScatterStyle(shape, color, shape == QCPScatterStyle::ssCross ? 12 : 6));
+      g->setData(x, y, true);
+      if (label.isEmpty()) g->removeFromLegend();
+      else g->setName(label);
+    };
+    graph(m_latency, dx, dy, Qt::SolidLine, name + tr(" decode"), QCPScatterStyle::ssDisc);
+    graph(m_latency, fx, fy, Qt::DashLine, fx.isEmpty() ? QString() : name + tr(" floor"), QCPScatterStyle::ssNone);
+    graph(m_latency, px, py, Qt::DotLine, name + tr(" prefill"), QCPScatterStyle::ssSquare);
+    if (!ox.isEmpty()) {
+      QCPGraph* g = m_latency->addGraph();
+      g->setLineStyle(QCPGraph::lsNone);
+      g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QPen(Qt::red, 3), Qt::NoBrush, 14));
+      g->setData(ox, oy, true);
+      g->setName(name + tr(" out of memory"));
+      QVector<double> my2(ox.size(), std::max(memTop, 1.0) * 1.4);
+      QCPGraph* m = m_memory->addGraph();
+      m->setLineStyle(QCPGraph::lsNone);
+      m->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QPen(Qt::red, 3), Qt::NoBrush, 14));
+      m->setData(ox, my2, true);
+      m->removeFromLegend();
+    }
+    graph(m_memory, mx, my, Qt::SolidLine, name, QCPScatterStyle::ssDisc);
+    graph(m_memory, qx, qy, Qt::DashLine, QString(), QCPScatterStyle::ssNone);
+  }
+  for (QCustomPlot* p : {m_latency, m_memory}) {
+    p->rescaleAxes();
+    p->xAxis->scaleRange(1.3, p->xAxis->range().center());
+    p->yAxis->scaleRange(1.6, p->yAxis->range().center());
+    p->replot(QCustomPlot::rpQueuedReplot);
+  }
+}
+
+int BenchmarkPage::pointCount(const QString& model) const { return m_curves.value(model).rows.size(); }
+
+int BenchmarkPage::oomCount() const {
+  int n = 0;
+  for (const Curve& c : m_curves)
+    for (const mm::BenchRow& r : c.rows) n += r.oom;
+  return n;
+}
+
+bool BenchmarkPage::loadOverlay(const QString& path, QString* error) {
+  mm::BenchFile f;
+  try {
+    f = mm::read_bench_json(path.toStdString());
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromUtf8(e.what());
+    return false;
+  }
+  const QString suffix = QString(" [%1]").arg(QFileInfo(path).completeBaseName());
+  for (const mm::BenchRow& r : f.rows) addRow(qs(r.model) + suffix, r, true);
+  return true;
+}
+
+void BenchmarkPage::exportResults() {
+  const QString base = QFileDialog::getSaveFileName(this, tr("Export plots, CSV and JSON (base name)"), "bench.png",
+                                                    tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
+  if (base.isEmpty()) return;
+  const QString stem = base.left(base.lastIndexOf('.')), ext = base.mid(base.lastIndexOf('.'));
+  std::vector<mm::BenchRow> rows;
+  for (const Curve& c : m_curves)
+    if (!c.overlay) rows.insert(rows.end(), c.rows.begin(), c.rows.end());
+  QString error;
+  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, &error) &&
+            ui::exportPlot(m_memory, stem + "-memory" + ext, &error) &&
+            ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), &error);
+  if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, &error);
+  if (!ok) ui::showError(this, tr("Export failed"), error);
+}
+
+QString BenchmarkPage::cliEquivalent() const {
+  const mm::BenchOptions o = options();
+  QStringList ckpts, lengths;
+  QString arch;
+  for (const mm::BenchModelSpec& s : o.models) {
+    if (!s.checkpoint.empty()) ckpts << "'" + qs(s.checkpoint) + "'";
+    else arch += QString(" --arch %1 --plans %2").arg(qs(s.architecture), qs(s.plan));
+  }
+  for (int64_t l : o.lengths) lengths << QString::number(l);
+  const QString mode = o.prefill && o.decode ? "both" : o.prefill ? "prefill" : "decode";
+  return QString("mmmamba bench %1%2 --lengths %3 --mode %4 --repeats %5 --tokens %6 --device %7 --json bench.json")
+      .arg(ckpts.join(' '), arch, lengths.join(','), mode)
+      .arg(o.repeats).arg(o.decode_tokens).arg(qs(o.device));
+}

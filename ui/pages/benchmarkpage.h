@@ -1,0 +1,82 @@
+// The Benchmark page: choose models (loaded checkpoints or named architectures with random weights),
+// context lengths, prefill/decode and repeats; latency and peak memory curves fill in live on log axes,
+// one colour per model, out-of-memory as a marked point while the sweep goes on, the decode floor
+// (bytes / bandwidth) dashed where the device is known; overlay saved sweeps; export.
+#pragma once
+
+#include <QMap>
+#include <QWidget>
+
+#include "bench/benchmark.h"
+#include "controller/uitypes.h"
+
+class EngineController;
+class QComboBox;
+class QCustomPlot;
+class QLineEdit;
+class QListWidget;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+class BenchmarkPage : public QWidget {
+  Q_OBJECT
+ public:
+  explicit BenchmarkPage(EngineController* engine, QWidget* parent = nullptr);
+
+  /// Offers a checkpoint in the model list (checked when asked).
+  void addCheckpoint(const QString& label, const QString& path, bool checked);
+  /// Adds a named architecture with a plan (random weights), e.g. ("hovle-2.6b", "hybrid").
+  void addArchitecture(const QString& architecture, const QString& plan, bool checked);
+  void setLengths(const QString& commaSeparated);
+  void setPhases(bool prefill, bool decode);
+  void setRepeats(int repeats);
+  /// Test hook passed to the engine: simulate an out-of-memory at this length.
+  void setInjectedOomLength(qint64 length) { m_injectOom = length; }
+  void start();
+  void stop();
+  bool running() const { return m_job != 0; }
+  /// Draws a saved sweep (bench JSON) beside the live curves. False with a reason when unreadable.
+  bool loadOverlay(const QString& path, QString* error);
+  QString cliEquivalent() const;
+
+  /// Points drawn for a model (live rows; an oom row counts as one point).
+  int pointCount(const QString& model) const;
+  int oomCount() const;
+  QCustomPlot* latencyPlot() const { return m_latency; }
+  QCustomPlot* memoryPlot() const { return m_memory; }
+
+ signals:
+  void sweepFinished();
+
+ private:
+  struct Curve {
+    int color = 0;
+    QVector<mm::BenchRow> rows;
+    bool overlay = false;
+  };
+  mm::BenchOptions options() const;
+  void addRow(const QString& key, const mm::BenchRow& row, bool overlay);
+  void redraw();
+  void exportResults();
+
+  EngineController* m_engine;
+  quint64 m_job = 0;
+  qint64 m_injectOom = -1;
+  QString m_lastJson;
+  QMap<QString, Curve> m_curves;  ///< by model label (overlays suffixed with their file)
+
+  QListWidget* m_models;
+  QComboBox* m_arch;
+  QComboBox* m_archPlan;
+  QLineEdit* m_lengths;
+  QComboBox* m_phase;
+  QSpinBox* m_repeats;
+  QSpinBox* m_tokens;
+  QComboBox* m_device;
+  QPushButton* m_run;
+  QPushButton* m_stop;
+  QCustomPlot* m_latency;
+  QCustomPlot* m_memory;
+  QTableWidget* m_table;
+};

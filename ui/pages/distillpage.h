@@ -1,0 +1,90 @@
+// The Distill page: edit or load a recipe, start / pause / resume / stop a run (stages chain with the
+// engine's stage guard), watch the total loss per stage, the per-layer losses and their heatmap live
+// with ETA, tokens/s and learning rate; reopen a past run; export plots and CSV; evaluate the run's
+// checkpoints per question family.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QWidget>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/uitypes.h"
+
+class EngineController;
+class LayerLossPlot;
+class LossPlot;
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+class QTableWidget;
+
+class DistillPage : public QWidget {
+  Q_OBJECT
+ public:
+  explicit DistillPage(EngineController* engine, QWidget* parent = nullptr);
+
+  /// Loads a recipe file into the editor. False with a reason when it cannot be read.
+  bool loadRecipe(const QString& path, QString* error);
+  void setTeacher(const QString& checkpointDir);
+  void setRunDirectory(const QString& dir);
+  /// The recipe as the editor shows it (JSON).
+  nlohmann::json recipe() const;
+  void start();
+  void resumeRun();
+  void setPaused(bool paused);
+  void stop();
+  /// Redraws a past run's curves from its directory and lists its checkpoints.
+  bool openRun(const QString& dir, QString* error);
+  void evaluateCheckpoints();
+  bool running() const { return m_runJob != 0; }
+  QString cliEquivalent() const;
+
+  LossPlot* lossPlot() const { return m_loss; }
+  LayerLossPlot* layerPlot() const { return m_layers; }
+  QTableWidget* stageTable() const { return m_stages; }
+  QTableWidget* evalTable() const { return m_eval; }
+
+ signals:
+  void runStopped(bool finished);
+  void checkpointReady(const QString& stage, const QString& path);
+
+ private:
+  void buildRecipeEditor(QWidget* host);
+  void fillEditor(const nlohmann::json& recipe);
+  void onMetric(const mm::MetricEvent& m);
+  void setRunning(bool running);
+  void showEval(const std::vector<mm::EvalResult>& results);
+  void exportPlots();
+
+  EngineController* m_engine;
+  nlohmann::json m_recipe;  ///< fields the editor does not show are kept as loaded
+  QString m_recipeBase;     ///< relative paths in the recipe resolve against this directory
+  quint64 m_runJob = 0, m_evalJob = 0;
+  QMap<QString, QString> m_checkpoints;  ///< stage -> latest checkpoint of the current run
+  QString m_runStage;
+
+  QLineEdit* m_teacher;
+  QLineEdit* m_plan;
+  QComboBox* m_init;
+  QLineEdit* m_trainData;
+  QLineEdit* m_evalData;
+  QTableWidget* m_stages;
+  QLineEdit* m_runDir;
+  QPushButton* m_start;
+  QPushButton* m_pause;
+  QPushButton* m_stop;
+  QPushButton* m_resume;
+  QProgressBar* m_progress;
+  QLabel* m_status;
+  LossPlot* m_loss;
+  LayerLossPlot* m_layers;
+  QSlider* m_smoothing;
+  QCheckBox* m_log;
+  QTableWidget* m_eval;
+  QPushButton* m_evalButton;
+};

@@ -1,0 +1,131 @@
+#include "plots/layerlossplot.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QTabWidget>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include <cmath>
+
+LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
+  m_stage = new QComboBox;
+  m_curves = new QCustomPlot;
+  m_curves->xAxis->setLabel(tr("step"));
+  m_curves->yAxis->setLabel(tr("MSE of the layer's head outputs"));
+  m_curves->yAxis->setScaleType(QCPAxis::stLogarithmic);
+  m_curves->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  m_curves->legend->setVisible(true);
+  m_curves->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_heat = new QCustomPlot;
+  m_heat->xAxis->setLabel(tr("step"));
+  m_heat->yAxis->setLabel(tr("layer"));
+  m_map = new QCPColorMap(m_heat->xAxis, m_heat->yAxis);
+  auto* scale = new QCPColorScale(m_heat);
+  m_heat->plotLayout()->addElement(0, 1, scale);
+  scale->setDataScaleType(QCPAxis::stLogarithmic);
+  scale->axis()->setLabel(tr("MSE (log)"));
+  m_map->setColorScale(scale);
+  m_map->setGradient(QCPColorGradient::gpThermal);
+  m_map->setInterpolate(false);
+  m_tabs = new QTabWidget;
+  m_tabs->addTab(m_curves, tr("Per-layer curves"));
+  m_tabs->addTab(m_heat, tr("Layer × step heatmap"));
+  auto* top = new QHBoxLayout;
+  top->addWidget(new QLabel(tr("Per-layer loss of")));
+  top->addWidget(m_stage);
+  top->addStretch();
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addLayout(top);
+  layout->addWidget(m_tabs, 1);
+  m_flushTimer.setInterval(50);
+  m_flushTimer.setSingleShot(true);
+  connect(&m_flushTimer, &QTimer::timeout, this, &LayerLossPlot::flush);
+  connect(m_stage, &QComboBox::currentIndexChanged, this, &LayerLossPlot::redraw);
+}
+
+void LayerLossPlot::addMetric(const mm::MetricEvent& m) {
+  if (m.layer_losses.empty()) return;
+  m_pending.push_back(m);
+  if (!m_flushTimer.isActive()) m_flushTimer.start();
+}
+
+void LayerLossPlot::flush() {
+  m_flushTimer.stop();
+  if (m_pending.isEmpty()) return;
+  QString latest;
+  for (const mm::MetricEvent& m : m_pending) {
+    const QString stage = QString::fromStdString(m.stage);
+    StageData& d = m_data[stage];
+    const int n = int(m.layer_losses.size());
+    if (d.layers.size() != n) d = StageData{{}, QVector<QVector<double>>(n)};
+    while (!d.steps.isEmpty() && d.steps.back() >= double(m.step)) {  // a resumed run repeats steps
+      d.steps.removeLast();
+      for (auto& l : d.layers) l.removeLast();
+    }
+    d.steps << double(m.step);
+    for (int i = 0; i < n; ++i) d.layers[i] << m.layer_losses[size_t(i)];
+    latest = stage;
+  }
+  m_pending.clear();
+  if (m_stage->findText(latest) < 0) m_stage->addItem(latest);
+  if (m_stage->currentText() != latest) m_stage->setCurrentText(latest);  // follow the running stage
+  else redraw();
+}
+
+void LayerLossPlot::redraw() {
+  const auto it = m_data.find(m_stage->currentText());
+  if (it == m_data.end()) return;
+  const StageData& d = *it;
+  const int layers = d.layers.size();
+  while (m_curves->graphCount() > layers) m_curves->removeGraph(m_curves->graphCount() - 1);
+  while (m_curves->graphCount() < layers) {
+    const int i = m_curves->graphCount();
+    QCPGraph* g = m_curves->addGraph();
+    g->setPen(QPen(QColor::fromHsv((i * 300 / std::max(layers, 1)) % 360, 200, 200), 1.5));
+    g->setName(tr("layer %1").arg(i));
+  }
+  for (int i = 0; i < layers; ++i) m_curves->graph(i)->setData(d.steps, d.layers[i], true);
+  m_curves->rescaleAxes();
+  m_curves->replot(QCustomPlot::rpQueuedReplot);
+
+  // Heatmap: at most 400 columns; a column averages the steps that fall into it.
+  const int steps = d.steps.size();
+  const int cols = std::max(1, std::min(steps, 400));
+  m_map->data()->setSize(cols, std::max(layers, 1));
+  const double first = steps ? d.steps.front() : 0, last = steps ? d.steps.back() : 1;
+  m_map->data()->setRange(QCPRange(first, std::max(last, first + 1)), QCPRange(0, std::max(layers - 1, 1)));
+  for (int l = 0; l < layers; ++l)
+    for (int c = 0; c < cols; ++c) {
+      const int a = c * steps / cols, b = std::max(a + 1, (c + 1) * steps / cols);
+      double sum = 0;
+      for (int i = a; i < b && i < steps; ++i) sum += d.layers[l][i];
+      m_map->data()->setCell(c, l, sum / std::max(1, b - a));
+    }
+  m_map->rescaleDataRange(true);
+  m_heat->rescaleAxes();
+  m_heat->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void LayerLossPlot::clearAll() {
+  m_pending.clear();
+  m_data.clear();
+  m_stage->clear();
+  m_curves->clearGraphs();
+  m_map->data()->clear();
+  m_curves->replot();
+  m_heat->replot();
+}
+
+int LayerLossPlot::stepCount(const QString& stage) const { return m_data.value(stage).steps.size(); }
+
+QString LayerLossPlot::toCsv() const {
+  QString out = "stage,step,layer,mse\n";
+  for (auto it = m_data.begin(); it != m_data.end(); ++it)
+    for (int l = 0; l < it->layers.size(); ++l)
+      for (int i = 0; i < it->steps.size(); ++i)
+        out += QString("%1,%2,%3,%4\n").arg(it.key()).arg(it->steps[i]).arg(l).arg(it->layers[l][i], 0, 'g', 8);
+  return out;
+}

@@ -1,0 +1,139 @@
+#include "plots/lossplot.h"
+
+#include <cmath>
+
+#include "widgets/palette.h"
+
+namespace {
+const char* kStages[] = {"teacher", "stage1", "stage2", "stage3"};
+int stageIndex(const std::string& s) {
+  for (int i = 0; i < 4; ++i)
+    if (s == kStages[i]) return i;
+  return 4;
+}
+QString stageLabel(const std::string& s) {
+  if (s == "teacher") return QObject::tr("teacher (cross-entropy)");
+  if (s == "stage1") return QObject::tr("stage 1 (MSE ×1000, new params)");
+  if (s == "stage2") return QObject::tr("stage 2 (MSE ×1000, whole layer)");
+  if (s == "stage3") return QObject::tr("stage 3 (KL to teacher)");
+  return QString::fromStdString(s);
+}
+}  // namespace
+
+LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
+  xAxis->setLabel(tr("step (stages end to end)"));
+  yAxis->setLabel(tr("loss"));
+  legend->setVisible(true);
+  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  setMinimumHeight(220);
+  m_flushTimer.setInterval(33);  // ~30 redraws per second at most
+  m_flushTimer.setSingleShot(true);
+  connect(&m_flushTimer, &QTimer::timeout, this, &LossPlot::flush);
+}
+
+double LossPlot::offsetOf(const std::string& stage) const {
+  double off = 0;
+  for (auto it = m_series.begin(); it != m_series.end(); ++it)
+    if (stageIndex(it.key().toStdString()) < stageIndex(stage)) off += double(it->total);
+  return off;
+}
+
+LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
+  const QString key = QString::fromStdString(stage);
+  auto it = m_series.find(key);
+  if (it != m_series.end()) {
+    it->total = std::max(it->total, total);
+    return *it;
+  }
+  Series s;
+  s.total = total;
+  const QColor c = ui::modelColor(stageIndex(stage));
+  s.raw = addGraph();
+  s.raw->setLineStyle(QCPGraph::lsNone);
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 70), 3));
+  s.raw->removeFromLegend();
+  s.smooth = addGraph();
+  s.smooth->setPen(QPen(c, 2));
+  s.smooth->setName(stageLabel(stage));
+  return *m_series.insert(key, s);
+}
+
+void LossPlot::addMetric(const mm::MetricEvent& m) {
+  m_pending.push_back(m);
+  if (!m_flushTimer.isActive()) m_flushTimer.start();
+}
+
+void LossPlot::flush() {
+  m_flushTimer.stop();
+  if (m_pending.isEmpty()) return;
+  for (const mm::MetricEvent& m : m_pending) {
+    if (!std::isfinite(m.loss)) continue;
+    Series& s = series(m.stage, m.total_steps);
+    // A resumed run repeats steps after its last checkpoint: drop what comes after.
+    while (!s.x.isEmpty() && s.x.back() >= double(m.step)) s.x.removeLast(), s.y.removeLast();
+    s.x << double(m.step);
+    s.y << m.loss;
+  }
+  m_pending.clear();
+  for (auto it = m_series.begin(); it != m_series.end(); ++it) {
+    Series& s = *it;
+    const double off = offsetOf(it.key().toStdString());
+    QVector<double> gx(s.x.size());
+    for (int i = 0; i < s.x.size(); ++i) gx[i] = s.x[i] + off;
+    s.raw->setData(gx, s.y, true);
+    rebuildSmooth(s);
+  }
+  rescaleAxes();
+  replot(rpQueuedReplot);
+}
+
+void LossPlot::rebuildSmooth(Series& s) {
+  QVector<double> gx, gy;
+  const QSharedPointer<QCPGraphDataContainer> raw = s.raw->data();
+  double ema = 0;
+  int i = 0;
+  for (auto p = raw->constBegin(); p != raw->constEnd(); ++p, ++i) {
+    ema = i == 0 ? p->value : m_smoothing * ema + (1 - m_smoothing) * p->value;
+    gx << p->key;
+    gy << ema;
+  }
+  s.smooth->setData(gx, gy, true);
+}
+
+void LossPlot::setSmoothing(double weight) {
+  m_smoothing = std::clamp(weight, 0.0, 0.999);
+  for (Series& s : m_series) rebuildSmooth(s);
+  replot(rpQueuedReplot);
+}
+
+void LossPlot::setLogScale(bool on) {
+  yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+  if (on) yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  else yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  rescaleAxes();
+  replot(rpQueuedReplot);
+}
+
+void LossPlot::clearAll() {
+  m_pending.clear();
+  m_series.clear();
+  clearGraphs();
+  replot(rpQueuedReplot);
+}
+
+int LossPlot::pointCount() const {
+  int n = 0;
+  for (const Series& s : m_series) n += s.raw->dataCount();
+  return n;
+}
+
+QString LossPlot::toCsv() const {
+  QString out = "stage,step,global_step,loss\n";
+  for (auto it = m_series.begin(); it != m_series.end(); ++it) {
+    const double off = offsetOf(it.key().toStdString());
+    for (int i = 0; i < it->x.size(); ++i)
+      out += QString("%1,%2,%3,%4\n").arg(it.key()).arg(it->x[i]).arg(it->x[i] + off).arg(it->y[i], 0, 'g', 8);
+  }
+  return out;
+}

@@ -1,0 +1,46 @@
+// Total loss per stage against the step count over the whole run (stages laid end to end). Points are
+// buffered and appended in batches with one queued replot per frame, so a fast stream stays smooth.
+// Raw points stay visible as dots under an exponentially smoothed line.
+#pragma once
+
+#include <QMap>
+#include <QTimer>
+#include <QVector>
+
+#include <qcustomplot.h>
+
+#include "runtime/job.h"
+
+class LossPlot : public QCustomPlot {
+  Q_OBJECT
+ public:
+  explicit LossPlot(QWidget* parent = nullptr);
+
+  void addMetric(const mm::MetricEvent& m);
+  void clearAll();
+  /// 0: no smoothing; towards 1: heavier (EMA weight of the past).
+  void setSmoothing(double weight);
+  void setLogScale(bool on);
+  /// Flushes buffered points now (tests, export).
+  void flush();
+  /// Points drawn so far across all stages.
+  int pointCount() const;
+  /// stage,step,global_step,loss rows.
+  QString toCsv() const;
+
+ private:
+  struct Series {
+    QCPGraph* raw = nullptr;
+    QCPGraph* smooth = nullptr;
+    QVector<double> x, y;
+    int64_t total = 0;  ///< the stage's step count, for laying stages end to end
+  };
+  Series& series(const std::string& stage, int64_t total);
+  double offsetOf(const std::string& stage) const;
+  void rebuildSmooth(Series& s);
+
+  QMap<QString, Series> m_series;
+  QVector<mm::MetricEvent> m_pending;
+  QTimer m_flushTimer;
+  double m_smoothing = 0.9;
+};

@@ -1,0 +1,75 @@
+#include "screenshottour.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QTimer>
+
+#include "mainwindow.h"
+#include "pages/benchmarkpage.h"
+#include "pages/chatpage.h"
+#include "pages/distillpage.h"
+#include "pages/modelpage.h"
+#include "widgets/imagedrop.h"
+
+ScreenshotTour::ScreenshotTour(MainWindow* window, QString outDir, QString runDir, QObject* parent)
+    : QObject(parent), m_window(window), m_outDir(std::move(outDir)), m_runDir(std::move(runDir)) {}
+
+void ScreenshotTour::waitFor(std::function<bool()> ready, int timeoutMs, std::function<void()> then) {
+  auto clock = std::make_shared<QElapsedTimer>();
+  clock->start();
+  auto* timer = new QTimer(this);
+  timer->setInterval(100);
+  connect(timer, &QTimer::timeout, this, [=] {
+    const bool ok = ready();
+    if (!ok && clock->elapsed() < timeoutMs) return;
+    if (!ok) {
+      qWarning("screenshot tour: timed out after %d ms", timeoutMs);
+      m_ok = false;
+    }
+    timer->deleteLater();
+    QTimer::singleShot(400, this, then);  // let queued replots land
+  });
+  timer->start();
+}
+
+void ScreenshotTour::grab(const QString& name) {
+  const QString file = QDir(m_outDir).filePath(name + ".png");
+  if (!m_window->grab().save(file)) {
+    qWarning("screenshot tour: cannot write %s", qPrintable(file));
+    m_ok = false;
+  }
+}
+
+void ScreenshotTour::start() {
+  QDir().mkpath(m_outDir);
+  m_window->showPage(0);
+  ModelPage* model = m_window->modelPage();
+  waitFor([model] { return !model->model().path.isEmpty(); }, 30000, [this] {
+    grab("1-model");
+    m_window->showPage(1);
+    DistillPage* distill = m_window->distillPage();
+    QString error;
+    if (!m_runDir.isEmpty() && !distill->openRun(m_runDir, &error)) qWarning("%s", qPrintable(error));
+    waitFor([] { return true; }, 0, [this] {
+      grab("2-distill");
+      m_window->showPage(2);
+      ChatPage* chat = m_window->chatPage();
+      chat->setSideBySide(true);
+      chat->imageDrop()->makeScene(7);
+      chat->ask("What colour is the circle?");
+      waitFor([chat] { return !chat->busy(); }, 60000, [this] {
+        grab("3-chat");
+        m_window->showPage(3);
+        BenchmarkPage* bench = m_window->benchmarkPage();
+        bench->setLengths("64,128,256,512,1024");
+        bench->setPhases(true, true);
+        bench->setRepeats(2);
+        bench->start();
+        waitFor([bench] { return !bench->running(); }, 180000, [this] {
+          grab("4-benchmark");
+          emit done(m_ok);
+        });
+      });
+    });
+  });
+}

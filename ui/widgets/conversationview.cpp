@@ -1,0 +1,138 @@
+#include "widgets/conversationview.h"
+
+#include <QBuffer>
+#include <QLocale>
+#include <QScrollBar>
+
+namespace {
+
+QString imageHtml(const QImage& img) {
+  QByteArray png;
+  QBuffer buf(&png);
+  buf.open(QIODevice::WriteOnly);
+  img.scaled(img.width() < 160 ? img.size() * 2 : QSize(240, 240), Qt::KeepAspectRatio).save(&buf, "PNG");
+  return QString("<img src=\"data:image/png;base64,%1\"><br>").arg(QString::fromLatin1(png.toBase64()));
+}
+
+QString escapeText(const QString& s) { return s.toHtmlEscaped().replace('\n', "<br>"); }
+
+}  // namespace
+
+ConversationView::ConversationView(QWidget* parent) : QTextBrowser(parent) {
+  setOpenLinks(false);
+  m_renderTimer.setSingleShot(true);
+  m_renderTimer.setInterval(16);
+  connect(&m_renderTimer, &QTimer::timeout, this, &ConversationView::render);
+}
+
+void ConversationView::setTitle(const QString& title) {
+  m_title = title;
+  scheduleRender();
+}
+
+void ConversationView::addUser(const QString& text, const QImage& image) {
+  Message m;
+  m.user = true;
+  m.text = text;
+  m.image = image;
+  m_messages << m;
+  scheduleRender();
+}
+
+void ConversationView::beginReply(bool replaceLast) {
+  if (replaceLast && !m_messages.isEmpty() && !m_messages.back().user) m_messages.removeLast();
+  Message m;
+  m.streaming = true;
+  m_messages << m;
+  scheduleRender();
+}
+
+void ConversationView::appendToReply(const QString& delta) {
+  if (m_messages.isEmpty() || m_messages.back().user) return;
+  m_messages.back().text += delta;
+  scheduleRender();
+}
+
+void ConversationView::finishReply(const ChatReplyInfo& r) {
+  if (m_messages.isEmpty() || m_messages.back().user) return;
+  Message& m = m_messages.back();
+  m.streaming = false;
+  m.text = r.text;
+  m.pieces = r.pieces;
+  m.ids = r.ids;
+  const QLocale loc;
+  const QString cache = r.kvBytesPerToken > 0
+                            ? tr("cache %1, KV grows %2/token").arg(loc.formattedDataSize(r.cacheBytes),
+                                                                    loc.formattedDataSize(r.kvBytesPerToken))
+                            : tr("cache %1, constant state").arg(loc.formattedDataSize(r.cacheBytes));
+  m.stats = tr("first token %1 s · %2 tok/s · %3 tokens · prompt %4 · %5%6")
+                .arg(r.timeToFirstToken, 0, 'f', 3)
+                .arg(r.tokensPerSecond, 0, 'f', 1)
+                .arg(r.newTokens)
+                .arg(r.promptTokens)
+                .arg(cache)
+                .arg(r.stopReason == "cancelled" ? tr(" · stopped") : r.stopReason == "max_tokens" ? tr(" · length limit") : "");
+  scheduleRender();
+}
+
+double ConversationView::markAgreement(const QVector<qint64>& reference) {
+  if (m_messages.isEmpty() || m_messages.back().user) return 0;
+  Message& m = m_messages.back();
+  m.agreement.clear();
+  int same = 0;
+  for (int i = 0; i < m.ids.size(); ++i) {
+    const bool agrees = i < reference.size() && reference[i] == m.ids[i];
+    m.agreement << int(agrees);
+    same += agrees;
+  }
+  const int n = std::max(m.ids.size(), reference.size());
+  const double share = n ? double(same) / n : 1.0;
+  m.stats += tr(" · agreement %1%").arg(100 * share, 0, 'f', 0);
+  scheduleRender();
+  return share;
+}
+
+void ConversationView::failReply(const QString& message) {
+  if (m_messages.isEmpty() || m_messages.back().user) return;
+  m_messages.back().streaming = false;
+  m_messages.back().stats = tr("<font color=#b00>failed: %1</font>").arg(message.toHtmlEscaped());
+  scheduleRender();
+}
+
+void ConversationView::clearAll() {
+  m_messages.clear();
+  scheduleRender();
+}
+
+void ConversationView::setMessages(const QVector<Message>& messages) {
+  m_messages = messages;
+  scheduleRender();
+}
+
+void ConversationView::scheduleRender() {
+  if (!m_renderTimer.isActive()) m_renderTimer.start();
+}
+
+void ConversationView::render() {
+  QString html = QString("<h3>%1</h3>").arg(m_title.toHtmlEscaped());
+  for (const Message& m : m_messages) {
+    if (m.user) {
+      html += "<p style='background:#e8eef8; color:#111; padding:6px'><b>You</b><br>" +
+              (m.image.isNull() ? QString() : imageHtml(m.image)) + escapeText(m.text) + "</p>";
+      continue;
+    }
+    QString body;
+    if (!m.agreement.isEmpty()) {
+      for (int i = 0; i < m.pieces.size(); ++i)
+        body += QString("<span style='background:%1'>%2</span>")
+                    .arg(m.agreement.value(i) ? "#cdeccd" : "#f6c6c6", escapeText(m.pieces[i]));
+    } else {
+      body = escapeText(m.text) + (m.streaming ? " ▌" : "");
+    }
+    html += "<p><b>Model</b><br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
+  }
+  QScrollBar* bar = verticalScrollBar();
+  const bool atEnd = bar->value() >= bar->maximum() - 4;
+  setHtml(html);
+  if (atEnd) bar->setValue(bar->maximum());
+}
