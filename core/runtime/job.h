@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "bench/bench_row.h"
 #include "runtime/errors.h"
 
 namespace mm {
@@ -72,7 +73,12 @@ struct StageEvent {
   bool finished = false;
   std::string message;
 };
-using Event = std::variant<ProgressEvent, LogEvent, TokenEvent, MetricEvent, CheckpointEvent, StageEvent>;
+/// One benchmark row, sent as soon as it is measured (bench/benchmark.h).
+struct BenchEvent {
+  BenchRow row;
+};
+using Event =
+    std::variant<ProgressEvent, LogEvent, TokenEvent, MetricEvent, CheckpointEvent, StageEvent, BenchEvent>;
 using EventSink = std::function<void(const Event&)>;
 
 /// An error as a value: what went wrong and what to do.

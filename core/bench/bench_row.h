@@ -1,0 +1,38 @@
+// One measured point of a benchmark sweep: a model, a context length, a phase. Torch-free, so the UI
+// can include it (it travels inside the job API's BenchEvent).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mm {
+
+struct BenchRow {
+  std::string model;      ///< the model's label
+  int64_t length = 0;     ///< context length in tokens (prompt tokens prefilled before the phase)
+  std::string phase;      ///< "prefill" | "decode"
+  /// Mean over repeats: prefill = seconds for the whole prompt; decode = seconds per generated token.
+  double seconds = 0;
+  double stddev = 0;      ///< sample standard deviation over repeats (0 for one repeat)
+  double min = 0;         ///< fastest repeat, same unit as seconds
+  int repeats = 0;        ///< repeats measured (0 for an oom row)
+  /// Peak memory measured during the phase: CUDA = the caching allocator's peak allocated bytes on the
+  /// device (weights included); CPU = the process peak RSS (VmHWM, whole process). -1 = unavailable.
+  int64_t peak_bytes = -1;
+  /// Weights + cache at this length, from the plan (config/plan_stats.h) at the run's dtype.
+  int64_t predicted_bytes = 0;
+  /// Decode only: bytes one token must read (layer + head weights + cache at this length) divided by
+  /// the memory bandwidth; negative when the bandwidth is unknown or for prefill rows.
+  double floor_seconds = -1;
+  /// Out of memory at this point. Lengths after the first OOM of a model are not run; they are
+  /// reported as oom rows too, with error "skipped: ...", so every (model, length, phase) has a row.
+  bool oom = false;
+  std::string error;      ///< why the row has no measurement (empty when measured)
+
+  /// seconds / floor_seconds, or negative when either is unknown.
+  double floor_ratio() const { return floor_seconds > 0 && seconds > 0 && !oom ? seconds / floor_seconds : -1.0; }
+  /// Decode tokens per second (1 / seconds), 0 when not measured.
+  double tokens_per_second() const { return phase == "decode" && seconds > 0 && !oom ? 1.0 / seconds : 0.0; }
+};
+
+}  // namespace mm
