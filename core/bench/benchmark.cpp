@@ -1,0 +1,220 @@
+#include "bench/benchmark.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <new>
+#include <optional>
+
+#include "bench/bench_setup.h"
+#include "bench/peak_memory.h"
+#include "config/plan_stats.h"
+#include "generate/generator.h"
+#include "models/vlm_model.h"
+
+namespace mm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+/// Thrown by the fail_oom_at_length hook; handled exactly like a real allocation failure.
+struct SimulatedOom : std::bad_alloc {
+  const char* what() const noexcept override { return "out of memory (simulated by the test hook)"; }
+};
+
+/// The message of the exception in flight when it is an out-of-memory; nullopt for anything else.
+std::optional<std::string> oom_message(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const c10::OutOfMemoryError& x) {
+    return std::string(x.what_without_backtrace());
+  } catch (const std::bad_alloc& x) {
+    return std::string(x.what());
+  } catch (const Error& x) {
+    if (x.kind() == ErrorKind::out_of_memory) return std::string(x.what());
+  } catch (const c10::Error& x) {
+    const std::string m = x.what_without_backtrace();
+    // CUDA: "CUDA out of memory"; Debian's CPU allocator: "DefaultCPUAllocator: can't allocate memory".
+    if (m.find("out of memory") != std::string::npos || m.find("can't allocate memory") != std::string::npos) return m;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+/// Mean, sample standard deviation and minimum of xs (non-empty) into r.
+void summarise(const std::vector<double>& xs, BenchRow& r) {
+  double sum = 0;
+  for (double x : xs) sum += x;
+  r.seconds = sum / double(xs.size());
+  double ss = 0;
+  for (double x : xs) ss += (x - r.seconds) * (x - r.seconds);
+  r.stddev = xs.size() > 1 ? std::sqrt(ss / double(xs.size() - 1)) : 0.0;
+  r.min = *std::min_element(xs.begin(), xs.end());
+  r.repeats = int(xs.size());
+}
+
+class Sweep {
+ public:
+  Sweep(const BenchOptions& o, const JobContext& ctx) : o_(o), ctx_(ctx), env_(resolve_bench_env(o)) {
+    total_ = int64_t(o.models.size() * o.lengths.size()) * ((o.prefill ? 1 : 0) + (o.decode ? 1 : 0));
+  }
+
+  std::vector<BenchRow> run() {
+    c10::AutoGradMode no_grad(false);
+    ctx_.progress("bench", 0.0, env_.device_text);
+    for (const BenchModelSpec& spec : o_.models) run_model(spec);
+    return rows_;
+  }
+
+ private:
+  void run_model(const BenchModelSpec& spec) {
+    ctx_.check_cancel();
+    ctx_.log("bench: " + spec.label + ": building the model");
+    std::unique_ptr<VlmModel> model;
+    std::optional<std::string> dead;  // set once the model ran out of memory: later points are skipped
+    int64_t dead_at = 0;
+    try {
+      model = build_bench_model(spec, o_.seed, env_.device, env_.dtype);
+      warm_up(*model);
+    } catch (...) {
+      dead = oom_message(std::current_exception());
+      if (!dead) throw;
+      dead_at = o_.lengths.front();
+    }
+    const int64_t elem = int64_t(c10::elementSize(env_.dtype));
+    const ModelConfig cfg = model ? model->config() : bench_model_config(spec);
+    const PlanStats stats = compute_plan_stats(cfg, elem);
+    const int64_t read_bytes = decode_weight_bytes(cfg, elem);
+    for (int64_t L : o_.lengths) {
+      ModelCache cache;  // the prefilled cache of this length, shared by prefill and decode
+      int64_t next_token = 0;
+      for (const char* phase : {"prefill", "decode"}) {
+        const bool is_prefill = phase[0] == 'p';
+        if (!(is_prefill ? o_.prefill : o_.decode)) continue;
+        ctx_.check_cancel();
+        BenchRow r;
+        r.model = spec.label;
+        r.length = L;
+        r.phase = phase;
+        r.predicted_bytes = stats.total_params * elem + stats.cache_bytes(L);
+        if (!is_prefill && env_.bandwidth > 0) r.floor_seconds = double(read_bytes + stats.cache_bytes(L)) / env_.bandwidth;
+        if (dead) {
+          r.oom = true;
+          r.error = dead_at == L && r.phase == "prefill" ? *dead
+                                                        : "skipped: out of memory at " + std::to_string(dead_at) + " tokens";
+        } else {
+          try {
+            if (L == o_.fail_oom_at_length) throw SimulatedOom();
+            if (is_prefill) measure_prefill(*model, L, cache, next_token, r);
+            else measure_decode(*model, L, cache, next_token, r);
+          } catch (...) {
+            dead = oom_message(std::current_exception());
+            if (!dead) throw;
+            dead_at = L;
+            cache = ModelCache();
+            release_cached_memory(env_.device);
+            r.oom = true;
+            r.error = *dead;
+          }
+        }
+        emit(std::move(r));
+      }
+    }
+    model.reset();
+    release_cached_memory(env_.device);
+  }
+
+  /// (1, L) random token ids below the image-context id, deterministic from the seed and L.
+  at::Tensor prompt(const VlmModel& m, int64_t L) const {
+    at::Generator gen = at::detail::createCPUGenerator(o_.seed * 1000003u + uint64_t(L));
+    const int64_t hi = std::max<int64_t>(2, std::min(m.config().img_context_token_id, m.config().text_vocab_size));
+    return at::randint(1, hi, {1, L}, gen, at::TensorOptions().dtype(at::kLong)).to(env_.device);  // (1, L)
+  }
+
+  /// Prefills ids into a fresh cache; returns the greedy next token (the .item() waits for the device).
+  int64_t run_prefill(const VlmModel& m, const at::Tensor& ids, ModelCache& cache) const {
+    cache = ModelCache();  // free the previous repeat's cache before allocating the next
+    cache = m.new_cache(1);
+    const at::Tensor logits = prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel);  // (V)
+    return logits.argmax().item<int64_t>();
+  }
+
+  /// One decode step as the chat generator runs it: embed one token, all layers, head, greedy pick.
+  static int64_t step(const VlmModel& m, ModelCache& cache, int64_t token) {
+    const at::Tensor in = at::full({1, 1}, token, at::TensorOptions().dtype(at::kLong).device(m.options().device()));
+    const at::Tensor logits = m.head(m.run_all(m.embed_tokens(in), &cache)).reshape({-1});  // (V)
+    return logits.argmax().item<int64_t>();
+  }
+
+  /// Untimed: one short prefill and two steps, so the first timed repeat pays no one-off setup costs.
+  void warm_up(const VlmModel& m) const {
+    ModelCache cache;
+    const int64_t t = run_prefill(m, prompt(m, std::min<int64_t>(o_.lengths.front(), 16)), cache);
+    step(m, cache, step(m, cache, t));
+  }
+
+  void measure_prefill(const VlmModel& m, int64_t L, ModelCache& cache, int64_t& next, BenchRow& r) const {
+    const at::Tensor ids = prompt(m, L);
+    std::vector<double> secs;
+    reset_peak_memory(env_.device);
+    for (int i = 0; i < o_.repeats; ++i) {
+      if (i > 0) ctx_.check_cancel();
+      const auto t0 = Clock::now();
+      next = run_prefill(m, ids, cache);
+      secs.push_back(seconds_since(t0));
+    }
+    r.peak_bytes = read_peak_memory(env_.device);
+    summarise(secs, r);
+  }
+
+  /// Per-token seconds of decode_tokens steps after a prefill of L tokens; each repeat restarts from
+  /// the same prefilled state (snapshot), so every step sees a context of L..L+decode_tokens.
+  void measure_decode(const VlmModel& m, int64_t L, ModelCache& cache, int64_t& next, BenchRow& r) const {
+    if (cache.layers.empty() || cache.seq_len != L) next = run_prefill(m, prompt(m, L), cache);  // untimed
+    const CacheSnapshot snap = cache.snapshot();
+    std::vector<double> secs;
+    reset_peak_memory(env_.device);
+    for (int i = 0; i < o_.repeats; ++i) {
+      ctx_.check_cancel();
+      if (i > 0) cache.restore(snap);
+      int64_t t = next;
+      const auto t0 = Clock::now();
+      for (int k = 0; k < o_.decode_tokens; ++k) t = step(m, cache, t);
+      secs.push_back(seconds_since(t0) / o_.decode_tokens);
+    }
+    r.peak_bytes = read_peak_memory(env_.device);
+    summarise(secs, r);
+  }
+
+  void emit(BenchRow r) {
+    rows_.push_back(r);
+    ctx_.send(BenchEvent{r});
+    ++done_;
+    ctx_.progress("bench", total_ ? double(done_) / double(total_) : 1.0,
+                  r.model + " " + std::to_string(r.length) + " " + r.phase + (r.oom ? " (out of memory)" : ""));
+  }
+
+  const BenchOptions& o_;
+  const JobContext& ctx_;
+  BenchEnv env_;
+  std::vector<BenchRow> rows_;
+  int64_t total_ = 0, done_ = 0;
+};
+
+}  // namespace
+
+std::vector<BenchRow> run_benchmark(const BenchOptions& opts, const JobContext& ctx) {
+  const BenchOptions o = resolve_bench_options(opts);
+  return Sweep(o, ctx).run();
+}
+
+}  // namespace mm
