@@ -27,6 +27,7 @@ int cmd_train_teacher(const std::vector<std::string>& argv);
 int cmd_distill(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_ablate(const std::vector<std::string>& argv);
+int cmd_bench(const std::vector<std::string>& argv);
 
 /// Parses argv; prints help and returns true when --help was given.
 bool parse_or_help(Args& args, const std::vector<std::string>& argv);
@@ -35,9 +36,11 @@ bool parse_or_help(Args& args, const std::vector<std::string>& argv);
 void install_interrupt_handler();
 
 /// Runs fn as a job on one engine thread, printing progress/log events to stderr and passing token
-/// events to on_token; Ctrl-C cancels it. Returns the value or throws the job's error as mm::Error.
+/// events to on_token; on_event sees every other event first and returns true when it handled it (it is
+/// then not printed). Ctrl-C cancels the job. Returns the value or throws the job's error as mm::Error.
 template <class T>
-T run_on_engine(std::function<T(JobContext&)> fn, std::function<void(const TokenEvent&)> on_token = {});
+T run_on_engine(std::function<T(JobContext&)> fn, std::function<void(const TokenEvent&)> on_token = {},
+                std::function<bool(const Event&)> on_event = {});
 
 /// Loads a checkpoint directory for inference on --device / --dtype.
 std::unique_ptr<VlmModel> load_model(const std::string& dir, const std::string& device, const std::string& dtype);
@@ -51,7 +54,8 @@ void run_job_blocking(JobQueue& q, const std::function<uint64_t(JobQueue&)>& sub
 void print_event(const Event& e);
 
 template <class T>
-T run_on_engine(std::function<T(JobContext&)> fn, std::function<void(const TokenEvent&)> on_token) {
+T run_on_engine(std::function<T(JobContext&)> fn, std::function<void(const TokenEvent&)> on_token,
+                std::function<bool(const Event&)> on_event) {
   JobQueue q;
   std::optional<Outcome<T>> out;
   run_job_blocking(
@@ -62,7 +66,7 @@ T run_on_engine(std::function<T(JobContext&)> fn, std::function<void(const Token
             [&](const Event& e) {
               if (auto* t = std::get_if<TokenEvent>(&e)) {
                 if (on_token) on_token(*t);
-              } else {
+              } else if (!on_event || !on_event(e)) {
                 print_event(e);
               }
             },

@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"distill", mm::cli::cmd_distill, "distil a teacher into a linear or hybrid student (stages 1-3), resumable"},
     {"eval", mm::cli::cmd_eval, "accuracy per question family on held-out conversations, for any checkpoints"},
     {"ablate", mm::cli::cmd_ablate, "run several distillation recipes and evaluate their students in one table"},
+    {"bench", mm::cli::cmd_bench, "prefill / decode speed and peak memory over context lengths, with the bandwidth floor"},
 };
 
 void print_usage() {

@@ -130,7 +130,7 @@ BenchFile read_bench_json(const std::string& path) {
 
 std::string format_bench_header() {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "%-20s %8s %-7s %13s %6s %9s %13s %7s %11s %11s\n", "model", "length", "phase", "time",
+  std::snprintf(buf, sizeof buf, "%-24s %8s %-7s %13s %6s %9s %13s %7s %11s %11s\n", "model", "length", "phase", "time",
                 "+-", "tokens/s", "floor", "x floor", "peak mem", "predicted");
   return buf;
 }
@@ -145,14 +145,15 @@ std::string format_bench_row(const BenchRow& r) {
   auto time = [&](double s) {  // decode rows are per token
     char t[32];
     if (s <= 0) return std::string("-");
-    if (r.phase == "decode") std::snprintf(t, sizeof t, "%.3f ms/tok", s * 1e3);
+    if (r.phase == "decode" && s < 1e-4) std::snprintf(t, sizeof t, "%.2f us/tok", s * 1e6);
+    else if (r.phase == "decode") std::snprintf(t, sizeof t, "%.3f ms/tok", s * 1e3);
     else std::snprintf(t, sizeof t, "%.4f s", s);
     return std::string(t);
   };
   char buf[256];
-  const std::string name = r.model.size() > 20 ? r.model.substr(0, 20) : r.model;
+  const std::string name = r.model.size() > 24 ? r.model.substr(0, 24) : r.model;
   if (r.oom) {
-    std::snprintf(buf, sizeof buf, "%-20s %8lld %-7s %s\n", name.c_str(), static_cast<long long>(r.length),
+    std::snprintf(buf, sizeof buf, "%-24s %8lld %-7s %s\n", name.c_str(), static_cast<long long>(r.length),
                   r.phase.c_str(), r.error.rfind("skipped", 0) == 0 ? "skipped (out of memory earlier)" : "OUT OF MEMORY");
     return buf;
   }
@@ -160,7 +161,7 @@ std::string format_bench_row(const BenchRow& r) {
   if (r.floor_ratio() > 0) std::snprintf(ratio, sizeof ratio, "%.2f", r.floor_ratio());
   if (r.tokens_per_second() > 0) std::snprintf(tps, sizeof tps, "%.1f", r.tokens_per_second());
   std::snprintf(spread, sizeof spread, "%.1f%%", r.seconds > 0 ? 100.0 * r.stddev / r.seconds : 0.0);
-  std::snprintf(buf, sizeof buf, "%-20s %8lld %-7s %13s %6s %9s %13s %7s %11s %11s\n", name.c_str(),
+  std::snprintf(buf, sizeof buf, "%-24s %8lld %-7s %13s %6s %9s %13s %7s %11s %11s\n", name.c_str(),
                 static_cast<long long>(r.length), r.phase.c_str(), time(r.seconds).c_str(), spread, tps,
                 time(r.floor_seconds).c_str(), ratio, mib(r.peak_bytes).c_str(), mib(r.predicted_bytes).c_str());
   return buf;

@@ -65,6 +65,7 @@ BenchOptions resolve_bench_options(const BenchOptions& in) {
 BenchEnv resolve_bench_env(const BenchOptions& o) {
   BenchEnv e;
   e.device = parse_device(o.device);
+  if (e.device.is_cuda() && !e.device.has_index()) e.device = c10::Device(c10::kCUDA, 0);  // "cuda" -> "cuda:0"
   e.dtype = o.dtype.empty() || o.dtype == "auto" ? default_dtype(e.device) : parse_dtype_name(o.dtype);
   const std::string name = device_name(e.device);
   e.device_text = describe_device(e.device) + (name.empty() ? "" : " (" + name + ")");

@@ -2,6 +2,7 @@
 // export -> chat pipeline, and clear non-zero exits on bad input and damaged checkpoints.
 #include <ATen/ATen.h>
 
+#include "bench/benchmark.h"
 #include "data/conversation.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -47,7 +48,7 @@ class TestCli : public QObject {
   void everyCommandHasHelp() {
     const Run top = mmmamba({"--help"});
     QCOMPARE(top.code, 0);
-    for (const char* cmd : {"info", "create", "seed", "chat", "logits", "export", "make-data"}) {
+    for (const char* cmd : {"info", "create", "seed", "chat", "logits", "export", "make-data", "bench"}) {
       const Run r = mmmamba({cmd, "--help"});
       QCOMPARE(r.code, 0);
       QVERIFY2(r.out.contains(QString("usage: mmmamba ") + cmd), qPrintable(r.out));
@@ -148,6 +149,33 @@ class TestCli : public QObject {
     r = mmmamba({"make-data", "--count", "5"});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("--out DIR"), qPrintable(r.err));
+  }
+
+  void benchPrintsRowsAndWritesResults() {
+    Run r = mmmamba({"bench", "--arch", "micro", "--plans", "teacher,linear", "--lengths", "16,8", "--repeats", "1",
+                     "--tokens", "2", "--device", "cpu", "--json", path("bench.json"), "--csv", path("bench.csv")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY2(r.out.contains("micro/teacher") && r.out.contains("micro/linear") && r.out.contains("ms/tok") &&
+                 r.out.contains("wrote"), qPrintable(r.out));
+    const BenchFile f = read_bench_json(path("bench.json").toStdString());
+    QCOMPARE(f.rows.size(), size_t(8));  // 2 models x 2 lengths x 2 phases
+    QCOMPARE(f.rows[0].length, int64_t(8));
+
+    // A teacher checkpoint seeded into a student on the fly, decode only.
+    r = mmmamba({"create", "--arch", "micro", "--out", path("bt"), "--no-tokenizer"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = mmmamba({"bench", path("bt"), "--plans", "interval:3", "--lengths", "8", "--mode", "decode",
+                 "--repeats", "1", "--tokens", "1", "--device", "cpu"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY2(r.out.contains("bt/interval:3") && r.out.contains("decode") && !r.out.contains("prefill "),
+             qPrintable(r.out));
+
+    r = mmmamba({"bench", "--lengths", "8"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("no models") && r.err.contains("HINT"), qPrintable(r.err));
+    r = mmmamba({"bench", "--arch", "micro", "--lengths", "8,x"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("--lengths"), qPrintable(r.err));
   }
 };
 

@@ -1,0 +1,127 @@
+// mmmamba bench: prefill and decode speed and peak memory over context lengths for checkpoints or
+// random-weight architectures, one table row per measurement as it arrives.
+#include <cstdio>
+#include <sstream>
+
+#include "bench/benchmark.h"
+#include "cli/common.h"
+#include "runtime/files.h"
+
+namespace mm::cli {
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ','))
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+/// "128,1k,4K" -> {128, 1024, 4096}.
+std::vector<int64_t> parse_lengths(const std::string& text) {
+  std::vector<int64_t> out;
+  for (std::string p : split_list(text)) {
+    int64_t scale = 1;
+    if (p.back() == 'k' || p.back() == 'K') scale = 1024, p.pop_back();
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(p, &used);
+      if (used != p.size() || v < 1) throw std::invalid_argument(p);
+      out.push_back(int64_t(v) * scale);
+    } catch (const std::exception&) {
+      throw InputError("--lengths: '" + p + "' is not a positive length", "give lengths as 128,256,4k");
+    }
+  }
+  if (out.empty()) throw InputError("--lengths is empty", "give lengths as 128,256,4k");
+  return out;
+}
+
+void write_outputs(const std::vector<BenchRow>& rows, const BenchOptions& o, const Args& args) {
+  if (args.has("json")) write_text_atomic(args.get("json"), bench_json(rows, o).dump(2) + "\n");
+  if (args.has("csv")) write_text_atomic(args.get("csv"), bench_csv(rows));
+  for (const char* k : {"json", "csv"})
+    if (args.has(k)) std::printf("wrote %s (%zu rows)\n", args.get(k).c_str(), rows.size());
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& argv) {
+  Args args("bench", "[CHECKPOINT...] [--arch NAME [--plans teacher,linear,hybrid]] [--lengths 128,256,512]",
+            "Measures prefill time, decode time per token (single-token steps after a prefill of each length)\n"
+            "and peak memory, for each model and context length, with random prompt ids. Decode rows show the\n"
+            "bandwidth floor (layer + head weights + cache read once per token) and the ratio to it when the\n"
+            "bandwidth is known (H100, or --bandwidth). Peak memory: CUDA allocator peak on GPU, process peak\n"
+            "RSS on CPU. A model that runs out of memory is reported and the sweep goes on with the next one.\n"
+            "--arch benchmarks random weights of a named architecture under each of --plans.",
+            {{"arch", "NAME", "micro, tiny, demo or hovle-2.6b (random weights)", "", true},
+             {"plans", "LIST", "plans for --arch (and, when given, for teacher checkpoints)", "teacher,linear,hybrid"},
+             {"label", "NAME", "a label per positional checkpoint, in order", "", true},
+             {"lengths", "LIST", "context lengths in tokens (k = x1024)", "128,256,512"},
+             {"mode", "MODE", "prefill, decode or both", "both"},
+             {"repeats", "N", "timed repeats per measurement", "3"},
+             {"tokens", "N", "decode steps per repeat", "16"},
+             {"chunk", "N", "prefill chunk in tokens", "2048"},
+             {"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
+             {"dtype", "DTYPE", "f32, bf16, f16 or auto (bf16 on CUDA, f32 on CPU)", "auto"},
+             {"bandwidth", "B/S", "memory bandwidth in bytes/s for the floor (0 = known devices only)", "0"},
+             {"seed", "N", "seed of random weights and prompts", "0"},
+             {"json", "FILE", "write the results as JSON (device, date, versions, options, rows)"},
+             {"csv", "FILE", "write the results as CSV"}});
+  if (parse_or_help(args, argv)) return 0;
+  BenchOptions o;
+  const auto labels = args.all("label");
+  if (!labels.empty() && labels.size() != args.positionals().size()) throw InputError("give one --label per checkpoint");
+  const auto plans = split_list(args.get("plans"));
+  if (plans.empty()) throw InputError("--plans is empty", "e.g. --plans teacher,linear,hybrid");
+  for (size_t i = 0; i < args.positionals().size(); ++i) {
+    for (const std::string& plan : args.has("plans") ? plans : std::vector<std::string>{""}) {
+      BenchModelSpec s;
+      s.checkpoint = args.positionals()[i];
+      s.plan = plan;
+      if (!labels.empty()) s.label = plan.empty() ? labels[i] : labels[i] + "/" + plan;
+      o.models.push_back(s);
+    }
+  }
+  for (const std::string& arch : args.all("arch"))
+    for (const std::string& plan : plans) o.models.push_back({"", "", arch, plan});
+  o.lengths = parse_lengths(args.get("lengths"));
+  const std::string mode = args.get("mode");
+  if (mode != "prefill" && mode != "decode" && mode != "both")
+    throw InputError("--mode must be prefill, decode or both, not '" + mode + "'");
+  o.prefill = mode != "decode";
+  o.decode = mode != "prefill";
+  o.repeats = int(args.get_int("repeats"));
+  o.decode_tokens = int(args.get_int("tokens"));
+  o.prefill_chunk = args.get_int("chunk");
+  o.device = args.get("device");
+  o.dtype = args.get("dtype");
+  o.bandwidth_bytes_per_s = args.get_double("bandwidth");
+  o.seed = uint64_t(args.get_int("seed"));
+  o = resolve_bench_options(o);  // labels, sorted lengths; bad input fails here, before any model is built
+
+  std::vector<BenchRow> rows;
+  const auto on_event = [&](const Event& e) {
+    if (auto* b = std::get_if<BenchEvent>(&e)) {
+      if (rows.empty()) std::printf("%s", format_bench_header().c_str());
+      rows.push_back(b->row);
+      std::printf("%s", format_bench_row(b->row).c_str());
+      std::fflush(stdout);
+      return true;
+    }
+    auto* p = std::get_if<ProgressEvent>(&e);
+    if (p && p->stage == "bench" && p->fraction == 0) std::fprintf(stderr, "bench on %s\n", p->message.c_str());
+    return p && p->stage == "bench";  // the table is the progress
+  };
+  try {
+    run_on_engine<std::vector<BenchRow>>([&](JobContext& ctx) { return run_benchmark(o, ctx); }, {}, on_event);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::cancelled && !rows.empty()) write_outputs(rows, o, args);  // keep what was measured
+    throw;
+  }
+  write_outputs(rows, o, args);
+  return 0;
+}
+
+}  // namespace mm::cli

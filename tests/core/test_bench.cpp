@@ -1,0 +1,190 @@
+// The benchmark job: one row per (model, length, phase) in sweep order, each sent as an event as it is
+// measured; an out-of-memory becomes an oom row and the sweep goes on; cancellation; the JSON round trip.
+// Structure only: timings are real but never asserted beyond being positive.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "bench/benchmark.h"
+#include "test_support.h"
+
+using namespace mm;
+
+namespace {
+
+BenchOptions micro_options() {
+  BenchOptions o;
+  o.models = {{"", "", "micro", "teacher"}, {"", "", "micro", "linear"}};
+  o.lengths = {16, 8, 32};  // run ascending
+  o.repeats = 1;
+  o.decode_tokens = 2;
+  o.device = "cpu";
+  return o;
+}
+
+struct Recorder {
+  std::vector<BenchRow> rows;
+  std::vector<double> fractions;
+  std::vector<std::string> order;  ///< "row" / "progress" in arrival order
+  JobContext ctx;
+  Recorder() {
+    ctx.sink = [this](const Event& e) {
+      if (auto* b = std::get_if<BenchEvent>(&e)) rows.push_back(b->row), order.push_back("row");
+      if (auto* p = std::get_if<ProgressEvent>(&e); p && p->stage == "bench")
+        fractions.push_back(p->fraction), order.push_back("progress");
+    };
+  }
+};
+
+}  // namespace
+
+class TestBench : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+
+ private slots:
+  void rowsArriveInSweepOrder() {
+    BenchOptions o = micro_options();
+    o.bandwidth_bytes_per_s = 1e10;
+    Recorder rec;
+    const std::vector<BenchRow> rows = run_benchmark(o, rec.ctx);
+    QCOMPARE(rows.size(), size_t(2 * 3 * 2));
+    QCOMPARE(rec.rows.size(), rows.size());
+    size_t i = 0;
+    for (const char* model : {"micro/teacher", "micro/linear"})
+      for (int64_t L : {8, 16, 32})
+        for (const char* phase : {"prefill", "decode"}) {
+          const BenchRow& r = rows[i];
+          QCOMPARE(r.model, std::string(model));
+          QCOMPARE(r.length, L);
+          QCOMPARE(r.phase, std::string(phase));
+          QCOMPARE(rec.rows[i].phase, r.phase);  // the event carries the same row, in the same order
+          QVERIFY(!r.oom && r.error.empty());
+          QCOMPARE(r.repeats, 1);
+          QVERIFY(r.seconds > 0 && r.min > 0 && r.stddev == 0);
+          QVERIFY(r.peak_bytes != 0);  // process peak RSS here, or -1 where /proc cannot reset it
+          QVERIFY(r.predicted_bytes > 0);
+          QCOMPARE(r.floor_seconds > 0, r.phase == "decode");  // the floor is a decode figure
+          ++i;
+        }
+    // Teacher: the KV cache grows with L; linear: constant state, so a flat prediction and floor.
+    QVERIFY(rows[2].predicted_bytes > rows[0].predicted_bytes && rows[5].floor_seconds > rows[1].floor_seconds);
+    QCOMPARE(rows[8].predicted_bytes, rows[6].predicted_bytes);
+    QCOMPARE(rows[11].floor_seconds, rows[7].floor_seconds);
+    // Progress: starts at 0, never goes back, ends at 1; every row is followed by its progress event.
+    QVERIFY(rec.fractions.size() == rows.size() + 1 && rec.fractions.front() == 0.0 && rec.fractions.back() == 1.0);
+    QVERIFY(std::is_sorted(rec.fractions.begin(), rec.fractions.end()));
+    for (size_t k = 1; k < rec.order.size(); k += 2) QCOMPARE(rec.order[k], std::string("row"));
+  }
+
+  void outOfMemoryBecomesRowsAndTheSweepGoesOn() {
+    BenchOptions o = micro_options();
+    o.fail_oom_at_length = 16;
+    Recorder rec;
+    const std::vector<BenchRow> rows = run_benchmark(o, rec.ctx);
+    QCOMPARE(rows.size(), size_t(12));  // skipped points are reported too
+    for (size_t m = 0; m < 2; ++m) {    // both models: 8 measured, 16 out of memory, 32 skipped
+      const BenchRow* r = &rows[m * 6];
+      QVERIFY(!r[0].oom && !r[1].oom && r[1].seconds > 0);
+      QVERIFY(r[2].oom && r[2].length == 16 && r[2].phase == "prefill");
+      QVERIFY2(r[2].error.find("out of memory") != std::string::npos, r[2].error.c_str());
+      for (int k = 3; k < 6; ++k) QVERIFY(r[k].oom && r[k].error.rfind("skipped", 0) == 0 && r[k].repeats == 0);
+    }
+    QCOMPARE(rows[6].model, std::string("micro/linear"));  // the next model ran after the first one's OOM
+  }
+
+  void cancellationStopsTheSweep() {
+    Recorder rec;
+    const auto record = rec.ctx.sink;
+    rec.ctx.sink = [&](const Event& e) {
+      record(e);
+      if (rec.rows.size() == 3) rec.ctx.cancel.cancel();
+    };
+    bool cancelled = false;
+    try {
+      run_benchmark(micro_options(), rec.ctx);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    }
+    QVERIFY(cancelled);
+    QCOMPARE(rec.rows.size(), size_t(3));
+  }
+
+  void badOptionsFailBeforeMeasuring() {
+    Recorder rec;
+    auto expect_error = [&](BenchOptions o, ErrorKind kind) {
+      try {
+        run_benchmark(o, rec.ctx);
+        QFAIL("no error");
+      } catch (const Error& e) {
+        QCOMPARE(int(e.kind()), int(kind));
+      }
+    };
+    BenchOptions o = micro_options();
+    o.models.clear();
+    expect_error(o, ErrorKind::input);
+    o = micro_options();
+    o.models[1].architecture = "nonesuch";
+    expect_error(o, ErrorKind::config);
+    o = micro_options();
+    o.models[1].plan = "interval:x";
+    expect_error(o, ErrorKind::input);
+    o = micro_options();
+    o.lengths = {0};
+    expect_error(o, ErrorKind::input);
+    QVERIFY(rec.rows.empty());
+  }
+
+  void jsonRoundTrip() {
+    BenchOptions o = micro_options();
+    o.lengths = {8};
+    o.fail_oom_at_length = 8;
+    o.models[0].label = "with, comma";
+    Recorder rec;
+    std::vector<BenchRow> rows = run_benchmark(resolve_bench_options(o), rec.ctx);
+    BenchRow measured;
+    measured.model = "x";
+    measured.length = 4096;
+    measured.phase = "decode";
+    measured.seconds = 0.00123;
+    measured.stddev = 1e-5;
+    measured.min = 0.0012;
+    measured.repeats = 3;
+    measured.peak_bytes = 123456789;
+    measured.predicted_bytes = 987654321;
+    measured.floor_seconds = 0.001;
+    rows.push_back(measured);
+    const std::string path = test::temp_path(dir_, "bench.json");
+    std::ofstream(path) << bench_json(rows, resolve_bench_options(o)).dump(2);
+    const BenchFile f = read_bench_json(path);
+    QCOMPARE(f.rows.size(), rows.size());
+    QVERIFY(f.device.rfind("cpu", 0) == 0 && f.dtype == "f32" && !f.created_utc.empty());
+    QVERIFY(f.meta.contains("environment") && f.meta.contains("options") && !f.meta.contains("rows"));
+    QVERIFY(f.meta["environment"].contains("torch_version") && f.meta.contains("mmmamba_version"));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const BenchRow &a = rows[i], &b = f.rows[i];
+      QVERIFY(a.model == b.model && a.length == b.length && a.phase == b.phase && a.oom == b.oom && a.error == b.error);
+      QVERIFY(a.seconds == b.seconds && a.stddev == b.stddev && a.min == b.min && a.repeats == b.repeats);
+      QVERIFY(a.peak_bytes == b.peak_bytes && a.predicted_bytes == b.predicted_bytes && a.floor_seconds == b.floor_seconds);
+    }
+    QVERIFY(std::abs(f.rows.back().floor_ratio() - 1.23) < 1e-9);
+    const std::string csv = bench_csv(rows);
+    QCOMPARE(size_t(std::count(csv.begin(), csv.end(), '\n')), rows.size() + 1);
+    QVERIFY(csv.find("\"with, comma\"") != std::string::npos);
+
+    std::ofstream(test::temp_path(dir_, "other.json")) << "{\"format\": \"something-else\"}";
+    bool rejected = false;
+    try {
+      read_bench_json(test::temp_path(dir_, "other.json"));
+    } catch (const InputError&) {
+      rejected = true;
+    }
+    QVERIFY(rejected);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestBench)
+#include "test_bench.moc"
