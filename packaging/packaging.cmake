@@ -22,8 +22,8 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "science")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends from the binaries' shared libraries (dpkg-shlibdeps)
-# Loaded with dlopen, so dpkg-shlibdeps cannot see them: the sentencepiece module's library and BLAS.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libsentencepiece0, libopenblas0-openmp | libopenblas0")
+# BLAS is picked at run time (LibTorch links the generic libblas), so dpkg-shlibdeps cannot name the fast one.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp | libopenblas0")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
  mmMamba Studio seeds Mamba-2 layers from a Transformer's attention weights, distils linear and hybrid
  students in three stages with live curves, chats over images and benchmarks speed and memory against

@@ -37,7 +37,7 @@ void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y) {
   }
   plot->legend->setVisible(true);
   plot->legend->setFont(QFont(plot->font().family(), 8));
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
   plot->setMinimumHeight(220);
 }
 

@@ -55,7 +55,10 @@ void LayerStrip::paintEvent(QPaintEvent*) {
   small.setPointSizeF(small.pointSizeF() * 0.85);
   p.setFont(small);
   p.setPen(palette().color(QPalette::WindowText));
-  if (he > 0) p.drawText(cellRect(0).adjusted(0, -kTop, 200, 0).topLeft() + QPoint(0, 12), tr("holistic embedding"));
+  if (he > 0) {  // the label fits the embedding cells (elided when they are few)
+    const int width = cellRect(he - 1).right() - cellRect(0).left();
+    p.drawText(cellRect(0).topLeft() + QPoint(0, -6), p.fontMetrics().elidedText(tr("embedding"), Qt::ElideRight, width));
+  }
   if (n > he) p.drawText(cellRect(he).topLeft() + QPoint(0, -6), tr("LLM"));
   for (int i = 0; i < n; ++i) {
     const bool attention = m_config.layer_kinds[size_t(i)] == mm::LayerKind::attention;
