@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "bench/benchmark.h"
 #include "io/checkpoint.h"
 #include "models/random_init.h"
 #include "seeding/seed_student.h"
@@ -30,6 +31,7 @@
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
 #include "widgets/conversationview.h"
+#include "widgets/imagedrop.h"
 #include "widgets/layerstrip.h"
 
 namespace fs = std::filesystem;
@@ -198,6 +200,32 @@ class TestStudio : public QObject {
     QTRY_VERIFY(!page.busy());
   }
 
+  void aSavedConversationLoadsBackIntoTheModel() {
+    ChatPage page(m_engine);
+    page.addModel("student", m_student, true);
+    page.setMaxNewTokens(4);
+    QSignalSpy replies(&page, &ChatPage::replyDone);
+    page.imageDrop()->makeScene(3);
+    page.ask("What colour is the circle?");
+    QVERIFY(replies.wait(30000));
+    QTRY_VERIFY(!page.busy());
+    const QString file = path("conversation.json");
+    QString error;
+    QVERIFY2(page.saveConversation(file, &error), qPrintable(error));
+
+    ChatPage loaded(m_engine);
+    QSignalSpy failures(m_engine, &EngineController::failed);
+    QVERIFY2(loaded.loadConversation(file, &error), qPrintable(error));
+    QCOMPARE(loaded.view(0)->messages().size(), 2);
+    QVERIFY(!loaded.view(0)->messages().front().image.isNull());
+    QCOMPARE(loaded.view(0)->messages().back().text, page.view(0)->messages().back().text);
+    m_engine->waitIdle();
+    QCoreApplication::processEvents();
+    QCOMPARE(failures.count(), 0);  // the exchange was read back into the model
+    QVERIFY(!loaded.loadConversation(path("train.jsonl"), &error));
+    QVERIFY(error.contains("not a saved"));
+  }
+
   void aBenchmarkSweepAddsAPointPerLengthAndMarksOutOfMemory() {
     BenchmarkPage page(m_engine);
     page.addArchitecture("micro", "teacher", true);
@@ -218,6 +246,23 @@ class TestStudio : public QObject {
     for (int i = 0; i < page.latencyPlot()->graphCount(); ++i)
       marked |= page.latencyPlot()->graph(i)->name().contains("out of memory") && page.latencyPlot()->graph(i)->dataCount() == 1;
     QVERIFY(marked);
+
+    // A saved sweep overlays beside the live curves under its file's name.
+    mm::BenchRow row;
+    row.model = "gpu";
+    row.length = 1024;
+    row.phase = "decode";
+    row.seconds = 0.002;
+    row.repeats = 1;
+    mm::BenchOptions o;
+    o.models = {{"gpu", "", "micro", "linear"}};
+    o.lengths = {1024};
+    const QString saved = path("saved-bench.json");
+    std::ofstream(saved.toStdString()) << mm::bench_json({row}, o).dump();
+    QString error;
+    QVERIFY2(page.loadOverlay(saved, &error), qPrintable(error));
+    QCOMPARE(page.pointCount("gpu [saved-bench]"), 1);
+    QVERIFY(!page.loadOverlay(path("train.jsonl"), &error));
   }
 
   void theWindowOpensEveryPage() {
