@@ -61,6 +61,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"lengths", "LIST", "context lengths in tokens (k = x1024)", "128,256,512"},
              {"mode", "MODE", "prefill, decode or both", "both"},
              {"repeats", "N", "timed repeats per measurement", "3"},
+             {"warmup", "N", "untimed repeats before the timed ones", "1"},
              {"tokens", "N", "decode steps per repeat", "16"},
              {"chunk", "N", "prefill chunk in tokens", "2048"},
              {"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
@@ -93,6 +94,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   o.prefill = mode != "decode";
   o.decode = mode != "prefill";
   o.repeats = int(args.get_int("repeats"));
+  o.warmup = int(args.get_int("warmup"));
   o.decode_tokens = int(args.get_int("tokens"));
   o.prefill_chunk = args.get_int("chunk");
   o.device = args.get("device");

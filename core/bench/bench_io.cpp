@@ -70,6 +70,7 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
               {"prefill", opts.prefill},
               {"decode", opts.decode},
               {"repeats", opts.repeats},
+              {"warmup", opts.warmup},
               {"decode_tokens", opts.decode_tokens},
               {"prefill_chunk", opts.prefill_chunk},
               {"seed", opts.seed}}}};

@@ -48,6 +48,7 @@ BenchOptions resolve_bench_options(const BenchOptions& in) {
   o.lengths.erase(std::unique(o.lengths.begin(), o.lengths.end()), o.lengths.end());
   if (!o.prefill && !o.decode) throw InputError("nothing to measure", "enable prefill, decode or both");
   if (o.repeats < 1) throw InputError("repeats must be >= 1");
+  if (o.warmup < 0) throw InputError("warm-up repeats must be >= 0");
   if (o.decode_tokens < 1) throw InputError("decode tokens must be >= 1");
   if (o.prefill_chunk < 1) throw InputError("prefill chunk must be >= 1");
   for (BenchModelSpec& s : o.models) {

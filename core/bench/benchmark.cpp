@@ -155,7 +155,7 @@ class Sweep {
     return logits.argmax().item<int64_t>();
   }
 
-  /// Untimed: one short prefill and two steps, so the first timed repeat pays no one-off setup costs.
+  /// Untimed, once per model: a short prefill and two steps pay one-off setup costs (kernels, handles).
   void warm_up(const VlmModel& m) const {
     ModelCache cache;
     const int64_t t = run_prefill(m, prompt(m, std::min<int64_t>(o_.lengths.front(), 16)), cache);
@@ -166,11 +166,11 @@ class Sweep {
     const at::Tensor ids = prompt(m, L);
     std::vector<double> secs;
     reset_peak_memory(env_.device);
-    for (int i = 0; i < o_.repeats; ++i) {
-      if (i > 0) ctx_.check_cancel();
+    for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
+      if (i > -o_.warmup) ctx_.check_cancel();
       const auto t0 = Clock::now();
       next = run_prefill(m, ids, cache);
-      secs.push_back(seconds_since(t0));
+      if (i >= 0) secs.push_back(seconds_since(t0));
     }
     r.peak_bytes = read_peak_memory(env_.device);
     summarise(secs, r);
@@ -183,13 +183,13 @@ class Sweep {
     const CacheSnapshot snap = cache.snapshot();
     std::vector<double> secs;
     reset_peak_memory(env_.device);
-    for (int i = 0; i < o_.repeats; ++i) {
+    for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
       ctx_.check_cancel();
-      if (i > 0) cache.restore(snap);
+      if (i > -o_.warmup) cache.restore(snap);
       int64_t t = next;
       const auto t0 = Clock::now();
       for (int k = 0; k < o_.decode_tokens; ++k) t = step(m, cache, t);
-      secs.push_back(seconds_since(t0) / o_.decode_tokens);
+      if (i >= 0) secs.push_back(seconds_since(t0) / o_.decode_tokens);
     }
     r.peak_bytes = read_peak_memory(env_.device);
     summarise(secs, r);

@@ -29,7 +29,8 @@ struct BenchOptions {
   std::vector<int64_t> lengths;  ///< context lengths in tokens; run in ascending order
   bool prefill = true;           ///< measure prefill of each length
   bool decode = true;            ///< measure single-token decode steps after a prefill of each length
-  int repeats = 3;               ///< timed repeats per measurement (after one untimed warm-up per model)
+  int repeats = 3;               ///< timed repeats per measurement
+  int warmup = 1;                ///< untimed repeats before them (new buffer sizes fault in on the first run)
   int decode_tokens = 16;        ///< decode steps per repeat; the row reports seconds per token
   int64_t prefill_chunk = 2048;  ///< prompt tokens per forward while prefilling (as in chat)
   std::string device = "auto";   ///< "auto" | "cpu" | "cuda[:N]"
