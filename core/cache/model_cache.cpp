@@ -76,23 +76,27 @@ void ModelCache::restore(const CacheSnapshot& s) {
   }
 }
 
+int64_t layer_kv_bytes_per_token(const ModelConfig& cfg, int64_t layer, int64_t elem_size) {
+  if (cfg.layer_kinds[size_t(layer)] != LayerKind::attention) return 0;
+  const StackConfig& s = cfg.stack_of(layer);
+  return 2 * s.n_kv_heads * s.head_dim * elem_size;
+}
+
+int64_t layer_state_bytes(const ModelConfig& cfg, int64_t layer, int64_t elem_size) {
+  if (cfg.layer_kinds[size_t(layer)] != LayerKind::mamba2) return 0;
+  const StackConfig& s = cfg.stack_of(layer);
+  return conv_channels(s) * (cfg.mamba.d_conv - 1) * elem_size + s.n_heads * s.head_dim * s.head_dim * 4;
+}
+
 int64_t cache_bytes_per_token(const ModelConfig& cfg, int64_t elem_size) {
   int64_t total = 0;
-  for (int64_t i = 0; i < cfg.n_layers(); ++i)
-    if (cfg.layer_kinds[i] == LayerKind::attention) {
-      const StackConfig& s = cfg.stack_of(i);
-      total += 2 * s.n_kv_heads * s.head_dim * elem_size;
-    }
+  for (int64_t i = 0; i < cfg.n_layers(); ++i) total += layer_kv_bytes_per_token(cfg, i, elem_size);
   return total;
 }
 
 int64_t cache_state_bytes(const ModelConfig& cfg, int64_t elem_size) {
   int64_t total = 0;
-  for (int64_t i = 0; i < cfg.n_layers(); ++i)
-    if (cfg.layer_kinds[i] == LayerKind::mamba2) {
-      const StackConfig& s = cfg.stack_of(i);
-      total += conv_channels(s) * (cfg.mamba.d_conv - 1) * elem_size + s.n_heads * s.head_dim * s.head_dim * 4;
-    }
+  for (int64_t i = 0; i < cfg.n_layers(); ++i) total += layer_state_bytes(cfg, i, elem_size);
   return total;
 }
 

@@ -56,6 +56,9 @@ class ModelCache {
 
 /// KV bytes added per token (all attention layers), and the constant bytes of the Mamba-2 states.
 int64_t cache_bytes_per_token(const ModelConfig& cfg, int64_t elem_size);
+/// One layer's share of the two figures (0 when the layer is of the other kind).
+int64_t layer_kv_bytes_per_token(const ModelConfig& cfg, int64_t layer, int64_t elem_size);
+int64_t layer_state_bytes(const ModelConfig& cfg, int64_t layer, int64_t elem_size);
 int64_t cache_state_bytes(const ModelConfig& cfg, int64_t elem_size);
 
 }  // namespace mm

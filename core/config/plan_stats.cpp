@@ -48,15 +48,8 @@ std::vector<LayerStats> compute_layer_stats(const ModelConfig& cfg, int64_t elem
       ls.params += n;
       if (in_stage3_set(t.name)) ls.trainable_params += n;
     }
-    // Every other layer flipped to the other kind: the KV total (if attention) or the state total (if
-    // Mamba-2) of `one` is then this layer's own.
-    ModelConfig one = cfg;
-    one.layer_kinds.assign(cfg.layer_kinds.size(), cfg.layer_kinds[size_t(i)] == LayerKind::attention
-                                                       ? LayerKind::mamba2 : LayerKind::attention);
-    one.layer_kinds[size_t(i)] = cfg.layer_kinds[size_t(i)];
-    const int64_t kv_all = cache_bytes_per_token(one, elem_size), state_all = cache_state_bytes(one, elem_size);
-    ls.kv_bytes_per_token = cfg.layer_kinds[size_t(i)] == LayerKind::attention ? kv_all : 0;
-    ls.state_bytes = cfg.layer_kinds[size_t(i)] == LayerKind::mamba2 ? state_all : 0;
+    ls.kv_bytes_per_token = layer_kv_bytes_per_token(cfg, i, elem_size);
+    ls.state_bytes = layer_state_bytes(cfg, i, elem_size);
   }
   return out;
 }
