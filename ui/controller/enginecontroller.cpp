@@ -18,10 +18,11 @@
 #include "runtime/device.h"
 #include "seeding/seed_job.h"
 #include "train/jobs.h"
+#include "widgets/text.h"
 
 namespace {
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+using ui::qs;
 
 ModelInfo describeCheckpoint(const std::string& dir) {
   auto cfg = std::make_shared<mm::ModelConfig>(mm::load_model_config(dir));

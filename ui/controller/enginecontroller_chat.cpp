@@ -7,10 +7,11 @@
 #include "controller/enginecontroller.h"
 #include "controller/enginestate.h"
 #include "image/model_tiles.h"
+#include "widgets/text.h"
 
 namespace {
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+using ui::qs;
 
 mm::SamplingOptions samplingOptions(const SamplingSettings& s) {
   mm::SamplingOptions o;
@@ -34,9 +35,8 @@ QString pieceText(const mm::Tokenizer& tok, int64_t id) {
 
 /// The tiles of an RGB image as the model's config asks, in the model's dtype and device.
 mm::ImageTiles tilesFor(const mm::VlmModel& model, const QImage& rgb) {
-  const mm::TileOptions tileOpts = mm::tile_options_for(model.config());
-  mm::ImageTiles t = mm::tile_image_rgb(rgb.constBits(), rgb.width(), rgb.height(), int(rgb.bytesPerLine()), tileOpts);
-  return t;
+  return mm::tile_image_rgb(rgb.constBits(), rgb.width(), rgb.height(), int(rgb.bytesPerLine()),
+                            mm::tile_options_for(model.config()));
 }
 
 TilePreview previewOf(const mm::ImageTiles& tiles, int side) {

@@ -22,11 +22,12 @@
 #include "plots/exportplot.h"
 #include "widgets/messages.h"
 #include "widgets/palette.h"
+#include "widgets/text.h"
 
 namespace {
 
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+using ui::qs;
 
 void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y) {
   plot->xAxis->setLabel(x);
@@ -355,7 +356,7 @@ QString BenchmarkPage::cliEquivalent() const {
   QStringList ckpts, lengths;
   QString arch;
   for (const mm::BenchModelSpec& s : o.models) {
-    if (!s.checkpoint.empty()) ckpts << "'" + qs(s.checkpoint) + "'";
+    if (!s.checkpoint.empty()) ckpts << ui::shellQuote(qs(s.checkpoint));
     else arch += QString(" --arch %1 --plans %2").arg(qs(s.architecture), qs(s.plan));
   }
   for (int64_t l : o.lengths) lengths << QString::number(l);

@@ -24,6 +24,7 @@
 #include "widgets/conversationview.h"
 #include "widgets/imagedrop.h"
 #include "widgets/messages.h"
+#include "widgets/text.h"
 
 ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
   m_model = new QComboBox;
@@ -309,10 +310,10 @@ void ChatPage::keyPressEvent(QKeyEvent* event) {
 
 QString ChatPage::cliEquivalent() const {
   const SamplingSettings s = sampling();
-  QString cmd = QString("mmmamba chat '%1' --temperature %2 --top-k %3 --top-p %4 --repetition-penalty %5 "
+  QString cmd = QString("mmmamba chat %1 --temperature %2 --top-k %3 --top-p %4 --repetition-penalty %5 "
                         "--max-new-tokens %6 --seed %7")
-                    .arg(modelPath(0)).arg(s.temperature).arg(s.topK).arg(s.topP).arg(s.repetitionPenalty)
+                    .arg(ui::shellQuote(modelPath(0))).arg(s.temperature).arg(s.topK).arg(s.topP).arg(s.repetitionPenalty)
                     .arg(s.maxNewTokens).arg(s.seed);
-  if (!m_system->toPlainText().isEmpty()) cmd += QString(" --system '%1'").arg(m_system->toPlainText());
+  if (!m_system->toPlainText().isEmpty()) cmd += " --system " + ui::shellQuote(m_system->toPlainText());
   return cmd + " --image IMAGE --prompt 'QUESTION'";
 }

@@ -26,10 +26,11 @@
 #include "plots/lossplot.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
+#include "widgets/text.h"
 
 namespace {
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+using ui::qs;
 
 /// A line edit with a browse button (directory or file).
 QLineEdit* pathRow(QFormLayout* form, const QString& label, bool directory, QWidget* parent) {
@@ -255,26 +256,24 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
     if (!out.open(QIODevice::WriteOnly) || out.write(QByteArray::fromStdString(recipe().dump(2) + "\n")) < 0 || !out.commit())
       ui::showError(this, tr("Cannot save recipe"), out.errorString());
   });
+  connect(m_engine, &EngineController::dataMade, this, [this](quint64 id, const QString& path, int) {
+    if (!m_dataJobs.contains(id)) return;
+    (path.endsWith("val.jsonl") ? m_evalData : m_trainData)->setText(path);
+  });
+  connect(m_engine, &EngineController::finished, this, [this, makeData](quint64 id) {
+    if (m_dataJobs.removeOne(id) && m_dataJobs.isEmpty()) makeData->setEnabled(true);
+  });
+  connect(m_engine, &EngineController::failed, this, [this, makeData](quint64 id, const QString& message) {
+    if (!m_dataJobs.removeOne(id)) return;
+    if (m_dataJobs.isEmpty()) makeData->setEnabled(true);
+    ui::showError(this, tr("Cannot generate scene data"), message);
+  });
   connect(makeData, &QPushButton::clicked, this, [this, makeData] {
     const QString dir = QFileDialog::getExistingDirectory(
         this, tr("Directory for the scene data"), QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation));
     if (dir.isEmpty()) return;
     makeData->setEnabled(false);
-    auto pending = std::make_shared<int>(2);
-    auto onDone = [this, makeData, pending](quint64, const QString& path, int) {
-      if (path.endsWith("train.jsonl")) m_trainData->setText(path);
-      if (path.endsWith("val.jsonl")) m_evalData->setText(path);
-      if (--*pending == 0) makeData->setEnabled(true);
-    };
-    const quint64 a = m_engine->makeData(dir, "train", 3000, 0, 3), b = m_engine->makeData(dir, "val", 200, 1, 1);
-    auto* conn = new QMetaObject::Connection;
-    *conn = connect(m_engine, &EngineController::dataMade, this, [=](quint64 id, const QString& p, int n) {
-      if (id == a || id == b) onDone(id, p, n);
-      if (*pending == 0) {
-        disconnect(*conn);
-        delete conn;
-      }
-    });
+    m_dataJobs = {m_engine->makeData(dir, "train", 3000, 0, 3), m_engine->makeData(dir, "val", 200, 1, 1)};
     m_status->setText(tr("Generating scene data in %1…").arg(dir));
   });
   connect(m_start, &QPushButton::clicked, this, &DistillPage::start);
@@ -364,7 +363,9 @@ void DistillPage::start() {
   }
   RunRequest req;
   req.runDir = dir;
-  req.recipeJson = QString::fromStdString(recipe().dump());
+  const nlohmann::json r = recipe();
+  rememberStageSteps(r);
+  req.recipeJson = QString::fromStdString(r.dump());
   req.recipeBase = m_recipeBase.isEmpty() ? QDir::currentPath() : m_recipeBase;
   m_loss->clearAll();
   m_layers->clearAll();
@@ -409,6 +410,14 @@ void DistillPage::stop() {
   m_status->setText(tr("Stopping after the current step…"));
 }
 
+void DistillPage::rememberStageSteps(const nlohmann::json& recipe) {
+  m_stageSteps.clear();
+  if (recipe.contains("stages") && recipe["stages"].is_array())
+    for (const auto& st : recipe["stages"])
+      if (st.is_object() && st.value("stage", nlohmann::json(0)).is_number_integer() && st.value("steps", nlohmann::json(0)).is_number_integer())
+        m_stageSteps.insert(QString("stage%1").arg(st.value("stage", 0)), st.value("steps", int64_t(0)));
+}
+
 void DistillPage::setRunning(bool on) {
   m_start->setEnabled(!on);
   m_resume->setEnabled(!on);
@@ -424,17 +433,12 @@ void DistillPage::setRunning(bool on) {
 void DistillPage::onMetric(const mm::MetricEvent& m) {
   m_loss->addMetric(m);
   m_layers->addMetric(m);
-  // Overall progress and ETA over the recipe's stages, at this stage's pace.
-  int64_t total = 0, done = 0;
-  const nlohmann::json r = recipe();
-  for (const auto& s : r["stages"]) {
-    const int64_t steps = s.value("steps", int64_t(0));
-    total += steps;
-    const int order = s.value("stage", 0);
-    const int current = m.stage.rfind("stage", 0) == 0 ? std::atoi(m.stage.c_str() + 5) : 0;
-    if (order < current) done += steps;
+  // Overall progress and ETA over the run's stages, at this stage's pace.
+  int64_t total = 0, done = m.step;
+  for (auto it = m_stageSteps.begin(); it != m_stageSteps.end(); ++it) {
+    total += it.value();
+    if (it.key() < QString::fromStdString(m.stage)) done += it.value();  // "stage1" < "stage2" < "stage3"
   }
-  done += m.step;
   const double perStep = m.step > 0 ? m.wall_s / double(m.step) : 0;
   m_progress->setValue(total ? int(1000.0 * double(done) / double(total)) : 0);
   m_status->setText(tr("%1 · step %2/%3 · loss %4%5 · lr %6 · %7 tok/s · ETA %8")
@@ -456,7 +460,10 @@ bool DistillPage::openRun(const QString& dir, QString* error) {
   }
   m_runDir->setText(dir);
   const nlohmann::json r = nlohmann::json::parse(h.recipe_text, nullptr, false);
-  if (r.is_object()) fillEditor(r);
+  if (r.is_object()) {
+    fillEditor(r);
+    rememberStageSteps(r);
+  }
   m_recipeBase = dir;
   m_loss->clearAll();
   m_layers->clearAll();
@@ -525,8 +532,8 @@ void DistillPage::exportPlots() {
 }
 
 QString DistillPage::cliEquivalent() const {
-  return QString("mmmamba distill --recipe RECIPE.json --run '%1'   # the recipe as shown, saved with Save…\n"
-                 "mmmamba distill --run '%1' --resume\n"
-                 "mmmamba eval --data '%2' --run '%1'")
-      .arg(m_runDir->text(), m_evalData->text());
+  return QString("mmmamba distill --recipe RECIPE.json --run %1   # the recipe as shown, saved with Save…\n"
+                 "mmmamba distill --run %1 --resume\n"
+                 "mmmamba eval --data %2 --run %1")
+      .arg(ui::shellQuote(m_runDir->text()), ui::shellQuote(m_evalData->text()));
 }

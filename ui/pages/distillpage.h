@@ -58,6 +58,8 @@ class DistillPage : public QWidget {
   void fillEditor(const nlohmann::json& recipe);
   void onMetric(const mm::MetricEvent& m);
   void setRunning(bool running);
+  /// Steps per stage of the run being shown, for progress and ETA.
+  void rememberStageSteps(const nlohmann::json& recipe);
   void showEval(const std::vector<mm::EvalResult>& results);
   void exportPlots();
 
@@ -67,6 +69,8 @@ class DistillPage : public QWidget {
   quint64 m_runJob = 0, m_evalJob = 0;
   QMap<QString, QString> m_checkpoints;  ///< stage -> latest checkpoint of the current run
   QString m_runStage;
+  QMap<QString, int64_t> m_stageSteps;  ///< "stage1" -> steps
+  QList<quint64> m_dataJobs;            ///< scene data generation jobs still running
 
   QLineEdit* m_teacher;
   QLineEdit* m_plan;

@@ -25,6 +25,7 @@
 #include "widgets/layerstrip.h"
 #include "widgets/messages.h"
 #include "widgets/palette.h"
+#include "widgets/text.h"
 
 namespace {
 
@@ -37,10 +38,6 @@ QString humanCount(qint64 n) {
   return QString::number(n);
 }
 
-QString shellQuote(const QString& s) {
-  if (!s.contains(QRegularExpression("[^A-Za-z0-9_./:,=-]"))) return s;
-  return "'" + QString(s).replace("'", "'\\''") + "'";
-}
 
 }  // namespace
 
@@ -320,10 +317,10 @@ void ModelPage::seedStudent() {
 
 QString ModelPage::cliEquivalent() const {
   if (m_model.path.isEmpty()) return "mmmamba info --arch demo";
-  QString cmd = QString("mmmamba info %1 --plan %2").arg(shellQuote(m_model.path), planText());
+  QString cmd = QString("mmmamba info %1 --plan %2").arg(ui::shellQuote(m_model.path), planText());
   if (m_model.role == "teacher")
     cmd += QString("\nmmmamba seed --teacher %1 --plan %2 --init %3 --out STUDENT_DIR")
-               .arg(shellQuote(m_model.path), planText(), m_init->currentData().toString());
+               .arg(ui::shellQuote(m_model.path), planText(), m_init->currentData().toString());
   return cmd;
 }
 
