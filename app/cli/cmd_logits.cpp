@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli/common.h"
+#include "generate/generator.h"
 #include "image/model_tiles.h"
 #include "io/tensor_io.h"
 #include "text/chat_template.h"
@@ -68,11 +69,15 @@ int cmd_logits(const std::vector<std::string>& argv) {
       auto tok = Tokenizer::load(dir);
       std::vector<int> per_image;
       for (int n : img.tiles_per_image) per_image.push_back(int(n * cfg.tokens_per_tile()));
-      std::string text = expand_image_placeholders(ensure_image_placeholders(args.get("text"), int(images.size())), per_image);
-      if (args.flag("chat"))
-        text = render_internlm2_chat(args.has("system") ? args.get("system") : kDefaultSystemPrompt, {{"user", text}}, true);
-      ids = tok->encode(text, true);
+      const std::string text = ensure_image_placeholders(args.get("text"), int(images.size()));
+      // The text is plain: what it spells never becomes a control token; the template and the image
+      // blocks make those.
+      const std::string system = args.flag("chat") ? (args.has("system") ? args.get("system") : kDefaultSystemPrompt) : "";
+      const Prompt prompt = args.flag("chat") ? chat_prompt(system, {{"user", text}}, true, per_image)
+                                              : image_prompt(text, per_image);
+      ids = tok->encode(prompt, true);
     }
+    check_sequence_length(cfg, int64_t(ids.size()));
     ctx.progress("logits", -1, std::to_string(ids.size()) + " tokens");
     const at::Tensor id_tensor = at::tensor(ids, at::kLong).view({1, -1});
     at::Tensor logits = model->forward(id_tensor.to(model->options().device()), img.pixels);  // (1, L, V)

@@ -66,6 +66,11 @@ void check_sample(const Sample& s, const std::string& where) {
     if (t.from_human != (i % 2 == 0))
       throw InputError(where + ": turn " + std::to_string(i + 1) + " should come from " + (i % 2 == 0 ? "human" : "gpt"),
                        "turns alternate human, gpt, human, gpt, ...");
+    for (const char* control : kTemplateTokens)
+      if (t.value.find(control) != std::string::npos)
+        throw InputError(where + ": turn " + std::to_string(i + 1) + " spells the control token " + control,
+                         "control tokens come from the chat template only; remove it from the record (write <image> "
+                         "where an image goes)");
     const size_t n = count_placeholders(t.value);
     if (n > 0 && !t.from_human)
       throw InputError(where + ": a gpt turn holds <image>", "only human turns show images");

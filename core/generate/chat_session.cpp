@@ -39,16 +39,16 @@ std::vector<int64_t> ChatSession::user_turn_ids(const std::string& question, con
   if ((pixels.defined() ? pixels.size(0) : 0) != total_tiles)
     throw InputError("the images have " + std::to_string(pixels.defined() ? pixels.size(0) : 0) +
                      " tiles but tiles_per_image adds up to " + std::to_string(total_tiles));
-  const std::string q = expand_image_placeholders(ensure_image_placeholders(question, int(tiles_per_image.size())),
-                                                  tokens_per_image);
+  const std::string q = ensure_image_placeholders(question, int(tiles_per_image.size()));
   // Only the new part of the conversation is encoded and fed: the cache holds the rest.
   const bool first = turns_.empty();
   // After the first turn, the previous reply ends with <|im_end|> (added below unless it was the stop token).
-  const std::string text = render_internlm2_chat(first ? system_ : std::string(), {{"user", q}}, true);
+  // What the user typed is plain text: only the template makes control tokens.
+  const Prompt prompt = chat_prompt(first ? system_ : std::string(), {{"user", q}}, true, tokens_per_image);
   std::vector<int64_t> ids = pending_;
   const int64_t im_end = tok_.token_id(kImEnd);
   if (!first && (pending_.empty() || pending_.back() != im_end)) ids.push_back(im_end);
-  const std::vector<int64_t> enc = tok_.encode(text, first);
+  const std::vector<int64_t> enc = tok_.encode(prompt, first);
   ids.insert(ids.end(), enc.begin(), enc.end());
   return ids;
 }
@@ -72,7 +72,7 @@ ChatReply ChatSession::ask(const std::string& question, const at::Tensor& pixels
 void ChatSession::add_exchange(const std::string& question, const at::Tensor& pixels,
                                const std::vector<int>& tiles_per_image, const std::string& reply, JobContext& ctx) {
   std::vector<int64_t> ids = user_turn_ids(question, pixels, tiles_per_image);
-  const std::vector<int64_t> answer = tok_.encode(reply, false);
+  const std::vector<int64_t> answer = tok_.encode_plain(reply, false);
   ids.insert(ids.end(), answer.begin(), answer.end());
   const CacheSnapshot before = cache_.snapshot();
   try {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "runtime/errors.h"
 
@@ -17,10 +18,27 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+int64_t max_sequence_length(const ModelConfig& cfg) {
+  int64_t limit = std::numeric_limits<int64_t>::max();
+  for (int64_t l = 0; l < cfg.n_layers(); ++l)
+    if (cfg.layer_kinds.at(size_t(l)) == LayerKind::attention)
+      limit = std::min(limit, cfg.stack_of(l).max_position_embeddings);
+  return limit;
+}
+
+void check_sequence_length(const ModelConfig& cfg, int64_t tokens) {
+  const int64_t limit = max_sequence_length(cfg);
+  if (tokens > limit)
+    throw InputError("the conversation would be " + std::to_string(tokens) + " tokens, longer than the model's " +
+                         std::to_string(limit) + " positions (max_position_embeddings)",
+                     "shorten the prompt, use fewer image tiles (--max-tiles), or start a new conversation");
+}
+
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
                    int64_t chunk, const CancelToken* cancel) {
   TORCH_CHECK(ids.dim() == 2, "prefill: ids must be (B, L), got ", ids.sizes());
   if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
+  check_sequence_length(model.config(), cache.seq_len + ids.size(1));
   const at::Tensor dev_ids = ids.to(model.options().device());
   const at::Tensor emb = model.embed(dev_ids, pixels);  // (B, L, D)
   at::Tensor h;

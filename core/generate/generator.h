@@ -31,6 +31,13 @@ struct Generation {
   GenerationStats stats;
 };
 
+/// The longest sequence the config declares: the smallest max_position_embeddings over the stacks that
+/// hold an attention layer (RoPE positions); no limit for a model without attention. The config declares
+/// no RoPE scaling, so positions past it are refused rather than extrapolated.
+int64_t max_sequence_length(const ModelConfig& cfg);
+/// InputError with a hint when `tokens` positions (cache + prompt) exceed max_sequence_length.
+void check_sequence_length(const ModelConfig& cfg, int64_t tokens);
+
 /// Feeds ids (1, L) and their images into the cache, prefill_chunk tokens at a time; returns the fp32
 /// logits (V) at the last position. The embedding is computed once for the whole prompt.
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,

@@ -1,16 +1,19 @@
 #include "generate/sampler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/errors.h"
 
 namespace mm {
 
 void validate(const SamplingOptions& o) {
-  if (o.temperature < 0) throw InputError("temperature must be >= 0", "use 0 for greedy decoding");
+  if (!(o.temperature >= 0) || !std::isfinite(o.temperature))
+    throw InputError("temperature must be a finite number >= 0", "use 0 for greedy decoding");
   if (o.top_k < 0) throw InputError("top-k must be >= 0", "use 0 to turn it off");
   if (!(o.top_p > 0 && o.top_p <= 1)) throw InputError("top-p must be in (0, 1]", "use 1 to turn it off");
-  if (o.repetition_penalty <= 0) throw InputError("repetition penalty must be > 0", "use 1 to turn it off");
+  if (!(o.repetition_penalty > 0) || !std::isfinite(o.repetition_penalty))
+    throw InputError("repetition penalty must be a finite number > 0", "use 1 to turn it off");
   if (o.max_new_tokens < 0) throw InputError("max new tokens must be >= 0");
   if (o.prefill_chunk < 1) throw InputError("prefill chunk must be >= 1");
 }

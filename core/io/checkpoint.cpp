@@ -108,7 +108,8 @@ std::map<std::string, std::string> base_metadata() {
 void save_checkpoint(const std::string& dir, const ModelConfig& cfg, const TensorMap& weights,
                      const std::map<std::string, std::string>& metadata, const std::string& tokenizer_dir,
                      uint64_t max_shard_bytes) {
-  const fs::path target = fs::absolute(dir).lexically_normal();
+  fs::path target = fs::absolute(dir).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "out/" names out
   const fs::path parent = target.parent_path();
   std::error_code ec;
   fs::create_directories(parent, ec);

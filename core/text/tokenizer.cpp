@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <unordered_map>
 
 #include "runtime/errors.h"
+#include "text/chat_template.h"
 #include "text/spm_api.h"
 
 namespace mm {
@@ -257,38 +260,72 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& dir) {
   };
   t->bos_id_ = reserved("bos_token", api.bos_id(t->model_));
   t->eos_id_ = reserved("eos_token", api.eos_id(t->model_));
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    const int64_t id = api.piece_to_id(t->model_, name, std::strlen(name));
+    t->byte_piece_[b] = id >= 0 && id < t->n_pieces_ && model_piece(t->model_, int32_t(id)) == name ? id : -1;
+  }
   return t;
 }
 
-std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
-  const SpmApi& api = spm();
-  std::vector<int64_t> out;
-  if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
-  auto encode_segment = [&](size_t begin, size_t end) {
-    if (begin >= end) return;
-    const std::vector<int32_t> ids = fill_buffer<int32_t>(
-        end - begin + 8, [&](int32_t* buf, size_t cap) { return api.encode(model_, text.data() + begin, end - begin, buf, cap); },
-        "encode");
-    out.insert(out.end(), ids.begin(), ids.end());
-  };
-  size_t segment = 0, i = 0;
+void Tokenizer::flush(std::vector<int64_t>& out, std::string& pending) const {
+  if (pending.empty()) return;
+  const std::vector<int32_t> ids = fill_buffer<int32_t>(
+      pending.size() + 8,
+      [&](int32_t* buf, size_t cap) { return spm().encode(model_, pending.data(), pending.size(), buf, cap); }, "encode");
+  out.insert(out.end(), ids.begin(), ids.end());
+  pending.clear();
+}
+
+void Tokenizer::encode_into(std::vector<int64_t>& out, std::string& pending, const std::string& text,
+                            bool from_template) const {
+  size_t i = 0;
   while (i < text.size()) {
-    bool matched = false;
-    if (first_byte_[uint8_t(text[i])]) {
-      for (const auto& [s, id] : splitters_) {
-        if (text.compare(i, s.size(), s) != 0) continue;
-        encode_segment(segment, i);
-        out.push_back(id);
-        i += s.size();
-        segment = i;
-        matched = true;
-        break;
+    const auto match = !first_byte_[uint8_t(text[i])]
+                           ? splitters_.end()
+                           : std::find_if(splitters_.begin(), splitters_.end(),
+                                          [&](const auto& s) { return text.compare(i, s.first.size(), s.first) == 0; });
+    if (match == splitters_.end()) {
+      pending += text[i++];
+      continue;
+    }
+    const auto& [literal, id] = *match;
+    i += literal.size();
+    if (from_template || !is_special(id)) {  // template tokens, and added tokens that are not special
+      flush(out, pending);
+      out.push_back(id);
+    } else if (id >= n_pieces_) {
+      pending += literal;  // an added token sentencepiece does not know: plain text to it
+    } else {
+      // A model piece sentencepiece would match itself: spell it in byte pieces.
+      flush(out, pending);
+      for (const char c : literal) {
+        const int64_t b = byte_piece_[uint8_t(c)];
+        if (b < 0)
+          throw InputError("the text spells the special token " + literal + ", which this tokenizer cannot encode as text",
+                           "remove it from the text");
+        out.push_back(b);
       }
     }
-    if (!matched) ++i;
   }
-  encode_segment(segment, text.size());
+}
+
+std::vector<int64_t> Tokenizer::encode(const std::vector<PromptPiece>& prompt, bool add_bos) const {
+  std::vector<int64_t> out;
+  if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
+  std::string pending;  // text for sentencepiece, across pieces, so plain text tokenizes as it always did
+  for (const PromptPiece& p : prompt) encode_into(out, pending, p.text, p.from_template);
+  flush(out, pending);
   return out;
+}
+
+std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
+  return encode(std::vector<PromptPiece>{{text, true}}, add_bos);
+}
+
+std::vector<int64_t> Tokenizer::encode_plain(const std::string& text, bool add_bos) const {
+  return encode(std::vector<PromptPiece>{{text, false}}, add_bos);
 }
 
 bool Tokenizer::has_id(int64_t id) const {

@@ -14,6 +14,8 @@ struct mmspm_model;  // text/spm_api.h
 
 namespace mm {
 
+struct PromptPiece;  // text/chat_template.h
+
 class Tokenizer {
  public:
   /// Loads dir/tokenizer.model and the special tokens of the HF json files present in dir.
@@ -32,9 +34,17 @@ class Tokenizer {
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
 
-  /// Special-token strings become their ids (longest match first); the text between them is
-  /// encoded by sentencepiece. BOS first when add_bos and the tokenizer has one.
+  /// Template text: special-token strings become their ids (longest match first); the text between
+  /// them is encoded by sentencepiece. BOS first when add_bos and the tokenizer has one. Never give it
+  /// user or data text: use encode(Prompt) or encode_plain.
   std::vector<int64_t> encode(const std::string& text, bool add_bos) const;
+  /// A prompt of template and plain pieces: special tokens come only from template pieces; a special
+  /// token's text inside a plain piece is encoded as ordinary text (byte pieces when sentencepiece itself
+  /// would match it). Ids equal encode(prompt_text) whenever the plain pieces spell no special token.
+  /// InputError when plain text spells a token this tokenizer cannot write as text.
+  std::vector<int64_t> encode(const std::vector<PromptPiece>& prompt, bool add_bos) const;
+  /// User or data text with no template around it (a reply, a --text prompt).
+  std::vector<int64_t> encode_plain(const std::string& text, bool add_bos) const;
   /// Special ids become their strings (or nothing when skip_special). InputError on an id
   /// outside the vocabulary.
   std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const;
@@ -58,6 +68,9 @@ class Tokenizer {
   Tokenizer();
   void check_id(int64_t id) const;
   void append_decoded(std::string& out, const std::vector<int32_t>& run) const;
+  /// Appends text's ids; from_template false: special tokens spelled in it stay text.
+  void encode_into(std::vector<int64_t>& out, std::string& pending, const std::string& text, bool from_template) const;
+  void flush(std::vector<int64_t>& out, std::string& pending) const;
 
   mmspm_model* model_ = nullptr;
   int64_t n_pieces_ = 0, vocab_size_ = 0, bos_id_ = -1, eos_id_ = -1;
@@ -69,6 +82,7 @@ class Tokenizer {
   // The strings split out of the text before sentencepiece runs, longest first.
   std::vector<std::pair<std::string, int64_t>> splitters_;
   bool first_byte_[256] = {};
+  int64_t byte_piece_[256];  // id of the byte-fallback piece <0xNN>, or -1
 };
 
 }  // namespace mm

@@ -8,12 +8,34 @@
 #include "seeding/seed_student.h"
 #include "text/tokenizer.h"
 #include "train/jobs.h"
+#include "train/recipe_validate.h"
 
 namespace mm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run) {
+namespace {
+
+void report_warnings(const std::vector<std::string>& warnings, const RunDir& run, const JobContext& ctx) {
+  for (const std::string& w : warnings) {
+    ctx.log("warning: " + w);
+    run.log("warning: " + w);
+  }
+}
+
+}  // namespace
+
+void log_skipped_records(const ExampleSet& train, const ExampleSet* eval, const RunDir& run, const JobContext& ctx) {
+  for (const ExampleSet* set : {&train, eval}) {
+    if (!set || set->skipped_message().empty()) continue;
+    const std::string m = std::string("warning: ") + (set == &train ? "train_data: " : "eval_data: ") + set->skipped_message();
+    ctx.log(m);
+    run.log(m);
+  }
+}
+
+Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
+  run.lock();  // one process per run; cleans what killed writers left
   if (run.has_recipe()) {
     if (!opts.resume)
       throw ConfigError("run directory " + run.dir() + " already holds a run",
@@ -22,10 +44,12 @@ Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run) {
     if (opts.recipe && opts.recipe->to_json() != stored.to_json())
       throw ConfigError("the recipe differs from the one run " + run.dir() + " was started with",
                         "resume without --recipe to use the stored one, or start a new run");
+    report_warnings(validate_recipe(stored), run, ctx);
     run.log("resuming");
     return stored;
   }
   if (!opts.recipe) throw ConfigError("run directory " + run.dir() + " holds no run to resume", "start it with --recipe");
+  report_warnings(validate_recipe(*opts.recipe), run, ctx);  // before stage 1, before anything is written
   run.write_recipe(opts.recipe->to_json());
   run.log("run started with recipe " + opts.recipe->name);
   return *opts.recipe;
@@ -86,7 +110,7 @@ StageStart loaded_start(const Recipe& r, int stage, const std::string& dir, cons
 
 TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
   RunDir run(opts.run_dir);
-  const Recipe recipe = prepare_run(opts, run);
+  const Recipe recipe = prepare_run(opts, run, ctx);
   if (recipe.teacher.empty()) throw ConfigError("the recipe names no \"teacher\" checkpoint");
   for (const StageSettings& s : recipe.stages)
     if (s.stage == 0) throw ConfigError("stage 0 is teacher training", "use mmmamba train-teacher for it");
@@ -101,6 +125,7 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
   if (!recipe.eval_data.empty())
     eval = std::make_unique<ExampleSet>(data::read_jsonl(recipe.eval_data), tok, teacher.config, recipe.system_prompt,
                                         recipe.max_length);
+  log_skipped_records(train, eval.get(), run, ctx);
   const VlmModel teacher_model(teacher.config, teacher.weights);
 
   TrainRunResult result;

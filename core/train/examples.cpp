@@ -37,14 +37,13 @@ EncodedConversation encode_conversation(const Tokenizer& tok, const ModelConfig&
       for (size_t k = 0; k < n_img; ++k) ctx.push_back(tiles_per_image[image_at + k] * int(cfg.tokens_per_tile()));
       image_at += n_img;
       const bool first = t == 0;
-      const std::string text =
-          render_internlm2_chat(first ? system : "", {{"user", expand_image_placeholders(turn.value, ctx)}}, true);
-      const std::vector<int64_t> enc = tok.encode(text, first);
+      // Record text is plain: only the template makes control tokens.
+      const std::vector<int64_t> enc = tok.encode(chat_prompt(first ? system : "", {{"user", turn.value}}, true, ctx), first);
       out.ids.insert(out.ids.end(), enc.begin(), enc.end());
       out.is_answer.insert(out.is_answer.end(), enc.size(), 0);
     } else {
       if (t + 1 == n_turns && !include_last_answer) break;
-      std::vector<int64_t> enc = tok.encode(turn.value, false);
+      std::vector<int64_t> enc = tok.encode_plain(turn.value, false);
       enc.push_back(im_end);
       out.ids.insert(out.ids.end(), enc.begin(), enc.end());
       out.is_answer.insert(out.is_answer.end(), enc.size(), 1);
@@ -58,13 +57,18 @@ EncodedConversation encode_conversation(const Tokenizer& tok, const ModelConfig&
 
 ExampleSet::ExampleSet(std::vector<data::Sample> samples, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg,
                        std::string system_prompt, int64_t max_length)
-    : samples_(std::move(samples)), tok_(std::move(tok)), cfg_(std::move(cfg)), system_(std::move(system_prompt)) {
+    : samples_(std::move(samples)),
+      tok_(std::move(tok)),
+      cfg_(std::move(cfg)),
+      system_(std::move(system_prompt)),
+      max_length_(max_length) {
   for (size_t i = 0; i < samples_.size(); ++i) {
     std::vector<int> tiles;
     for (const std::string& path : samples_[i].images) tiles.push_back(int(tiles_of(path).size(0)));
     EncodedConversation e = encode_conversation(*tok_, cfg_, system_, samples_[i], tiles);
     if (int64_t(e.ids.size()) > max_length) {
-      ++skipped_;
+      if (skipped_++ == 0) first_skipped_ = samples_[i].id.empty() ? "#" + std::to_string(i + 1) : samples_[i].id;
+      longest_skipped_ = std::max<int64_t>(longest_skipped_, int64_t(e.ids.size()));
       continue;
     }
     index_.push_back(i);
@@ -74,6 +78,13 @@ ExampleSet::ExampleSet(std::vector<data::Sample> samples, std::shared_ptr<const 
     throw InputError("no training example fits in " + std::to_string(max_length) + " tokens (" +
                          std::to_string(samples_.size()) + " records read)",
                      "raise max_length in the recipe or use shorter conversations");
+}
+
+std::string ExampleSet::skipped_message() const {
+  if (skipped_ == 0) return {};
+  return std::to_string(skipped_) + " of " + std::to_string(samples_.size()) + " records are longer than max_length " +
+         std::to_string(max_length_) + " tokens and were left out (the longest has " + std::to_string(longest_skipped_) +
+         " tokens; the first is " + first_skipped_ + "); raise max_length in the recipe to train on them";
 }
 
 at::Tensor ExampleSet::tiles_of(const std::string& path) const {

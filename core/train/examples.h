@@ -47,11 +47,14 @@ struct Batch {
 /// A tokenised dataset that builds batches; images are tiled once and kept (fp16) in memory.
 class ExampleSet {
  public:
-  /// Samples longer than max_length tokens are skipped (METHOD §4.1); InputError if none remain.
+  /// Samples longer than max_length tokens are skipped (METHOD §4.1) and counted (skipped_message);
+  /// InputError if none remain.
   ExampleSet(std::vector<data::Sample> samples, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg,
              std::string system_prompt, int64_t max_length);
   size_t size() const { return examples_.size(); }
   int64_t skipped() const { return skipped_; }
+  /// "N of M records are longer than max_length ..." for the run's log; "" when none was skipped.
+  std::string skipped_message() const;
   const data::Sample& sample(size_t i) const { return samples_[index_[i]]; }
   const EncodedConversation& encoded(size_t i) const { return examples_[i]; }
   SampleImages images(size_t i) const;
@@ -70,6 +73,9 @@ class ExampleSet {
   ModelConfig cfg_;
   std::string system_;
   int64_t skipped_ = 0;
+  int64_t max_length_ = 0;
+  int64_t longest_skipped_ = 0;
+  std::string first_skipped_;  ///< id of the first record skipped
   mutable std::map<std::string, at::Tensor> tile_cache_;
 };
 

@@ -38,7 +38,11 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
 /// teacher or initialised.
 TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx);
 
-/// Opens the run directory with its recipe: checks --resume against what is there.
-Recipe prepare_run(const TrainRunOptions& opts, const class RunDir& run);
+/// Opens the run directory with its recipe: takes the run's lock, checks --resume against what is there
+/// and validates the recipe (validate_recipe) before anything is written; its warnings are logged.
+Recipe prepare_run(const TrainRunOptions& opts, const class RunDir& run, const JobContext& ctx);
+
+/// Logs (job log and run.log) how many records each set left out for being longer than max_length.
+void log_skipped_records(const ExampleSet& train, const ExampleSet* eval, const class RunDir& run, const JobContext& ctx);
 
 }  // namespace mm

@@ -1,10 +1,12 @@
 #include "train/recipe.h"
 
-#include <filesystem>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "runtime/errors.h"
+#include "train/recipe_validate.h"
 
 namespace mm {
 namespace fs = std::filesystem;
@@ -36,6 +38,58 @@ json stage_json(const StageSettings& s) {
           {"eval_batches", s.eval_batches}, {"from", s.from}, {"allow_any_stage", s.allow_any_stage}};
 }
 
+std::vector<std::string> keys_of(const json& j) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : j.items()) out.push_back(k);
+  return out;
+}
+
+/// The fields a recipe (or one of its stages) may have: exactly what to_json writes.
+const std::vector<std::string>& recipe_keys() {
+  static const std::vector<std::string> k = keys_of(Recipe().to_json());
+  return k;
+}
+const std::vector<std::string>& stage_keys() {
+  static const std::vector<std::string> k = keys_of(stage_json(StageSettings()));
+  return k;
+}
+
+/// ConfigError naming an unknown key and the nearest valid one.
+void check_key(const std::string& key, const std::vector<std::string>& valid, const std::string& where) {
+  if (std::find(valid.begin(), valid.end(), key) != valid.end()) return;
+  const std::string near = nearest_name(key, valid);
+  std::string all;
+  for (const std::string& v : valid) all += (all.empty() ? "" : ", ") + v;
+  throw ConfigError(where + ": unknown field \"" + key + "\"" + (near.empty() ? "" : " (did you mean \"" + near + "\"?)"),
+                    "the fields are: " + all);
+}
+
+void check_keys(const json& j, const std::vector<std::string>& valid, const std::string& where) {
+  for (const auto& [k, v] : j.items()) check_key(k, valid, where);
+}
+
+/// Value ranges of one stage; `where` names it.
+void check_stage_values(const StageSettings& s, const std::string& sw) {
+  auto finite = [&](double v, const char* name) {
+    if (!std::isfinite(v)) throw ConfigError(sw + ": " + name + " must be a finite number");
+  };
+  for (auto [v, n] : {std::pair{s.lr, "lr"}, {s.weight_decay, "weight_decay"}, {s.warmup, "warmup"},
+                      {s.decay, "decay"}, {s.clip, "clip"}, {s.mse_factor, "mse_factor"},
+                      {s.temperature, "temperature"}})
+    finite(v, n);
+  if (s.steps <= 0 || s.batch <= 0 || s.lr <= 0 || s.temperature <= 0)
+    throw ConfigError(sw + ": steps, batch, lr and temperature must be positive");
+  if (s.warmup < 0 || s.decay < 0 || s.warmup + s.decay > 1)
+    throw ConfigError(sw + ": warmup and decay are fractions of the steps that add up to at most 1");
+  if (s.clip < 0) throw ConfigError(sw + ": clip must be >= 0", "0 turns gradient clipping off; the paper uses 5.0");
+  if (s.weight_decay < 0 || s.weight_decay > 1)
+    throw ConfigError(sw + ": weight_decay must lie in [0, 1]", "the paper uses 0.05");
+  if (s.mse_factor <= 0) throw ConfigError(sw + ": mse_factor must be positive", "the paper uses 1000");
+  if (s.checkpoint_every < 0 || s.eval_every < 0)
+    throw ConfigError(sw + ": checkpoint_every and eval_every are step counts >= 0", "0 means at the end only");
+  if (s.eval_batches < 1) throw ConfigError(sw + ": eval_batches must be at least 1");
+}
+
 }  // namespace
 
 StageSettings paper_stage(int stage, int64_t steps) {
@@ -61,6 +115,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
   if (!j.is_object()) throw ConfigError("a recipe must be a JSON object");
   Recipe r;
   const std::string where = "recipe";
+  check_keys(j, recipe_keys(), where);
   read_field(j, "name", r.name, where);
   read_field(j, "teacher", r.teacher, where);
   read_field(j, "architecture", r.architecture, where);
@@ -84,6 +139,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
   int previous = -1;
   for (const json& sj : j.at("stages")) {
     if (!sj.is_object()) throw ConfigError("every entry of \"stages\" must be an object");
+    check_keys(sj, stage_keys(), "recipe stage " + sj.value("stage", json("?")).dump());
     int stage = -1;
     read_field(sj, "stage", stage, where);
     if (stage < 0 || stage > 3) throw ConfigError("stage must be 0 (teacher) or 1-3, got " + std::to_string(stage));
@@ -105,10 +161,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     read_field(sj, "from", s.from, sw);
     read_field(sj, "allow_any_stage", s.allow_any_stage, sw);
     s.from = resolve(s.from, base_dir);
-    if (s.steps <= 0 || s.batch <= 0 || s.lr <= 0 || s.temperature <= 0)
-      throw ConfigError(sw + ": steps, batch, lr and temperature must be positive");
-    if (s.warmup < 0 || s.decay < 0 || s.warmup + s.decay > 1)
-      throw ConfigError(sw + ": warmup and decay are fractions of the steps that add up to at most 1");
+    check_stage_values(s, sw);
     if (stage <= previous)
       throw ConfigError("recipe stages must be in increasing order (stage " + std::to_string(stage) + " after " +
                         std::to_string(previous) + ")");
@@ -118,6 +171,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     r.stages.push_back(s);
   }
   if (r.max_length <= 0) throw ConfigError("max_length must be positive");
+  if (r.threads < 0 || r.threads > 4096) throw ConfigError("threads must be 0 (the machine's choice) to 4096");
   return r;
 }
 
@@ -141,12 +195,15 @@ void apply_override(json& j, const std::string& kv) {
       value = fs::absolute(value.get<std::string>()).lexically_normal().string();
   const size_t dot = key.find('.');
   if (dot == std::string::npos) {
+    check_key(key, recipe_keys(), "--set " + kv);
     j[key] = value;
     return;
   }
   const std::string stage = key.substr(0, dot), field = key.substr(dot + 1);
-  if (stage.rfind("stage", 0) != 0) throw ConfigError("override '" + kv + "': use stageN.field for stage settings");
-  const int n = std::atoi(stage.c_str() + 5);
+  if (stage.rfind("stage", 0) != 0 || stage.size() != 6 || stage[5] < '0' || stage[5] > '3')
+    throw ConfigError("override '" + kv + "': use stageN.field (N = 0-3) for stage settings");
+  check_key(field, stage_keys(), "--set " + kv);
+  const int n = stage[5] - '0';
   for (json& sj : j["stages"])
     if (sj.value("stage", -1) == n) {
       if (field == "from" && value.is_string() && value != "seed" && !value.get<std::string>().empty())
@@ -173,6 +230,8 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
     return Recipe::from_json(j, fs::absolute(path).parent_path().string());
   } catch (const ConfigError& e) {
     throw ConfigError(path + ": " + e.what(), e.hint());
+  } catch (const json::exception& e) {
+    throw ConfigError(path + ": the recipe's structure is wrong: " + e.what(), "see examples/recipes/*.json");
   }
 }
 

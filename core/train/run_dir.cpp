@@ -14,6 +14,7 @@
 #include "io/tensor_io.h"
 #include "runtime/errors.h"
 #include "runtime/files.h"
+#include "runtime/run_lock.h"
 
 namespace mm {
 namespace fs = std::filesystem;
@@ -25,6 +26,21 @@ std::string checkpoint_name(int64_t step) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "ckpt-%06lld", static_cast<long long>(step));
   return buf;
+}
+
+/// The step of a directory named exactly ckpt-<digits>, else -1 (partials, .old- and other names).
+int64_t checkpoint_step(const std::string& name) {
+  if (name.rfind("ckpt-", 0) != 0 || name.size() == 5 || name.size() > 5 + 18) return -1;
+  for (size_t i = 5; i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return -1;
+  return std::stoll(name.substr(5));
+}
+
+/// A name one of our atomic writers uses while writing: X.partial-PID, X.old-PID, X.tmp-PID.
+bool is_write_leftover(const std::string& name) {
+  for (const char* mark : {".partial-", ".old-", ".tmp-"})
+    if (name.find(mark) != std::string::npos) return true;
+  return false;
 }
 
 std::string trim(std::string s) {
@@ -91,15 +107,46 @@ void RunDir::log(const std::string& line) const {
   out << stamp << "  " << line << "\n";
 }
 
+void RunDir::lock() const {
+  if (lock_) return;
+  lock_ = std::make_shared<DirLock>(dir_, "run directory");
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    if (is_write_leftover(e.path().filename().string())) fs::remove_all(e.path(), ec);
+    else if (e.is_directory(ec)) remove_leftovers(e.path().string());
+  }
+}
+
+void RunDir::remove_leftovers(const std::string& sdir) const {
+  std::error_code ec;
+  const auto fin = final_checkpoint(fs::path(sdir).filename().string());
+  for (const auto& e : fs::directory_iterator(sdir, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool torn = checkpoint_step(name) >= 0 && !fs::exists(e.path() / "train_state" / "state.json") &&
+                      (!fin || *fin != e.path().string());
+    if (is_write_leftover(name) || torn) {
+      fs::remove_all(e.path(), ec);
+      if (!ec) log("removed " + e.path().string() + ", left by an interrupted write");
+    }
+  }
+}
+
 std::string RunDir::save(const std::string& stage, const ModelConfig& cfg, const TensorMap& weights,
                          const std::map<std::string, std::string>& metadata, const std::string& tokenizer_dir,
-                         const TensorMap& optimizer, const TrainState& state, int keep, bool fail_midway) const {
+                         const TensorMap& optimizer, const TrainState& state, int keep, SaveFault fault) const {
   const fs::path sdir = stage_dir(stage);
   fs::create_directories(sdir);
   const std::string name = checkpoint_name(state.step);
   const fs::path ckpt = sdir / name;
+  if (fault == SaveFault::killed) {
+    // What kill -9 during the model write leaves: a staging directory that is never renamed.
+    static int killed_writes = 0;
+    const fs::path left = sdir / (name + ".partial-" + std::to_string(900000 + killed_writes++));
+    save_checkpoint(left.string(), cfg, weights, metadata, tokenizer_dir);
+    throw IoError("checkpoint write killed (injected)");
+  }
   save_checkpoint(ckpt.string(), cfg, weights, metadata, tokenizer_dir);
-  if (fail_midway) throw IoError("checkpoint write interrupted (injected)");
+  if (fault == SaveFault::after_model) throw IoError("checkpoint write interrupted (injected)");
   const fs::path ts = ckpt / "train_state";
   fs::create_directories(ts);
   std::vector<std::pair<std::string, at::Tensor>> opt(optimizer.begin(), optimizer.end());
@@ -108,15 +155,25 @@ std::string RunDir::save(const std::string& stage, const ModelConfig& cfg, const
                    {"data_seed", state.data_seed}, {"fingerprints", state.fingerprints}};
   write_text_atomic((ts / "state.json").string(), sj.dump(2) + "\n");
   write_text_atomic((sdir / "latest").string(), name + "\n");
-  // Keep the newest `keep` complete checkpoints and the final one; drop partial leftovers of crashes.
-  std::vector<fs::path> ckpts;
-  for (const auto& e : fs::directory_iterator(sdir))
-    if (e.is_directory() && e.path().filename().string().rfind("ckpt-", 0) == 0) ckpts.push_back(e.path());
-  std::sort(ckpts.begin(), ckpts.end());
+  // Retention over complete checkpoints only, newest first; this one, latest and final always stay.
+  std::vector<std::pair<int64_t, fs::path>> complete;
+  for (const auto& e : fs::directory_iterator(sdir)) {
+    const int64_t step = checkpoint_step(e.path().filename().string());
+    if (step >= 0 && e.is_directory() && fs::exists(e.path() / "train_state" / "state.json"))
+      complete.emplace_back(step, e.path());
+  }
+  std::sort(complete.begin(), complete.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   const auto fin = final_checkpoint(stage);
+  int kept = 1;  // this checkpoint
   std::error_code ec;
-  for (size_t i = 0; i + size_t(keep) < ckpts.size(); ++i)
-    if (!fin || ckpts[i].string() != *fin) fs::remove_all(ckpts[i], ec);
+  for (const auto& [step, path] : complete) {
+    if (path == ckpt || (fin && path.string() == *fin)) continue;
+    if (kept < keep) {
+      ++kept;
+      continue;
+    }
+    fs::remove_all(path, ec);
+  }
   return ckpt.string();
 }
 

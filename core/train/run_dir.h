@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,13 @@ struct TrainState {
   int64_t tokens = 0;         ///< tokens seen so far
   uint64_t data_seed = 0;     ///< the counter-based data order: batches are a pure function of (seed, step)
   nlohmann::json fingerprints = nlohmann::json::object();  ///< frozen-tensor checksums at stage start
+};
+
+/// Faults a test can inject into RunDir::save.
+enum class SaveFault {
+  none,
+  after_model,  ///< throws after the model is written and before the train state, like a crash
+  killed,       ///< leaves a ckpt-N.partial-PID directory behind and throws, like kill -9 during the write
 };
 
 struct TrainCheckpoint {
@@ -52,11 +60,18 @@ class RunDir {
   void truncate_metrics(const std::string& stage, int64_t step) const;
   void log(const std::string& line) const;
 
-  /// Writes a complete checkpoint and then points `latest` at it; keeps the newest `keep` checkpoints.
-  /// fail_midway (tests) throws after the model is written and before the train state, like a crash.
+  /// Takes the run's exclusive lock (ConfigError naming the holder's PID when another process has it)
+  /// and then removes what killed writers left: ckpt-N.partial-*, *.old-*, *.tmp-* and checkpoints
+  /// that never got their train state. Held until this RunDir is destroyed.
+  void lock() const;
+
+  /// Writes a complete checkpoint and then points `latest` at it. Keeps the newest `keep` complete
+  /// checkpoints (counting this one), `latest` and `final`; only directories named exactly ckpt-NNNNNN
+  /// count, so leftovers of killed writes never push a good checkpoint out.
   std::string save(const std::string& stage, const ModelConfig& cfg, const TensorMap& weights,
                    const std::map<std::string, std::string>& metadata, const std::string& tokenizer_dir,
-                   const TensorMap& optimizer, const TrainState& state, int keep = 2, bool fail_midway = false) const;
+                   const TensorMap& optimizer, const TrainState& state, int keep = 2,
+                   SaveFault fault = SaveFault::none) const;
   /// The newest complete checkpoint of the stage, if any.
   std::optional<std::string> latest(const std::string& stage) const;
   std::optional<std::string> final_checkpoint(const std::string& stage) const;
@@ -64,7 +79,9 @@ class RunDir {
   void write_stage_start(const std::string& stage, const nlohmann::json& report) const;
 
  private:
+  void remove_leftovers(const std::string& stage_dir) const;
   std::string dir_;
+  mutable std::shared_ptr<class DirLock> lock_;
 };
 
 /// Loads a run checkpoint (model in fp32 + optimiser moments + state). CheckpointError when incomplete.

@@ -6,36 +6,14 @@
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 #include "train/jobs.h"
+#include "train/recipe_validate.h"
 
 namespace mm {
 using nlohmann::json;
 
-namespace {
-
-void apply_overrides(ModelConfig& cfg, const json& o) {
-  for (const auto& [key, value] : o.items()) {
-    if (!value.is_number()) throw ConfigError("architecture_overrides." + key + " must be a number");
-    const int64_t v = value.get<int64_t>();
-    if (key == "hidden") cfg.he.hidden = cfg.llm.hidden = v, cfg.he.head_dim = cfg.llm.head_dim = v / cfg.llm.n_heads;
-    else if (key == "heads") cfg.he.n_heads = cfg.llm.n_heads = v, cfg.he.head_dim = cfg.llm.head_dim = cfg.llm.hidden / v;
-    else if (key == "kv_heads") cfg.he.n_kv_heads = cfg.llm.n_kv_heads = v;
-    else if (key == "intermediate") cfg.he.intermediate = cfg.llm.intermediate = v;
-    else if (key == "he_layers") cfg.he.n_layers = v;
-    else if (key == "llm_layers") cfg.llm.n_layers = v;
-    else if (key == "image_size") cfg.vision.image_size = v;
-    else if (key == "chunk_size") cfg.mamba.chunk_size = v;
-    else if (key == "max_tiles") cfg.vision.max_dynamic_patch = v;
-    else throw ConfigError("unknown architecture override \"" + key + "\"",
-                           "use hidden, heads, kv_heads, intermediate, he_layers, llm_layers, image_size, chunk_size, max_tiles");
-  }
-  cfg.layer_kinds.assign(size_t(cfg.n_layers()), LayerKind::attention);
-}
-
-}  // namespace
-
 TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx) {
   RunDir run(opts.run_dir);
-  const Recipe recipe = prepare_run(opts, run);
+  const Recipe recipe = prepare_run(opts, run, ctx);
   if (recipe.stages.size() != 1 || recipe.stages[0].stage != 0)
     throw ConfigError("a teacher-training recipe has exactly one stage, stage 0",
                       "see examples/recipes/demo-teacher.json");
@@ -43,8 +21,7 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   if (recipe.tokenizer.empty()) throw ConfigError("the recipe names no \"tokenizer\" directory",
                                                   "make one with: mmmamba make-data --tokenizer DIR");
   auto tok = std::shared_ptr<const Tokenizer>(Tokenizer::load(recipe.tokenizer));
-  ModelConfig cfg = architecture_preset(recipe.architecture);
-  apply_overrides(cfg, recipe.architecture_overrides);
+  ModelConfig cfg = teacher_architecture(recipe.architecture, recipe.architecture_overrides);
   cfg.vocab_size = cfg.text_vocab_size = tok->vocab_size();
   cfg.img_context_token_id = tok->token_id(kImgContext);
   cfg.validate();
@@ -55,6 +32,7 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   if (!recipe.eval_data.empty())
     eval = std::make_unique<ExampleSet>(data::read_jsonl(recipe.eval_data), tok, cfg, recipe.system_prompt, recipe.max_length);
 
+  log_skipped_records(train, eval.get(), run, ctx);
   TrainRunResult result;
   if (auto fin = run.final_checkpoint("teacher")) {
     result.checkpoints["teacher"] = *fin;

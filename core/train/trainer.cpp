@@ -69,9 +69,9 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
   const int64_t decay = std::llround(st.decay * double(st.steps));
   std::string last_saved = job.resume ? job.resume->dir : std::string();
   int64_t saved_step = job.resume ? state.step : -1;
-  auto save = [&](bool fail_midway) {
+  auto save = [&](SaveFault fault) {
     last_saved = job.run->save(stage, job.model->config(), w, job.metadata, job.tokenizer_dir, opt.state(), state, 2,
-                               fail_midway);
+                               fault);
     saved_step = state.step;
     ctx.send(CheckpointEvent{stage, state.step, last_saved});
     job.run->log(stage + ": checkpoint " + last_saved);
@@ -125,15 +125,17 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       ctx.progress(stage, double(step_no) / double(st.steps),
                    "step " + std::to_string(step_no) + "/" + std::to_string(st.steps) + " loss " + std::to_string(loss));
       if (last || (st.checkpoint_every > 0 && step_no % st.checkpoint_every == 0))
-        save(job.hooks.fail_checkpoint_at_step == step_no);
+        save(job.hooks.fail_checkpoint_at_step == step_no   ? SaveFault::after_model
+             : job.hooks.kill_checkpoint_at_step == step_no ? SaveFault::killed
+                                                            : SaveFault::none);
       if (job.hooks.crash_after_step == step_no) throw std::runtime_error("crash injected after step " + std::to_string(step_no));
     }
   } catch (const Cancelled&) {
-    if (state.step > saved_step && state.step > 0) save(false);  // a stop leaves the run resumable where it stood
+    if (state.step > saved_step && state.step > 0) save(SaveFault::none);  // a stop leaves the run resumable where it stood
     job.run->log(stage + ": stopped at step " + std::to_string(state.step));
     throw;
   }
-  if (saved_step != state.step) save(false);
+  if (saved_step != state.step) save(SaveFault::none);
 
   StageOutcome out;
   out.checkpoint = last_saved;

@@ -31,6 +31,7 @@ struct TrainHooks {
   int64_t nan_at_step = 0;              ///< the loss of this step reads NaN
   int64_t crash_after_step = 0;         ///< throw right after this step, without saving (like kill -9)
   int64_t fail_checkpoint_at_step = 0;  ///< the checkpoint of this step dies halfway through its write
+  int64_t kill_checkpoint_at_step = 0;  ///< the checkpoint of this step is killed mid-write (leaves a partial)
 };
 
 struct StageJob {
