@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include <cmath>
+
 #include "runtime/errors.h"
 
 namespace mm::cli {
@@ -95,10 +97,20 @@ double Args::get_double(const std::string& name) const {
   try {
     size_t used = 0;
     double x = std::stod(v, &used);
-    if (used == v.size()) return x;
+    if (used == v.size() && std::isfinite(x)) return x;
   } catch (const std::exception&) {
   }
-  throw InputError("mmmamba " + command_ + ": --" + name + " expects a number, got '" + v + "'");
+  throw InputError("mmmamba " + command_ + ": --" + name + " expects a finite number, got '" + v + "'",
+                   "see mmmamba " + command_ + " --help for its range");
+}
+
+long long Args::get_int_in(const std::string& name, long long lo, long long hi) const {
+  const long long x = get_int(name);
+  if (x < lo || x > hi)
+    throw InputError("mmmamba " + command_ + ": --" + name + " must be " + std::to_string(lo) + " to " +
+                         std::to_string(hi) + ", got " + std::to_string(x),
+                     "see mmmamba " + command_ + " --help");
+  return x;
 }
 
 }  // namespace mm::cli

@@ -32,6 +32,9 @@ class Args {
   std::vector<std::string> all(const std::string& name) const;
   bool flag(const std::string& name) const { return has(name); }
   long long get_int(const std::string& name) const;
+  /// get_int, refused with the range in the message when outside [lo, hi].
+  long long get_int_in(const std::string& name, long long lo, long long hi) const;
+  /// A finite number: nan and inf are refused.
   double get_double(const std::string& name) const;
 
  private:

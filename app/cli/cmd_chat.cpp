@@ -52,7 +52,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
   opts.seed = uint64_t(args.get_int("seed"));
   validate(opts);
   const std::string system = args.has("system") ? args.get("system") : kDefaultSystemPrompt;
-  const int max_tiles = args.has("max-tiles") ? int(args.get_int("max-tiles")) : 0;
+  const int max_tiles = args.has("max-tiles") ? int(args.get_int_in("max-tiles", 1, 64)) : 0;
 
   auto model = run_on_engine<std::shared_ptr<VlmModel>>([&](JobContext& ctx) {
     ctx.progress("load", -1, "loading " + dir);

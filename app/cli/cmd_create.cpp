@@ -4,6 +4,7 @@
 #include "cli/common.h"
 #include "config/plan_stats.h"
 #include "io/checkpoint.h"
+#include "io/output_target.h"
 #include "models/random_init.h"
 #include "text/tokenizer_files.h"
 
@@ -20,7 +21,7 @@ int cmd_create(const std::vector<std::string>& argv) {
              {"no-tokenizer", "", "skip the tokenizer files"}});
   if (parse_or_help(args, argv)) return 0;
   if (!args.has("out")) throw InputError("create needs --out DIR");
-  const std::string out = args.get("out"), arch = args.get("arch");
+  const std::string out = check_output_dir(args.get("out")), arch = args.get("arch");
   const ModelConfig cfg = architecture_preset(arch);
   const uint64_t seed = uint64_t(args.get_int("seed"));
   run_on_engine<int>([&](JobContext& ctx) {

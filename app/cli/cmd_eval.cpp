@@ -2,6 +2,7 @@
 // mmmamba ablate: runs several recipes (the paper-style ablations) and evaluates their students.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "cli/common.h"
 #include "eval/evaluate.h"
@@ -85,14 +86,40 @@ int cmd_ablate(const std::vector<std::string>& argv) {
   EvalOptions o;
   o.data = args.get("data");
   o.limit = args.get_int("limit");
+  // Every recipe first: two with one name would share a run directory.
+  std::vector<std::pair<std::string, Recipe>> recipes;
+  std::vector<std::string> failed;
+  std::map<std::string, std::string> by_name;
   for (const std::string& path : args.positionals()) {
-    Recipe r = load_recipe(path, args.all("set"));
+    try {
+      recipes.emplace_back(path, load_recipe(path, args.all("set")));
+    } catch (const Error& e) {
+      std::fprintf(stderr, "error: %s\n", e.full_message().c_str());
+      failed.push_back(path + ": " + e.what());
+      continue;
+    }
+    const std::string& name = recipes.back().second.name;
+    if (!by_name.emplace(name, path).second)
+      throw InputError("recipes " + by_name[name] + " and " + path + " are both named \"" + name +
+                           "\", so their runs would share " + (fs::path(args.get("out")) / name).string(),
+                       "give each recipe its own \"name\"");
+  }
+  // A failing recipe is reported and the others go on.
+  for (const auto& [path, r] : recipes) {
     TrainRunOptions t;
     t.run_dir = (fs::path(args.get("out")) / r.name).string();
     t.recipe = r;
     t.resume = RunDir(t.run_dir).has_recipe();
     std::fprintf(stderr, "== %s -> %s\n", r.name.c_str(), t.run_dir.c_str());
-    const TrainRunResult res = run_on_engine<TrainRunResult>([&](JobContext& ctx) { return distill(t, ctx); });
+    TrainRunResult res;
+    try {
+      res = run_on_engine<TrainRunResult>([&](JobContext& ctx) { return distill(t, ctx); });
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::cancelled) throw;
+      std::fprintf(stderr, "error: %s: %s\n", r.name.c_str(), e.full_message().c_str());
+      failed.push_back(r.name + ": " + e.what());
+      continue;
+    }
     if (args.flag("teacher") && o.checkpoints.empty()) {
       o.checkpoints.push_back(r.teacher);
       o.labels.push_back("teacher");
@@ -100,9 +127,12 @@ int cmd_ablate(const std::vector<std::string>& argv) {
     o.checkpoints.push_back(res.checkpoints.rbegin()->second);
     o.labels.push_back(r.name);
   }
+  if (o.labels.empty() || o.labels.back() == "teacher")
+    throw InputError("no recipe finished (" + std::to_string(failed.size()) + " failed)", "fix the errors above and run again");
   const auto results = run_on_engine<std::vector<EvalResult>>([&](JobContext& ctx) { return evaluate(o, ctx); });
   write_outputs(results, args);
-  return 0;
+  for (const std::string& f : failed) std::printf("failed: %s\n", f.c_str());
+  return failed.empty() ? 0 : 1;
 }
 
 }  // namespace mm::cli

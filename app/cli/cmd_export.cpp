@@ -3,6 +3,7 @@
 
 #include "cli/common.h"
 #include "io/checkpoint.h"
+#include "io/output_target.h"
 #include "runtime/device.h"
 
 namespace mm::cli {
@@ -12,13 +13,13 @@ int cmd_export(const std::vector<std::string>& argv) {
             "Writes a checkpoint in the mmMamba HF layout (fused wvkqgdt, g_norm_swish_gate, layers_block_type\n"
             "in config.json; a teacher keeps the HoVLE layout), then loads it back and compares logits on a\n"
             "probe prompt.",
-            {{"out", "DIR", "output directory (replaced atomically if it exists)"},
+            {{"out", "DIR", "output directory: new, empty or a checkpoint (replaced atomically); never the source"},
              {"dtype", "DTYPE", "storage dtype", "f32"},
              {"shard-mb", "N", "largest shard in MiB", "4096"}});
   if (parse_or_help(args, argv)) return 0;
   const std::string src = args.positional(0, "checkpoint directory");
   if (!args.has("out")) throw InputError("export needs --out DIR");
-  const std::string out = args.get("out");
+  const std::string out = check_output_dir(args.get("out"), {src});
   const c10::ScalarType dtype = parse_dtype_name(args.get("dtype"));
   const long long shard_mb = args.get_int("shard-mb");
   if (shard_mb < 1) throw InputError("--shard-mb must be at least 1");

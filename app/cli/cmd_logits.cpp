@@ -13,24 +13,25 @@ namespace mm::cli {
 namespace {
 
 std::vector<int64_t> parse_ids(const std::string& text) {
+  const char* hint = "give ids as 1,2,3 or \"1 2 3\"";
   std::vector<int64_t> ids;
   std::string tok;
   std::stringstream ss(text);
   while (ss >> tok) {
+    if (tok.front() == ',' || tok.back() == ',' || tok.find(",,") != std::string::npos)
+      throw InputError("--ids: an empty entry in '" + tok + "'", hint);
     std::stringstream parts(tok);
-    std::string part;
-    while (std::getline(parts, part, ','))
-      if (!part.empty()) {
-        try {
-          size_t used = 0;
-          ids.push_back(std::stoll(part, &used));
-          if (used != part.size()) throw std::invalid_argument(part);
-        } catch (const std::exception&) {
-          throw InputError("--ids: '" + part + "' is not a token id", "give ids as 1,2,3 or \"1 2 3\"");
-        }
+    for (std::string part; std::getline(parts, part, ',');) {
+      try {
+        size_t used = 0;
+        ids.push_back(std::stoll(part, &used));
+        if (used != part.size()) throw std::invalid_argument(part);
+      } catch (const std::exception&) {
+        throw InputError("--ids: '" + part + "' is not a token id", hint);
       }
+    }
   }
-  if (ids.empty()) throw InputError("--ids is empty");
+  if (ids.empty()) throw InputError("--ids is empty", hint);
   return ids;
 }
 
@@ -60,7 +61,7 @@ int cmd_logits(const std::vector<std::string>& argv) {
   run_on_engine<int>([&](JobContext& ctx) {
     auto model = load_model(dir, args.get("device"), args.get("dtype"));
     const ModelConfig& cfg = model->config();
-    const int max_tiles = args.has("max-tiles") ? int(args.get_int("max-tiles")) : 0;
+    const int max_tiles = args.has("max-tiles") ? int(args.get_int_in("max-tiles", 1, 64)) : 0;
     const PromptImages img = load_prompt_images(images, tile_options_for(cfg, max_tiles));
     std::vector<int64_t> ids;
     if (args.has("ids")) {

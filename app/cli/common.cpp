@@ -16,9 +16,14 @@ namespace mm::cli {
 namespace {
 
 std::atomic<int> g_interrupts{0};
+std::atomic<bool> g_job_running{false};
 
-void on_sigint(int) {
-  if (g_interrupts.fetch_add(1) >= 1) _exit(130);  // second Ctrl-C: leave now
+// SIGINT (Ctrl-C), SIGTERM (schedulers, kill) and SIGHUP (logout) all stop the running job the same
+// way: it writes a checkpoint and ends resumably. A second signal leaves at once; SIGTERM or SIGHUP
+// with no job running ends the process (there is nothing to save).
+void on_stop_signal(int sig) {
+  if (sig != SIGINT && !g_job_running.load()) _exit(128 + sig);
+  if (g_interrupts.fetch_add(1) >= 1) _exit(128 + sig);
 }
 
 }  // namespace
@@ -32,10 +37,13 @@ bool parse_or_help(Args& args, const std::vector<std::string>& argv) {
   return false;
 }
 
-void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+void install_interrupt_handler() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
+}
 
 void run_job_blocking(JobQueue& q, const std::function<uint64_t(JobQueue&)>& submit) {
   g_interrupts = 0;
+  g_job_running = true;
   const uint64_t id = submit(q);
   std::atomic<bool> done{false};
   std::thread waiter([&] {
@@ -52,6 +60,7 @@ void run_job_blocking(JobQueue& q, const std::function<uint64_t(JobQueue&)>& sub
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   waiter.join();
+  g_job_running = false;
 }
 
 void print_event(const Event& e) { print_progress_event(e); }
@@ -59,6 +68,9 @@ void print_event(const Event& e) { print_progress_event(e); }
 std::unique_ptr<VlmModel> load_model(const std::string& dir, const std::string& device, const std::string& dtype) {
   const c10::Device dev = parse_device(device);
   const c10::ScalarType dt = dtype == "auto" ? default_dtype(dev) : parse_dtype_name(dtype);
+  if (dev.is_cpu() && dt == c10::kHalf)
+    throw InputError("--dtype f16 is not supported on the CPU (LibTorch's CPU kernels lack many f16 ops)",
+                     "use --dtype f32 or bf16 on the CPU, or --device cuda for f16");
   Checkpoint ck = load_checkpoint(dir, dt);
   auto model = std::make_unique<VlmModel>(std::move(ck.config), std::move(ck.weights));
   if (!dev.is_cpu()) model->to(dev, dt);

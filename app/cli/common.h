@@ -32,7 +32,8 @@ int cmd_bench(const std::vector<std::string>& argv);
 /// Parses argv; prints help and returns true when --help was given.
 bool parse_or_help(Args& args, const std::vector<std::string>& argv);
 
-/// Installs the SIGINT handler: the first Ctrl-C cancels the running job, a second one exits.
+/// Installs the SIGINT, SIGTERM and SIGHUP handler: the first signal cancels the running job (a training
+/// job then writes its checkpoint), a second one exits.
 void install_interrupt_handler();
 
 /// Runs fn as a job on one engine thread, printing progress/log events to stderr and passing token

@@ -170,8 +170,9 @@ struct SceneDataSummary {
   std::map<std::string, FamilyCounts> families;
 };
 
-/// Writes <out>/images/<split>/*.png and then <out>/<split>.jsonl (atomically, so a cancelled run leaves
-/// no JSONL). Reports progress and honours cancellation.
+/// Writes <out>/images/<split>/*.png and <out>/<split>.jsonl: first into a staging directory (every PNG
+/// write checked), then swapped in (data/split_staging.h), so a cancelled, killed or disk-full run leaves
+/// the previous split as it was. Reports progress and honours cancellation.
 SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext& ctx);
 
 /// Question and answer sentences of every family (count random ones, then every template with every

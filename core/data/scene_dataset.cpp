@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "data/scene.h"
+#include "data/split_staging.h"
 #include "runtime/errors.h"
 
 namespace fs = std::filesystem;
@@ -147,9 +148,8 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
 #endif
   if (o.out_dir.empty()) throw InputError("no output directory given", "name a directory for the dataset");
   const fs::path out = fs::absolute(o.out_dir).lexically_normal();
-  std::error_code ec;
-  fs::create_directories(out / "images" / o.split, ec);
-  if (ec) throw IoError("cannot create " + (out / "images" / o.split).string() + ": " + ec.message(), "check the permissions of the output directory");
+  SplitStaging staging(out.string(), o.split);  // the old split stays intact until the new one is complete
+  const fs::path stage_dir = staging.dir();
 
   SceneDataSummary sum;
   sum.jsonl_path = (out / (o.split + ".jsonl")).string();
@@ -162,7 +162,7 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
     if (i % every == 0) ctx.progress("make-data", double(i) / o.count, "sample " + std::to_string(i) + " of " + std::to_string(o.count));
     SceneDataSample s = stream.next(i);
     for (size_t k = 0; k < s.scenes.size(); ++k) {
-      const std::string path = (out / s.record.images[k]).string();
+      const std::string path = (stage_dir / s.record.images[k]).string();
       write_scene_png(s.scenes[k], path);
       s.record.images[k] = path;
     }
@@ -178,7 +178,8 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
     records.push_back(std::move(s.record));
   }
   ctx.progress("make-data", 1.0, "writing " + sum.jsonl_path);
-  write_jsonl(sum.jsonl_path, records);
+  write_jsonl((stage_dir / (o.split + ".jsonl")).string(), records);
+  staging.commit();
   sum.samples = int(records.size());
   return sum;
 }

@@ -9,6 +9,7 @@
 
 #include "data/scene.h"
 #include "runtime/errors.h"
+#include "runtime/files.h"
 
 namespace mm::data {
 namespace {
@@ -67,16 +68,20 @@ std::vector<uint8_t> render_scene(const Scene& s) {
 
 void write_scene_png(const Scene& s, const std::string& path) {
   std::vector<uint8_t> px = render_scene(s);
+  std::vector<uint8_t> png;
   bool ok = false;
   try {
     const cv::Mat rgb(s.side, s.side, CV_8UC3, px.data());
     cv::Mat bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-    ok = cv::imwrite(path, bgr);
+    ok = cv::imencode(".png", bgr, png);
   } catch (const cv::Exception&) {
     ok = false;
   }
-  if (!ok) throw IoError("cannot write " + path, "check that the directory exists, is writable and has free space");
+  if (!ok || png.empty()) throw IoError("cannot encode the scene as PNG for " + path);
+  // Our own checked write: imwrite ignores errors that surface only when its FILE is closed (a full disk
+  // then leaves empty PNGs and no error).
+  write_bytes_checked(path, png.data(), png.size());
 }
 
 }  // namespace mm::data

@@ -1,0 +1,77 @@
+#include "data/split_staging.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <vector>
+
+#include "runtime/errors.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::data {
+namespace {
+
+/// Whether a staging name's PID belongs to a live process (then it is another make-data at work).
+bool owner_alive(const std::string& name) {
+  const size_t dash = name.rfind('-');
+  if (dash == std::string::npos) return false;
+  char* end = nullptr;
+  const long pid = std::strtol(name.c_str() + dash + 1, &end, 10);
+  if (*end || pid <= 0) return false;
+  return ::kill(pid_t(pid), 0) == 0 || errno == EPERM;
+}
+
+void rename_or_throw(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::rename(from, to, ec);
+  if (ec) throw IoError("cannot move " + from.string() + " to " + to.string() + ": " + ec.message(), "check the permissions of the output directory");
+}
+
+}  // namespace
+
+SplitStaging::SplitStaging(const std::string& out_dir, const std::string& split) : out_(out_dir), split_(split) {
+  std::error_code ec;
+  fs::create_directories(out_, ec);
+  if (ec) throw IoError("cannot create " + out_ + ": " + ec.message(), "check the permissions of the output directory");
+  const std::string prefix = ".staging-" + split_ + "-";
+  for (const auto& e : fs::directory_iterator(out_, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && !owner_alive(name)) fs::remove_all(e.path(), ec);
+  }
+  dir_ = (fs::path(out_) / (prefix + std::to_string(::getpid()))).string();
+  fs::remove_all(dir_, ec);
+  fs::create_directories(fs::path(dir_) / "images" / split_, ec);
+  if (ec) throw IoError("cannot create " + dir_ + ": " + ec.message(), "check the permissions of the output directory");
+}
+
+SplitStaging::~SplitStaging() {
+  std::error_code ec;
+  if (!committed_) fs::remove_all(dir_, ec);
+}
+
+void SplitStaging::commit() {
+  const fs::path out(out_), staged(dir_), images = fs::path(out_) / "images" / split_;
+  const fs::path old = fs::path(out_) / "images" / ("." + split_ + ".old-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove_all(old, ec);
+  const bool had_old = fs::exists(images, ec);
+  if (had_old) rename_or_throw(images, old);
+  try {
+    rename_or_throw(staged / "images" / split_, images);
+  } catch (...) {
+    if (had_old) fs::rename(old, images, ec);  // put the old split back
+    throw;
+  }
+  std::vector<fs::path> files;  // <split>.jsonl and whatever else the split has
+  for (const auto& e : fs::directory_iterator(staged))
+    if (e.is_regular_file()) files.push_back(e.path());
+  for (const fs::path& f : files) rename_or_throw(f, out / f.filename());
+  committed_ = true;
+  fs::remove_all(old, ec);
+  fs::remove_all(staged, ec);
+}
+
+}  // namespace mm::data
