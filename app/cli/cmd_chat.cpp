@@ -101,8 +101,10 @@ int cmd_chat(const std::vector<std::string>& argv) {
         opts.seed += 1;  // a new draw when sampling; greedy gives the same reply
         ask("", {}, true);
       } else if (line.rfind("/image ", 0) == 0) {
-        pending_images.push_back(line.substr(7));
-        std::fprintf(stderr, "attached %s\n", line.substr(7).c_str());
+        const std::string file = line.substr(7);
+        load_prompt_images({file}, tiles);  // throws (nothing attached) when the image cannot be used
+        pending_images.push_back(file);
+        std::fprintf(stderr, "attached %s\n", file.c_str());
       } else {
         ask(line, pending_images, false);
         pending_images.clear();

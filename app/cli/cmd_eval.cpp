@@ -72,7 +72,8 @@ int cmd_ablate(const std::vector<std::string>& argv) {
   Args args("ablate", "--out DIR --data FILE RECIPE...",
             "Runs each recipe's distillation into DIR/<recipe name> (resuming what is already there), then\n"
             "evaluates every run's final student on held-out data in one table: the paper's stage, init and\n"
-            "attention-placement ablations are recipes in examples/recipes/ablations/.",
+            "attention-placement ablations are recipes in examples/recipes/ablations/. A recipe that fails is\n"
+            "reported and the others go on (exit status 1); two recipes with one name are refused.",
             {{"out", "DIR", "parent directory of the runs"},
              {"data", "FILE", "held-out JSONL"},
              {"limit", "N", "evaluate the first N records only (0 = all)", "0"},

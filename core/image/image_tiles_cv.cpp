@@ -13,6 +13,7 @@
 #include <new>
 #include <optional>
 
+#include "image/image_probe.h"
 #include "image/image_tiles.h"
 #include "runtime/errors.h"
 
@@ -30,35 +31,6 @@ void check_size(int64_t w, int64_t h) {
   if (w <= 0 || h <= 0) throw InputError("the image is empty (0 pixels)", "re-export it as a PNG or JPEG with content");
   if (w > kMaxSide || h > kMaxSide || double(w) * h > kMaxPixels)
     throw InputError("the image is too large (" + std::to_string(w) + "x" + std::to_string(h) + ")", kTooLargeHint);
-}
-
-uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-int be16(const uint8_t* p) { return p[0] << 8 | p[1]; }
-
-/// Width and height from a PNG or JPEG header without decoding, so a "decompression bomb" is
-/// refused before OpenCV allocates for it. nullopt for other formats or unrecognised headers.
-std::optional<std::pair<int64_t, int64_t>> probe_size(const std::vector<uint8_t>& b) {
-  static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  static const uint8_t ihdr[4] = {'I', 'H', 'D', 'R'};
-  if (b.size() >= 24 && std::equal(png_sig, png_sig + 8, b.begin()) && std::equal(ihdr, ihdr + 4, b.begin() + 12))
-    return std::make_pair(int64_t(be32(&b[16])), int64_t(be32(&b[20])));
-  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
-  size_t pos = 2;  // walk the marker segments up to the first start-of-frame
-  while (pos + 4 <= b.size()) {
-    if (b[pos] != 0xFF) return std::nullopt;
-    const uint8_t m = b[pos + 1];
-    if (m == 0xFF) { ++pos; continue; }  // fill byte
-    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { pos += 2; continue; }  // no length field
-    const int len = be16(&b[pos + 2]);
-    if (len < 2 || m == 0xDA || m == 0xD9) return std::nullopt;  // scan data or end before any frame
-    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
-    if (sof) {
-      if (pos + 9 > b.size()) return std::nullopt;
-      return std::make_pair(int64_t(be16(&b[pos + 7])), int64_t(be16(&b[pos + 5])));  // (width, height)
-    }
-    pos += 2 + size_t(len);
-  }
-  return std::nullopt;
 }
 
 /// rgb: CV_8UC3 in RGB order, any size.
@@ -119,9 +91,13 @@ ImageTiles tile_image_bytes(const std::vector<uint8_t>& encoded, const TileOptio
   validate(o);
   if (encoded.empty()) throw InputError("the image data is empty", "give a PNG or JPEG image");
   if (encoded.size() > kMaxFileBytes) throw InputError("the image data is larger than 1 GiB", kTooLargeHint);
-  if (const auto wh = probe_size(encoded)) {
-    check_size(wh->first, wh->second);
-  }
+  // Sized from the header before decoding; formats whose header we cannot size are not decoded.
+  const auto wh = probe_image_size(encoded.data(), encoded.size());
+  if (!wh)
+    throw InputError("the image is not a PNG, JPEG, TIFF, BMP, WebP or PNM file with a readable header, so its size "
+                     "cannot be checked before decoding",
+                     "convert it to PNG or JPEG");
+  check_size(wh->width, wh->height);
   return guarded([&] {
     const cv::Mat raw(1, int(encoded.size()), CV_8UC1, const_cast<uint8_t*>(encoded.data()));
     cv::Mat bgr;

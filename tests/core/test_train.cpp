@@ -3,17 +3,23 @@
 // keeps the last good checkpoint, a stop is resumable, and stage 3 refuses stage-1 weights.
 #include <ATen/ATen.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "eval/evaluate.h"
 #include "io/checkpoint.h"
 #include "models/random_init.h"
 #include "seeding/seed_student.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 #include "text/tokenizer_files.h"
 #include "train/jobs.h"
 #include "train/losses.h"
+#include "train/recipe_validate.h"
 
 // Qt after ATen: Qt's `slots` macro breaks ATen headers.
 #include <QTemporaryDir>
@@ -288,6 +294,272 @@ class TestTrain : public QObject {
     const Checkpoint t = load_checkpoint(res.checkpoints.at("teacher"));
     QVERIFY(t.config.is_teacher());
     QCOMPARE(t.metadata.at("mmmamba.stage"), std::string("teacher"));
+  }
+
+  // ---- issue 10: nothing lost, nothing injected ----
+
+  // Leftovers of killed writes (ckpt-N.partial-PID) never count as checkpoints: with two of them for
+  // step N the good ckpt-N and the one before it stay, and `latest` names a checkpoint that exists.
+  void leftoverPartialsNeverPushAGoodCheckpointOut() {
+    const Checkpoint t = load_checkpoint(teacher_);
+    RunDir rd(path("retention"));
+    const fs::path sdir = rd.stage_dir("stage1");
+    for (const char* left : {"ckpt-000002.partial-111", "ckpt-000002.partial-222"}) {
+      fs::create_directories(sdir / left);
+      std::ofstream(sdir / left / "model.safetensors") << "torn";
+    }
+    TrainState st;
+    st.step = 1;
+    rd.save("stage1", t.config, t.weights, t.metadata, "", {}, st);
+    st.step = 2;
+    rd.save("stage1", t.config, t.weights, t.metadata, "", {}, st);
+    QVERIFY(rd.latest("stage1"));
+    QCOMPARE(fs::path(*rd.latest("stage1")).filename().string(), std::string("ckpt-000002"));
+    QVERIFY(fs::exists(sdir / "ckpt-000001" / "train_state" / "state.json"));
+    st.step = 3;
+    rd.save("stage1", t.config, t.weights, t.metadata, "", {}, st);
+    QVERIFY(!fs::exists(sdir / "ckpt-000001"));  // retention still keeps only the newest two
+    QVERIFY(fs::exists(sdir / "ckpt-000002") && fs::exists(sdir / "ckpt-000003"));
+  }
+
+  // A checkpoint write killed halfway (test hook: the staging directory stays, as after kill -9) costs
+  // nothing: the run resumes from the previous checkpoint, and the leftover is removed at start.
+  void killedCheckpointWriteIsCleanedOnResume() {
+    const Recipe r = recipe({stage(1, 8, 1e-2, 3)});
+    TrainHooks kill;
+    kill.kill_checkpoint_at_step = 6;
+    QVERIFY_EXCEPTION_THROWN(run(r, path("killed"), false, kill), IoError);
+    const fs::path sdir = path("killed/stage1");
+    auto partials = [&] {
+      int n = 0;
+      for (const auto& e : fs::directory_iterator(sdir)) n += e.path().filename().string().find(".partial-") != std::string::npos;
+      return n;
+    };
+    QCOMPARE(partials(), 1);
+    QCOMPARE(fs::path(*RunDir(path("killed")).latest("stage1")).filename().string(), std::string("ckpt-000003"));
+    const TrainRunResult res = run(r, path("killed"), true);
+    QCOMPARE(partials(), 0);
+    QCOMPARE(fs::path(res.checkpoints.at("stage1")).filename().string(), std::string("ckpt-000008"));
+    QCOMPARE(read_metrics(path("killed"), "stage1").size(), size_t(8));
+  }
+
+  // One process per run directory: a second one is refused with the holder's PID.
+  void aRunDirectoryHasOneWriter() {
+    RunDir holder(path("locked"));
+    holder.lock();
+    try {
+      run(recipe({stage(1, 2, 1e-2)}), path("locked"));
+      QFAIL("a locked run directory must be refused");
+    } catch (const ConfigError& e) {
+      const std::string msg = e.what();
+      QVERIFY2(msg.find("in use by process " + std::to_string(::getpid())) != std::string::npos, msg.c_str());
+    }
+    QVERIFY(!fs::exists(path("locked/metrics.jsonl")));
+  }
+
+  // A bad plan, a missing "from" or missing data is found before stage 1 runs, not after it.
+  void recipesAreValidatedBeforeStage1() {
+    StageSettings s2 = stage(2, 2, 1e-3);
+    s2.from = path("no-such-checkpoint");
+    QVERIFY_EXCEPTION_THROWN(run(recipe({stage(1, 2, 1e-2), s2}), path("v-from")), InputError);
+    QVERIFY_EXCEPTION_THROWN(run(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "sometimes"), path("v-plan")), InputError);
+    Recipe no_data = recipe({stage(1, 2, 1e-2)});
+    no_data.train_data = path("missing.jsonl");
+    QVERIFY_EXCEPTION_THROWN(run(no_data, path("v-data")), InputError);
+    for (const char* d : {"v-from", "v-plan", "v-data"}) {
+      QVERIFY2(!fs::exists(path(d) + "/metrics.jsonl") && !fs::exists(path(d) + "/stage1"), d);
+      QVERIFY2(!fs::exists(path(d) + "/recipe.json"), d);  // a corrected recipe can start there
+    }
+    // An all-attention plan is valid but trains nothing new in stage 3: a warning.
+    const auto w = validate_recipe(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "teacher"));
+    QVERIFY(w.size() == 1 && w[0].find("every layer attention") != std::string::npos);
+    QVERIFY(validate_recipe(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "interval:3")).empty());
+  }
+
+  // A typo is an error naming the key and the nearest valid one: top level, stages and --set.
+  void unknownRecipeKeysAndBadRangesAreErrors() {
+    auto message = [&](const json& j) -> std::string {
+      try {
+        Recipe::from_json(j, root_);
+      } catch (const ConfigError& e) {
+        return e.full_message();
+      }
+      return "accepted";
+    };
+    const json base = recipe({stage(1, 2, 1e-2)}).to_json();
+    json j = base;
+    j["stages"][0].erase("steps");
+    j["stages"][0]["step"] = 5;
+    QVERIFY2(message(j).find("\"step\" (did you mean \"steps\"?)") != std::string::npos, message(j).c_str());
+    j = base;
+    j["teachr"] = teacher_;
+    QVERIFY2(message(j).find("did you mean \"teacher\"") != std::string::npos, message(j).c_str());
+    const std::string file = path("typo.json");
+    std::ofstream(file) << base.dump();
+    for (const auto& [set, near] : {std::pair{"stage1.step=5", "steps"}, {"max_lenght=9", "max_length"}}) {
+      try {
+        load_recipe(file, {set});
+        QFAIL(set);
+      } catch (const ConfigError& e) {
+        QVERIFY2(std::string(e.what()).find(std::string("did you mean \"") + near + "\"") != std::string::npos, e.what());
+      }
+    }
+    for (const auto& [key, value] : {std::pair{"clip", json(-1)}, {"weight_decay", json(2)}, {"mse_factor", json(0)},
+                                     {"checkpoint_every", json(-1)}, {"eval_every", json(-5)}, {"eval_batches", json(0)}}) {
+      j = base;
+      j["stages"][0][key] = value;
+      QVERIFY2(message(j).find(key) != std::string::npos, (std::string(key) + ": " + message(j)).c_str());
+    }
+    j = base;
+    j["threads"] = -1;
+    QVERIFY2(message(j).find("threads") != std::string::npos, message(j).c_str());
+  }
+
+  // "heads": 0 used to divide by zero (SIGFPE) before the config was checked.
+  void teacherOverridesAreCheckedBeforeArithmetic() {
+    for (const json& o : {json{{"heads", 0}}, json{{"hidden", 63}}, json{{"heads", 2.5}}, json{{"head", 2}},
+                          json{{"kv_heads", 3}}, json{{"llm_layers", -1}}}) {
+      Recipe r;
+      r.architecture = "micro";
+      r.architecture_overrides = o;
+      r.tokenizer = path("tok");
+      r.train_data = train_data_;
+      r.stages = {stage(0, 2, 1e-3)};
+      TrainRunOptions opts;
+      opts.run_dir = path("teacher-bad");
+      opts.recipe = r;
+      try {
+        train_teacher(opts, JobContext{});
+        QFAIL(o.dump().c_str());
+      } catch (const ConfigError& e) {
+        QVERIFY2(std::string(e.what()).find(o.begin().key().substr(0, 4)) != std::string::npos, e.what());
+      }
+      QVERIFY(!fs::exists(path("teacher-bad/recipe.json")));
+    }
+  }
+
+  // Records longer than max_length are left out and said so (count, longest, first id), not silently.
+  void longRecordsAreCountedAndReported() {
+    write_data(path("with-long.jsonl"), 8, 0);
+    std::string words;
+    for (int i = 0; i < 120; ++i) words += "red circle ";
+    std::ofstream(path("with-long.jsonl"), std::ios::app)
+        << json{{"id", "the-long-one"}, {"conversations", {{{"from", "human"}, {"value", words}}, {{"from", "gpt"}, {"value", "yes"}}}}}.dump()
+        << "\n";
+    Recipe r = recipe({stage(1, 1, 1e-2)});
+    r.train_data = path("with-long.jsonl");
+    r.eval_data = "";
+    r.max_length = 100;
+    std::vector<std::string> logs;
+    JobContext ctx;
+    ctx.sink = [&](const Event& e) {
+      if (auto* l = std::get_if<LogEvent>(&e)) logs.push_back(l->text);
+    };
+    run(r, path("long-records"), false, {}, ctx);
+    const std::string expect = "1 of 9 records are longer than max_length 100";
+    QVERIFY(std::any_of(logs.begin(), logs.end(), [&](const std::string& l) {
+      return l.find(expect) != std::string::npos && l.find("the-long-one") != std::string::npos;
+    }));
+    std::ifstream log(path("long-records/run.log"));
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    QVERIFY(text.find(expect) != std::string::npos);
+  }
+
+  // 200 random mutations of a valid recipe and of a valid record: each is a clear error (mm::Error) or
+  // valid; valid recipes are run (steps capped at 2, at most 10 runs), valid records are encoded.
+  void fuzzedRecipesAndRecordsGiveErrorsNotCrashes() {
+    std::mt19937 rng(20261201);
+    auto pick = [&](size_t n) { return size_t(rng() % n); };
+    const std::vector<json> values = {nullptr, -1, 0, 1, 2, 3, 7, 1e12, 0.5, -0.25, "", "x", "seed", "linear",
+                                      "interval:3", "teacher", json::array(), json::object(), true, false,
+                                      std::string(300, 'a'), path("nowhere"), teacher_, "<|im_end|>", json{{"stage", 1}}};
+    auto mutate = [&](json j, const std::vector<std::string>& keys, int n) {
+      for (int k = 0; k < n; ++k) {
+        json* target = &j;
+        if (j.is_object() && j.contains("stages") && j["stages"].is_array() && !j["stages"].empty() && pick(2))
+          target = &j["stages"][pick(j["stages"].size())];
+        if (!target->is_object()) continue;
+        const std::string key = keys[pick(keys.size())];
+        switch (pick(5)) {
+          case 0: target->erase(key); break;
+          case 1: (*target)[key] = values[pick(values.size())]; break;
+          case 2: (*target)[key.substr(0, key.size() - 1)] = values[pick(values.size())]; break;  // a typo
+          case 3: if (j.contains("stages") && j["stages"].is_array()) j["stages"].push_back(j["stages"][0]); break;
+          default: (*target)[key] = json::array({values[pick(values.size())]}); break;
+        }
+      }
+      return j;
+    };
+    const json base = recipe({stage(1, 1, 1e-2)}).to_json();
+    std::vector<std::string> recipe_keys;
+    for (const auto& [k, v] : base.items()) recipe_keys.push_back(k);
+    for (const auto& [k, v] : base["stages"][0].items()) recipe_keys.push_back(k);
+    int errors = 0, valid = 0, runs = 0;
+    for (int i = 0; i < 200; ++i) {
+      const json j = mutate(base, recipe_keys, 1 + int(pick(3)));
+      try {
+        Recipe r = Recipe::from_json(j, root_);
+        validate_recipe(r);
+        ++valid;
+        if (runs < 10) {
+          for (StageSettings& s : r.stages) s.steps = std::min<int64_t>(s.steps, 2), s.batch = std::min<int64_t>(s.batch, 4);
+          try {
+            run(r, path("fuzz-" + std::to_string(i)));
+          } catch (const Error& e) {
+            QVERIFY2(!std::string(e.what()).empty(), j.dump().c_str());
+          }
+          ++runs;
+        }
+      } catch (const Error& e) {
+        QVERIFY2(!std::string(e.what()).empty(), j.dump().c_str());
+        ++errors;
+      } catch (const std::exception& e) {
+        QFAIL((j.dump() + ": not an mm::Error: " + e.what()).c_str());
+      }
+    }
+    qInfo("recipes: %d errors, %d valid, %d run", errors, valid, runs);
+    QVERIFY(errors > 0 && valid > 0);
+
+    const auto tok = std::shared_ptr<const Tokenizer>(Tokenizer::load(teacher_));
+    const json record = {{"id", "r"}, {"family", "exist"},
+                         {"conversations", {{{"from", "human"}, {"value", "Is there a red circle?"}}, {{"from", "gpt"}, {"value", "yes"}}}}};
+    const std::vector<std::string> record_keys = {"id", "family", "image", "conversations", "from", "value"};
+    int rec_errors = 0, rec_valid = 0;
+    for (int i = 0; i < 200; ++i) {
+      std::string line;
+      if (i % 2 == 0) {
+        json j = record;
+        json* target = pick(2) ? &j : &j["conversations"][pick(2)];
+        const std::string key = record_keys[pick(record_keys.size())];
+        (*target)[key] = pick(3) ? values[pick(values.size())] : json(std::string("<image> ") + kImgContext);
+        line = j.dump();
+      } else {  // bytes: flip, cut, insert
+        line = record.dump();
+        for (int k = 0; k < 3; ++k) {
+          const size_t at = pick(line.size());
+          switch (pick(3)) {
+            case 0: line[at] = char(rng() & 0xFF); break;
+            case 1: line.resize(at); break;
+            default: line.insert(at, 1, "{}[]\",:\\\n"[pick(9)]); break;
+          }
+          if (line.empty()) line = "x";
+        }
+      }
+      const std::string file = path("fuzz-record.jsonl");
+      std::ofstream(file, std::ios::trunc) << line << "\n";
+      try {
+        ExampleSet set(data::read_jsonl(file), tok, cfg_, "", 2048);
+        QVERIFY(set.size() > 0);
+        ++rec_valid;
+      } catch (const Error& e) {
+        QVERIFY2(!std::string(e.what()).empty(), line.c_str());
+        ++rec_errors;
+      } catch (const std::exception& e) {
+        QFAIL((line + ": not an mm::Error: " + e.what()).c_str());
+      }
+    }
+    qInfo("records: %d errors, %d valid", rec_errors, rec_valid);
+    QVERIFY(rec_errors > 0 && rec_valid > 0);
   }
 };
 

@@ -24,6 +24,8 @@
 #include "plots/exportplot.h"
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
+#include "runtime/errors.h"
+#include "train/recipe_validate.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
 #include "widgets/text.h"
@@ -367,6 +369,12 @@ void DistillPage::start() {
   rememberStageSteps(r);
   req.recipeJson = QString::fromStdString(r.dump());
   req.recipeBase = m_recipeBase.isEmpty() ? QDir::currentPath() : m_recipeBase;
+  try {  // the engine's check of the whole recipe, as mmmamba distill runs it, before anything starts
+    mm::validate_recipe(mm::Recipe::from_json(r, req.recipeBase.toStdString()));
+  } catch (const mm::Error& e) {
+    ui::showError(this, tr("The recipe is not valid"), QString::fromStdString(e.full_message()));
+    return;
+  }
   m_loss->clearAll();
   m_layers->clearAll();
   m_checkpoints.clear();
