@@ -57,6 +57,7 @@ void SplitStaging::commit() {
   const fs::path old = fs::path(out_) / "images" / ("." + split_ + ".old-" + std::to_string(::getpid()));
   std::error_code ec;
   fs::remove_all(old, ec);
+  fs::create_directories(images.parent_path(), ec);
   const bool had_old = fs::exists(images, ec);
   if (had_old) rename_or_throw(images, old);
   try {
