@@ -1,5 +1,7 @@
 // Scene data and JSONL records: determinism, answers checked against the drawn pixels, yes/no balance,
 // disjoint held-out splits, the JSONL round trip and the reader's errors on bad records.
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -9,10 +11,15 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "data/conversation.h"
 #include "data/scene.h"
 #include "runtime/errors.h"
 #include "runtime/job.h"
+#include "text/chat_template.h"
 
 #include "scene_pixels.h"
 
@@ -434,6 +441,75 @@ class TestData : public QObject {
     QVERIFY(input_error([&] { read_jsonl(path); }).first.find("no records") != std::string::npos);
     QVERIFY(input_error([&] { read_jsonl(test::temp_path(dir, "none.jsonl")); }).first.find("no JSONL file") != std::string::npos);
   }
+
+  // Issue 10: text that spells a control token of the chat template is refused with file:line, so
+  // such a record can no longer pass the checks and crash a run at a fixed step.
+  void recordsSpellingControlTokensAreRefused() {
+    QTemporaryDir dir;
+    const std::string path = test::temp_path(dir, "tokens.jsonl");
+    const std::string ok = R"({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]})";
+    for (const char* token : kTemplateTokens)
+      for (int turn = 0; turn < 2; ++turn) {
+        nlohmann::json rec = nlohmann::json::parse(ok);
+        rec["conversations"][turn]["value"] = std::string("look ") + token + " here";
+        write_file(path, ok + "\n" + rec.dump() + "\n");
+        const auto [msg, hint] = input_error([&] { read_jsonl(path); });
+        QVERIFY2(msg.find(path + ":2: turn " + std::to_string(turn + 1) + " spells the control token " + token) == 0, msg.c_str());
+        QVERIFY(!hint.empty());
+        Sample s;
+        s.turns = {{true, "q"}, {false, std::string("a") + token}};
+        QVERIFY(!input_error([&] { write_jsonl(test::temp_path(dir, "out.jsonl"), {s}); }).first.empty());
+      }
+    write_file(path, ok + "\n");
+    QCOMPARE(read_jsonl(path).size(), size_t(1));
+  }
+
+#if MM_WITH_OPENCV
+  // Issue 10: make-data into an existing dataset writes a staging copy and swaps it in, so a run that
+  // stops halfway leaves the old JSONL pointing at the old pictures.
+  void anInterruptedMakeDataKeepsTheOldSplit() {
+    namespace fs = std::filesystem;
+    QTemporaryDir dir;
+    const std::string out = dir.path().toStdString();
+    make_scene_dataset(options(out, "test", 12, 1), JobContext{});
+    auto snapshot = [&] {
+      std::map<std::string, std::string> files;
+      for (const auto& e : fs::recursive_directory_iterator(out))
+        if (e.is_regular_file()) files[e.path().string()] = read_file(e.path().string());
+      return files;
+    };
+    const auto before = snapshot();
+    JobContext stop;
+    int progress = 0;
+    stop.sink = [&](const Event& e) {
+      if (std::holds_alternative<ProgressEvent>(e) && ++progress == 4) stop.cancel.cancel();
+    };
+    QVERIFY_THROWS_EXCEPTION(Cancelled, make_scene_dataset(options(out, "test", 12, 2), stop));
+    QVERIFY(snapshot() == before);  // not one picture overwritten, no staging directory left
+    make_scene_dataset(options(out, "test", 12, 2), JobContext{});
+    const auto after = snapshot();
+    QVERIFY(after.size() == before.size() && after != before);
+    const auto records = read_jsonl(out + "/test.jsonl");
+    for (const Sample& r : records)
+      for (const std::string& im : r.images) QVERIFY2(fs::exists(im), im.c_str());
+  }
+
+  // Issue 10: a PNG that cannot be written (here: the disk is full) is an error at once, not an
+  // empty file noticed at the end.
+  void failedPngWritesAreErrors() {
+    QTemporaryDir dir;
+    const std::string path = test::temp_path(dir, "full.png");
+    QVERIFY(::symlink("/dev/full", path.c_str()) == 0);
+    SceneRng rng(3);
+    const Scene s = random_scene(rng, SceneOptions{112, 0.0});
+    try {
+      write_scene_png(s, path);
+      QFAIL("writing to a full disk must fail");
+    } catch (const IoError& e) {
+      QVERIFY2(e.hint().find("disk is full") != std::string::npos, e.full_message().c_str());
+    }
+  }
+#endif
 };
 
 QTEST_GUILESS_MAIN(TestData)

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "image/image_probe.h"
 #include "image/image_tiles.h"
 #include "runtime/errors.h"
 
@@ -246,6 +247,45 @@ class TestImage : public QObject {
     std::copy(big, big + 4, bomb.begin() + 16);
     std::copy(big, big + 4, bomb.begin() + 20);
     QVERIFY(throws_input_error([&] { tile_image_bytes(bomb, small(28)); }, "downscale it first"));
+  }
+
+  // Issue 10: every format is sized from its header before decoding, like PNG and JPEG; a format
+  // whose header cannot be sized is not decoded at all.
+  void everyFormatIsSizedBeforeDecoding() {
+    const cv::Mat img(24, 40, CV_8UC3, cv::Scalar(10, 20, 30));
+    int tested = 0;
+    for (const char* ext : {".png", ".jpg", ".tiff", ".bmp", ".webp", ".ppm"}) {
+      std::vector<uint8_t> enc;
+      if (!cv::imencode(ext, img, enc)) continue;  // this OpenCV lacks the encoder
+      ++tested;
+      const auto size = probe_image_size(enc.data(), enc.size());
+      QVERIFY2(size && size->width == 40 && size->height == 24, ext);
+      QCOMPARE(tile_image_bytes(enc, small(28, 1)).pixels.size(0), int64_t(1));  // and it still decodes
+    }
+    QVERIFY(tested >= 4);
+    // A TIFF whose first IFD claims 20000 pixels across: refused before OpenCV allocates for it.
+    std::vector<uint8_t> tiff;
+    QVERIFY(cv::imencode(".tiff", img, tiff));
+    const bool le = tiff[0] == 'I';
+    auto u16 = [&](size_t at) { return le ? tiff[at] | tiff[at + 1] << 8 : tiff[at] << 8 | tiff[at + 1]; };
+    const size_t ifd = le ? (tiff[4] | tiff[5] << 8 | tiff[6] << 16 | size_t(tiff[7]) << 24)
+                          : (size_t(tiff[4]) << 24 | tiff[5] << 16 | tiff[6] << 8 | tiff[7]);
+    bool patched = false;
+    for (size_t i = 0, n = size_t(u16(ifd)); i < n; ++i) {
+      const size_t e = ifd + 2 + 12 * i;
+      if (u16(e) != 256) continue;
+      const uint32_t v = 20000;  // written as a LONG
+      tiff[e + 2] = le ? 4 : 0, tiff[e + 3] = le ? 0 : 4;
+      for (int b = 0; b < 4; ++b) tiff[e + 8 + size_t(b)] = uint8_t(le ? v >> (8 * b) : v >> (8 * (3 - b)));
+      patched = true;
+    }
+    QVERIFY(patched);
+    QVERIFY(throws_input_error([&] { tile_image_bytes(tiff, small(28)); }, "downscale it first"));
+    // Radiance HDR (decodable by OpenCV, no size check of ours): not decoded.
+    std::vector<uint8_t> hdr;
+    cv::Mat f;
+    img.convertTo(f, CV_32FC3, 1.0 / 255);
+    if (cv::imencode(".hdr", f, hdr)) QVERIFY(throws_input_error([&] { tile_image_bytes(hdr, small(28)); }, "convert it to PNG"));
   }
 
   void oversizedAndBadRgbBuffersThrow() {
