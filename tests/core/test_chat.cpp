@@ -1,6 +1,9 @@
 // Chat sessions: streaming deltas add up to the reply, regenerate replays from the snapshot without
 // re-reading the prompt, cancellation stops a reply or leaves the conversation untouched, images work.
 #include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "generate/chat_session.h"
@@ -118,6 +121,32 @@ class TestChat : public QObject {
     QCOMPARE(sample_token(logits, {1}, rep, g), int64_t(2));
     rep.top_p = 0;
     QVERIFY_THROWS_EXCEPTION(InputError, validate(rep));
+    // Issue 10: NaN and infinity are refused, not passed to the sampler.
+    for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+      SamplingOptions t;
+      t.temperature = bad;
+      QVERIFY_THROWS_EXCEPTION(InputError, validate(t));
+      SamplingOptions r;
+      r.repetition_penalty = bad;
+      QVERIFY_THROWS_EXCEPTION(InputError, validate(r));
+    }
+  }
+
+  // Issue 10: a conversation longer than the positions the config declares is refused with a hint,
+  // and the session is unharmed.
+  void promptsPastTheMaximumPositionAreRefused() {
+    ChatSession s(*model_, *tok_, "");
+    JobContext ctx;
+    std::string question;
+    for (int i = 0; i < 1500; ++i) question += "red circle ";
+    try {
+      s.ask(question, {}, {}, greedy(2), ctx);
+      QFAIL("a prompt past max_position_embeddings must be refused");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find("max_position_embeddings") != std::string::npos && !e.hint().empty(), e.what());
+    }
+    QCOMPARE(s.turns().size(), size_t(0));
+    QCOMPARE(s.ask("Is there a red circle?", {}, {}, greedy(2), ctx).generation.ids.size(), size_t(2));
   }
 
   void imagesAreExpandedAndSeen() {
