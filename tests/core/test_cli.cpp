@@ -28,22 +28,11 @@ struct Run {
   QString out, err;
 };
 
-Run mmmamba(const QStringList& args) {
+/// Runs the CLI with `input` on its standard input.
+Run mmmamba(const QStringList& args, const QByteArray& input = {}) {
   QProcess p;
   p.start(qEnvironmentVariable("MMMAMBA_CLI"), args);
-  p.closeWriteChannel();
-  Run r;
-  if (!p.waitForFinished(120000)) return r;
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
-}
-
-Run mmmamba_with_input(const QStringList& args, const QByteArray& input) {
-  QProcess p;
-  p.start(qEnvironmentVariable("MMMAMBA_CLI"), args);
-  p.write(input);
+  if (!input.isEmpty()) p.write(input);
   p.closeWriteChannel();
   Run r;
   if (!p.waitForFinished(120000)) return r;
@@ -319,7 +308,7 @@ class TestCli : public QObject {
 
   // Issue 10: a /image that fails leaves nothing attached; the next question is answered.
   void failingReplImageAttachesNothing() {
-    const Run r = mmmamba_with_input({"chat", path("teacher"), "--max-new-tokens", "2", "--quiet"},
+    const Run r = mmmamba({"chat", path("teacher"), "--max-new-tokens", "2", "--quiet"},
                                      "/image " + path("missing.png").toUtf8() + "\nIs there a red circle?\n/quit\n");
     QCOMPARE(r.code, 0);
     QVERIFY2(r.err.contains("missing.png") && !r.err.contains("attached"), qPrintable(r.err));
