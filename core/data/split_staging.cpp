@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
@@ -37,10 +38,12 @@ SplitStaging::SplitStaging(const std::string& out_dir, const std::string& split)
   fs::create_directories(out_, ec);
   if (ec) throw IoError("cannot create " + out_ + ": " + ec.message(), "check the permissions of the output directory");
   const std::string prefix = ".staging-" + split_ + "-";
+  std::vector<fs::path> stale;  // listed first: removing while iterating is unspecified
   for (const auto& e : fs::directory_iterator(out_, ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && !owner_alive(name)) fs::remove_all(e.path(), ec);
+    if (name.rfind(prefix, 0) == 0 && !owner_alive(name)) stale.push_back(e.path());
   }
+  for (const fs::path& p : stale) fs::remove_all(p, ec);
   dir_ = (fs::path(out_) / (prefix + std::to_string(::getpid()))).string();
   fs::remove_all(dir_, ec);
   fs::create_directories(fs::path(dir_) / "images" / split_, ec);

@@ -111,7 +111,9 @@ void RunDir::lock() const {
   if (lock_) return;
   lock_ = std::make_shared<DirLock>(dir_, "run directory");
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+  std::vector<fs::directory_entry> entries;  // listed first: removing while iterating is unspecified
+  for (const auto& e : fs::directory_iterator(dir_, ec)) entries.push_back(e);
+  for (const auto& e : entries) {
     if (is_write_leftover(e.path().filename().string())) fs::remove_all(e.path(), ec);
     else if (e.is_directory(ec)) remove_leftovers(e.path().string());
   }
@@ -120,13 +122,15 @@ void RunDir::lock() const {
 void RunDir::remove_leftovers(const std::string& sdir) const {
   std::error_code ec;
   const auto fin = final_checkpoint(fs::path(sdir).filename().string());
-  for (const auto& e : fs::directory_iterator(sdir, ec)) {
-    const std::string name = e.path().filename().string();
-    const bool torn = checkpoint_step(name) >= 0 && !fs::exists(e.path() / "train_state" / "state.json") &&
-                      (!fin || *fin != e.path().string());
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(sdir, ec)) entries.push_back(e.path());
+  for (const fs::path& path : entries) {
+    const std::string name = path.filename().string();
+    const bool torn = checkpoint_step(name) >= 0 && !fs::exists(path / "train_state" / "state.json") &&
+                      (!fin || *fin != path.string());
     if (is_write_leftover(name) || torn) {
-      fs::remove_all(e.path(), ec);
-      if (!ec) log("removed " + e.path().string() + ", left by an interrupted write");
+      fs::remove_all(path, ec);
+      if (!ec) log("removed " + path.string() + ", left by an interrupted write");
     }
   }
 }
