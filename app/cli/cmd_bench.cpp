@@ -5,6 +5,7 @@
 
 #include "bench/benchmark.h"
 #include "cli/common.h"
+#include "ops/op_registry.h"
 #include "runtime/files.h"
 
 namespace mm::cli {
@@ -123,6 +124,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     throw;
   }
   write_outputs(rows, o, args);
+  std::printf("%s\n", op_path_status().c_str());
   return 0;
 }
 

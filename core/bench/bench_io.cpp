@@ -3,6 +3,7 @@
 
 #include "bench/benchmark.h"
 #include "io/checkpoint.h"
+#include "ops/op_registry.h"
 #include "runtime/errors.h"
 #include "runtime/files.h"
 
@@ -74,6 +75,13 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
               {"decode_tokens", opts.decode_tokens},
               {"prefill_chunk", opts.prefill_chunk},
               {"seed", opts.seed}}}};
+  // The path each op took during the sweep (the registry is reset when a sweep starts).
+  json paths = json::array();
+  for (const OpPathRecord& p : op_path_records())
+    if (p.fast_calls + p.reference_calls > 0)
+      paths.push_back({{"op", p.op}, {"fast_path", p.fast_path}, {"fast_calls", p.fast_calls},
+                       {"reference_calls", p.reference_calls}, {"fallback", p.fallback}});
+  j["op_paths"] = paths;
   json out = json::array();
   for (const BenchRow& r : rows) out.push_back(row_json(r));
   j["rows"] = out;

@@ -18,6 +18,7 @@
 #include "config/plan_stats.h"
 #include "generate/generator.h"
 #include "models/vlm_model.h"
+#include "ops/op_registry.h"
 
 namespace mm {
 namespace {
@@ -70,6 +71,7 @@ class Sweep {
 
   std::vector<BenchRow> run() {
     c10::AutoGradMode no_grad(false);
+    reset_op_paths();  // the bench JSON reports the paths of this sweep
     ctx_.progress("bench", 0.0, env_.device_text);
     for (const BenchModelSpec& spec : o_.models) run_model(spec);
     return rows_;
