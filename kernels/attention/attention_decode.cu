@@ -59,31 +59,35 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(AttnDe
   }
   const T* kbase = static_cast<const T*>(p.k) + b * p.kv_stride_b + kvh * p.kv_stride_h + li * E;
   const T* vbase = static_cast<const T*>(p.v) + b * p.kv_stride_b + kvh * p.kv_stride_h + li * E;
-  // Two keys per step (t and t + 8): both rows' loads are in flight before either is used.
-  for (int64_t t = t0 + hw; t < t1; t += 2 * kHalfWarps) {
-    const bool has2 = t + kHalfWarps < t1;
+  // Two keys per step (t and t + 8): both rows' loads are in flight before either is used. The trip
+  // count is the same for every lane (the shuffles need whole warps); rows past the split are
+  // clamped to its last row for the load and masked out of the softmax.
+  for (int64_t base = t0; base < t1; base += 2 * kHalfWarps) {
+    const int64_t ta = base + hw, tb = base + hw + kHalfWarps;
+    const bool va_ok = ta < t1, vb_ok = tb < t1;
     float ka[E], kb[E], va[E], vb[E];
-    load_row<T, E>(kbase + t * p.kv_stride_t, ka);
-    load_row<T, E>(vbase + t * p.kv_stride_t, va);
-    if (has2) {
-      load_row<T, E>(kbase + (t + kHalfWarps) * p.kv_stride_t, kb);
-      load_row<T, E>(vbase + (t + kHalfWarps) * p.kv_stride_t, vb);
-    }
+    load_row<T, E>(kbase + (va_ok ? ta : t1 - 1) * p.kv_stride_t, ka);
+    load_row<T, E>(vbase + (va_ok ? ta : t1 - 1) * p.kv_stride_t, va);
+    load_row<T, E>(kbase + (vb_ok ? tb : t1 - 1) * p.kv_stride_t, kb);
+    load_row<T, E>(vbase + (vb_ok ? tb : t1 - 1) * p.kv_stride_t, vb);
 #pragma unroll
     for (int g = 0; g < G; ++g) {
       float sa = 0.f, sb = 0.f;
 #pragma unroll
       for (int e = 0; e < E; ++e) {
         sa += q[g][e] * ka[e];
-        sb += has2 ? q[g][e] * kb[e] : 0.f;
+        sb += q[g][e] * kb[e];
       }
       sa = half_warp_sum(sa);
-      sb = has2 ? half_warp_sum(sb) : -INFINITY;
+      sb = half_warp_sum(sb);
+      if (!va_ok) sa = -INFINITY;
+      if (!vb_ok) sb = -INFINITY;
       const float mn = fmaxf(m[g], fmaxf(sa, sb));
-      const float c = exp2f(m[g] - mn), pa = exp2f(sa - mn), pb = exp2f(sb - mn);
+      const bool any = mn != -INFINITY;  // else no valid key yet for this half-warp: leave it as is
+      const float c = any ? exp2f(m[g] - mn) : 1.f, pa = any ? exp2f(sa - mn) : 0.f, pb = any ? exp2f(sb - mn) : 0.f;
       l[g] = l[g] * c + pa + pb;
 #pragma unroll
-      for (int e = 0; e < E; ++e) acc[g][e] = acc[g][e] * c + pa * va[e] + (has2 ? pb * vb[e] : 0.f);
+      for (int e = 0; e < E; ++e) acc[g][e] = acc[g][e] * c + pa * va[e] + pb * vb[e];
       m[g] = mn;
     }
   }
