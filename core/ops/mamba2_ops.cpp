@@ -17,7 +17,28 @@ at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Te
   return ssd_state_update_ref(state, x, dt, A, Bm, Cm);
 }
 
+const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight) {
+  if (!cuda_kernels_built()) return kNotBuilt;
+  if (!y.is_cuda()) return "not a CUDA tensor";
+  if (!kernel_dtype(y) || g.scalar_type() != y.scalar_type() || weight.scalar_type() != y.scalar_type())
+    return "dtype (needs bf16/f16/f32, gate and weight of y's dtype)";
+  if (y.dim() < 2 || g.sizes() != y.sizes() || y.size(-1) % 32 != 0 || y.size(-1) > 1024) return "shape (P % 32, P <= 1024)";
+  if (y.stride(-1) != 1 || g.stride(-1) != 1 || !weight.is_contiguous()) return "layout (unit last strides)";
+  return nullptr;
+}
+
 at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight, double eps) {
+#if MM_HAVE_CUDA_KERNELS
+  if (y.is_cuda()) {
+    const char* why = needs_grad({y, g, weight}) ? kNeedsGrad : gated_rmsnorm_unsupported(y, g, weight);
+    if (!why) {
+      record_op_path(Op::gated_rmsnorm, "cuda");
+      return cuda_ops::gated_rmsnorm(y, g, weight, eps);
+    }
+    record_op_path(Op::gated_rmsnorm, "reference", why);
+    return gated_rmsnorm_ref(y, g, weight, eps);
+  }
+#endif
   record_op_path(Op::gated_rmsnorm, "reference");
   return gated_rmsnorm_ref(y, g, weight, eps);
 }

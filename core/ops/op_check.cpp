@@ -132,6 +132,24 @@ void add_norm_cases(std::vector<Case>& cs, const c10::Device& dev) {
 // Mamba-2 layer channels: [v | k | q] = 2 H_kv hd + H hd; z rows also carry gate (H hd) and gamma (H).
 int64_t channels(int64_t Hkv) { return 2 * Hkv * kHd + kHeads * kHd; }
 
+void add_gated_norm_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  const int64_t Z = channels(8) + kHeads * kHd + kHeads;
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t L : {1, 129, 4096}) {
+        cs.push_back({Op::gated_rmsnorm, "gated_rmsnorm L=" + std::to_string(L) + " B=" + std::to_string(B) + " gate of z", dt,
+                      L == 129 && B == 1, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 800 + uint64_t(L + B)};
+                        const at::Tensor y = mk.randn({B, L, kHeads, kHd});
+                        // the gate slice of the fused projection z: (B, L, H, P) with row stride Z
+                        const at::Tensor g = mk.randn({B, L, Z}).narrow(2, channels(8), kHeads * kHd).reshape({B, L, kHeads, kHd});
+                        const at::Tensor w = mk.uniform({kHd}, 0.5, 1.5);
+                        return {{"out", d ? gated_rmsnorm(y, g, w, 1e-5) : gated_rmsnorm_ref(y, g, w, 1e-5)}};
+                      }});
+      }
+}
+
+
 void add_conv_cases(std::vector<Case>& cs, const c10::Device& dev) {
   const int64_t C = channels(8), Z = C + kHeads * kHd + kHeads;
   for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
@@ -192,12 +210,6 @@ void add_mamba2_cases(std::vector<Case>& cs, const c10::Device& dev) {
 /// Ops with no fast path yet: one case each, so the table shows they run the reference everywhere.
 void add_reference_only_cases(std::vector<Case>& cs, const c10::Device& dev) {
   const at::ScalarType dt = dev.is_cuda() ? at::kBFloat16 : at::kFloat;
-  cs.push_back({Op::gated_rmsnorm, "gated_rmsnorm L=129 B=1", dt, true, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
-                  Maker mk{dev, r, run, 710};
-                  const at::Tensor y = mk.randn({1, 129, kHeads, kHd}), g = mk.randn({1, 129, kHeads, kHd});
-                  const at::Tensor w = mk.uniform({kHd}, 0.5, 1.5);
-                  return {{"out", d ? gated_rmsnorm(y, g, w, 1e-5) : gated_rmsnorm_ref(y, g, w, 1e-5)}};
-                }});
   cs.push_back({Op::ssd_scan, "ssd scan L=129 B=1 chunk 128 +state", dt, true,
                 [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
                   Maker mk{dev, r, run, 720};
@@ -287,6 +299,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full) {
   add_norm_cases(cases, device);
   add_conv_cases(cases, device);
   add_mamba2_cases(cases, device);
+  add_gated_norm_cases(cases, device);
   add_reference_only_cases(cases, device);
   std::vector<OpCheckResult> out;
   for (const Case& c : cases) {

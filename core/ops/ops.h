@@ -44,6 +44,7 @@ const char* rms_norm_unsupported(const at::Tensor& x, const at::Tensor& w);
 const char* rope_unsupported(const at::Tensor& x);
 const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 const char* attention_decode_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight);
 const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state);
 const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                                            const at::Tensor& conv_state, const at::Tensor& ssm_state,

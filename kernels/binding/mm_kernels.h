@@ -11,6 +11,8 @@ namespace mm::cuda_ops {
 
 /// rms_norm_ref. x (..., D) with unit last stride; returns a contiguous tensor of x's shape.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+/// gated_rmsnorm_ref. y, g (..., H, P) with unit last strides, P % 32 == 0, P <= 1024.
+at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& w, double eps);
 /// apply_rope_ref. x (B, L, heads, hd) with unit last stride; returns a contiguous tensor.
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
 /// attention_ref with one query: q (B, 1, H, hd), k and v (B, H_kv, T, hd). Returns (B, 1, H, hd).
