@@ -65,6 +65,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"warmup", "N", "untimed repeats before the timed ones", "1"},
              {"tokens", "N", "decode steps per repeat", "16"},
              {"chunk", "N", "prefill chunk in tokens", "2048"},
+             {"graph", "on|off", "decode through a captured CUDA graph where the model allows (no attention layers yet)", "on"},
              {"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
              {"dtype", "DTYPE", "f32, bf16, f16 or auto (bf16 on CUDA, f32 on CPU)", "auto"},
              {"bandwidth", "B/S", "memory bandwidth in bytes/s for the floor (0 = known devices only)", "0"},
@@ -98,6 +99,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
   o.warmup = int(args.get_int("warmup"));
   o.decode_tokens = int(args.get_int("tokens"));
   o.prefill_chunk = args.get_int("chunk");
+  if (args.get("graph") != "on" && args.get("graph") != "off") throw InputError("--graph must be on or off");
+  o.cuda_graph = args.get("graph") == "on";
   o.device = args.get("device");
   o.dtype = args.get("dtype");
   o.bandwidth_bytes_per_s = args.get_double("bandwidth");

@@ -27,6 +27,7 @@ json row_json(const BenchRow& r) {
           {"predicted_bytes", r.predicted_bytes},
           {"floor_seconds", r.floor_seconds},
           {"oom", r.oom},
+          {"cuda_graph", r.cuda_graph},
           {"error", r.error}};
 }
 
@@ -43,6 +44,7 @@ BenchRow row_from_json(const json& j) {
   r.predicted_bytes = j.value("predicted_bytes", int64_t(0));
   r.floor_seconds = j.value("floor_seconds", -1.0);
   r.oom = j.value("oom", false);
+  r.cuda_graph = j.value("cuda_graph", false);
   r.error = j.value("error", std::string());
   return r;
 }
@@ -74,6 +76,7 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
               {"warmup", opts.warmup},
               {"decode_tokens", opts.decode_tokens},
               {"prefill_chunk", opts.prefill_chunk},
+              {"cuda_graph", opts.cuda_graph},
               {"seed", opts.seed}}}};
   // The path each op took during the sweep (the registry is reset when a sweep starts).
   json paths = json::array();

@@ -16,6 +16,7 @@
 #include "bench/bench_setup.h"
 #include "bench/peak_memory.h"
 #include "config/plan_stats.h"
+#include "generate/decode_graph.h"
 #include "generate/generator.h"
 #include "models/vlm_model.h"
 #include "ops/op_registry.h"
@@ -185,12 +186,15 @@ class Sweep {
     const CacheSnapshot snap = cache.snapshot();
     std::vector<double> secs;
     reset_peak_memory(env_.device);
+    std::unique_ptr<DecodeGraph> graph;  // captured once over this cache (untimed); restore() keeps its tensors
+    if (o_.cuda_graph && !decode_graph_unsupported(m, cache)) graph = std::make_unique<DecodeGraph>(m, cache);
+    r.cuda_graph = graph != nullptr;
     for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
       ctx_.check_cancel();
       if (i > -o_.warmup) cache.restore(snap);
       int64_t t = next;
       const auto t0 = Clock::now();
-      for (int k = 0; k < o_.decode_tokens; ++k) t = step(m, cache, t);
+      for (int k = 0; k < o_.decode_tokens; ++k) t = graph ? graph->step(t) : step(m, cache, t);
       if (i >= 0) secs.push_back(seconds_since(t0) / o_.decode_tokens);
     }
     r.peak_bytes = read_peak_memory(env_.device);

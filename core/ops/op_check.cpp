@@ -10,6 +10,10 @@
 #include <utility>
 
 #include "bench/peak_memory.h"
+#include "config/layer_plan.h"
+#include "generate/decode_graph.h"
+#include "models/random_init.h"
+#include "models/vlm_model.h"
 #include "ops/op_registry.h"
 #include "runtime/device.h"
 #include "ops/ops.h"
@@ -269,6 +273,63 @@ OpCheckResult run_case(const Case& c, const c10::Device& dev) {
   return res;
 }
 
+/// The captured CUDA-graph decode against eager decode: a small linear student with HoVLE's head
+/// dim (hidden 256, 2 heads of 128, 1 kv head), 16 prompt tokens, 8 greedy steps from one snapshot.
+/// Tokens must match and the final state must agree within the budget.
+OpCheckResult check_decode_graph(const c10::Device& dev) {
+  OpCheckResult r;
+  r.op = "decode_graph";
+  r.label = "linear hidden 256 hd 128: 8 steps, graph vs eager bf16";
+  if (!dev.is_cuda()) {
+    r.skipped = true;
+    r.note = "CUDA case: skipped on " + dev.str() + " (CUDA graphs need a GPU)";
+    return r;
+  }
+  ModelConfig cfg = architecture_preset("tiny");
+  for (StackConfig* s : {&cfg.he, &cfg.llm}) {
+    s->hidden = 256;
+    s->n_heads = 2;
+    s->n_kv_heads = 1;
+    s->head_dim = 128;
+  }
+  cfg = apply_plan(cfg, LayerPlan::parse("linear"));
+  VlmModel m(cfg, random_weights(cfg, 11));
+  m.to(dev, at::kBFloat16);
+  m.fuse_for_inference();
+  ModelCache cache = m.new_cache(1);
+  at::Generator g = at::detail::createCPUGenerator(12);
+  const at::Tensor ids = at::randint(1, 500, {1, 16}, g, at::TensorOptions().dtype(at::kLong)).to(dev);
+  const int64_t first = m.head(m.run_all(m.embed_tokens(ids), &cache)).select(1, 15).argmax(-1).item<int64_t>();
+  const CacheSnapshot snap = cache.snapshot();
+  std::vector<int64_t> eager, graphed;
+  int64_t t = first;
+  for (int k = 0; k < 8; ++k) {
+    const at::Tensor in = at::full({1, 1}, t, ids.options());
+    t = m.head(m.run_all(m.embed_tokens(in), &cache)).reshape({-1}).argmax().item<int64_t>();
+    eager.push_back(t);
+  }
+  const at::Tensor eager_state = cache.layers.back().ssm.ssm.clone();
+  cache.restore(snap);
+  const char* why = decode_graph_unsupported(m, cache);
+  if (why) {
+    r.skipped = true;
+    r.note = why;
+    return r;
+  }
+  DecodeGraph graph(m, cache);
+  t = first;
+  for (int k = 0; k < 8; ++k) graphed.push_back(t = graph.step(t));
+  const DiffStats d = diff_stats(cache.layers.back().ssm.ssm, eager_state);
+  r.path = "cuda-graph";
+  r.worst = "ssm_state";
+  r.max_diff = d.max_diff;
+  r.mean_diff = d.mean_diff;
+  r.budget = diff_budget(at::kFloat, 0.0, eager_state.abs().max().item<double>());
+  r.passed = graphed == eager && d.max_diff <= r.budget;
+  if (graphed != eager) r.worst = "tokens differ";
+  return r;
+}
+
 }  // namespace
 
 DiffStats diff_stats(const at::Tensor& got, const at::Tensor& want) {
@@ -318,6 +379,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full) {
     }
     out.push_back(run_case(c, device));
   }
+  if (full || device.is_cuda()) out.push_back(check_decode_graph(device));
   return out;
 }
 
