@@ -26,6 +26,7 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
   for (std::string p : split_list(text)) {
     int64_t scale = 1;
     if (p.back() == 'k' || p.back() == 'K') scale = 1024, p.pop_back();
+    else if (p.back() == 'm' || p.back() == 'M') scale = 1024 * 1024, p.pop_back();
     try {
       size_t used = 0;
       const long long v = std::stoll(p, &used);
@@ -59,7 +60,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
             {{"arch", "NAME", "micro, tiny, demo or hovle-2.6b (random weights)", "", true},
              {"plans", "LIST", "plans for --arch (and, when given, for teacher checkpoints)", "teacher,linear,hybrid"},
              {"label", "NAME", "a label per positional checkpoint, in order", "", true},
-             {"lengths", "LIST", "context lengths in tokens (k = x1024)", "128,256,512"},
+             {"lengths", "LIST", "context lengths in tokens (k = x1024, m = x1048576)", "128,256,512"},
              {"mode", "MODE", "prefill, decode or both", "both"},
              {"repeats", "N", "timed repeats per measurement", "3"},
              {"warmup", "N", "untimed repeats before the timed ones", "1"},

@@ -147,6 +147,7 @@ class Sweep {
   int64_t run_prefill(const VlmModel& m, const at::Tensor& ids, ModelCache& cache) const {
     cache = ModelCache();  // free the previous repeat's cache before allocating the next
     cache = m.new_cache(1);
+    cache.reserve(m.config(), ids.size(1) + o_.decode_tokens, m.options());  // no growth copies (and no 2x KV peak)
     const at::Tensor logits = prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel);  // (V)
     return logits.argmax().item<int64_t>();
   }

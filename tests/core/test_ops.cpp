@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "cache/model_cache.h"
+#include "config/layer_plan.h"
 #include "ops/op_check.h"
 #include "ops/op_registry.h"
 #include "ops/ops.h"
@@ -90,6 +92,25 @@ class TestOps : public QObject {
     QVERIFY(op_path_report().find("fell back: dtype") != std::string::npos);
     reset_op_paths();
     QCOMPARE(op_path_records()[size_t(Op::attention_decode)].fast_calls, int64_t(0));
+  }
+
+  void reservedKvCacheNeverGrows() {
+    const ModelConfig cfg = architecture_preset("micro");  // every layer attention
+    ModelCache cache(cfg, 1, at::TensorOptions().dtype(at::kFloat));
+    cache.reserve(cfg, 100, at::TensorOptions().dtype(at::kFloat));
+    AttentionCache& a = cache.layers[0].attn;
+    const StackConfig& s = cfg.stack_of(0);
+    QCOMPARE(a.k.size(2), int64_t(100));
+    const void* before = a.k.data_ptr();
+    at::Generator g = at::detail::createCPUGenerator(5);
+    const at::Tensor k1 = at::randn({1, s.n_kv_heads, 60, s.head_dim}, g), k2 = at::randn({1, s.n_kv_heads, 40, s.head_dim}, g);
+    a.append(k1, k1);
+    a.append(k2, k2);
+    QCOMPARE(a.k.data_ptr(), before);  // filled to capacity in place
+    QVERIFY(at::equal(a.keys(), at::cat({k1, k2}, 2)));
+    a.append(k2.narrow(2, 0, 1), k2.narrow(2, 0, 1));  // past the reservation it still grows
+    QCOMPARE(a.len, int64_t(101));
+    QVERIFY(at::equal(a.keys().narrow(2, 0, 100), at::cat({k1, k2}, 2)));
   }
 
   void cpuTensorsAreNeverOfferedToKernels() {
