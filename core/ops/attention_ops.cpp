@@ -1,6 +1,4 @@
 // Dispatch of the teacher-side ops: RMSNorm, RoPE, attention prefill and decode.
-#include <torch/version.h>
-
 #include "ops/dispatch_util.h"
 #include "ops/ops.h"
 #include "ref/attention_ref.h"
@@ -19,19 +17,9 @@ const char* rms_norm_unsupported(const at::Tensor& x, const at::Tensor& w) {
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
-#if MM_HAVE_CUDA_KERNELS
-  if (x.is_cuda()) {
-    const char* why = needs_grad({x, w}) ? kNeedsGrad : rms_norm_unsupported(x, w);
-    if (!why) {
-      record_op_path(Op::rms_norm, "cuda");
-      return cuda_ops::rms_norm(x, w, eps);
-    }
-    record_op_path(Op::rms_norm, "reference", why);
-    return rms_norm_ref(x, w, eps);
-  }
-#endif
-  record_op_path(Op::rms_norm, "reference");
-  return rms_norm_ref(x, w, eps);
+  return dispatch(
+      Op::rms_norm, "cuda", x, [&] { return needs_grad({x, w}) ? kNeedsGrad : rms_norm_unsupported(x, w); },
+      MM_KERNEL_CALL(cuda_ops::rms_norm(x, w, eps)), [&] { return rms_norm_ref(x, w, eps); });
 }
 
 const char* rope_unsupported(const at::Tensor& x) {
@@ -44,19 +32,9 @@ const char* rope_unsupported(const at::Tensor& x) {
 }
 
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) {
-#if MM_HAVE_CUDA_KERNELS
-  if (x.is_cuda()) {
-    const char* why = needs_grad({x}) ? kNeedsGrad : rope_unsupported(x);
-    if (!why) {
-      record_op_path(Op::rope, "cuda");
-      return cuda_ops::apply_rope(x, pos0, theta);
-    }
-    record_op_path(Op::rope, "reference", why);
-    return apply_rope_ref(x, pos0, theta);
-  }
-#endif
-  record_op_path(Op::rope, "reference");
-  return apply_rope_ref(x, pos0, theta);
+  return dispatch(
+      Op::rope, "cuda", x, [&] { return needs_grad({x}) ? kNeedsGrad : rope_unsupported(x); },
+      MM_KERNEL_CALL(cuda_ops::apply_rope(x, pos0, theta)), [&] { return apply_rope_ref(x, pos0, theta); });
 }
 
 const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -71,22 +49,15 @@ const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor&
 }
 
 at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-#if MM_TORCH_CUDA && TORCH_VERSION_MAJOR >= 2
-  if (q.is_cuda()) {
-    const char* why = needs_grad({q, k, v}) ? kNeedsGrad : attention_prefill_unsupported(q, k, v);
-    if (!why) {
-      record_op_path(Op::attention_prefill, "sdpa-flash");
-      // The flash kernel reads GQA kv heads in place and aligns the causal mask bottom-right: query i
-      // of L sees keys t <= T - L + i, as in attention_ref (the op harness holds it to that).
-      const auto r = at::_scaled_dot_product_flash_attention(q.transpose(1, 2), k, v, 0.0, /*is_causal=*/q.size(1) > 1);
-      return std::get<0>(r).transpose(1, 2);  // (B, H, L, hd) -> (B, L, H, hd)
-    }
-    record_op_path(Op::attention_prefill, "reference", why);
-    return attention_ref(q, k, v);
-  }
-#endif
-  record_op_path(Op::attention_prefill, "reference");
-  return attention_ref(q, k, v);
+  // The flash kernel reads GQA kv heads in place and aligns the causal mask bottom-right: query i of L
+  // sees keys t <= T - L + i, as in attention_ref (the op harness holds it to that).
+  return dispatch(
+      Op::attention_prefill, "sdpa-flash", q,
+      [&] { return needs_grad({q, k, v}) ? kNeedsGrad : attention_prefill_unsupported(q, k, v); },
+      MM_SDPA_CALL(std::get<0>(at::_scaled_dot_product_flash_attention(q.transpose(1, 2), k, v, 0.0,
+                                                                       /*is_causal=*/q.size(1) > 1))
+                       .transpose(1, 2)),  // (B, H, L, hd) -> (B, L, H, hd)
+      [&] { return attention_ref(q, k, v); });
 }
 
 const char* attention_decode_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -110,19 +81,10 @@ const char* attention_decode_unsupported(const at::Tensor& q, const at::Tensor& 
 }
 
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-#if MM_HAVE_CUDA_KERNELS
-  if (q.is_cuda()) {
-    const char* why = needs_grad({q, k, v}) ? kNeedsGrad : attention_decode_unsupported(q, k, v);
-    if (!why) {
-      record_op_path(Op::attention_decode, "cuda-splitk");
-      return cuda_ops::attention_decode(q, k, v);
-    }
-    record_op_path(Op::attention_decode, "reference", why);
-    return attention_ref(q, k, v);
-  }
-#endif
-  record_op_path(Op::attention_decode, "reference");
-  return attention_ref(q, k, v);
+  return dispatch(
+      Op::attention_decode, "cuda-splitk", q,
+      [&] { return needs_grad({q, k, v}) ? kNeedsGrad : attention_decode_unsupported(q, k, v); },
+      MM_KERNEL_CALL(cuda_ops::attention_decode(q, k, v)), [&] { return attention_ref(q, k, v); });
 }
 
 }  // namespace mm

@@ -28,19 +28,10 @@ const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, 
 }
 
 at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight, double eps) {
-#if MM_HAVE_CUDA_KERNELS
-  if (y.is_cuda()) {
-    const char* why = needs_grad({y, g, weight}) ? kNeedsGrad : gated_rmsnorm_unsupported(y, g, weight);
-    if (!why) {
-      record_op_path(Op::gated_rmsnorm, "cuda");
-      return cuda_ops::gated_rmsnorm(y, g, weight, eps);
-    }
-    record_op_path(Op::gated_rmsnorm, "reference", why);
-    return gated_rmsnorm_ref(y, g, weight, eps);
-  }
-#endif
-  record_op_path(Op::gated_rmsnorm, "reference");
-  return gated_rmsnorm_ref(y, g, weight, eps);
+  return dispatch(
+      Op::gated_rmsnorm, "cuda", y,
+      [&] { return needs_grad({y, g, weight}) ? kNeedsGrad : gated_rmsnorm_unsupported(y, g, weight); },
+      MM_KERNEL_CALL(cuda_ops::gated_rmsnorm(y, g, weight, eps)), [&] { return gated_rmsnorm_ref(y, g, weight, eps); });
 }
 
 const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state) {
@@ -56,38 +47,24 @@ const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, co
 
 ConvResult causal_conv1d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                          const at::Tensor& init_state) {
-#if MM_HAVE_CUDA_KERNELS
-  if (x.is_cuda()) {
-    const char* why = needs_grad({x, weight, bias, init_state}) ? kNeedsGrad : conv1d_unsupported(x, weight, init_state);
-    if (!why && bias.scalar_type() != x.scalar_type()) why = "dtype (bias of x's dtype)";
-    if (!why) {
-      record_op_path(Op::conv1d, "cuda");
-      return cuda_ops::causal_conv1d(x, weight, bias, init_state);
-    }
-    record_op_path(Op::conv1d, "reference", why);
-    return causal_conv1d_ref(x, weight, bias, init_state);
-  }
-#endif
-  record_op_path(Op::conv1d, "reference");
-  return causal_conv1d_ref(x, weight, bias, init_state);
+  const auto why = [&]() -> const char* {
+    if (needs_grad({x, weight, bias, init_state})) return kNeedsGrad;
+    if (const char* r = conv1d_unsupported(x, weight, init_state)) return r;
+    return bias.scalar_type() != x.scalar_type() ? "dtype (bias of x's dtype)" : nullptr;
+  };
+  return dispatch(Op::conv1d, "cuda", x, why, MM_KERNEL_CALL(cuda_ops::causal_conv1d(x, weight, bias, init_state)),
+                  [&] { return causal_conv1d_ref(x, weight, bias, init_state); });
 }
 
 at::Tensor causal_conv1d_update(const at::Tensor& x, at::Tensor& state, const at::Tensor& weight,
                                 const at::Tensor& bias) {
-#if MM_HAVE_CUDA_KERNELS
-  if (x.is_cuda()) {
-    const char* why = needs_grad({x, state, weight, bias}) ? kNeedsGrad : conv1d_unsupported(x, weight, state);
-    if (!why && bias.scalar_type() != x.scalar_type()) why = "dtype (bias of x's dtype)";
-    if (!why) {
-      record_op_path(Op::conv1d_update, "cuda");
-      return cuda_ops::causal_conv1d_update(x, state, weight, bias);
-    }
-    record_op_path(Op::conv1d_update, "reference", why);
-    return causal_conv1d_update_ref(x, state, weight, bias);
-  }
-#endif
-  record_op_path(Op::conv1d_update, "reference");
-  return causal_conv1d_update_ref(x, state, weight, bias);
+  const auto why = [&]() -> const char* {
+    if (needs_grad({x, state, weight, bias})) return kNeedsGrad;
+    if (const char* r = conv1d_unsupported(x, weight, state)) return r;
+    return bias.scalar_type() != x.scalar_type() ? "dtype (bias of x's dtype)" : nullptr;
+  };
+  return dispatch(Op::conv1d_update, "cuda", x, why, MM_KERNEL_CALL(cuda_ops::causal_conv1d_update(x, state, weight, bias)),
+                  [&] { return causal_conv1d_update_ref(x, state, weight, bias); });
 }
 
 const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
@@ -113,22 +90,14 @@ const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor
 
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w) {
-#if MM_HAVE_CUDA_KERNELS
-  if (c.is_cuda()) {
-    const char* why = needs_grad({c, gate, gamma, conv_state, ssm_state, w.conv_weight, w.conv_bias, w.dt_bias,
-                                  w.A_log, w.norm_weight})
-                          ? kNeedsGrad
-                          : mamba2_decode_step_unsupported(c, gate, gamma, conv_state, ssm_state, w);
-    if (!why) {
-      record_op_path(Op::mamba2_decode_step, "cuda-fused");
-      return cuda_ops::mamba2_decode_step(c, gate, gamma, conv_state, ssm_state, w);
-    }
-    record_op_path(Op::mamba2_decode_step, "reference", why);
-    return mamba2_decode_step_ref(c, gate, gamma, conv_state, ssm_state, w);
-  }
-#endif
-  record_op_path(Op::mamba2_decode_step, "reference");
-  return mamba2_decode_step_ref(c, gate, gamma, conv_state, ssm_state, w);
+  const auto why = [&]() -> const char* {
+    if (needs_grad({c, gate, gamma, conv_state, ssm_state, w.conv_weight, w.conv_bias, w.dt_bias, w.A_log, w.norm_weight}))
+      return kNeedsGrad;
+    return mamba2_decode_step_unsupported(c, gate, gamma, conv_state, ssm_state, w);
+  };
+  return dispatch(Op::mamba2_decode_step, "cuda-fused", c, why,
+                  MM_KERNEL_CALL(cuda_ops::mamba2_decode_step(c, gate, gamma, conv_state, ssm_state, w)),
+                  [&] { return mamba2_decode_step_ref(c, gate, gamma, conv_state, ssm_state, w); });
 }
 
 }  // namespace mm
