@@ -128,7 +128,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     throw;
   }
   write_outputs(rows, o, args);
-  std::printf("%s\n", op_path_status().c_str());
+  std::fprintf(stderr, "%s\n", op_path_status().c_str());  // stdout is the table
   return 0;
 }
 
