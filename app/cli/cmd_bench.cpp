@@ -5,6 +5,7 @@
 
 #include "bench/benchmark.h"
 #include "cli/common.h"
+#include "ops/op_registry.h"
 #include "runtime/files.h"
 
 namespace mm::cli {
@@ -25,6 +26,7 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
   for (std::string p : split_list(text)) {
     int64_t scale = 1;
     if (p.back() == 'k' || p.back() == 'K') scale = 1024, p.pop_back();
+    else if (p.back() == 'm' || p.back() == 'M') scale = 1024 * 1024, p.pop_back();
     try {
       size_t used = 0;
       const long long v = std::stoll(p, &used);
@@ -58,12 +60,13 @@ int cmd_bench(const std::vector<std::string>& argv) {
             {{"arch", "NAME", "micro, tiny, demo or hovle-2.6b (random weights)", "", true},
              {"plans", "LIST", "plans for --arch (and, when given, for teacher checkpoints)", "teacher,linear,hybrid"},
              {"label", "NAME", "a label per positional checkpoint, in order", "", true},
-             {"lengths", "LIST", "context lengths in tokens (k = x1024)", "128,256,512"},
+             {"lengths", "LIST", "context lengths in tokens (k = x1024, m = x1048576)", "128,256,512"},
              {"mode", "MODE", "prefill, decode or both", "both"},
              {"repeats", "N", "timed repeats per measurement", "3"},
              {"warmup", "N", "untimed repeats before the timed ones", "1"},
              {"tokens", "N", "decode steps per repeat", "16"},
              {"chunk", "N", "prefill chunk in tokens", "2048"},
+             {"graph", "on|off", "decode through a captured CUDA graph where the model allows (no attention layers yet)", "on"},
              {"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
              {"dtype", "DTYPE", "f32, bf16, f16 or auto (bf16 on CUDA, f32 on CPU)", "auto"},
              {"bandwidth", "B/S", "memory bandwidth in bytes/s for the floor (0 = known devices only)", "0"},
@@ -97,6 +100,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
   o.warmup = int(args.get_int("warmup"));
   o.decode_tokens = int(args.get_int("tokens"));
   o.prefill_chunk = args.get_int("chunk");
+  if (args.get("graph") != "on" && args.get("graph") != "off") throw InputError("--graph must be on or off");
+  o.cuda_graph = args.get("graph") == "on";
   o.device = args.get("device");
   o.dtype = args.get("dtype");
   o.bandwidth_bytes_per_s = args.get_double("bandwidth");
@@ -123,6 +128,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     throw;
   }
   write_outputs(rows, o, args);
+  std::fprintf(stderr, "%s\n", op_path_status().c_str());  // stdout is the table
   return 0;
 }
 

@@ -5,6 +5,9 @@
 #include "config/layer_plan.h"
 #include "config/plan_stats.h"
 #include "io/checkpoint.h"
+#include "ops/op_check.h"
+#include "ops/op_registry.h"
+#include "runtime/device.h"
 
 namespace mm::cli {
 namespace {
@@ -43,13 +46,27 @@ void print_plan(const char* title, const ModelConfig& c) {
 }  // namespace
 
 int cmd_info(const std::vector<std::string>& argv) {
-  Args args("info", "DIR|--arch NAME [--plan PLAN]",
+  Args args("info", "DIR|--arch NAME [--plan PLAN] | --device DEV",
             "Describes a checkpoint directory (or a named architecture): layers and their kinds, parameters,\n"
-            "cache bytes per token, and with --plan the student a plan would make, with its trainable share.",
+            "cache bytes per token, and with --plan the student a plan would make, with its trainable share.\n"
+            "With --device: the fast paths this build has for that device and, from a short self-test there,\n"
+            "the path each op actually takes.",
             {{"arch", "NAME", "describe a named architecture instead of a directory (micro, tiny, demo, hovle-2.6b)"},
              {"plan", "PLAN", "teacher, linear, hybrid, interval:K[:head|:tail], stacked:N[:head|:tail], list:I,J"},
-             {"check", "", "also verify every tensor name and shape against config.json"}});
+             {"check", "", "also verify every tensor name and shape against config.json"},
+             {"device", "DEV", "describe the ops on a device (auto, cpu, cuda[:N])"}});
   if (parse_or_help(args, argv)) return 0;
+  if (args.has("device")) {
+    const c10::Device device = parse_device(args.get("device"));
+    reset_op_paths();
+    const std::vector<OpCheckResult> checks = run_op_checks(device, /*full=*/false);
+    int failed = 0;
+    for (const OpCheckResult& r : checks) failed += !r.skipped && !r.passed;
+    std::printf("device          %s\n  self-test       %zu checks, %d failed (mmmamba selftest for the table)\n%s%s\n",
+                describe_op_device(device).c_str(), checks.size(), failed, op_path_report().c_str(),
+                op_path_status().c_str());
+    if (args.positionals().empty() && !args.has("arch")) return failed ? 1 : 0;
+  }
   ModelConfig cfg;
   std::string where;
   if (args.has("arch")) {

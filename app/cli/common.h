@@ -28,6 +28,7 @@ int cmd_distill(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_ablate(const std::vector<std::string>& argv);
 int cmd_bench(const std::vector<std::string>& argv);
+int cmd_selftest(const std::vector<std::string>& argv);
 
 /// Parses argv; prints help and returns true when --help was given.
 bool parse_or_help(Args& args, const std::vector<std::string>& argv);

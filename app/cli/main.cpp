@@ -30,6 +30,7 @@ const Command kCommands[] = {
     {"eval", mm::cli::cmd_eval, "accuracy per question family on held-out conversations, for any checkpoints"},
     {"ablate", mm::cli::cmd_ablate, "run several distillation recipes and evaluate their students in one table"},
     {"bench", mm::cli::cmd_bench, "prefill / decode speed and peak memory over context lengths, with the bandwidth floor"},
+    {"selftest", mm::cli::cmd_selftest, "check each active fast path (CUDA kernels, SDPA flash) against its reference"},
 };
 
 void print_usage() {

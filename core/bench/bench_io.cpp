@@ -3,6 +3,7 @@
 
 #include "bench/benchmark.h"
 #include "io/checkpoint.h"
+#include "ops/op_registry.h"
 #include "runtime/errors.h"
 #include "runtime/files.h"
 
@@ -26,6 +27,7 @@ json row_json(const BenchRow& r) {
           {"predicted_bytes", r.predicted_bytes},
           {"floor_seconds", r.floor_seconds},
           {"oom", r.oom},
+          {"cuda_graph", r.cuda_graph},
           {"error", r.error}};
 }
 
@@ -42,6 +44,7 @@ BenchRow row_from_json(const json& j) {
   r.predicted_bytes = j.value("predicted_bytes", int64_t(0));
   r.floor_seconds = j.value("floor_seconds", -1.0);
   r.oom = j.value("oom", false);
+  r.cuda_graph = j.value("cuda_graph", false);
   r.error = j.value("error", std::string());
   return r;
 }
@@ -73,7 +76,15 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
               {"warmup", opts.warmup},
               {"decode_tokens", opts.decode_tokens},
               {"prefill_chunk", opts.prefill_chunk},
+              {"cuda_graph", opts.cuda_graph},
               {"seed", opts.seed}}}};
+  // The path each op took during the sweep (the registry is reset when a sweep starts).
+  json paths = json::array();
+  for (const OpPathRecord& p : op_path_records())
+    if (p.fast_calls + p.reference_calls > 0)
+      paths.push_back({{"op", p.op}, {"fast_path", p.fast_path}, {"fast_calls", p.fast_calls},
+                       {"reference_calls", p.reference_calls}, {"fallback", p.fallback}});
+  j["op_paths"] = paths;
   json out = json::array();
   for (const BenchRow& r : rows) out.push_back(row_json(r));
   j["rows"] = out;

@@ -27,6 +27,8 @@ struct BenchRow {
   /// Out of memory at this point. Lengths after the first OOM of a model are not run; they are
   /// reported as oom rows too, with error "skipped: ...", so every (model, length, phase) has a row.
   bool oom = false;
+  /// Decode only: the steps were replays of one captured CUDA graph (generate/decode_graph.h).
+  bool cuda_graph = false;
   std::string error;      ///< why the row has no measurement (empty when measured)
 
   /// seconds / floor_seconds, or negative when either is unknown.

@@ -24,6 +24,7 @@ namespace {
 /// BenchOptions::bandwidth_bytes_per_s is given.
 double known_bandwidth(const std::string& name) {
   if (name.find("H100") != std::string::npos) return 3.0e12;
+  if (name.find("H200") != std::string::npos) return 4.24e12;  // reading an 8 GiB bf16 tensor (BUILD-NOTES.md)
   return -1;
 }
 

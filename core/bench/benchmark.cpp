@@ -16,8 +16,10 @@
 #include "bench/bench_setup.h"
 #include "bench/peak_memory.h"
 #include "config/plan_stats.h"
+#include "generate/decode_graph.h"
 #include "generate/generator.h"
 #include "models/vlm_model.h"
+#include "ops/op_registry.h"
 
 namespace mm {
 namespace {
@@ -70,6 +72,7 @@ class Sweep {
 
   std::vector<BenchRow> run() {
     c10::AutoGradMode no_grad(false);
+    reset_op_paths();  // the bench JSON reports the paths of this sweep
     ctx_.progress("bench", 0.0, env_.device_text);
     for (const BenchModelSpec& spec : o_.models) run_model(spec);
     return rows_;
@@ -144,6 +147,7 @@ class Sweep {
   int64_t run_prefill(const VlmModel& m, const at::Tensor& ids, ModelCache& cache) const {
     cache = ModelCache();  // free the previous repeat's cache before allocating the next
     cache = m.new_cache(1);
+    cache.reserve(m.config(), ids.size(1) + o_.decode_tokens, m.options());  // no growth copies (and no 2x KV peak)
     const at::Tensor logits = prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel);  // (V)
     return logits.argmax().item<int64_t>();
   }
@@ -183,12 +187,15 @@ class Sweep {
     const CacheSnapshot snap = cache.snapshot();
     std::vector<double> secs;
     reset_peak_memory(env_.device);
+    std::unique_ptr<DecodeGraph> graph;  // captured once over this cache (untimed); restore() keeps its tensors
+    if (o_.cuda_graph && !decode_graph_unsupported(m, cache)) graph = std::make_unique<DecodeGraph>(m, cache);
+    r.cuda_graph = graph != nullptr;
     for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
       ctx_.check_cancel();
       if (i > -o_.warmup) cache.restore(snap);
       int64_t t = next;
       const auto t0 = Clock::now();
-      for (int k = 0; k < o_.decode_tokens; ++k) t = step(m, cache, t);
+      for (int k = 0; k < o_.decode_tokens; ++k) t = graph ? graph->step(t) : step(m, cache, t);
       if (i >= 0) secs.push_back(seconds_since(t0) / o_.decode_tokens);
     }
     r.peak_bytes = read_peak_memory(env_.device);

@@ -33,6 +33,9 @@ struct BenchOptions {
   int warmup = 1;                ///< untimed repeats before them (new buffer sizes fault in on the first run)
   int decode_tokens = 16;        ///< decode steps per repeat; the row reports seconds per token
   int64_t prefill_chunk = 2048;  ///< prompt tokens per forward while prefilling (as in chat)
+  /// Decode through a captured CUDA graph where the model and build allow (generate/decode_graph.h);
+  /// rows say whether it did.
+  bool cuda_graph = true;
   std::string device = "auto";   ///< "auto" | "cpu" | "cuda[:N]"
   std::string dtype;             ///< "" = the device's default (bf16 on CUDA, f32 on CPU)
   /// Memory bandwidth for the decode floor; 0 = from the known-device table (H100: 3.0e12, measured

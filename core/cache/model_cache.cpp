@@ -29,6 +29,26 @@ void AttentionCache::append(const at::Tensor& k_new, const at::Tensor& v_new) {
   len += add;
 }
 
+void AttentionCache::reserve(int64_t B, int64_t kv_heads, int64_t tokens, int64_t head_dim,
+                             const at::TensorOptions& opts) {
+  if (k.defined() && k.size(2) >= tokens) return;
+  at::Tensor nk = at::empty({B, kv_heads, tokens, head_dim}, opts), nv = at::empty({B, kv_heads, tokens, head_dim}, opts);
+  if (len > 0) {
+    nk.narrow(2, 0, len).copy_(k.narrow(2, 0, len));
+    nv.narrow(2, 0, len).copy_(v.narrow(2, 0, len));
+  }
+  k = nk;
+  v = nv;
+}
+
+void ModelCache::reserve(const ModelConfig& cfg, int64_t tokens, const at::TensorOptions& opts) {
+  for (int64_t i = 0; i < cfg.n_layers() && i < int64_t(layers.size()); ++i) {
+    if (layers[i].kind != LayerKind::attention) continue;
+    const StackConfig& s = cfg.stack_of(i);
+    layers[i].attn.reserve(batch, s.n_kv_heads, tokens, s.head_dim, opts);
+  }
+}
+
 ModelCache::ModelCache(const ModelConfig& cfg, int64_t b, const at::TensorOptions& opts) : batch(b) {
   layers.resize(cfg.n_layers());
   for (int64_t i = 0; i < cfg.n_layers(); ++i) {

@@ -14,8 +14,10 @@ namespace mm {
 struct AttentionCache {
   at::Tensor k, v;
   int64_t len = 0;
-  /// Appends k_new, v_new (B, H_kv, L, head_dim), growing capacity geometrically.
+  /// Appends k_new, v_new (B, H_kv, L, head_dim), growing capacity geometrically past a reservation.
   void append(const at::Tensor& k_new, const at::Tensor& v_new);
+  /// Makes room for `tokens` positions of shape (B, H_kv, ., head_dim) without a later growth copy.
+  void reserve(int64_t B, int64_t kv_heads, int64_t tokens, int64_t head_dim, const at::TensorOptions& opts);
   at::Tensor keys() const { return k.narrow(2, 0, len); }
   at::Tensor values() const { return v.narrow(2, 0, len); }
 };
@@ -47,6 +49,10 @@ class ModelCache {
   std::vector<LayerCache> layers;
   int64_t seq_len = 0;  ///< positions already consumed
   int64_t batch = 0;
+
+  /// Preallocates every attention layer's K/V for `tokens` positions in opts' dtype and device, so a
+  /// prefill and decode up to there never copy the cache to grow it (growth doubles KV memory).
+  void reserve(const ModelConfig& cfg, int64_t tokens, const at::TensorOptions& opts);
 
   /// Bytes of live cache content (KV up to seq_len, plus all states).
   int64_t bytes() const;

@@ -2,31 +2,8 @@
 
 #include <c10/util/Exception.h>
 
-#include <cmath>
-
-#include "ref/conv1d_ref.h"
-#include "ref/ssd_ref.h"
 
 namespace mm {
-
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return w * normed.to(x.scalar_type());
-}
-
-at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) {
-  const int64_t L = x.size(1), hd = x.size(3);
-  const auto f32 = x.options().dtype(at::kFloat);
-  const at::Tensor inv_freq = 1.0 / at::pow(theta, at::arange(0, hd, 2, f32) / double(hd));  // (hd/2)
-  const at::Tensor pos = at::arange(pos0, pos0 + L, f32);                                    // (L)
-  const at::Tensor freqs = at::outer(pos, inv_freq);                                          // (L, hd/2)
-  const at::Tensor emb = at::cat({freqs, freqs}, -1).view({1, L, 1, hd});                     // (1, L, 1, hd)
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor x1 = xf.narrow(-1, 0, hd / 2), x2 = xf.narrow(-1, hd / 2, hd / 2);
-  const at::Tensor rotated = at::cat({-x2, x1}, -1);
-  return (xf * at::cos(emb) + rotated * at::sin(emb)).to(x.scalar_type());
-}
 
 at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const StackConfig& s,
                            AttentionCache* cache, int64_t pos0) {
@@ -44,19 +21,7 @@ at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const
     k = cache->keys();  // (B, H_kv, T, hd)
     v = cache->values();
   }
-  const int64_t T = k.size(2), past = T - L;
-  // Query head kv*g + r attends with kv head kv: group queries as (B, H_kv, g, L, hd), no K/V copy.
-  const at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, g, L, hd});
-  at::Tensor scores = at::matmul(qg.to(at::kFloat), k.unsqueeze(2).transpose(-1, -2).to(at::kFloat));  // (B, H_kv, g, L, T)
-  scores.mul_(1.0 / std::sqrt(double(hd)));
-  if (L > 1) {
-    // query i (absolute past + i) sees keys t <= past + i
-    const at::Tensor allowed = at::ones({L, T}, u.options().dtype(at::kBool)).tril(past);
-    scores.masked_fill_(allowed.logical_not(), -INFINITY);
-  }
-  const at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type());
-  const at::Tensor out = at::matmul(probs, v.unsqueeze(2));  // (B, H_kv, g, L, hd)
-  return out.reshape({B, H, L, hd}).transpose(1, 2);         // (B, L, H, hd)
+  return L == 1 ? attention_decode(q, k, v) : attention_prefill(q, k, v);  // (B, L, H, hd)
 }
 
 at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
@@ -75,31 +40,23 @@ at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const Stack
     gamma = at::matmul(u, w.in_proj.t());
   }
   const at::Tensor cw = w.conv_weight.view({C, -1});  // (C, K)
-  const bool step = state && L == 1;
-  at::Tensor conv_out;  // (B, L, C)
-  if (step) {
-    conv_out = causal_conv1d_update_ref(c.select(1, 0), state->conv, cw, w.conv_bias).unsqueeze(1);
-  } else {
-    ConvResult r = causal_conv1d_ref(c, cw, w.conv_bias, state ? state->conv : at::Tensor());
-    conv_out = r.out;
-    if (state) state->conv = r.final_state;
+  if (state && L == 1) {
+    const Mamba2StepWeights sw{cw, w.conv_bias, w.dt_bias, w.A_log, w.norm_weight, H, Hkv, m.norm_eps};
+    return mamba2_decode_step(c.select(1, 0), gate.select(1, 0), gamma.select(1, 0), state->conv, state->ssm, sw)
+        .unsqueeze(1);  // (B, 1, H, hd)
   }
+  ConvResult r = causal_conv1d(c, cw, w.conv_bias, state ? state->conv : at::Tensor());
+  const at::Tensor conv_out = r.out;  // (B, L, C)
+  if (state) state->conv = r.final_state;
   // Split and expand kv heads: SSM head j reads kv head j / g (the teacher's repeat_kv grouping).
   const at::Tensor x = conv_out.narrow(-1, 0, dkv).reshape({B, L, Hkv, hd}).repeat_interleave(g, 2);    // (B, L, H, hd)
   const at::Tensor Bm = conv_out.narrow(-1, dkv, dkv).reshape({B, L, Hkv, hd}).repeat_interleave(g, 2);  // (B, L, H, hd)
   const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, dq).reshape({B, L, H, hd});                         // (B, L, H, hd)
   const at::Tensor dt = at::softplus(gamma.to(at::kFloat) + w.dt_bias.to(at::kFloat), 1.0, 20.0);        // (B, L, H)
   const at::Tensor A = -at::exp(w.A_log.to(at::kFloat));                                                  // (H)
-  at::Tensor y;  // (B, L, H, hd)
-  if (step) {
-    y = ssd_state_update_ref(state->ssm, x.select(1, 0), dt.select(1, 0), A, Bm.select(1, 0), Cm.select(1, 0))
-            .unsqueeze(1);
-  } else {
-    ScanResult r = ssd_scan_chunked_ref(x, dt, A, Bm, Cm, m.chunk_size, state ? state->ssm : at::Tensor());
-    y = r.y;
-    if (state) state->ssm = r.final_state;
-  }
-  return gated_rmsnorm_ref(y, gate.reshape({B, L, H, hd}), w.norm_weight, m.norm_eps);
+  ScanResult scan = ssd_scan_chunked(x, dt, A, Bm, Cm, m.chunk_size, state ? state->ssm : at::Tensor());
+  if (state) state->ssm = scan.final_state;
+  return gated_rmsnorm(scan.y, gate.reshape({B, L, H, hd}), w.norm_weight, m.norm_eps);
 }
 
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& w3) {

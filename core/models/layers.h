@@ -6,14 +6,9 @@
 
 #include "cache/model_cache.h"
 #include "models/layer_weights.h"
+#include "ops/ops.h"  // rms_norm, apply_rope and the other ops the layers are built from
 
 namespace mm {
-
-/// InternLM2 RMSNorm, computed in fp32: w * (x * rsqrt(mean(x^2) + eps)).
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
-
-/// Rotate-half (NeoX) RoPE on x (B, L, heads, hd) at absolute positions pos0..pos0+L-1.
-at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
 
 /// Causal GQA softmax attention. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
 /// With a cache, keys/values are appended and the queries sit at positions cache->len..; without

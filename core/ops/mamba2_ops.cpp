@@ -1,0 +1,103 @@
+// Dispatch of the Mamba-2 ops: SSD scan and step, causal conv + SiLU, gated RMSNorm, the fused step.
+#include "ops/dispatch_util.h"
+#include "ops/ops.h"
+
+namespace mm {
+using namespace ops_detail;
+
+ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                            const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state) {
+  record_op_path(Op::ssd_scan, "reference");
+  return ssd_scan_chunked_ref(x, dt, A, Bm, Cm, chunk_size, init_state);
+}
+
+at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                            const at::Tensor& Bm, const at::Tensor& Cm) {
+  record_op_path(Op::ssd_state_update, "reference");
+  return ssd_state_update_ref(state, x, dt, A, Bm, Cm);
+}
+
+const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight) {
+  if (!cuda_kernels_built()) return kNotBuilt;
+  if (!y.is_cuda()) return "not a CUDA tensor";
+  if (!kernel_dtype(y) || g.scalar_type() != y.scalar_type() || weight.scalar_type() != y.scalar_type())
+    return "dtype (needs bf16/f16/f32, gate and weight of y's dtype)";
+  if (y.dim() < 2 || g.sizes() != y.sizes() || y.size(-1) % 32 != 0 || y.size(-1) > 1024) return "shape (P % 32, P <= 1024)";
+  if (y.stride(-1) != 1 || g.stride(-1) != 1 || !weight.is_contiguous()) return "layout (unit last strides)";
+  return nullptr;
+}
+
+at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight, double eps) {
+  return dispatch(
+      Op::gated_rmsnorm, "cuda", y,
+      [&] { return needs_grad({y, g, weight}) ? kNeedsGrad : gated_rmsnorm_unsupported(y, g, weight); },
+      MM_KERNEL_CALL(cuda_ops::gated_rmsnorm(y, g, weight, eps)), [&] { return gated_rmsnorm_ref(y, g, weight, eps); });
+}
+
+const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state) {
+  if (!cuda_kernels_built()) return kNotBuilt;
+  if (!x.is_cuda()) return "not a CUDA tensor";
+  if (!kernel_dtype(x) || weight.scalar_type() != x.scalar_type() || (state.defined() && state.scalar_type() != x.scalar_type()))
+    return "dtype (needs bf16/f16/f32, weights and state of x's dtype)";
+  if (weight.dim() != 2 || weight.size(1) < 2 || weight.size(1) > 4) return "shape (kernel width 2..4)";
+  if (x.stride(-1) != 1 || !weight.is_contiguous() || (state.defined() && !state.is_contiguous()))
+    return "layout (unit channel stride, contiguous weight and state)";
+  return nullptr;
+}
+
+ConvResult causal_conv1d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                         const at::Tensor& init_state) {
+  const auto why = [&]() -> const char* {
+    if (needs_grad({x, weight, bias, init_state})) return kNeedsGrad;
+    if (const char* r = conv1d_unsupported(x, weight, init_state)) return r;
+    return bias.scalar_type() != x.scalar_type() ? "dtype (bias of x's dtype)" : nullptr;
+  };
+  return dispatch(Op::conv1d, "cuda", x, why, MM_KERNEL_CALL(cuda_ops::causal_conv1d(x, weight, bias, init_state)),
+                  [&] { return causal_conv1d_ref(x, weight, bias, init_state); });
+}
+
+at::Tensor causal_conv1d_update(const at::Tensor& x, at::Tensor& state, const at::Tensor& weight,
+                                const at::Tensor& bias) {
+  const auto why = [&]() -> const char* {
+    if (needs_grad({x, state, weight, bias})) return kNeedsGrad;
+    if (const char* r = conv1d_unsupported(x, weight, state)) return r;
+    return bias.scalar_type() != x.scalar_type() ? "dtype (bias of x's dtype)" : nullptr;
+  };
+  return dispatch(Op::conv1d_update, "cuda", x, why, MM_KERNEL_CALL(cuda_ops::causal_conv1d_update(x, state, weight, bias)),
+                  [&] { return causal_conv1d_update_ref(x, state, weight, bias); });
+}
+
+const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
+                                           const at::Tensor& conv_state, const at::Tensor& ssm_state,
+                                           const Mamba2StepWeights& w) {
+  if (const char* why = conv1d_unsupported(c, w.conv_weight, conv_state)) return why;
+  if (ssm_state.dim() != 4 || ssm_state.size(2) != 128 || ssm_state.size(3) != 128 || w.n_kv_heads <= 0 ||
+      w.n_heads % w.n_kv_heads != 0)
+    return "shape (head dim = state dim = 128, H % H_kv)";
+  const int64_t g = w.n_heads / w.n_kv_heads;
+  if (g != 1 && g != 2 && g != 4 && g != 8) return "shape (H / H_kv in 1, 2, 4, 8)";
+  if (ssm_state.scalar_type() != at::kFloat || !ssm_state.is_contiguous()) return "state (needs contiguous fp32)";
+  if (gate.scalar_type() != c.scalar_type() || gamma.scalar_type() != c.scalar_type() ||
+      w.conv_bias.scalar_type() != c.scalar_type() || w.norm_weight.scalar_type() != c.scalar_type() ||
+      w.dt_bias.scalar_type() != c.scalar_type() || w.A_log.scalar_type() != c.scalar_type())
+    return "dtype (gate, gamma and every weight of c's dtype)";
+  if (!w.dt_bias.is_contiguous() || !w.A_log.is_contiguous() || !w.norm_weight.is_contiguous() ||
+      reinterpret_cast<uintptr_t>(ssm_state.data_ptr()) % 16 != 0)
+    return "layout (contiguous weights, 16-byte aligned state)";
+  if (gate.stride(-1) != 1 || gamma.stride(-1) != 1) return "layout (unit last stride of gate and gamma)";
+  return nullptr;
+}
+
+at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
+                              at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w) {
+  const auto why = [&]() -> const char* {
+    if (needs_grad({c, gate, gamma, conv_state, ssm_state, w.conv_weight, w.conv_bias, w.dt_bias, w.A_log, w.norm_weight}))
+      return kNeedsGrad;
+    return mamba2_decode_step_unsupported(c, gate, gamma, conv_state, ssm_state, w);
+  };
+  return dispatch(Op::mamba2_decode_step, "cuda-fused", c, why,
+                  MM_KERNEL_CALL(cuda_ops::mamba2_decode_step(c, gate, gamma, conv_state, ssm_state, w)),
+                  [&] { return mamba2_decode_step_ref(c, gate, gamma, conv_state, ssm_state, w); });
+}
+
+}  // namespace mm

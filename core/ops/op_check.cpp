@@ -1,0 +1,415 @@
+#include "ops/op_check.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include "bench/peak_memory.h"
+#include "config/layer_plan.h"
+#include "generate/decode_graph.h"
+#include "models/random_init.h"
+#include "models/vlm_model.h"
+#include "ops/op_registry.h"
+#include "runtime/device.h"
+#include "ops/ops.h"
+#include "ref/attention_ref.h"
+
+namespace mm {
+namespace {
+
+using Outputs = std::vector<std::pair<std::string, at::Tensor>>;
+/// Builds the case's inputs (random fp32 rounded to round_dt, then held in run_dt) and runs the
+/// dispatch (true) or the reference (false).
+using CaseFn = std::function<Outputs(at::ScalarType round_dt, at::ScalarType run_dt, bool dispatch)>;
+
+struct Case {
+  Op op;
+  std::string label;
+  at::ScalarType dtype;
+  bool small;  ///< runs on CPU too, and in the short self-test
+  CaseFn fn;
+};
+
+// HoVLE-2.6B layer shape (TARGETS.md): 16 heads, head dim 128, hidden 2048.
+constexpr int64_t kHeads = 16, kHd = 128, kHidden = 2048;
+
+const char* dtype_name(at::ScalarType t) {
+  return t == at::kBFloat16 ? "bf16" : t == at::kHalf ? "f16" : "f32";
+}
+
+/// Deterministic inputs: N(0, 1) * scale from a seeded CPU generator, moved and rounded.
+struct Maker {
+  c10::Device device;
+  at::ScalarType round_dt, run_dt;
+  uint64_t seed;
+  at::Tensor randn(at::IntArrayRef shape, double scale = 1.0) {
+    at::Generator g = at::detail::createCPUGenerator(seed++);
+    return (at::randn(shape, g, at::TensorOptions().dtype(at::kFloat)) * scale).to(round_dt).to(device, run_dt);
+  }
+  at::Tensor uniform(at::IntArrayRef shape, double lo, double hi) {
+    at::Generator g = at::detail::createCPUGenerator(seed++);
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+    t.uniform_(lo, hi, g);
+    return t.to(round_dt).to(device, run_dt);
+  }
+  /// fp32 always (the SSM state is fp32 in every dtype).
+  at::Tensor randn_f32(at::IntArrayRef shape, double scale) {
+    at::Generator g = at::detail::createCPUGenerator(seed++);
+    return (at::randn(shape, g, at::TensorOptions().dtype(at::kFloat)) * scale).to(device);
+  }
+};
+
+/// A (B, H_kv, T, hd) cache-like view: a slice of a larger capacity, as AttentionCache hands out.
+at::Tensor cache_view(Maker& mk, int64_t B, int64_t Hkv, int64_t T) {
+  return mk.randn({B, Hkv, T + 37, kHd}).narrow(2, 0, T);
+}
+
+void add_attention_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t g : {2, 1})
+        for (int64_t T : {1, 127, 128, 129, 4096}) {
+          const bool small = T == 129 && B == 1 && g == 2;
+          cs.push_back({Op::attention_decode,
+                        "decode T=" + std::to_string(T) + " B=" + std::to_string(B) + " g=" + std::to_string(g), dt, small,
+                        [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                          Maker mk{dev, r, run, 100 + uint64_t(T + 7 * B + 31 * g)};
+                          const int64_t Hkv = kHeads / g;
+                          // q (B, 1, H, hd) as a transposed view: unit last stride, non-standard others
+                          const at::Tensor q = mk.randn({B, kHeads, 1, kHd}).transpose(1, 2);
+                          const at::Tensor k = cache_view(mk, B, Hkv, T), v = cache_view(mk, B, Hkv, T);
+                          return {{"out", d ? attention_decode(q, k, v) : attention_ref(q, k, v)}};
+                        }});
+        }
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t past : {0, 100})
+        for (int64_t L : {127, 128, 129, 4096}) {
+          if (L == 4096 && B == 3) continue;  // the fp32 reference's scores would be 3 GB
+          const bool small = L == 129 && B == 1 && past == 100;
+          cs.push_back({Op::attention_prefill,
+                        "prefill L=" + std::to_string(L) + " past=" + std::to_string(past) + " B=" + std::to_string(B) + " g=2",
+                        dt, small, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                          Maker mk{dev, r, run, 200 + uint64_t(L + 7 * B + past)};
+                          const at::Tensor q = mk.randn({B, L, kHeads, kHd});
+                          const at::Tensor k = cache_view(mk, B, kHeads / 2, past + L), v = cache_view(mk, B, kHeads / 2, past + L);
+                          return {{"out", d ? attention_prefill(q, k, v) : attention_ref(q, k, v)}};
+                        }});
+        }
+}
+
+void add_rope_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t L : {1, 127, 4096})
+        for (int64_t pos0 : {0, 100000}) {
+          cs.push_back({Op::rope, "rope L=" + std::to_string(L) + " pos0=" + std::to_string(pos0) + " B=" + std::to_string(B) + " k of qkv",
+                        dt, L == 127 && B == 1 && pos0 == 0, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                          Maker mk{dev, r, run, 350 + uint64_t(L + B + pos0)};
+                          // the query heads of a (B, L, H_kv, g + 2, hd) projection: strided, unit last stride
+                          const at::Tensor qkv = mk.randn({B, L, kHeads / 2, 4, kHd});
+                          const at::Tensor k = qkv.select(3, 2);  // (B, L, H_kv, hd)
+                          return {{"out", d ? apply_rope(k, pos0, 1e6) : apply_rope_ref(k, pos0, 1e6)}};
+                        }});
+        }
+}
+
+void add_norm_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t L : {1, 127, 4096}) {
+        cs.push_back({Op::rms_norm, "rms_norm L=" + std::to_string(L) + " B=" + std::to_string(B) + " D=2048 strided", dt,
+                      L == 127 && B == 1, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 300 + uint64_t(L + B)};
+                        const at::Tensor x = mk.randn({B, L, kHidden + 64}, 2.0).narrow(2, 0, kHidden);  // row stride 2112
+                        const at::Tensor w = mk.uniform({kHidden}, 0.5, 1.5);
+                        return {{"out", d ? rms_norm(x, w, 1e-5) : rms_norm_ref(x, w, 1e-5)}};
+                      }});
+      }
+}
+
+// Mamba-2 layer channels: [v | k | q] = 2 H_kv hd + H hd; z rows also carry gate (H hd) and gamma (H).
+int64_t channels(int64_t Hkv) { return 2 * Hkv * kHd + kHeads * kHd; }
+
+void add_gated_norm_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  const int64_t Z = channels(8) + kHeads * kHd + kHeads;
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t L : {1, 129, 4096}) {
+        cs.push_back({Op::gated_rmsnorm, "gated_rmsnorm L=" + std::to_string(L) + " B=" + std::to_string(B) + " gate of z", dt,
+                      L == 129 && B == 1, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 800 + uint64_t(L + B)};
+                        const at::Tensor y = mk.randn({B, L, kHeads, kHd});
+                        // the gate slice of the fused projection z: (B, L, H, P) with row stride Z
+                        const at::Tensor g = mk.randn({B, L, Z}).narrow(2, channels(8), kHeads * kHd).reshape({B, L, kHeads, kHd});
+                        const at::Tensor w = mk.uniform({kHd}, 0.5, 1.5);
+                        return {{"out", d ? gated_rmsnorm(y, g, w, 1e-5) : gated_rmsnorm_ref(y, g, w, 1e-5)}};
+                      }});
+      }
+}
+
+
+void add_conv_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  const int64_t C = channels(8), Z = C + kHeads * kHd + kHeads;
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t L : {1, 127, 128, 129, 4096}) {
+        const bool with_state = B == 3;
+        cs.push_back({Op::conv1d,
+                      "conv L=" + std::to_string(L) + " B=" + std::to_string(B) + " C=4096 K=2" + (with_state ? " +state" : ""),
+                      dt, L == 129 && B == 3, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 400 + uint64_t(L + B)};
+                        const at::Tensor x = mk.randn({B, L, Z}).narrow(2, 0, C);  // the [v | k | q] slice of z
+                        const at::Tensor w = mk.randn({C, 2}, 0.5), b = mk.randn({C}, 0.1);
+                        const at::Tensor s0 = with_state ? mk.randn({B, C, 1}) : at::Tensor();
+                        const ConvResult o = d ? causal_conv1d(x, w, b, s0) : causal_conv1d_ref(x, w, b, s0);
+                        return {{"out", o.out}, {"final_state", o.final_state}};
+                      }});
+      }
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      cs.push_back({Op::conv1d_update, "conv step B=" + std::to_string(B) + " C=4096 K=2", dt, B == 1,
+                    [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 500 + uint64_t(B)};
+                      const at::Tensor x = mk.randn({B, Z}).narrow(1, 0, C);
+                      const at::Tensor w = mk.randn({C, 2}, 0.5), b = mk.randn({C}, 0.1);
+                      at::Tensor st = mk.randn({B, C, 1});
+                      const at::Tensor out = d ? causal_conv1d_update(x, st, w, b) : causal_conv1d_update_ref(x, st, w, b);
+                      return {{"out", out}, {"state", st}};
+                    }});
+}
+
+void add_mamba2_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t g : {2, 1}) {
+        cs.push_back({Op::mamba2_decode_step, "mamba2 step B=" + std::to_string(B) + " g=" + std::to_string(g) + " hd=128", dt,
+                      B == 1 && g == 2, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 600 + uint64_t(B + 7 * g)};
+                        const int64_t Hkv = kHeads / g, C = channels(Hkv), Z = C + kHeads * kHd + kHeads;
+                        const at::Tensor z = mk.randn({B, Z});  // one token's fused projection row
+                        Mamba2StepWeights w;
+                        w.conv_weight = mk.randn({C, 2}, 0.5);
+                        w.conv_bias = mk.randn({C}, 0.1);
+                        w.dt_bias = mk.uniform({kHeads}, -4.0, -1.0);
+                        w.A_log = mk.uniform({kHeads}, 0.0, 2.7);
+                        w.norm_weight = mk.uniform({kHd}, 0.5, 1.5);
+                        w.n_heads = kHeads;
+                        w.n_kv_heads = Hkv;
+                        at::Tensor conv = mk.randn({B, C, 1}), ssm = mk.randn_f32({B, kHeads, kHd, kHd}, 0.1);
+                        const at::Tensor c = z.narrow(1, 0, C), gate = z.narrow(1, C, kHeads * kHd),
+                                         gamma = z.narrow(1, C + kHeads * kHd, kHeads);
+                        const at::Tensor out = d ? mamba2_decode_step(c, gate, gamma, conv, ssm, w)
+                                                 : mamba2_decode_step_ref(c, gate, gamma, conv, ssm, w);
+                        return {{"out", out}, {"conv_state", conv}, {"ssm_state", ssm}};
+                      }});
+      }
+}
+
+/// Ops with no fast path yet: one case each, so the table shows they run the reference everywhere.
+void add_reference_only_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  const at::ScalarType dt = dev.is_cuda() ? at::kBFloat16 : at::kFloat;
+  cs.push_back({Op::ssd_scan, "ssd scan L=129 B=1 chunk 128 +state", dt, true,
+                [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                  Maker mk{dev, r, run, 720};
+                  const int64_t L = 129;
+                  const at::Tensor x = mk.randn({1, L, kHeads, kHd}), Bm = mk.randn({1, L, kHeads, kHd}, 0.1),
+                                   Cm = mk.randn({1, L, kHeads, kHd}, 0.1);
+                  const at::Tensor dtv = mk.uniform({1, L, kHeads}, 0.01, 0.1).to(at::kFloat);
+                  const at::Tensor A = -mk.uniform({kHeads}, 1.0, 8.0).to(at::kFloat);
+                  const at::Tensor s0 = mk.randn_f32({1, kHeads, kHd, kHd}, 0.1);
+                  const ScanResult o = d ? ssd_scan_chunked(x, dtv, A, Bm, Cm, 128, s0) : ssd_scan_chunked_ref(x, dtv, A, Bm, Cm, 128, s0);
+                  return {{"y", o.y}, {"final_state", o.final_state}};
+                }});
+  cs.push_back({Op::ssd_state_update, "ssd step B=1", dt, true, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                  Maker mk{dev, r, run, 730};
+                  at::Tensor S = mk.randn_f32({1, kHeads, kHd, kHd}, 0.1);
+                  const at::Tensor x = mk.randn({1, kHeads, kHd}), Bm = mk.randn({1, kHeads, kHd}, 0.1),
+                                   Cm = mk.randn({1, kHeads, kHd}, 0.1);
+                  const at::Tensor dtv = mk.uniform({1, kHeads}, 0.01, 0.1).to(at::kFloat);
+                  const at::Tensor A = -mk.uniform({kHeads}, 1.0, 8.0).to(at::kFloat);
+                  const at::Tensor y = d ? ssd_state_update(S, x, dtv, A, Bm, Cm) : ssd_state_update_ref(S, x, dtv, A, Bm, Cm);
+                  return {{"y", y}, {"state", S}};
+                }});
+}
+
+std::string path_taken(Op op, const std::vector<OpPathRecord>& before) {
+  const OpPathRecord now = op_path_records()[size_t(op)];
+  return now.fast_calls > before[size_t(op)].fast_calls ? now.fast_path : "reference";
+}
+
+OpCheckResult run_case(const Case& c, const c10::Device& dev) {
+  OpCheckResult res;
+  res.op = op_name(c.op);
+  res.label = c.label + " " + dtype_name(c.dtype);
+  const auto before = op_path_records();
+  const Outputs got = c.fn(c.dtype, c.dtype, true);
+  res.path = path_taken(c.op, before);
+  const Outputs want = c.fn(c.dtype, at::kFloat, false);  // fp32 reference on the same rounded inputs
+  const Outputs base = c.fn(c.dtype, c.dtype, false);     // the reference's own error in this dtype
+  double worst_ratio = -1;
+  res.passed = true;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const DiffStats d = diff_stats(got[i].second, want[i].second);
+    const DiffStats b = diff_stats(base[i].second, want[i].second);
+    const double absmax = want[i].second.abs().max().item<double>();
+    const double budget = diff_budget(c.dtype, b.max_diff, absmax);  // an fp32 state of a bf16 case: bf16 inputs
+    const double ratio = budget > 0 ? d.max_diff / budget : (d.max_diff > 0 ? INFINITY : 0);
+    if (!(d.max_diff <= budget)) res.passed = false;
+    if (ratio > worst_ratio || !(ratio == ratio)) {
+      worst_ratio = ratio;
+      res.worst = got[i].first;
+      res.max_diff = d.max_diff;
+      res.mean_diff = d.mean_diff;
+      res.baseline = b.max_diff;
+      res.budget = budget;
+    }
+  }
+  return res;
+}
+
+/// The captured CUDA-graph decode against eager decode: a small linear student with HoVLE's head
+/// dim (hidden 256, 2 heads of 128, 1 kv head), 16 prompt tokens, 8 greedy steps from one snapshot.
+/// Tokens must match and the final state must agree within the budget.
+OpCheckResult check_decode_graph(const c10::Device& dev) {
+  OpCheckResult r;
+  r.op = "decode_graph";
+  r.label = "linear hidden 256 hd 128: 8 steps, graph vs eager bf16";
+  if (!dev.is_cuda()) {
+    r.skipped = true;
+    r.note = "CUDA case: skipped on " + dev.str() + " (CUDA graphs need a GPU)";
+    return r;
+  }
+  ModelConfig cfg = architecture_preset("tiny");
+  for (StackConfig* s : {&cfg.he, &cfg.llm}) {
+    s->hidden = 256;
+    s->n_heads = 2;
+    s->n_kv_heads = 1;
+    s->head_dim = 128;
+  }
+  cfg = apply_plan(cfg, LayerPlan::parse("linear"));
+  VlmModel m(cfg, random_weights(cfg, 11));
+  m.to(dev, at::kBFloat16);
+  m.fuse_for_inference();
+  ModelCache cache = m.new_cache(1);
+  at::Generator g = at::detail::createCPUGenerator(12);
+  const at::Tensor ids = at::randint(1, 500, {1, 16}, g, at::TensorOptions().dtype(at::kLong)).to(dev);
+  const int64_t first = m.head(m.run_all(m.embed_tokens(ids), &cache)).select(1, 15).argmax(-1).item<int64_t>();
+  const CacheSnapshot snap = cache.snapshot();
+  std::vector<int64_t> eager, graphed;
+  int64_t t = first;
+  for (int k = 0; k < 8; ++k) {
+    const at::Tensor in = at::full({1, 1}, t, ids.options());
+    t = m.head(m.run_all(m.embed_tokens(in), &cache)).reshape({-1}).argmax().item<int64_t>();
+    eager.push_back(t);
+  }
+  const at::Tensor eager_state = cache.layers.back().ssm.ssm.clone();
+  cache.restore(snap);
+  const char* why = decode_graph_unsupported(m, cache);
+  if (why) {
+    r.skipped = true;
+    r.note = why;
+    return r;
+  }
+  DecodeGraph graph(m, cache);
+  t = first;
+  for (int k = 0; k < 8; ++k) graphed.push_back(t = graph.step(t));
+  const DiffStats d = diff_stats(cache.layers.back().ssm.ssm, eager_state);
+  r.path = "cuda-graph";
+  r.worst = "ssm_state";
+  r.max_diff = d.max_diff;
+  r.mean_diff = d.mean_diff;
+  r.budget = diff_budget(at::kFloat, 0.0, eager_state.abs().max().item<double>());
+  r.passed = graphed == eager && d.max_diff <= r.budget;
+  if (graphed != eager) r.worst = "tokens differ";
+  return r;
+}
+
+}  // namespace
+
+DiffStats diff_stats(const at::Tensor& got, const at::Tensor& want) {
+  DiffStats s;
+  if (got.sizes() != want.sizes()) {
+    s.max_diff = s.mean_diff = INFINITY;
+    return s;
+  }
+  if (got.numel() == 0) return s;
+  const at::Tensor d = (got.to(at::kFloat) - want.to(at::kFloat)).abs();
+  s.max_diff = d.max().item<double>();
+  s.mean_diff = d.mean().item<double>();
+  if (!std::isfinite(s.max_diff)) s.max_diff = s.mean_diff = INFINITY;
+  return s;
+}
+
+double diff_budget(at::ScalarType dtype, double baseline_max, double ref_absmax) {
+  // fp32: a few ulps of reordered sums over the largest value; bf16/f16: about two roundings (2^-8 each).
+  const double floor = dtype == at::kFloat ? 1e-4 : 1e-2;
+  return std::max(2.0 * baseline_max, floor * std::max(ref_absmax, 1e-6));
+}
+
+std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full) {
+  c10::AutoGradMode no_grad(false);
+  std::vector<Case> cases;
+  add_attention_cases(cases, device);
+  add_rope_cases(cases, device);
+  add_norm_cases(cases, device);
+  add_conv_cases(cases, device);
+  add_mamba2_cases(cases, device);
+  add_gated_norm_cases(cases, device);
+  add_reference_only_cases(cases, device);
+  std::vector<OpCheckResult> out;
+  for (const Case& c : cases) {
+    // CPU: only the small fp32 cases (the rest exist for CUDA fast paths); the short table on CUDA:
+    // the small cases in bf16, the dtype the GPU runs.
+    const bool cpu_skip = !device.is_cuda() && (!c.small || c.dtype != at::kFloat);
+    if (!full && (!c.small || (device.is_cuda() && c.dtype != at::kBFloat16) || (!device.is_cuda() && cpu_skip))) continue;
+    if (cpu_skip) {
+      OpCheckResult r;
+      r.op = op_name(c.op);
+      r.label = c.label + " " + dtype_name(c.dtype);
+      r.skipped = true;
+      r.note = "CUDA case: skipped on " + device.str() + " (no GPU here; run `mmmamba selftest --full` on one)";
+      out.push_back(r);
+      continue;
+    }
+    out.push_back(run_case(c, device));
+  }
+  if (full || device.is_cuda()) out.push_back(check_decode_graph(device));
+  return out;
+}
+
+std::string format_op_checks(const std::vector<OpCheckResult>& results) {
+  std::string s;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-19s %-44s %-12s %-12s %10s %10s %10s %10s  %s\n", "op", "case", "path", "output",
+                "max diff", "mean diff", "ref err", "budget", "result");
+  s += line;
+  int passed = 0, failed = 0, skipped = 0;
+  for (const OpCheckResult& r : results) {
+    if (r.skipped) {
+      ++skipped;
+      std::snprintf(line, sizeof line, "%-19s %-44s %s\n", r.op.c_str(), r.label.c_str(), r.note.c_str());
+    } else {
+      (r.passed ? passed : failed) += 1;
+      std::snprintf(line, sizeof line, "%-19s %-44s %-12s %-12s %10.3g %10.3g %10.3g %10.3g  %s\n", r.op.c_str(),
+                    r.label.c_str(), r.path.c_str(), r.worst.c_str(), r.max_diff, r.mean_diff, r.baseline, r.budget,
+                    r.passed ? "ok" : "FAIL");
+    }
+    s += line;
+  }
+  std::snprintf(line, sizeof line, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  return s + line;
+}
+
+std::string describe_op_device(const c10::Device& device) {
+  const std::string name = device_name(device);
+  return describe_device(device) + (name.empty() ? "" : " (" + name + ")") + ": CUDA kernels " +
+         (cuda_kernels_built() ? "built" : "not built") + ", SDPA flash " + (sdpa_flash_built() ? "built" : "not built");
+}
+
+}  // namespace mm

@@ -1,0 +1,53 @@
+// The engine's op dispatch: one entry per op, with the signature of its reference in ref/. Each
+// entry takes its fast path (kernels/ CUDA kernels, SDPA flash) when the call is one the fast path
+// supports, and the reference otherwise: another device, dtype or shape, or a call that needs
+// gradients. What ran is recorded in ops/op_registry.h. core/models/ calls only these.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "ref/conv1d_ref.h"
+#include "ref/mamba2_step_ref.h"
+#include "ref/ssd_ref.h"
+
+namespace mm {
+
+/// rms_norm_ref: x (..., D), w (D).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+/// apply_rope_ref: x (B, L, heads, hd) at positions pos0...
+at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
+/// attention_ref for L new queries: q (B, L, H, hd); k, v (B, H_kv, T, hd), causal with T - L past keys.
+at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+/// attention_ref for one query over a cache: q (B, 1, H, hd); k, v (B, H_kv, T, hd).
+at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+
+/// ssd_scan_chunked_ref.
+ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                            const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state = {});
+/// ssd_state_update_ref.
+at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                            const at::Tensor& Bm, const at::Tensor& Cm);
+/// causal_conv1d_ref and causal_conv1d_update_ref.
+ConvResult causal_conv1d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                         const at::Tensor& init_state = {});
+at::Tensor causal_conv1d_update(const at::Tensor& x, at::Tensor& state, const at::Tensor& weight,
+                                const at::Tensor& bias);
+/// gated_rmsnorm_ref.
+at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight, double eps);
+/// mamba2_decode_step_ref: one fused decode step of a Mamba-2 layer.
+at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
+                              at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
+
+/// Why each fast path cannot take this call (nullptr = it can). Pure shape/dtype/device checks,
+/// true of the build's kernels; exposed so tests can hold the declarations to what runs.
+const char* rms_norm_unsupported(const at::Tensor& x, const at::Tensor& w);
+const char* rope_unsupported(const at::Tensor& x);
+const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+const char* attention_decode_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight);
+const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state);
+const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
+                                           const at::Tensor& conv_state, const at::Tensor& ssm_state,
+                                           const Mamba2StepWeights& w);
+
+}  // namespace mm

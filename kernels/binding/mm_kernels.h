@@ -1,0 +1,29 @@
+// The CUDA kernels as ATen functions, with the signatures of their references in core/ref/. Built
+// only with a CUDA LibTorch; core/ops/ calls them after its supports() checks.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "ref/conv1d_ref.h"
+#include "ref/mamba2_step_ref.h"
+
+namespace mm::cuda_ops {
+
+/// rms_norm_ref. x (..., D) with unit last stride; returns a contiguous tensor of x's shape.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+/// gated_rmsnorm_ref. y, g (..., H, P) with unit last strides, P % 32 == 0, P <= 1024.
+at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& w, double eps);
+/// apply_rope_ref. x (B, L, heads, hd) with unit last stride; returns a contiguous tensor.
+at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
+/// attention_ref with one query: q (B, 1, H, hd), k and v (B, H_kv, T, hd). Returns (B, 1, H, hd).
+at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+/// causal_conv1d_ref and causal_conv1d_update_ref.
+ConvResult causal_conv1d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                         const at::Tensor& init_state);
+at::Tensor causal_conv1d_update(const at::Tensor& x, at::Tensor& state, const at::Tensor& weight,
+                                const at::Tensor& bias);
+/// mamba2_decode_step_ref.
+at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
+                              at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
+
+}  // namespace mm::cuda_ops

@@ -1,0 +1,127 @@
+// The op dispatch layer: every op's dispatch against its reference over the harness's case table
+// (ops/op_check.h), the path registry, and the supports() declarations. CUDA cases skip on a machine
+// without a GPU, saying so; on the device `mmmamba selftest --full` runs the whole table.
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "cache/model_cache.h"
+#include "config/layer_plan.h"
+#include "ops/op_check.h"
+#include "ops/op_registry.h"
+#include "ops/ops.h"
+#include "ref/attention_ref.h"
+
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QtTest>
+
+using namespace mm;
+
+class TestOps : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void cpuDispatchMatchesReference() {
+    reset_op_paths();
+    const auto results = run_op_checks(c10::Device(c10::kCPU), /*full=*/false);
+    QVERIFY(results.size() >= 10);  // one small case per op
+    for (const OpCheckResult& r : results) {
+      qInfo("%s %s: %s max %.3g mean %.3g budget %.3g", r.op.c_str(), r.label.c_str(), r.path.c_str(), r.max_diff,
+            r.mean_diff, r.budget);
+      QVERIFY2(!r.skipped && r.passed, (r.op + " " + r.label).c_str());
+      QCOMPARE(r.path, std::string("reference"));  // a CPU has no fast path
+      QCOMPARE(r.max_diff, 0.0);                    // the dispatch is the reference there, bit for bit
+    }
+    for (const OpPathRecord& p : op_path_records()) QVERIFY2(p.fast_calls == 0 && p.reference_calls > 0, p.op.c_str());
+  }
+
+  void fullTableSkipsCudaCasesOnCpu() {
+    const auto results = run_op_checks(c10::Device(c10::kCPU), /*full=*/true);
+    int skipped = 0;
+    for (const OpCheckResult& r : results) {
+      if (r.skipped) {
+        ++skipped;
+        QVERIFY2(r.note.find("CUDA case") != std::string::npos, r.note.c_str());
+      } else {
+        QVERIFY2(r.passed, (r.op + " " + r.label).c_str());
+      }
+    }
+    QVERIFY(skipped > 50);  // bf16 and the long/batched cases are there for the GPU
+    const std::string table = format_op_checks(results);
+    QVERIFY(table.find("skipped") != std::string::npos);
+  }
+
+  void cudaCases() {
+    if (!at::hasCUDA())
+      QSKIP("no CUDA device (CPU build or machine): the CUDA cases run with `mmmamba selftest --full` on a GPU");
+    const auto results = run_op_checks(c10::Device(c10::kCUDA, 0), /*full=*/true);
+    qInfo("%s", format_op_checks(results).c_str());
+    for (const OpCheckResult& r : results) QVERIFY2(r.skipped || r.passed, (r.op + " " + r.label).c_str());
+  }
+
+  void checkerCatchesWrongResults() {
+    at::Generator g = at::detail::createCPUGenerator(3);
+    const at::Tensor want = at::randn({64, 128}, g);
+    QCOMPARE(diff_stats(want.clone(), want).max_diff, 0.0);
+    at::Tensor off = want.clone();
+    off[5][7] += 0.1;  // one wrong element
+    const DiffStats d = diff_stats(off, want);
+    const double budget = diff_budget(at::kFloat, 0.0, want.abs().max().item<double>());
+    QVERIFY(d.max_diff > budget);
+    QVERIFY(diff_budget(at::kBFloat16, 0.0, 1.0) > diff_budget(at::kFloat, 0.0, 1.0));
+    QVERIFY(diff_budget(at::kBFloat16, 0.5, 1.0) >= 1.0);  // twice the reference's own error
+    off[0][0] = NAN;
+    QVERIFY(std::isinf(diff_stats(off, want).max_diff));
+    QVERIFY(std::isinf(diff_stats(want.narrow(0, 0, 3), want).max_diff));  // a shape mismatch fails
+  }
+
+  void registryRecordsWhatRan() {
+    reset_op_paths();
+    QCOMPARE(op_path_status(), std::string("ops: nothing run yet"));
+    const at::Tensor x = at::ones({2, 8}), w = at::ones({8});
+    QVERIFY(at::allclose(rms_norm(x, w, 1e-5), rms_norm_ref(x, w, 1e-5)));
+    record_op_path(Op::attention_decode, "cuda-splitk");
+    record_op_path(Op::attention_decode, "reference", "dtype (needs bf16/f16)");
+    const auto recs = op_path_records();
+    QCOMPARE(recs[size_t(Op::rms_norm)].reference_calls, int64_t(1));
+    QCOMPARE(recs[size_t(Op::attention_decode)].fast_calls, int64_t(1));
+    QCOMPARE(recs[size_t(Op::attention_decode)].fallback, std::string("dtype (needs bf16/f16)"));
+    const std::string status = op_path_status();
+    QVERIFY2(status.find("rms_norm reference") != std::string::npos, status.c_str());
+    QVERIFY2(status.find("attention_decode cuda-splitk 50%") != std::string::npos, status.c_str());
+    QVERIFY(op_path_report().find("fell back: dtype") != std::string::npos);
+    reset_op_paths();
+    QCOMPARE(op_path_records()[size_t(Op::attention_decode)].fast_calls, int64_t(0));
+  }
+
+  void reservedKvCacheNeverGrows() {
+    const ModelConfig cfg = architecture_preset("micro");  // every layer attention
+    ModelCache cache(cfg, 1, at::TensorOptions().dtype(at::kFloat));
+    cache.reserve(cfg, 100, at::TensorOptions().dtype(at::kFloat));
+    AttentionCache& a = cache.layers[0].attn;
+    const StackConfig& s = cfg.stack_of(0);
+    QCOMPARE(a.k.size(2), int64_t(100));
+    const void* before = a.k.data_ptr();
+    at::Generator g = at::detail::createCPUGenerator(5);
+    const at::Tensor k1 = at::randn({1, s.n_kv_heads, 60, s.head_dim}, g), k2 = at::randn({1, s.n_kv_heads, 40, s.head_dim}, g);
+    a.append(k1, k1);
+    a.append(k2, k2);
+    QCOMPARE(a.k.data_ptr(), before);  // filled to capacity in place
+    QVERIFY(at::equal(a.keys(), at::cat({k1, k2}, 2)));
+    a.append(k2.narrow(2, 0, 1), k2.narrow(2, 0, 1));  // past the reservation it still grows
+    QCOMPARE(a.len, int64_t(101));
+    QVERIFY(at::equal(a.keys().narrow(2, 0, 100), at::cat({k1, k2}, 2)));
+  }
+
+  void cpuTensorsAreNeverOfferedToKernels() {
+    const at::Tensor q = at::zeros({1, 1, 16, 128}, at::kBFloat16), kv = at::zeros({1, 8, 10, 128}, at::kBFloat16);
+    QVERIFY(attention_decode_unsupported(q, kv, kv) != nullptr);
+    QVERIFY(attention_prefill_unsupported(q, kv, kv) != nullptr);
+    QVERIFY(rms_norm_unsupported(at::zeros({4, 8}), at::zeros({8})) != nullptr);
+    QVERIFY(conv1d_unsupported(at::zeros({1, 3, 8}), at::zeros({8, 2}), {}) != nullptr);
+    if (!cuda_kernels_built()) QCOMPARE(std::string(attention_decode_unsupported(q, kv, kv)), std::string("this build has no CUDA kernels"));
+  }
+};
+
+QTEST_APPLESS_MAIN(TestOps)
+#include "test_ops.moc"
