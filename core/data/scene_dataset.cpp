@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "data/image_store.h"
 #include "data/scene.h"
 #include "runtime/errors.h"
 
@@ -142,9 +143,6 @@ std::vector<SceneDataSample> generate_scene_samples(const SceneDataOptions& o, c
 
 SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext& ctx) {
   validate(o);
-#if !MM_WITH_OPENCV
-  throw InputError("this build has no image support, so it cannot draw scenes", "rebuild with -DMM_WITH_OPENCV=ON");
-#endif
   if (o.out_dir.empty()) throw InputError("no output directory given", "name a directory for the dataset");
   const fs::path out = fs::absolute(o.out_dir).lexically_normal();
   std::error_code ec;
@@ -156,6 +154,8 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
   SampleStream stream(o);
   std::vector<Sample> records;
   records.reserve(size_t(o.count));
+  std::vector<std::string> image_paths;  // and their pixels, for the image store beside the JSONL
+  std::vector<uint8_t> pixels;
   const int every = std::max(1, o.count / 20);
   for (int i = 0; i < o.count; ++i) {
     ctx.check_cancel();
@@ -163,7 +163,10 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
     SceneDataSample s = stream.next(i);
     for (size_t k = 0; k < s.scenes.size(); ++k) {
       const std::string path = (out / s.record.images[k]).string();
-      write_scene_png(s.scenes[k], path);
+      const std::vector<uint8_t> px = render_scene(s.scenes[k]);
+      pixels.insert(pixels.end(), px.begin(), px.end());
+      image_paths.push_back(path);
+      if (MM_WITH_OPENCV) write_scene_png(s.scenes[k], path);  // the GPU build has no PNG writer: the store only
       s.record.images[k] = path;
     }
     FamilyCounts& fc = sum.families[s.record.family];
@@ -178,6 +181,7 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
     records.push_back(std::move(s.record));
   }
   ctx.progress("make-data", 1.0, "writing " + sum.jsonl_path);
+  write_image_store(sum.jsonl_path, image_paths, pixels, o.image_side);
   write_jsonl(sum.jsonl_path, records);
   sum.samples = int(records.size());
   return sum;
