@@ -8,16 +8,21 @@
 #                                                    students (full-length recipes) side by side, and the
 #                                                    three scored on the held-out test split
 # WORK/data/tokenizer must exist (make-data --tokenizer DIR --vocab 1024, as make-demo-models.sh makes it).
-# Every run stops cleanly (SIGINT: a checkpoint) when its time is up, so the call always ends in time.
+# Every run stops cleanly (SIGINT: a checkpoint) when its time is up, so the call always ends in time; runs
+# side by side get a share of the CPU threads (OpenMP threads of four processes on 16 cores oversubscribe).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$1 work=$2 phase=$3
 data=$work/data
 recipes=$repo/examples/recipes
-sets=(--set "tokenizer=$data/tokenizer" --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl")
+device=${DEVICE:-cuda}  # DEVICE=cpu tries the same steps on a CPU build
+sets=(--set "tokenizer=$data/tokenizer" --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl"
+      --set "device=$device")
 
-latest() { ls -d "$1"/ckpt-* | sort | tail -1; }  # the final checkpoint, or the last one of a stopped run
+latest() { ls -d "$1"/ckpt-* 2>/dev/null | sort | tail -1; }  # the final checkpoint, or a stopped run's last
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-3}
 rate() {  # median tokens/s per stage of a run's metrics
+  [ -f "$1/metrics.jsonl" ] || { echo "$1: no steps"; return 0; }
   python3 - "$1/metrics.jsonl" <<'EOF'
 import json, sys, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -49,9 +54,10 @@ if [ "$phase" = teachers ]; then
   ckpts=() labels=()
   for name in "${!variant[@]}"; do
     rate "$work/t-$name"
-    ckpts+=("$(latest "$work/t-$name/teacher")") labels+=(--label "$name")
+    ck=$(latest "$work/t-$name/teacher")
+    [ -n "$ck" ] && ckpts+=("$ck") labels+=(--label "$name")
   done
-  "$bin" eval --device cuda --data "$data/val.jsonl" "${ckpts[@]}" "${labels[@]}" --json "$work/teachers-val.json"
+  "$bin" eval --device "$device" --data "$data/val.jsonl" "${ckpts[@]}" "${labels[@]}" --json "$work/teachers-val.json"
   exit 0
 fi
 
@@ -61,6 +67,7 @@ models=$work/models
 for plan in linear hybrid; do
   timeout -s INT "${STUDENT_SECONDS:-330}" "$bin" distill --run "$work/$plan" --recipe "$recipes/demo-$plan-full.json" \
     --set "teacher=$models/demo-teacher" --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl" \
+    --set "device=$device" \
     > "$work/$plan.log" 2>&1 &
 done
 wait || true
@@ -69,6 +76,6 @@ for plan in linear hybrid; do
   "$bin" export "$(latest "$work/$plan/stage3")" --out "$models/demo-$plan" --dtype bf16
 done
 for split in test val; do
-  "$bin" eval --device cuda --data "$data/$split.jsonl" "$models/demo-teacher" "$models/demo-linear" "$models/demo-hybrid" \
+  "$bin" eval --device "$device" --data "$data/$split.jsonl" "$models/demo-teacher" "$models/demo-linear" "$models/demo-hybrid" \
     --label teacher --label linear --label hybrid --json "$work/eval-$split.json" --csv "$work/eval-$split.csv"
 done

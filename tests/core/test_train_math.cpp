@@ -2,6 +2,8 @@
 // torch::optim::AdamW, gradient clipping by hand, the KL and layer-wise losses recomputed from the models'
 // outputs, the trainable set of each stage as METHOD.md states it, and gradient accumulation against one
 // pass over the whole batch.
+#include <ATen/ATen.h>
+#include <torch/types.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
