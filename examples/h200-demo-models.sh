@@ -32,6 +32,10 @@ for st in sorted({r["stage"] for r in rows}):
 EOF
 }
 
+heartbeat() {  # the last line of each run's log every 20 s, so a call that runs out of time still shows where
+  while sleep 20; do for f in "$@"; do [ -f "$f" ] && echo "$(date +%T) $(basename "$f"): $(tail -c 300 "$f" | tr '\r' '\n' | tail -n 1)"; done; done
+}
+
 if [ "$phase" = teachers ]; then
   if [ ! -f "$data/test.jsonl" ]; then
     "$bin" make-data --out "$data" --split train --count 30000 --questions-per-scene 3 --seed 0
@@ -50,14 +54,18 @@ if [ "$phase" = teachers ]; then
     timeout -s INT "${TEACHER_SECONDS:-300}" "$bin" train-teacher --run "$work/t-$name" \
       --recipe "$recipes/demo-teacher.json" "${sets[@]}" "${extra[@]}" > "$work/t-$name.log" 2>&1 &
   done
-  wait || true
+  heartbeat "$work"/t-*.log &
+  beat=$!
+  wait $(jobs -p | grep -v "^$beat$") || true
+  kill "$beat"
   ckpts=() labels=()
   for name in "${!variant[@]}"; do
     rate "$work/t-$name"
     ck=$(latest "$work/t-$name/teacher")
     [ -n "$ck" ] && ckpts+=("$ck") labels+=(--label "$name")
   done
-  "$bin" eval --device "$device" --data "$data/val.jsonl" "${ckpts[@]}" "${labels[@]}" --json "$work/teachers-val.json"
+  "$bin" eval --device "$device" --data "$data/val.jsonl" --limit "${EVAL_LIMIT:-0}" "${ckpts[@]}" "${labels[@]}" \
+    --json "$work/teachers-val.json"
   exit 0
 fi
 
@@ -70,7 +78,10 @@ for plan in linear hybrid; do
     --set "device=$device" \
     > "$work/$plan.log" 2>&1 &
 done
-wait || true
+heartbeat "$work"/linear.log "$work"/hybrid.log &
+beat=$!
+wait $(jobs -p | grep -v "^$beat$") || true
+kill "$beat"
 for plan in linear hybrid; do
   rate "$work/$plan"
   "$bin" export "$(latest "$work/$plan/stage3")" --out "$models/demo-$plan" --dtype bf16
