@@ -67,8 +67,9 @@ Batch batch_to(const Batch& b, const c10::Device& device);
 
 /// The examples of one optimiser step split into passes of at most micro_batch examples (0: one pass), each
 /// with its share of the step's loss: the share of answer targets for the teacher's mean cross-entropy
-/// (stage 0), the share of examples for the distillation losses, so accumulated gradients equal those of
-/// one pass over the whole batch.
+/// (stage 0), the share of examples for the distillation losses. Accumulated gradients equal those of one
+/// pass over the whole batch for the cross-entropy and the KL (tested); the layer-wise MSE averages over
+/// padded positions too, so there they are equal when the passes pad to the same length.
 struct MicroBatch {
   Batch batch;
   double share = 1.0;
