@@ -1,16 +1,19 @@
 #include "config/plan_stats.h"
 
 #include "cache/model_cache.h"
+#include "config/stage_trainables.h"
 #include "io/name_table.h"
 
 namespace mm {
 
 namespace {
-const char* kStage3[] = {".q_proj.", ".k_proj.", ".v_proj.", ".g_proj.", ".in_proj.", ".conv1d.", ".g_norm."};
-
+/// In stage 3's trainable set with the recipes' default (a trained, as the paper says).
 bool in_stage3_set(const std::string& name) {
-  for (const char* key : kStage3)
-    if (name.find(key) != std::string::npos) return true;
+  static const std::vector<std::string> parts = stage_trainable_parts(3, kStage3TrainsA);
+  for (const std::string& p : parts) {
+    const std::string key = ".attention." + p;
+    if (name.size() >= key.size() && name.compare(name.size() - key.size(), key.size(), key) == 0) return true;
+  }
   return false;
 }
 }  // namespace

@@ -10,7 +10,7 @@ namespace mm {
 
 struct PlanStats {
   int64_t total_params = 0;
-  int64_t trainable_params = 0;  ///< stage 3's set: q/k/v/g/in_proj, conv1d, g_norm of Mamba-2 layers
+  int64_t trainable_params = 0;  ///< stage 3's set (config/stage_trainables.h) of the Mamba-2 layers
   int64_t attention_layers = 0;
   int64_t mamba_layers = 0;
   int64_t kv_bytes_per_token = 0;  ///< at elem_size bytes per value

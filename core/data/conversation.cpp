@@ -97,7 +97,7 @@ std::string type_name(const nlohmann::json& j) {
   return (t[0] == 'a' || t[0] == 'o' ? "an " : "a ") + t;
 }
 
-Sample parse_record(const nlohmann::json& rec, const std::string& where, const fs::path& dir) {
+Sample parse_record(const nlohmann::json& rec, const std::string& where, const fs::path& dir, bool check_files) {
   if (!rec.is_object()) throw InputError(where + ": the record is " + type_name(rec) + ", not an object", kFormatHint);
   Sample s;
   if (const auto& id = field(rec, "id"); id.is_string())
@@ -155,7 +155,7 @@ Sample parse_record(const nlohmann::json& rec, const std::string& where, const f
   check_sample(s, where);
   for (const std::string& p : s.images) {
     std::error_code ec;
-    if (!fs::is_regular_file(p, ec))
+    if (check_files && !fs::is_regular_file(p, ec))
       throw InputError(where + ": image file not found: " + p,
                        "image paths are relative to the JSONL file's directory; check that the file exists");
   }
@@ -174,7 +174,7 @@ std::string relative_if_under(const std::string& image, const fs::path& dir) {
 
 }  // namespace
 
-std::vector<Sample> read_jsonl(const std::string& path) {
+std::vector<Sample> read_jsonl(const std::string& path, bool check_image_files) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw InputError("no JSONL file at " + path, "check the path");
   std::ifstream in(path, std::ios::binary);
@@ -200,7 +200,7 @@ std::vector<Sample> read_jsonl(const std::string& path) {
     } catch (const nlohmann::json::exception& e) {
       throw InputError(where + ": not valid JSON (" + e.what() + ")", "write one JSON object per line, in UTF-8");
     }
-    out.push_back(parse_record(rec, where, dir));
+    out.push_back(parse_record(rec, where, dir, check_image_files));
   }
   if (in.bad()) throw IoError("error while reading " + path, "check the disk and the file");
   if (out.empty()) throw InputError(path + ": no records (the file is empty)", kFormatHint);

@@ -25,8 +25,8 @@ struct Sample {
 
 /// Reads every record; InputError naming the file, the line number and what is wrong on a bad record
 /// (not JSON, missing/ill-typed field, turns not alternating, <image> count != image count, missing image
-/// file). An empty file is an error too.
-std::vector<Sample> read_jsonl(const std::string& path);
+/// file, unless check_image_files is false). An empty file is an error too.
+std::vector<Sample> read_jsonl(const std::string& path, bool check_image_files = true);
 
 /// Writes records atomically (temp file + rename); image paths are written relative to the file's directory
 /// when they lie under it.

@@ -152,7 +152,6 @@ Family parse_family(const std::string& name) {
 namespace {
 [[noreturn]] void no_images() { throw InputError("this build has no image support", "rebuild with -DMM_WITH_OPENCV=ON"); }
 }  // namespace
-std::vector<uint8_t> render_scene(const Scene&) { no_images(); }
 void write_scene_png(const Scene&, const std::string&) { no_images(); }
 #endif
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "data/image_store.h"
 #include "data/scene.h"
 #include "data/split_staging.h"
 #include "runtime/errors.h"
@@ -143,9 +144,6 @@ std::vector<SceneDataSample> generate_scene_samples(const SceneDataOptions& o, c
 
 SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext& ctx) {
   validate(o);
-#if !MM_WITH_OPENCV
-  throw InputError("this build has no image support, so it cannot draw scenes", "rebuild with -DMM_WITH_OPENCV=ON");
-#endif
   if (o.out_dir.empty()) throw InputError("no output directory given", "name a directory for the dataset");
   const fs::path out = fs::absolute(o.out_dir).lexically_normal();
   SplitStaging staging(out.string(), o.split);  // the old split stays intact until the new one is complete
@@ -156,6 +154,8 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
   SampleStream stream(o);
   std::vector<Sample> records;
   records.reserve(size_t(o.count));
+  std::vector<std::string> image_paths;  // and their pixels, for the image store beside the JSONL
+  std::vector<uint8_t> pixels;
   const int every = std::max(1, o.count / 20);
   for (int i = 0; i < o.count; ++i) {
     ctx.check_cancel();
@@ -163,7 +163,10 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
     SceneDataSample s = stream.next(i);
     for (size_t k = 0; k < s.scenes.size(); ++k) {
       const std::string path = (stage_dir / s.record.images[k]).string();
-      write_scene_png(s.scenes[k], path);
+      const std::vector<uint8_t> px = render_scene(s.scenes[k]);
+      pixels.insert(pixels.end(), px.begin(), px.end());
+      image_paths.push_back(path);
+      if (MM_WITH_OPENCV) write_scene_png(s.scenes[k], path);  // the GPU build has no PNG writer: the store only
       s.record.images[k] = path;
     }
     FamilyCounts& fc = sum.families[s.record.family];
@@ -178,7 +181,9 @@ SceneDataSummary make_scene_dataset(const SceneDataOptions& o, const JobContext&
     records.push_back(std::move(s.record));
   }
   ctx.progress("make-data", 1.0, "writing " + sum.jsonl_path);
-  write_jsonl((stage_dir / (o.split + ".jsonl")).string(), records);
+  const std::string staged_jsonl = (stage_dir / (o.split + ".jsonl")).string();
+  write_image_store(staged_jsonl, image_paths, pixels, o.image_side);  // paths relative to the JSONL: they move with it
+  write_jsonl(staged_jsonl, records);
   staging.commit();
   sum.samples = int(records.size());
   return sum;

@@ -15,6 +15,7 @@
 #include "runtime/errors.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
+#include "data/image_store.h"
 #include "train/examples.h"
 #include "image/model_tiles.h"
 
@@ -31,8 +32,29 @@ std::string normalise_answer(const std::string& s) {
   return out.substr(b);
 }
 
+namespace {
+
+/// The sample's images, tiled: from the dataset's image store when it holds them, else from their files.
+PromptImages prompt_images(const data::Sample& s, const TileOptions& tiles, const data::ImageStore* store) {
+  if (!store) return load_prompt_images(s.images, tiles);
+  PromptImages out;
+  std::vector<at::Tensor> parts;
+  for (const std::string& p : s.images) {
+    const uint8_t* rgb = store->find(p);
+    ImageTiles t = rgb ? tile_image_rgb(rgb, store->side(), store->side(), store->side() * 3, tiles)
+                       : tile_image_file(p, tiles);
+    out.tiles_per_image.push_back(int(t.pixels.size(0)));
+    parts.push_back(t.pixels);
+  }
+  if (!parts.empty()) out.pixels = at::cat(parts, 0);
+  return out;
+}
+
+}  // namespace
+
 EvalResult evaluate_checkpoint(const std::string& checkpoint, const std::string& label,
-                               const std::vector<data::Sample>& samples, const EvalOptions& opts, const JobContext& ctx) {
+                               const std::vector<data::Sample>& samples, const EvalOptions& opts, const JobContext& ctx,
+                               const data::ImageStore* store) {
   c10::AutoGradMode no_grad(false);
   const auto t0 = std::chrono::steady_clock::now();
   Checkpoint ck = load_checkpoint(checkpoint, at::kFloat);
@@ -55,9 +77,9 @@ EvalResult evaluate_checkpoint(const std::string& checkpoint, const std::string&
     ctx.check_cancel();
     const data::Sample& s = samples[i];
     if (s.turns.empty() || s.turns.back().from_human) continue;
-    PromptImages im = load_prompt_images(s.images, tiles);
+    PromptImages im = prompt_images(s, tiles, store);
     const EncodedConversation e = encode_conversation(*tok, model.config(), opts.system_prompt, s, im.tiles_per_image, false);
-    const at::Tensor ids = at::tensor(e.ids, at::kLong).view({1, -1}).to(dev);
+    const at::Tensor ids = at::tensor(e.ids, at::kLong).view({1, -1});  // prefill moves it to the model's device
     at::Tensor pixels = im.pixels.defined() ? im.pixels.to(dev, model.options().dtype().toScalarType()) : at::Tensor();
     ModelCache cache = model.new_cache(1);
     const Generation g = generate(model, cache, ids, pixels, greedy, {}, &ctx.cancel);
@@ -80,12 +102,12 @@ std::vector<EvalResult> evaluate(const EvalOptions& opts, const JobContext& ctx)
   if (opts.checkpoints.empty()) throw InputError("no checkpoints to evaluate", "name one or more checkpoint directories");
   if (!opts.labels.empty() && opts.labels.size() != opts.checkpoints.size())
     throw InputError("give one label per checkpoint (" + std::to_string(opts.checkpoints.size()) + ")");
-  const std::vector<data::Sample> samples = data::read_jsonl(opts.data);
+  const data::Dataset data = data::read_dataset(opts.data);
   std::vector<EvalResult> out;
   for (size_t i = 0; i < opts.checkpoints.size(); ++i) {
     const std::string label =
         opts.labels.empty() ? std::filesystem::path(opts.checkpoints[i]).lexically_normal().filename().string() : opts.labels[i];
-    out.push_back(evaluate_checkpoint(opts.checkpoints[i], label, samples, opts, ctx));
+    out.push_back(evaluate_checkpoint(opts.checkpoints[i], label, data.samples, opts, ctx, data.images.get()));
   }
   return out;
 }

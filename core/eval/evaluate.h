@@ -42,9 +42,15 @@ struct EvalOptions {
 /// Lowercase, trimmed, trailing punctuation dropped: "Yes." == "yes".
 std::string normalise_answer(const std::string& s);
 
-/// Scores one model on samples (already read). Progress through ctx; cancellable.
+namespace data {
+class ImageStore;
+}
+
+/// Scores one model on samples (already read), their images from store when given (else their files).
+/// Progress through ctx; cancellable.
 EvalResult evaluate_checkpoint(const std::string& checkpoint, const std::string& label,
-                               const std::vector<data::Sample>& samples, const EvalOptions& opts, const JobContext& ctx);
+                               const std::vector<data::Sample>& samples, const EvalOptions& opts, const JobContext& ctx,
+                               const data::ImageStore* store = nullptr);
 
 std::vector<EvalResult> evaluate(const EvalOptions& opts, const JobContext& ctx);
 

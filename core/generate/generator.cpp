@@ -58,7 +58,8 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
   Generation g;
   g.stats.prompt_tokens = prompt_ids.size(1);
   at::Generator gen = at::detail::createCPUGenerator(opts.seed);
-  std::vector<int64_t> context(prompt_ids.data_ptr<int64_t>(), prompt_ids.data_ptr<int64_t>() + prompt_ids.numel());
+  const at::Tensor host_ids = prompt_ids.to(at::kCPU, at::kLong).contiguous();  // the ids may live on the GPU
+  std::vector<int64_t> context(host_ids.data_ptr<int64_t>(), host_ids.data_ptr<int64_t>() + host_ids.numel());
   at::Tensor logits = prefill(model, cache, prompt_ids, pixels, opts.prefill_chunk, cancel);
   g.stats.prefill_seconds = seconds_since(t0);
   const auto t1 = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 #include "image/image_tiles.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "runtime/errors.h"
@@ -56,6 +57,23 @@ int tile_count(const TileGrid& g, const TileOptions& o) {
   return n + (n > 1 && o.use_thumbnail ? 1 : 0);
 }
 
+void normalise_tile(const uint8_t* rgb, int S, size_t stride_bytes, float* dst) {
+  // Lookup table per channel, computed once for all 256 byte values.
+  static const auto lut = [] {
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
+    std::array<std::array<float, 256>, 3> t{};
+    for (int ch = 0; ch < 3; ++ch)
+      for (int v = 0; v < 256; ++v) t[size_t(ch)][size_t(v)] = (float(v) / 255.0f - mean[ch]) / stdv[ch];
+    return t;
+  }();
+  const size_t plane = size_t(S) * S;
+  for (int y = 0; y < S; ++y) {
+    const uint8_t* row = rgb + size_t(y) * stride_bytes;
+    for (int x = 0; x < S; ++x)
+      for (int ch = 0; ch < 3; ++ch) dst[size_t(ch) * plane + size_t(y) * S + x] = lut[size_t(ch)][row[3 * x + ch]];
+  }
+}
+
 std::vector<uint8_t> tiles_to_rgb(const at::Tensor& pixels, int index) {
   if (!pixels.defined() || pixels.dim() != 4 || pixels.size(1) != 3 || index < 0 || index >= pixels.size(0))
     throw InputError("no tile " + std::to_string(index) + " in a pixel tensor of " +
@@ -73,7 +91,23 @@ namespace {
 }  // namespace
 ImageTiles tile_image_file(const std::string&, const TileOptions&) { no_images(); }
 ImageTiles tile_image_bytes(const std::vector<uint8_t>&, const TileOptions&) { no_images(); }
-ImageTiles tile_image_rgb(const uint8_t*, int, int, int, const TileOptions&) { no_images(); }
+ImageTiles tile_image_rgb(const uint8_t* rgb, int width, int height, int stride_bytes, const TileOptions& o) {
+  if (!rgb || width <= 0 || height <= 0 || int64_t(stride_bytes) < 3 * int64_t(width))
+    throw InputError("the RGB image is empty or its row stride is below 3 bytes per pixel");
+  const TileGrid g = choose_tile_grid(width, height, o);
+  if (width != o.image_size || height != o.image_size || tile_count(g, o) != 1)
+    throw InputError("this build has no image resizer: it takes only " + std::to_string(o.image_size) + "x" +
+                         std::to_string(o.image_size) + " images that make one tile (got " + std::to_string(width) +
+                         "x" + std::to_string(height) + ")",
+                     "make the data at the model's tile size (make-data --image-size), or rebuild with -DMM_WITH_OPENCV=ON");
+  ImageTiles out;
+  out.grid = g;
+  out.source_width = width;
+  out.source_height = height;
+  out.pixels = at::empty({1, 3, height, width}, at::kFloat);
+  normalise_tile(rgb, width, size_t(stride_bytes), out.pixels.data_ptr<float>());
+  return out;
+}
 #endif
 
 }  // namespace mm

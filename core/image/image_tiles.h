@@ -40,8 +40,13 @@ struct ImageTiles {
 ImageTiles tile_image_file(const std::string& path, const TileOptions& opts);
 /// PNG, JPEG, ... bytes in memory.
 ImageTiles tile_image_bytes(const std::vector<uint8_t>& encoded, const TileOptions& opts);
-/// 8-bit RGB pixels, rows stride_bytes apart (e.g. a QImage in Format_RGB888).
+/// 8-bit RGB pixels, rows stride_bytes apart (e.g. a QImage in Format_RGB888). A build without OpenCV
+/// has no resizer and takes only an SxS image that needs one tile.
 ImageTiles tile_image_rgb(const uint8_t* rgb, int width, int height, int stride_bytes, const TileOptions& opts);
+
+/// ImageNet normalisation of one SxS RGB tile (rows stride_bytes apart) into dst (3, S, S):
+/// (v / 255 - mean) / std per channel.
+void normalise_tile(const uint8_t* rgb, int S, size_t stride_bytes, float* dst);
 
 /// Tile `index` back to 8-bit RGB (S*S*3, row-major) for showing what the model sees.
 std::vector<uint8_t> tiles_to_rgb(const at::Tensor& pixels, int index);

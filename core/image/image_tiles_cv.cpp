@@ -55,21 +55,9 @@ ImageTiles tile_rgb_mat(const cv::Mat& rgb, const TileOptions& o) {
   out.source_width = rgb.cols;
   out.source_height = rgb.rows;
   out.pixels = at::empty({int64_t(tiles.size()), 3, S, S}, at::kFloat);
-  // Lookup table per channel: (v / 255 - mean) / std, computed once for all 256 byte values.
-  const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
-  float lut[3][256];
-  for (int ch = 0; ch < 3; ++ch)
-    for (int v = 0; v < 256; ++v) lut[ch][v] = (float(v) / 255.0f - mean[ch]) / stdv[ch];
   float* base = out.pixels.data_ptr<float>();
-  const size_t plane = size_t(S) * S;
-  for (size_t i = 0; i < tiles.size(); ++i) {
-    float* dst = base + i * 3 * plane;  // (3, S, S)
-    for (int y = 0; y < S; ++y) {
-      const uint8_t* row = tiles[i].ptr<uint8_t>(y);
-      for (int x = 0; x < S; ++x)
-        for (int ch = 0; ch < 3; ++ch) dst[ch * plane + size_t(y) * S + x] = lut[ch][row[3 * x + ch]];
-    }
-  }
+  for (size_t i = 0; i < tiles.size(); ++i)
+    normalise_tile(tiles[i].ptr<uint8_t>(0), S, tiles[i].step[0], base + i * 3 * size_t(S) * S);
   return out;
 }
 

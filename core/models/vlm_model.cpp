@@ -107,7 +107,8 @@ at::Tensor VlmModel::embed(const at::Tensor& ids, const at::Tensor& pixels) cons
   if (n_feats == 0) return h;
   const at::Tensor feats = embed_images(pixels);  // (n_feats, D)
   h = h.clone();
-  h.index_put_({slots}, feats);  // row-major over (B, L): tile order, then patch order
+  h.index_put_({slots}, feats.to(h.scalar_type()));  // row-major over (B, L): tile order, then patch order
+                                                      // (under autocast the features come out in bf16)
   return h;
 }
 

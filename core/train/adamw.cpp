@@ -59,7 +59,7 @@ void AdamW::load_state(const TensorMap& state, int64_t steps) {
       if (it == state.end() || !it->second.sizes().equals(params_[i].tensor.sizes()))
         throw CheckpointError("optimiser state has no matching " + key,
                               "the checkpoint belongs to a different stage or model; resume from its own run directory");
-      (*moment)[i] = it->second.to(at::kFloat).clone();
+      (*moment)[i] = it->second.to(params_[i].tensor.device(), at::kFloat).clone();
     }
   }
   steps_ = steps;
@@ -67,12 +67,12 @@ void AdamW::load_state(const TensorMap& state, int64_t steps) {
 
 double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) {
   c10::AutoGradMode no_grad(false);
-  double sq = 0.0;
+  std::vector<at::Tensor> squares;  // one host sync for the whole norm
   for (const NamedParam& p : params) {
     const at::Tensor g = p.tensor.grad();
-    if (g.defined()) sq += g.to(at::kFloat).pow(2).sum().item<double>();
+    if (g.defined()) squares.push_back(g.to(at::kFloat).pow(2).sum().to(at::kDouble));
   }
-  const double norm = std::sqrt(sq);
+  const double norm = squares.empty() ? 0.0 : std::sqrt(at::stack(squares).sum().item<double>());
   if (max_norm > 0.0 && norm > max_norm && std::isfinite(norm)) {
     const double scale = max_norm / (norm + 1e-6);
     for (const NamedParam& p : params) {
@@ -87,7 +87,9 @@ double wsd_factor(int64_t step, int64_t total, int64_t warmup, int64_t decay, do
   if (warmup > 0 && step < warmup) return double(step + 1) / double(warmup);
   const int64_t decay_start = total - decay;
   if (decay <= 0 || step < decay_start) return 1.0;
-  const double progress = std::min(1.0, double(step - decay_start + 1) / double(decay));
+  // transformers' get_wsd_schedule: progress 0 at the first decay step, (decay - 1) / decay at the last, so
+  // the last step still learns (at 1 - cos^2 of a small angle above min_ratio).
+  const double progress = std::min(1.0, double(step - decay_start) / double(decay));
   return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 

@@ -49,8 +49,9 @@ class AdamW {
 double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm);
 
 /// Warmup-stable-decay factor in [0, 1] at optimiser step `step` (0-based) of `total`: linear warmup
-/// over `warmup` steps, constant, then cosine decay to min_ratio over the last `decay` steps
-/// (transformers' get_wsd_schedule shape).
+/// over `warmup` steps (the first step at 1 / warmup, not 0), constant, then cosine decay towards min_ratio
+/// over the last `decay` steps (transformers' get_wsd_schedule shape): the last step runs at
+/// min_ratio + (1 - min_ratio) * (1 + cos(pi (decay - 1) / decay)) / 2 > min_ratio.
 double wsd_factor(int64_t step, int64_t total, int64_t warmup, int64_t decay, double min_ratio = 0.0);
 
 }  // namespace mm

@@ -4,6 +4,7 @@
 #include "data/conversation.h"
 #include "io/checkpoint.h"
 #include "io/name_table.h"
+#include "runtime/device.h"
 #include "runtime/errors.h"
 #include "seeding/seed_student.h"
 #include "text/tokenizer.h"
@@ -120,13 +121,15 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
     throw ConfigError(recipe.teacher + " is not an all-attention teacher", "distil from the original Transformer model");
   auto tok = std::shared_ptr<const Tokenizer>(Tokenizer::load(recipe.teacher));
   ctx.progress("distill", -1, "reading data");
-  ExampleSet train(data::read_jsonl(recipe.train_data), tok, teacher.config, recipe.system_prompt, recipe.max_length);
+  ExampleSet train(data::read_dataset(recipe.train_data), tok, teacher.config, recipe.system_prompt, recipe.max_length);
   std::unique_ptr<ExampleSet> eval;
   if (!recipe.eval_data.empty())
-    eval = std::make_unique<ExampleSet>(data::read_jsonl(recipe.eval_data), tok, teacher.config, recipe.system_prompt,
+    eval = std::make_unique<ExampleSet>(data::read_dataset(recipe.eval_data), tok, teacher.config, recipe.system_prompt,
                                         recipe.max_length);
   log_skipped_records(train, eval.get(), run, ctx);
-  const VlmModel teacher_model(teacher.config, teacher.weights);
+  const c10::Device device = parse_device(recipe.device);
+  VlmModel teacher_model(teacher.config, teacher.weights);
+  if (!device.is_cpu()) teacher_model.to(device, at::kFloat);
 
   TrainRunResult result;
   std::string previous;  // the last finished stage's checkpoint
@@ -157,7 +160,9 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
       run.write_stage_start(name, start.report);
     }
     VlmModel student(start.config, std::move(start.weights));
+    if (!device.is_cpu()) student.to(device, at::kFloat);
     StageJob job;
+    job.device = device;
     job.settings = st;
     job.model = &student;
     if (st.stage == 3)

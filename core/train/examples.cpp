@@ -55,9 +55,10 @@ EncodedConversation encode_conversation(const Tokenizer& tok, const ModelConfig&
   return out;
 }
 
-ExampleSet::ExampleSet(std::vector<data::Sample> samples, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg,
+ExampleSet::ExampleSet(data::Dataset data, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg,
                        std::string system_prompt, int64_t max_length)
-    : samples_(std::move(samples)),
+    : samples_(std::move(data.samples)),
+      store_(std::move(data.images)),
       tok_(std::move(tok)),
       cfg_(std::move(cfg)),
       system_(std::move(system_prompt)),
@@ -90,7 +91,10 @@ std::string ExampleSet::skipped_message() const {
 at::Tensor ExampleSet::tiles_of(const std::string& path) const {
   auto it = tile_cache_.find(path);
   if (it != tile_cache_.end()) return it->second;
-  const at::Tensor t = tile_image_file(path, tile_options_for(cfg_)).pixels.to(at::kHalf);
+  const uint8_t* rgb = store_ ? store_->find(path) : nullptr;
+  const int side = store_ ? store_->side() : 0;
+  const TileOptions opts = tile_options_for(cfg_);
+  const at::Tensor t = (rgb ? tile_image_rgb(rgb, side, side, side * 3, opts) : tile_image_file(path, opts)).pixels.to(at::kHalf);
   tile_cache_[path] = t;
   return t;
 }

@@ -13,6 +13,7 @@
 
 #include "config/model_config.h"
 #include "data/conversation.h"
+#include "data/image_store.h"
 #include "text/tokenizer.h"
 
 namespace mm {
@@ -44,13 +45,14 @@ struct Batch {
   int64_t target_tokens = 0;   ///< answer targets
 };
 
-/// A tokenised dataset that builds batches; images are tiled once and kept (fp16) in memory.
+/// A tokenised dataset that builds batches; images are tiled once and kept (fp16) in memory, read from the
+/// dataset's image store when it has one (data/image_store.h), else decoded from their files.
 class ExampleSet {
  public:
   /// Samples longer than max_length tokens are skipped (METHOD §4.1) and counted (skipped_message);
   /// InputError if none remain.
-  ExampleSet(std::vector<data::Sample> samples, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg,
-             std::string system_prompt, int64_t max_length);
+  ExampleSet(data::Dataset data, std::shared_ptr<const Tokenizer> tok, ModelConfig cfg, std::string system_prompt,
+             int64_t max_length);
   size_t size() const { return examples_.size(); }
   int64_t skipped() const { return skipped_; }
   /// "N of M records are longer than max_length ..." for the run's log; "" when none was skipped.
@@ -67,6 +69,7 @@ class ExampleSet {
  private:
   at::Tensor tiles_of(const std::string& path) const;
   std::vector<data::Sample> samples_;
+  std::shared_ptr<const data::ImageStore> store_;
   std::vector<size_t> index_;  ///< example i -> sample
   std::vector<EncodedConversation> examples_;
   std::shared_ptr<const Tokenizer> tok_;

@@ -2,6 +2,7 @@
 
 #include <c10/core/GradMode.h>
 
+#include "config/stage_trainables.h"
 #include "models/layers.h"
 
 namespace mm {
@@ -13,10 +14,7 @@ std::vector<std::string> trainable_tensors(const ModelConfig& cfg, const TensorM
       if (t.is_floating_point()) out.push_back(name);
     return out;
   }
-  std::vector<std::string> parts = {"in_proj.weight", "conv1d.weight", "conv1d.bias", "g_proj.weight", "g_norm.weight"};
-  if (st.stage == 1 || st.stage == 2) parts.insert(parts.end(), {"dt_bias", "A_log_bias"});
-  if (st.stage >= 2) parts.insert(parts.end(), {"q_proj.weight", "k_proj.weight", "v_proj.weight"});
-  if (st.stage == 3 && st.train_a) parts.push_back("A_log_bias");
+  const std::vector<std::string> parts = stage_trainable_parts(st.stage, st.train_a);
   for (int64_t i = 0; i < cfg.n_layers(); ++i) {
     if (cfg.layer_kinds[size_t(i)] != LayerKind::mamba2) continue;
     const std::string a = layer_prefix(cfg, i) + "attention.";

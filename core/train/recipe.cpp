@@ -32,7 +32,7 @@ std::string resolve(const std::string& path, const std::string& base) {
 
 json stage_json(const StageSettings& s) {
   return {{"stage", s.stage}, {"steps", s.steps}, {"lr", s.lr}, {"weight_decay", s.weight_decay},
-          {"warmup", s.warmup}, {"decay", s.decay}, {"batch", s.batch}, {"clip", s.clip},
+          {"warmup", s.warmup}, {"decay", s.decay}, {"batch", s.batch}, {"micro_batch", s.micro_batch}, {"clip", s.clip},
           {"mse_factor", s.mse_factor}, {"temperature", s.temperature}, {"train_a", s.train_a},
           {"checkpoint_every", s.checkpoint_every}, {"eval_every", s.eval_every},
           {"eval_batches", s.eval_batches}, {"from", s.from}, {"allow_any_stage", s.allow_any_stage}};
@@ -79,6 +79,7 @@ void check_stage_values(const StageSettings& s, const std::string& sw) {
     finite(v, n);
   if (s.steps <= 0 || s.batch <= 0 || s.lr <= 0 || s.temperature <= 0)
     throw ConfigError(sw + ": steps, batch, lr and temperature must be positive");
+  if (s.micro_batch < 0) throw ConfigError(sw + ": micro_batch must be 0 (the whole batch at once) or positive");
   if (s.warmup < 0 || s.decay < 0 || s.warmup + s.decay > 1)
     throw ConfigError(sw + ": warmup and decay are fractions of the steps that add up to at most 1");
   if (s.clip < 0) throw ConfigError(sw + ": clip must be >= 0", "0 turns gradient clipping off; the paper uses 5.0");
@@ -151,6 +152,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     read_field(sj, "warmup", s.warmup, sw);
     read_field(sj, "decay", s.decay, sw);
     read_field(sj, "batch", s.batch, sw);
+    read_field(sj, "micro_batch", s.micro_batch, sw);
     read_field(sj, "clip", s.clip, sw);
     read_field(sj, "mse_factor", s.mse_factor, sw);
     read_field(sj, "temperature", s.temperature, sw);

@@ -20,10 +20,12 @@ struct StageSettings {
   double warmup = 0.1;            ///< WSD warmup, fraction of steps
   double decay = 0.1;             ///< WSD cosine decay, fraction of steps
   int64_t batch = 2;              ///< examples per optimiser step
+  int64_t micro_batch = 0;        ///< examples per forward/backward pass (gradient accumulation); 0 = batch
   double clip = 5.0;              ///< max global gradient norm (paper 5.0; public code 2.0); <= 0 disables
   double mse_factor = 1000.0;     ///< stages 1-2: loss = factor x mean over layers of MSE
   double temperature = 1.0;       ///< stage 3 KL temperature
   bool train_a = true;            ///< stage 3: train a (A_log_bias) as the paper says; the public code freezes it
+                                  ///< (config/stage_trainables.h: kStage3TrainsA)
   int64_t checkpoint_every = 0;   ///< steps between checkpoints; 0: at the end only
   int64_t eval_every = 0;         ///< steps between held-out loss evaluations; 0: at the end only
   int64_t eval_batches = 4;       ///< batches of the eval set per evaluation

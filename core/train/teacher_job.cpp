@@ -2,6 +2,7 @@
 #include "data/conversation.h"
 #include "io/checkpoint.h"
 #include "models/random_init.h"
+#include "runtime/device.h"
 #include "runtime/errors.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -27,10 +28,10 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   cfg.validate();
 
   ctx.progress("teacher", -1, "reading data");
-  ExampleSet train(data::read_jsonl(recipe.train_data), tok, cfg, recipe.system_prompt, recipe.max_length);
+  ExampleSet train(data::read_dataset(recipe.train_data), tok, cfg, recipe.system_prompt, recipe.max_length);
   std::unique_ptr<ExampleSet> eval;
   if (!recipe.eval_data.empty())
-    eval = std::make_unique<ExampleSet>(data::read_jsonl(recipe.eval_data), tok, cfg, recipe.system_prompt, recipe.max_length);
+    eval = std::make_unique<ExampleSet>(data::read_dataset(recipe.eval_data), tok, cfg, recipe.system_prompt, recipe.max_length);
 
   log_skipped_records(train, eval.get(), run, ctx);
   TrainRunResult result;
@@ -49,8 +50,11 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
     weights = random_weights(cfg, recipe.seed);
     run.write_stage_start("teacher", {{"source", "random"}, {"seed", recipe.seed}, {"architecture", recipe.architecture}});
   }
+  const c10::Device device = parse_device(recipe.device);
   VlmModel model(cfg, std::move(weights));
+  if (!device.is_cpu()) model.to(device, at::kFloat);
   StageJob job;
+  job.device = device;
   job.settings = recipe.stages[0];
   job.model = &model;
   job.loss = [&](const Batch& b) { return lm_loss(model, b); };

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <c10/core/GradMode.h>
 
 #include <chrono>
@@ -21,6 +23,58 @@ uint64_t tensor_fingerprint(const at::Tensor& t) {
   return h;
 }
 
+Batch batch_to(const Batch& b, const c10::Device& device) {
+  if (device.is_cpu()) return b;
+  Batch out = b;
+  out.ids = b.ids.to(device);
+  out.labels = b.labels.to(device);
+  out.mask = b.mask.to(device);
+  if (b.pixels.defined()) out.pixels = b.pixels.to(device);
+  return out;
+}
+
+std::vector<MicroBatch> micro_batches(const ExampleSet& set, const std::vector<size_t>& indices, int64_t micro_batch,
+                                      int stage) {
+  const size_t per = micro_batch > 0 ? size_t(micro_batch) : indices.size();
+  std::vector<MicroBatch> out;
+  int64_t targets = 0;
+  for (size_t i = 0; i < indices.size(); i += per) {
+    const std::vector<size_t> part(indices.begin() + long(i), indices.begin() + long(std::min(indices.size(), i + per)));
+    out.push_back({set.batch(part), double(part.size()) / double(indices.size())});
+    targets += out.back().batch.target_tokens;
+  }
+  if (stage == 0)
+    for (MicroBatch& m : out) m.share = targets > 0 ? double(m.batch.target_tokens) / double(targets) : 0.0;
+  return out;
+}
+
+// LibTorch 2.4 made autocast's switches per device type; 1.13 has the CUDA-only ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+AutocastScope::AutocastScope(const c10::Device& device) : active_(device.is_cuda()) {
+  if (!active_) return;
+  previous_ = at::autocast::is_autocast_enabled(at::kCUDA);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+}
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  at::autocast::set_autocast_enabled(at::kCUDA, previous_);
+  at::autocast::clear_cache();
+}
+#else
+AutocastScope::AutocastScope(const c10::Device& device) : active_(device.is_cuda()) {
+  if (!active_) return;
+  previous_ = at::autocast::is_enabled();
+  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  at::autocast::set_enabled(true);
+}
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  at::autocast::set_enabled(previous_);
+  at::autocast::clear_cache();
+}
+#endif
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -36,7 +90,10 @@ double eval_loss(StageJob& job) {
   for (int64_t k = 0; k < n_batches; ++k) {
     std::vector<size_t> idx;
     for (int64_t i = k * B; i < std::min<int64_t>((k + 1) * B, int64_t(ev.size())); ++i) idx.push_back(size_t(i));
-    sum += job.loss(ev.batch(idx)).loss.item<double>();
+    for (const MicroBatch& m : micro_batches(ev, idx, job.settings.micro_batch, job.settings.stage)) {
+      AutocastScope autocast(job.device);
+      sum += m.share * job.loss(batch_to(m.batch, job.device)).loss.item<double>();
+    }
   }
   return n_batches > 0 ? sum / double(n_batches) : -1.0;
 }
@@ -90,19 +147,34 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       }
       ctx.check_cancel();
       const Clock::time_point t0 = Clock::now();
-      const Batch batch = job.train->batch(job.train->indices_for_step(state.data_seed, state.step, st.batch));
+      const std::vector<MicroBatch> parts =
+          micro_batches(*job.train, job.train->indices_for_step(state.data_seed, state.step, st.batch), st.micro_batch,
+                        st.stage);
       const double lr = st.lr * wsd_factor(state.step, st.steps, warmup, decay);
       opt.zero_grad();
-      LossResult r = job.loss(batch);
-      double loss = r.loss.item<double>();
       const int64_t step_no = state.step + 1;
-      if (job.hooks.nan_at_step == step_no) loss = std::nan("");
-      if (!std::isfinite(loss))
-        throw DivergedError(stage + ": the loss is " + std::to_string(loss) + " at step " + std::to_string(step_no),
-                            last_saved.empty() ? "lower the learning rate or the clip value and start again"
-                                               : "the last good checkpoint is " + last_saved +
-                                                     "; lower the learning rate in the run's recipe.json and resume");
-      r.loss.backward();
+      double loss = 0;
+      int64_t tokens = 0;
+      std::vector<double> layer_losses;
+      for (const MicroBatch& part : parts) {  // gradient accumulation: each pass adds its share
+        LossResult r;
+        {
+          AutocastScope autocast(job.device);
+          r = job.loss(batch_to(part.batch, job.device));
+        }
+        double part_loss = r.loss.item<double>();
+        if (job.hooks.nan_at_step == step_no) part_loss = std::nan("");
+        if (!std::isfinite(part_loss))
+          throw DivergedError(stage + ": the loss is " + std::to_string(part_loss) + " at step " + std::to_string(step_no),
+                              last_saved.empty() ? "lower the learning rate or the clip value and start again"
+                                                 : "the last good checkpoint is " + last_saved +
+                                                       "; lower the learning rate in the run's recipe.json and resume");
+        (r.loss * part.share).backward();
+        loss += part.share * part_loss;
+        tokens += part.batch.tokens;
+        layer_losses.resize(r.layer_losses.size(), 0.0);
+        for (size_t l = 0; l < r.layer_losses.size(); ++l) layer_losses[l] += part.share * r.layer_losses[l];
+      }
       const double gnorm = clip_grad_norm(params, st.clip);
       if (!std::isfinite(gnorm))
         throw DivergedError(stage + ": the gradient norm is not finite at step " + std::to_string(step_no),
@@ -110,15 +182,15 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       opt.step(lr);
       const double dt = seconds_since(t0);
       state.step = step_no;
-      state.tokens += batch.tokens;
+      state.tokens += tokens;
       state.wall_s = wall0 + seconds_since(started);
 
-      MetricEvent m{stage, step_no, st.steps, loss, r.layer_losses, lr, gnorm, double(batch.tokens) / dt, state.wall_s};
+      MetricEvent m{stage, step_no, st.steps, loss, layer_losses, lr, gnorm, double(tokens) / dt, state.wall_s};
       const bool last = step_no == st.steps;
       if (job.eval && ((st.eval_every > 0 && step_no % st.eval_every == 0) || last)) m.eval_loss = eval_loss(job);
       json line = {{"stage", stage}, {"step", step_no}, {"loss", loss}, {"lr", lr}, {"grad_norm", gnorm},
                    {"tokens_per_s", m.tokens_per_s}, {"wall_s", m.wall_s}, {"tokens", state.tokens}};
-      if (!r.layer_losses.empty()) line["layer_losses"] = r.layer_losses;
+      if (!layer_losses.empty()) line["layer_losses"] = layer_losses;
       if (m.eval_loss >= 0) line["eval_loss"] = m.eval_loss;
       job.run->append_metric(line);
       ctx.send(m);

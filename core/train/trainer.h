@@ -36,7 +36,10 @@ struct TrainHooks {
 
 struct StageJob {
   StageSettings settings;
-  VlmModel* model = nullptr;  ///< the model being trained (fp32)
+  VlmModel* model = nullptr;  ///< the model being trained: fp32 master weights on `device`
+  /// Where batches go. On CUDA the forward passes run under bf16 autocast (fp32 weights, gradients and
+  /// optimiser state; matmuls in bf16, norms and softmax in fp32).
+  c10::Device device = c10::Device(c10::kCPU);
   std::function<LossResult(const Batch&)> loss;
   const ExampleSet* train = nullptr;
   const ExampleSet* eval = nullptr;  ///< may be null
@@ -59,5 +62,34 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx);
 
 /// A checksum of a tensor's bytes (FNV-1a), to tell bit-identical from changed.
 uint64_t tensor_fingerprint(const at::Tensor& t);
+
+/// The batch's tensors on device (a no-op on the CPU).
+Batch batch_to(const Batch& b, const c10::Device& device);
+
+/// The examples of one optimiser step split into passes of at most micro_batch examples (0: one pass), each
+/// with its share of the step's loss: the share of answer targets for the teacher's mean cross-entropy
+/// (stage 0), the share of examples for the distillation losses. Accumulated gradients equal those of one
+/// pass over the whole batch for the cross-entropy and the KL (tested); the layer-wise MSE averages over
+/// padded positions too, so there they are equal when the passes pad to the same length.
+struct MicroBatch {
+  Batch batch;
+  double share = 1.0;
+};
+std::vector<MicroBatch> micro_batches(const ExampleSet& set, const std::vector<size_t>& indices, int64_t micro_batch,
+                                      int stage);
+
+/// Turns bf16 autocast on for CUDA for its lifetime (nothing on the CPU), and drops autocast's weight
+/// cache at the end so updated weights are re-cast.
+class AutocastScope {
+ public:
+  explicit AutocastScope(const c10::Device& device);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool active_ = false;
+  bool previous_ = false;
+};
 
 }  // namespace mm

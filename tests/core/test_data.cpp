@@ -1,9 +1,11 @@
 // Scene data and JSONL records: determinism, answers checked against the drawn pixels, yes/no balance,
-// disjoint held-out splits, the JSONL round trip and the reader's errors on bad records.
+// disjoint held-out splits, the JSONL round trip and the reader's errors on bad records, the image store
+// against the PNG files.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -13,10 +15,10 @@
 
 #include <unistd.h>
 
-#include <filesystem>
-
 #include "data/conversation.h"
+#include "data/image_store.h"
 #include "data/scene.h"
+#include "image/image_tiles.h"
 #include "runtime/errors.h"
 #include "runtime/job.h"
 #include "text/chat_template.h"
@@ -118,6 +120,39 @@ class TestData : public QObject {
   }
 
 #if MM_WITH_OPENCV
+  void imageStoreHoldsThePngPixels() {
+    QTemporaryDir dir;
+    auto o = options(dir.path().toStdString(), "val", 40, 5);
+    o.questions_per_scene = 2;
+    const SceneDataSummary sum = make_scene_dataset(o, JobContext{});
+    const Dataset ds = read_dataset(sum.jsonl_path);
+    QVERIFY(ds.images);
+    QCOMPARE(ds.images->size(), size_t(sum.images));
+    TileOptions t;
+    t.image_size = o.image_side;
+    t.max_num = 1;
+    int n = 0;
+    for (const Sample& s : ds.samples)
+      for (const std::string& p : s.images) {
+        const uint8_t* rgb = ds.images->find(p);
+        QVERIFY2(rgb, p.c_str());
+        const std::vector<uint8_t> png = load_rgb(p);  // the decoded file: the reference
+        QVERIFY(std::equal(png.begin(), png.end(), rgb));
+        const at::Tensor a = tile_image_rgb(rgb, o.image_side, o.image_side, o.image_side * 3, t).pixels;
+        QVERIFY(at::equal(a, tile_image_file(p, t).pixels));
+        ++n;
+      }
+    QCOMPARE(n, sum.images);
+    // A record showing an image the store lacks: a stale store, said so.
+    write_file(sum.jsonl_path, read_file(sum.jsonl_path) +
+                                   R"({"id": "x", "image": "images/val/none.png", "conversations": )"
+                                   R"([{"from": "human", "value": "<image>\nHi"}, {"from": "gpt", "value": "yes"}]})" "\n");
+    QVERIFY(input_error([&] { read_dataset(sum.jsonl_path); }).second.find("stale") != std::string::npos);
+    // Without the store the image files are read, and must exist.
+    QVERIFY(std::filesystem::remove(ImageStore::path_beside(sum.jsonl_path)));
+    QVERIFY(input_error([&] { read_dataset(sum.jsonl_path); }).first.find("not found") != std::string::npos);
+  }
+
   void answersMatchThePixels() {
     QTemporaryDir dir;
     const JobContext ctx;

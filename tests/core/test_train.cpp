@@ -548,7 +548,7 @@ class TestTrain : public QObject {
       const std::string file = path("fuzz-record.jsonl");
       std::ofstream(file, std::ios::trunc) << line << "\n";
       try {
-        ExampleSet set(data::read_jsonl(file), tok, cfg_, "", 2048);
+        ExampleSet set(data::read_dataset(file), tok, cfg_, "", 2048);
         QVERIFY(set.size() > 0);
         ++rec_valid;
       } catch (const Error& e) {
