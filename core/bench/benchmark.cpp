@@ -150,9 +150,7 @@ class Sweep {
 
   /// One decode step as the chat generator runs it: embed one token, all layers, head, greedy pick.
   static int64_t step(const VlmModel& m, ModelCache& cache, int64_t token) {
-    const at::Tensor in = at::full({1, 1}, token, at::TensorOptions().dtype(at::kLong).device(m.options().device()));
-    const at::Tensor logits = m.head(m.run_all(m.embed_tokens(in), &cache)).reshape({-1});  // (V)
-    return logits.argmax().item<int64_t>();
+    return decode_step(m, cache, token).argmax().item<int64_t>();
   }
 
   /// Untimed, once per model: a short prefill and two steps pay one-off setup costs (kernels, handles).

@@ -15,6 +15,23 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
   return w * normed.to(x.scalar_type());
 }
 
+at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g) {
+  if (g == 1) return x;
+  const int64_t B = x.size(0), L = x.size(1), Hkv = x.size(2), hd = x.size(3);
+  // (B, L, H_kv, hd) -> (B, L, H_kv, g, hd) -> (B, L, H_kv g, hd). A broadcast copy, not
+  // at::repeat_interleave: that op opens an OpenMP region per call whatever the size (grain 1), which
+  // made every decode step wait for a second thread; on a busy core that cost up to 50x (issue 11).
+  return x.unsqueeze(3).expand({B, L, Hkv, g, hd}).reshape({B, L, Hkv * g, hd});
+}
+
+at::Tensor softmax_lastdim(const at::Tensor& x) {
+  // at::softmax opens an OpenMP region for as few as 4 rows of 1K (its grain is per row); below ATen's
+  // elementwise grain (32768 elements) these plain ops stay on the calling thread.
+  if (x.numel() > 32768) return at::softmax(x, -1);
+  at::Tensor e = (x - at::amax(x, -1, /*keepdim=*/true)).exp_();
+  return e.div_(e.sum(-1, /*keepdim=*/true));
+}
+
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) {
   const int64_t L = x.size(1), hd = x.size(3);
   const auto f32 = x.options().dtype(at::kFloat);
@@ -45,18 +62,20 @@ at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const
     v = cache->values();
   }
   const int64_t T = k.size(2), past = T - L;
-  // Query head kv*g + r attends with kv head kv: group queries as (B, H_kv, g, L, hd), no K/V copy.
-  const at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, g, L, hd});
-  at::Tensor scores = at::matmul(qg.to(at::kFloat), k.unsqueeze(2).transpose(-1, -2).to(at::kFloat));  // (B, H_kv, g, L, T)
+  // Query head kv*g + r attends with kv head kv: the g query heads of a kv head and their L positions
+  // share one matrix, (B, H_kv, g L, hd), so K and V are read in place (an expanded K would be copied
+  // at every decode step, the whole cache).
+  const at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, g * L, hd});
+  at::Tensor scores = at::matmul(qg.to(at::kFloat), k.transpose(-1, -2).to(at::kFloat));  // (B, H_kv, g L, T)
   scores.mul_(1.0 / std::sqrt(double(hd)));
   if (L > 1) {
     // query i (absolute past + i) sees keys t <= past + i
     const at::Tensor allowed = at::ones({L, T}, u.options().dtype(at::kBool)).tril(past);
-    scores.masked_fill_(allowed.logical_not(), -INFINITY);
+    scores.view({B, Hkv, g, L, T}).masked_fill_(allowed.logical_not(), -INFINITY);
   }
-  const at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type());
-  const at::Tensor out = at::matmul(probs, v.unsqueeze(2));  // (B, H_kv, g, L, hd)
-  return out.reshape({B, H, L, hd}).transpose(1, 2);         // (B, L, H, hd)
+  const at::Tensor probs = softmax_lastdim(scores).to(v.scalar_type());
+  const at::Tensor out = at::matmul(probs, v);        // (B, H_kv, g L, hd)
+  return out.reshape({B, H, L, hd}).transpose(1, 2);  // (B, L, H, hd)
 }
 
 at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
@@ -85,9 +104,9 @@ at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const Stack
     if (state) state->conv = r.final_state;
   }
   // Split and expand kv heads: SSM head j reads kv head j / g (the teacher's repeat_kv grouping).
-  const at::Tensor x = conv_out.narrow(-1, 0, dkv).reshape({B, L, Hkv, hd}).repeat_interleave(g, 2);    // (B, L, H, hd)
-  const at::Tensor Bm = conv_out.narrow(-1, dkv, dkv).reshape({B, L, Hkv, hd}).repeat_interleave(g, 2);  // (B, L, H, hd)
-  const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, dq).reshape({B, L, H, hd});                         // (B, L, H, hd)
+  const at::Tensor x = repeat_kv_heads(conv_out.narrow(-1, 0, dkv).reshape({B, L, Hkv, hd}), g);     // (B, L, H, hd)
+  const at::Tensor Bm = repeat_kv_heads(conv_out.narrow(-1, dkv, dkv).reshape({B, L, Hkv, hd}), g);  // (B, L, H, hd)
+  const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, dq).reshape({B, L, H, hd});                     // (B, L, H, hd)
   const at::Tensor dt = at::softplus(gamma.to(at::kFloat) + w.dt_bias.to(at::kFloat), 1.0, 20.0);        // (B, L, H)
   const at::Tensor A = -at::exp(w.A_log.to(at::kFloat));                                                  // (H)
   at::Tensor y;  // (B, L, H, hd)

@@ -14,6 +14,10 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 
 /// Rotate-half (NeoX) RoPE on x (B, L, heads, hd) at absolute positions pos0..pos0+L-1.
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
+/// Softmax over the last dim, on the calling thread only when x is small (decode), else at::softmax.
+at::Tensor softmax_lastdim(const at::Tensor& x);
+/// (B, L, H_kv, hd) -> (B, L, H_kv g, hd): head j reads kv head j / g (repeat_interleave(g, 2)).
+at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g);
 
 /// Causal GQA softmax attention. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
 /// With a cache, keys/values are appended and the queries sit at positions cache->len..; without

@@ -4,6 +4,7 @@
 #include "data/conversation.h"
 #include "io/checkpoint.h"
 #include "io/name_table.h"
+#include "runtime/device.h"
 #include "runtime/errors.h"
 #include "seeding/seed_student.h"
 #include "text/tokenizer.h"
@@ -87,6 +88,7 @@ StageStart loaded_start(const Recipe& r, int stage, const std::string& dir, cons
 TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
   RunDir run(opts.run_dir);
   const Recipe recipe = prepare_run(opts, run);
+  const ScopedCpuThreads threads(recipe.threads);  // the recipe's "threads", when set
   if (recipe.teacher.empty()) throw ConfigError("the recipe names no \"teacher\" checkpoint");
   for (const StageSettings& s : recipe.stages)
     if (s.stage == 0) throw ConfigError("stage 0 is teacher training", "use mmmamba train-teacher for it");

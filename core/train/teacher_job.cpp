@@ -2,6 +2,7 @@
 #include "data/conversation.h"
 #include "io/checkpoint.h"
 #include "models/random_init.h"
+#include "runtime/device.h"
 #include "runtime/errors.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -36,6 +37,7 @@ void apply_overrides(ModelConfig& cfg, const json& o) {
 TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx) {
   RunDir run(opts.run_dir);
   const Recipe recipe = prepare_run(opts, run);
+  const ScopedCpuThreads threads(recipe.threads);  // the recipe's "threads", when set
   if (recipe.stages.size() != 1 || recipe.stages[0].stage != 0)
     throw ConfigError("a teacher-training recipe has exactly one stage, stage 0",
                       "see examples/recipes/demo-teacher.json");
