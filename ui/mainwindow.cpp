@@ -12,6 +12,9 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QSettings>
+#include <QSpinBox>
+#include <QThread>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QVBoxLayout>
@@ -23,6 +26,10 @@
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
 #include "runtime/resources.h"
+
+namespace {
+const char* const kThreadsKey = "engine/cpuThreads";
+}  // namespace
 
 MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(parent), m_engine(engine) {
   setWindowTitle(tr("mmMamba Studio"));
@@ -60,12 +67,33 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   // Status bar: the device and the fast paths in use, and the running job.
   m_jobLabel = new QLabel;
   m_jobProgress = new QProgressBar;
-  m_jobProgress->setMaximumWidth(160);
+  m_jobProgress->setMaximumWidth(180);
+  m_jobProgress->setFormat(tr("this job: %p%"));
   m_jobProgress->hide();
   statusBar()->addWidget(m_jobLabel, 1);
   statusBar()->addPermanentWidget(m_jobProgress);
-  auto* device = new QLabel(tr("Device: %1 · kernels: LibTorch reference paths").arg(engine->deviceDescription()));
+  auto* device = new QLabel;
   device->setToolTip(tr("No custom CUDA kernels are built into this version: every op runs its LibTorch reference."));
+  auto showDevice = [device, engine] {
+    device->setText(tr("Device: %1 · kernels: LibTorch reference paths").arg(engine->deviceDescription()));
+  };
+  // CPU threads, remembered; "auto" is OMP_NUM_THREADS or every core. Small models decode on one
+  // thread whatever this says (runtime/device.h), so a busy laptop does not slow the chat.
+  auto* threads = new QSpinBox;
+  threads->setObjectName("cpuThreads");
+  threads->setRange(0, std::max(1, QThread::idealThreadCount()));
+  threads->setSpecialValueText(tr("auto"));
+  threads->setPrefix(tr("CPU threads: "));
+  threads->setToolTip(tr("Threads for training, prefill and benchmarks from the next job on"));
+  threads->setValue(QSettings().value(kThreadsKey, 0).toInt());
+  engine->setCpuThreads(threads->value());
+  showDevice();
+  connect(threads, &QSpinBox::valueChanged, this, [engine, showDevice](int n) {
+    engine->setCpuThreads(n);
+    QSettings().setValue(kThreadsKey, n);
+    showDevice();
+  });
+  statusBar()->addPermanentWidget(threads);
   statusBar()->addPermanentWidget(device);
   connect(engine, &EngineController::progressChanged, this,
           [this](quint64, const QString& stage, double fraction, const QString& message) {
@@ -86,8 +114,12 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   // Pages talk through the window: an opened model is offered to Chat and Distill.
   connect(m_model, &ModelPage::modelLoaded, this, [this](const ModelInfo& info) {
     if (info.hasTokenizer) m_chat->addModel(QString("%1 (%2)").arg(info.name, info.role), info.path);
-    if (info.role == "teacher") m_distill->setTeacher(info.path);
+    if (info.role == "teacher") m_distill->setTeacher(info.path, info.config ? int(info.config->n_layers()) : 0);
     m_bench->addCheckpoint(QString("%1 (%2)").arg(info.name, info.role), info.path, false);
+  });
+  // The planner on the Model page is the Distill plan of that teacher.
+  connect(m_model, &ModelPage::planChanged, this, [this](const QString& plan) {
+    if (m_model->model().role == "teacher") m_distill->setPlan(plan);
   });
   connect(m_model, &ModelPage::studentSeeded, this, [this](const SeedSummary& s) {
     m_chat->addModel(QFileInfo(s.studentPath).fileName() + tr(" (seeded)"), s.studentPath);

@@ -262,6 +262,7 @@ void ModelPage::updatePlan() {
   m_placement->setEnabled(mode == "interval" || mode == "stacked");
   m_strip->setEditable(mode == "custom");
   m_planLabel->setText(planText());
+  emit planChanged(planText());
   if (!m_model.config) return;
   mm::ModelConfig planned;
   try {

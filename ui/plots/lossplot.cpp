@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "plots/plotstyle.h"
 #include "widgets/palette.h"
 
 namespace {
@@ -23,7 +24,10 @@ QString stageLabel(const std::string& s) {
 LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   xAxis->setLabel(tr("step (stages end to end)"));
   yAxis->setLabel(tr("loss"));
-  legend->setVisible(true);
+  ui::styleForProjector(this);
+  ui::useIntegerTicks(xAxis);
+  m_empty = ui::addEmptyNote(this, tr("No loss yet: start a run or open one"));
+  legend->setVisible(false);  // until a stage has points
   axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   setMinimumHeight(220);
@@ -51,10 +55,10 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   const QColor c = ui::modelColor(stageIndex(stage));
   s.raw = addGraph();
   s.raw->setLineStyle(QCPGraph::lsNone);
-  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 70), 3));
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 90), 5));
   s.raw->removeFromLegend();
   s.smooth = addGraph();
-  s.smooth->setPen(QPen(c, 2));
+  s.smooth->setPen(QPen(c, 3));
   s.smooth->setName(stageLabel(stage));
   return *m_series.insert(key, s);
 }
@@ -84,19 +88,39 @@ void LossPlot::flush() {
     s.raw->setData(gx, s.y, true);
     rebuildSmooth(s);
   }
-  rescaleAxes();
+  fitRanges();
   replot(rpQueuedReplot);
+}
+
+void LossPlot::fitRanges() {
+  const bool log = yAxis->scaleType() == QCPAxis::stLogarithmic;
+  double lo = INFINITY, hi = -INFINITY, right = 0;
+  for (const Series& s : m_series)
+    for (auto p = s.raw->data()->constBegin(); p != s.raw->data()->constEnd(); ++p) {
+      if (log && p->value <= 0) continue;
+      lo = std::min(lo, p->value), hi = std::max(hi, p->value), right = std::max(right, p->key);
+    }
+  const bool empty = !(lo <= hi);
+  legend->setVisible(!empty);
+  m_empty->setVisible(empty);
+  if (empty) return;
+  xAxis->setRange(0, std::max(1.0, right + 1));
+  // Every point inside, with a margin: a factor on a log axis, a share of the span on a linear one.
+  if (log) yAxis->setRange(lo / 1.25, hi * 1.25);
+  else yAxis->setRange(lo - 0.05 * std::max(hi - lo, 1e-9), hi + 0.05 * std::max(hi - lo, 1e-9));
 }
 
 void LossPlot::rebuildSmooth(Series& s) {
   QVector<double> gx, gy;
   const QSharedPointer<QCPGraphDataContainer> raw = s.raw->data();
-  double ema = 0;
-  int i = 0;
-  for (auto p = raw->constBegin(); p != raw->constEnd(); ++p, ++i) {
-    ema = i == 0 ? p->value : m_smoothing * ema + (1 - m_smoothing) * p->value;
+  // Debiased EMA (as TensorBoard): the average starts at 0 and is divided by the weight it has
+  // gathered, 1 - w^n, so the first points show the data instead of being pulled to the first value.
+  double ema = 0, weight = 0;
+  for (auto p = raw->constBegin(); p != raw->constEnd(); ++p) {
+    ema = m_smoothing * ema + (1 - m_smoothing) * p->value;
+    weight = m_smoothing * weight + (1 - m_smoothing);
     gx << p->key;
-    gy << ema;
+    gy << (weight > 0 ? ema / weight : p->value);
   }
   s.smooth->setData(gx, gy, true);
 }
@@ -111,7 +135,7 @@ void LossPlot::setLogScale(bool on) {
   yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
   if (on) yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   else yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-  rescaleAxes();
+  fitRanges();
   replot(rpQueuedReplot);
 }
 
@@ -119,6 +143,7 @@ void LossPlot::clearAll() {
   m_pending.clear();
   m_series.clear();
   clearGraphs();
+  fitRanges();
   replot(rpQueuedReplot);
 }
 
