@@ -14,6 +14,7 @@
 #include <QProgressBar>
 #include <QSettings>
 #include <QSpinBox>
+#include <QTextBrowser>
 #include <QThread>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -141,6 +142,7 @@ void MainWindow::buildMenus() {
   for (int i = 0; i < 4; ++i)
     go->addAction(tr(names[i]), QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this, [this, i] { showPage(i); });
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Getting started and shortcuts…"), QKeySequence::HelpContents, this, &MainWindow::showGuide);
   help->addAction(tr("Show &CLI command…"), QKeySequence(Qt::CTRL | Qt::Key_K), this, &MainWindow::showCliEquivalent);
   help->addAction(tr("&About mmMamba Studio"), this, &MainWindow::showAbout);
 }
@@ -171,6 +173,43 @@ void MainWindow::showCliEquivalent() {
   layout->addWidget(text);
   layout->addWidget(buttons);
   dialog.resize(720, 240);
+  dialog.exec();
+}
+
+void MainWindow::showGuide() {
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("Getting started"));
+  auto* text = new QTextBrowser;
+  text->setHtml(tr(
+      "<h3>From a Transformer to Mamba-2 in four pages</h3>"
+      "<ol><li><b>Model</b>: the demo teacher is open. Choose a plan (linear, one attention layer every k, "
+      "a stack, or click cells) and see the predicted memory against context. <i>Seed student…</i> "
+      "writes a student whose Mamba-2 layers start from the teacher's attention weights.</li>"
+      "<li><b>Distill</b>: <i>Generate scene data…</i>, then Start. Stage 1 trains the new parameters "
+      "layer by layer, stage 2 whole layers, stage 3 the model end to end against the teacher. "
+      "Pause, stop and resume keep every step; <i>Evaluate checkpoints</i> fills the accuracy table.</li>"
+      "<li><b>Chat</b>: make a scene (or drop, paste, open an image) and ask. <i>Side by side</i> "
+      "asks a second model; tokens both chose are blue, tokens they disagree on amber.</li>"
+      "<li><b>Benchmark</b>: prefill and decode time and memory against context length: the "
+      "teacher's cache grows, the linear student's state does not.</li></ol>"
+      "<p>Every page's work is also a command: Help → Show CLI command.</p>"
+      "<h3>Shortcuts</h3><table cellpadding=3>"
+      "<tr><td><b>Ctrl+1 … Ctrl+4</b></td><td>Model, Distill, Chat, Benchmark</td></tr>"
+      "<tr><td><b>Ctrl+O</b></td><td>open a checkpoint</td></tr>"
+      "<tr><td><b>Ctrl+K</b></td><td>the page's CLI command</td></tr>"
+      "<tr><td><b>Enter</b></td><td>Chat: send</td></tr>"
+      "<tr><td><b>Esc</b></td><td>Chat: stop the reply</td></tr>"
+      "<tr><td><b>Ctrl+V</b></td><td>Chat: paste an image from the clipboard</td></tr>"
+      "<tr><td><b>F1</b></td><td>this guide</td></tr>"
+      "<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr></table>"
+      "<p>CPU threads (status bar): small models decode on one thread whatever it says, so another "
+      "busy program does not slow the chat; training, prefill and benchmarks use the setting.</p>"));
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  auto* layout = new QVBoxLayout(&dialog);
+  layout->addWidget(text);
+  layout->addWidget(buttons);
+  dialog.resize(640, 560);
   dialog.exec();
 }
 
