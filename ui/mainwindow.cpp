@@ -42,7 +42,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   m_pages = new QStackedWidget;
   m_nav = new QListWidget;
   m_nav->setObjectName("pageList");
-  m_nav->setFixedWidth(150);
+  m_nav->setFixedWidth(130);
   m_nav->setIconSize(QSize(28, 28));
   m_nav->setSpacing(4);
   const struct {
@@ -83,7 +83,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   auto* threads = new QSpinBox;
   threads->setObjectName("cpuThreads");
   threads->setRange(0, std::max(1, QThread::idealThreadCount()));
-  threads->setSpecialValueText(tr("auto"));
+  threads->setSpecialValueText(tr("CPU threads: auto"));  // replaces the prefix too
   threads->setPrefix(tr("CPU threads: "));
   threads->setToolTip(tr("Threads for training, prefill and benchmarks from the next job on"));
   threads->setValue(QSettings().value(kThreadsKey, 0).toInt());

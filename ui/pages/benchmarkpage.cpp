@@ -1,6 +1,7 @@
 #include "pages/benchmarkpage.h"
 
 #include <QComboBox>
+#include <QSet>
 #include <utility>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -23,6 +24,7 @@
 #include "plots/exportplot.h"
 #include "plots/plotstyle.h"
 #include "widgets/messages.h"
+#include "widgets/scrollable.h"
 #include "widgets/palette.h"
 #include "widgets/text.h"
 
@@ -109,7 +111,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_latency->yAxis2->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   m_latency->yAxis2->setLabel(tr("prefill s (dotted, squares)"));
   m_memory = new QCustomPlot;
-  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB (solid measured, dashed predicted)"));
+  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory while decoding, MiB (solid measured, dashed predicted)"));
   m_table = new QTableWidget(0, 11);
   m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
                                       tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
@@ -128,7 +130,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   plots->setStretchFactor(0, 3);
   plots->setStretchFactor(1, 1);
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(setup);
+  layout->addWidget(ui::scrollable(setup));
   layout->addWidget(plots, 1);
 
   connect(addArch, &QPushButton::clicked, this, [this] { addArchitecture(m_arch->currentText(), m_archPlan->currentText(), true); });
@@ -270,7 +272,9 @@ void BenchmarkPage::redraw() {
   for (auto it = m_curves.begin(); it != m_curves.end(); ++it) {
     const QColor color = ui::modelColor(it->color);
     QVector<double> dx, dy, px, py, fx, fy, ox, oy, mx, my, qx, qy;
-    QMap<double, double> peakAt, predictedAt;  // one memory point per length: the larger of its phases
+    // One memory point per length: the decode peak when decode ran (the cache story), else prefill's.
+    QMap<double, double> peakAt, predictedAt;
+    QSet<double> decoded;
     for (const mm::BenchRow& r : it->rows) {
       const double L = double(r.length);
       if (r.oom) {
@@ -283,7 +287,10 @@ void BenchmarkPage::redraw() {
       } else {
         px << L, py << r.seconds;
       }
-      if (r.peak_bytes > 0) peakAt[L] = std::max(peakAt.value(L), double(r.peak_bytes) / (1 << 20));
+      if (r.peak_bytes > 0 && (r.phase == "decode" || !decoded.contains(L))) {
+        peakAt[L] = double(r.peak_bytes) / (1 << 20);
+        if (r.phase == "decode") decoded.insert(L);
+      }
       if (r.predicted_bytes > 0) predictedAt[L] = std::max(predictedAt.value(L), double(r.predicted_bytes) / (1 << 20));
     }
     for (auto p = peakAt.begin(); p != peakAt.end(); ++p) mx << p.key(), my << p.value();

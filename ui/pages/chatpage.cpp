@@ -112,9 +112,18 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   auto* reset = new QPushButton(tr("New chat"));
   auto* save = new QPushButton(tr("Save…"));
   auto* load = new QPushButton(tr("Load…"));
-  auto* inputRow = new QHBoxLayout;
-  inputRow->addWidget(m_input, 1);
-  for (QPushButton* b : {m_send, m_stop, m_regen, reset, save, load}) inputRow->addWidget(b);
+  // The prompt gets a row of its own, so a narrow window shrinks the buttons' row, not the prompt.
+  auto* promptRow = new QHBoxLayout;
+  promptRow->addWidget(m_input, 1);
+  promptRow->addWidget(m_send);
+  promptRow->addWidget(m_stop);
+  m_input->setMinimumHeight(32);
+  auto* inputRow = new QVBoxLayout;
+  inputRow->addLayout(promptRow);
+  auto* buttonRow = new QHBoxLayout;
+  for (QPushButton* b : {m_regen, reset, save, load}) buttonRow->addWidget(b);
+  buttonRow->addStretch();
+  inputRow->addLayout(buttonRow);
   auto* right = new QWidget;
   auto* rightLayout = new QVBoxLayout(right);
   rightLayout->setContentsMargins(0, 0, 0, 0);

@@ -28,6 +28,7 @@
 #include "plots/lossplot.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
+#include "widgets/scrollable.h"
 #include "widgets/text.h"
 
 namespace {
@@ -55,7 +56,7 @@ nlohmann::json defaultRecipe() {
 DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
   auto* editor = new QWidget;
   buildRecipeEditor(editor);
-  editor->setMaximumWidth(420);
+  editor->setMaximumWidth(360);
 
   m_progress = new QProgressBar;
   m_progress->setRange(0, 1000);
@@ -106,7 +107,7 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   right->addLayout(plotBar);
   right->addWidget(plots, 1);
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(editor);
+  layout->addWidget(ui::scrollable(editor));  // scrolls instead of widening the window on small screens
   layout->addLayout(right, 1);
 
   connect(m_smoothing, &QSlider::valueChanged, this, [this](int v) { m_loss->setSmoothing(v / 100.0); });

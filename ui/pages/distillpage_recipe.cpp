@@ -169,6 +169,8 @@ void DistillPage::generateSceneData(const std::vector<mm::data::SceneDataOptions
 
 void DistillPage::fillEditor(const nlohmann::json& r) {
   m_recipe = r;
+  if (r.contains("teacher") && qs(r.value("teacher", std::string())) != m_teacher->text())
+    m_teacherLayers = 0;  // another teacher: its layer count is not known here
   m_teacher->setText(qs(r.value("teacher", m_teacher->text().toStdString())));
   setPlan(qs(r.value("plan", std::string("linear"))));
   m_init->setCurrentText(qs(r.value("init", std::string("mimic"))));
@@ -256,7 +258,9 @@ QString DistillPage::planProblem() const {
     if (plan.mode == mm::LayerPlan::Mode::teacher) return tr("the teacher plan keeps every layer: nothing to distil");
     if (m_teacherLayers > 0) (void)plan.kinds(m_teacherLayers);  // a list or count past the model's layers
   } catch (const std::exception& e) {
-    return QString::fromUtf8(e.what()).section('\n', 0, 0);
+    QString why = QString::fromUtf8(e.what()).section('\n', 0, 0);
+    const QString prefix = QString("layer plan '%1': ").arg(planText());  // the field shows the plan already
+    return why.startsWith(prefix) ? why.mid(prefix.size()) : why;
   }
   return {};
 }

@@ -15,12 +15,13 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_stage = new QComboBox;
   m_curves = new QCustomPlot;
   m_curves->xAxis->setLabel(tr("step"));
-  m_curves->yAxis->setLabel(tr("MSE of the layer's head outputs"));
+  m_curves->yAxis->setLabel(tr("layer MSE"));
+  m_curves->yAxis->setTickLabelPadding(2);
   m_curves->yAxis->setScaleType(QCPAxis::stLogarithmic);
   m_curves->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   m_curves->legend->setVisible(false);  // until there are curves
-  m_curves->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   ui::styleForProjector(m_curves);
+  ui::putLegendAbove(m_curves);
   ui::useIntegerTicks(m_curves->xAxis);
   m_curvesEmpty = ui::addEmptyNote(m_curves, tr("No per-layer losses yet (stages 1 and 2 report them)"));
   m_heat = new QCustomPlot;

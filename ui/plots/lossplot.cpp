@@ -14,9 +14,9 @@ int stageIndex(const std::string& s) {
 }
 QString stageLabel(const std::string& s) {
   if (s == "teacher") return QObject::tr("teacher (cross-entropy)");
-  if (s == "stage1") return QObject::tr("stage 1 (MSE ×1000, new params)");
-  if (s == "stage2") return QObject::tr("stage 2 (MSE ×1000, whole layer)");
-  if (s == "stage3") return QObject::tr("stage 3 (KL to teacher)");
+  if (s == "stage1") return QObject::tr("stage 1: MSE ×1000");
+  if (s == "stage2") return QObject::tr("stage 2: MSE ×1000");
+  if (s == "stage3") return QObject::tr("stage 3: KL");
   return QString::fromStdString(s);
 }
 }  // namespace
@@ -25,10 +25,11 @@ LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   xAxis->setLabel(tr("step (stages end to end)"));
   yAxis->setLabel(tr("loss"));
   ui::styleForProjector(this);
+  ui::putLegendAbove(this);
+  legend->setWrap(2);  // two columns: the plot stays narrow enough for a 1024 px window
   ui::useIntegerTicks(xAxis);
   m_empty = ui::addEmptyNote(this, tr("No loss yet: start a run or open one"));
   legend->setVisible(false);  // until a stage has points
-  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   setMinimumHeight(220);
   m_flushTimer.setInterval(33);  // ~30 redraws per second at most

@@ -39,11 +39,21 @@ void styleForProjector(QCustomPlot* plot) {
   plot->legend->setBrush(QColor(255, 255, 255, 210));
 }
 
+void putLegendAbove(QCustomPlot* plot) {
+  plot->plotLayout()->insertRow(0);
+  plot->plotLayout()->addElement(0, 0, plot->legend);
+  plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  plot->legend->setWrap(4);  // a second row rather than a plot wider than a 1024 px window
+  plot->legend->setBorderPen(Qt::NoPen);
+  plot->plotLayout()->setRowStretchFactor(0, 0.001);
+}
+
 void useIntegerTicks(QCPAxis* axis) {
   auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
   ticker->setTickStep(1.0);
   ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);  // 1, 2, 5, 10, 50, ... never fractions
   axis->setTicker(ticker);
+  axis->setNumberFormat("f");  // 30, not 3·10¹
   axis->setNumberPrecision(0);
 }
 

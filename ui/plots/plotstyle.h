@@ -12,6 +12,8 @@ namespace ui {
 
 /// Larger tick labels, axis labels and legend text, thicker axes.
 void styleForProjector(QCustomPlot* plot);
+/// The legend as one row above the plot, so that it never covers data.
+void putLegendAbove(QCustomPlot* plot);
 /// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
 void useIntegerTicks(QCPAxis* axis);
 /// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K.

@@ -43,6 +43,7 @@ void ConversationView::beginReply(bool replaceLast) {
   if (replaceLast && !m_messages.isEmpty() && !m_messages.back().user) m_messages.removeLast();
   Message m;
   m.streaming = true;
+  m.speaker = m_title;
   m_messages << m;
   scheduleRender();
 }
@@ -131,7 +132,8 @@ void ConversationView::render() {
     } else {
       body = escapeText(m.text) + (m.streaming ? " ▌" : "");
     }
-    html += "<p><b>" + (m_title.isEmpty() ? tr("Model") : m_title).toHtmlEscaped() + "</b><br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
+    const QString who = !m.speaker.isEmpty() ? m.speaker : !m_title.isEmpty() ? m_title : tr("Model");
+    html += "<p><b>" + who.toHtmlEscaped() + "</b><br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
   }
   QScrollBar* bar = verticalScrollBar();
   const bool atEnd = bar->value() >= bar->maximum() - 4;
