@@ -27,7 +27,8 @@ at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g) {
 at::Tensor softmax_lastdim(const at::Tensor& x) {
   // at::softmax opens an OpenMP region for as few as 4 rows of 1K (its grain is per row); below ATen's
   // elementwise grain (32768 elements) these plain ops stay on the calling thread.
-  if (x.numel() > 32768) return at::softmax(x, -1);
+  // Training keeps at::softmax: its fused backward, and no in-place ops on saved tensors.
+  if (x.numel() > 32768 || x.requires_grad()) return at::softmax(x, -1);
   at::Tensor e = (x - at::amax(x, -1, /*keepdim=*/true)).exp_();
   return e.div_(e.sum(-1, /*keepdim=*/true));
 }

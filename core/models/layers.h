@@ -14,7 +14,8 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 
 /// Rotate-half (NeoX) RoPE on x (B, L, heads, hd) at absolute positions pos0..pos0+L-1.
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
-/// Softmax over the last dim, on the calling thread only when x is small (decode), else at::softmax.
+/// Softmax over the last dim: plain ops on the calling thread when x is small and needs no gradient
+/// (decode), else at::softmax.
 at::Tensor softmax_lastdim(const at::Tensor& x);
 /// (B, L, H_kv, hd) -> (B, L, H_kv g, hd): head j reads kv head j / g (repeat_interleave(g, 2)).
 at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g);

@@ -108,6 +108,10 @@ class TestModels : public QObject {
       const double e = (softmax_lastdim(s) - at::softmax(s, -1)).abs().max().item<double>();
       QVERIFY2(e < 1e-6, qPrintable(QString::number(e)));
     }
+    // With a gradient it is at::softmax, so backward works.
+    const at::Tensor w = at::randn({3, 5}, gen).requires_grad_(true);
+    softmax_lastdim(w * 2).select(1, 0).sum().backward();
+    QVERIFY(w.grad().defined() && at::isfinite(w.grad()).all().item<bool>());
   }
 
   void positionTableResizesForOtherTileSizes() {

@@ -22,6 +22,7 @@
 
 #include "config/layer_plan.h"
 #include "controller/enginecontroller.h"
+#include "plots/plotstyle.h"
 #include "widgets/layerstrip.h"
 #include "widgets/messages.h"
 #include "widgets/palette.h"
@@ -116,10 +117,9 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_plot->setMinimumSize(360, 260);
   m_plot->xAxis->setLabel(tr("context length (tokens)"));
   m_plot->yAxis->setLabel(tr("predicted memory, MiB (bf16 weights + cache)"));
-  for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
-    axis->setScaleType(QCPAxis::stLogarithmic);
-    axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  }
+  m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+  m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::usePowerOfTwoTicks(m_plot->xAxis);  // 1K, 32K, 1M instead of 10^6
   const char* names[] = {"teacher", "linear", "this plan"};
   for (int i = 0; i < 3; ++i) {
     QCPGraph* g = m_plot->addGraph();
