@@ -12,6 +12,10 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QSettings>
+#include <QSpinBox>
+#include <QTextBrowser>
+#include <QThread>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QVBoxLayout>
@@ -24,6 +28,10 @@
 #include "pages/modelpage.h"
 #include "runtime/resources.h"
 
+namespace {
+const char* const kThreadsKey = "engine/cpuThreads";
+}  // namespace
+
 MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(parent), m_engine(engine) {
   setWindowTitle(tr("mmMamba Studio"));
   setWindowIcon(QIcon(":/mmmamba/icon.svg"));
@@ -34,7 +42,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   m_pages = new QStackedWidget;
   m_nav = new QListWidget;
   m_nav->setObjectName("pageList");
-  m_nav->setFixedWidth(150);
+  m_nav->setFixedWidth(130);
   m_nav->setIconSize(QSize(28, 28));
   m_nav->setSpacing(4);
   const struct {
@@ -60,12 +68,33 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   // Status bar: the device and the fast paths in use, and the running job.
   m_jobLabel = new QLabel;
   m_jobProgress = new QProgressBar;
-  m_jobProgress->setMaximumWidth(160);
+  m_jobProgress->setMaximumWidth(180);
+  m_jobProgress->setFormat(tr("this job: %p%"));
   m_jobProgress->hide();
   statusBar()->addWidget(m_jobLabel, 1);
   statusBar()->addPermanentWidget(m_jobProgress);
-  auto* device = new QLabel(tr("Device: %1 · kernels: LibTorch reference paths").arg(engine->deviceDescription()));
+  auto* device = new QLabel;
   device->setToolTip(tr("No custom CUDA kernels are built into this version: every op runs its LibTorch reference."));
+  auto showDevice = [device, engine] {
+    device->setText(tr("Device: %1 · kernels: LibTorch reference paths").arg(engine->deviceDescription()));
+  };
+  // CPU threads, remembered; "auto" is OMP_NUM_THREADS or every core. Small models decode on one
+  // thread whatever this says (runtime/device.h), so a busy laptop does not slow the chat.
+  auto* threads = new QSpinBox;
+  threads->setObjectName("cpuThreads");
+  threads->setRange(0, std::max(1, QThread::idealThreadCount()));
+  threads->setSpecialValueText(tr("CPU threads: auto"));  // replaces the prefix too
+  threads->setPrefix(tr("CPU threads: "));
+  threads->setToolTip(tr("Threads for training, prefill and benchmarks from the next job on"));
+  threads->setValue(QSettings().value(kThreadsKey, 0).toInt());
+  engine->setCpuThreads(threads->value());
+  showDevice();
+  connect(threads, &QSpinBox::valueChanged, this, [engine, showDevice](int n) {
+    engine->setCpuThreads(n);
+    QSettings().setValue(kThreadsKey, n);
+    showDevice();
+  });
+  statusBar()->addPermanentWidget(threads);
   statusBar()->addPermanentWidget(device);
   connect(engine, &EngineController::progressChanged, this,
           [this](quint64, const QString& stage, double fraction, const QString& message) {
@@ -86,8 +115,12 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   // Pages talk through the window: an opened model is offered to Chat and Distill.
   connect(m_model, &ModelPage::modelLoaded, this, [this](const ModelInfo& info) {
     if (info.hasTokenizer) m_chat->addModel(QString("%1 (%2)").arg(info.name, info.role), info.path);
-    if (info.role == "teacher") m_distill->setTeacher(info.path);
+    if (info.role == "teacher") m_distill->setTeacher(info.path, info.config ? int(info.config->n_layers()) : 0);
     m_bench->addCheckpoint(QString("%1 (%2)").arg(info.name, info.role), info.path, false);
+  });
+  // The planner on the Model page is the Distill plan of that teacher.
+  connect(m_model, &ModelPage::planChanged, this, [this](const QString& plan) {
+    if (m_model->model().role == "teacher") m_distill->setPlan(plan);
   });
   connect(m_model, &ModelPage::studentSeeded, this, [this](const SeedSummary& s) {
     m_chat->addModel(QFileInfo(s.studentPath).fileName() + tr(" (seeded)"), s.studentPath);
@@ -109,6 +142,7 @@ void MainWindow::buildMenus() {
   for (int i = 0; i < 4; ++i)
     go->addAction(tr(names[i]), QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this, [this, i] { showPage(i); });
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Getting started and shortcuts…"), QKeySequence::HelpContents, this, &MainWindow::showGuide);
   help->addAction(tr("Show &CLI command…"), QKeySequence(Qt::CTRL | Qt::Key_K), this, &MainWindow::showCliEquivalent);
   help->addAction(tr("&About mmMamba Studio"), this, &MainWindow::showAbout);
 }
@@ -139,6 +173,43 @@ void MainWindow::showCliEquivalent() {
   layout->addWidget(text);
   layout->addWidget(buttons);
   dialog.resize(720, 240);
+  dialog.exec();
+}
+
+void MainWindow::showGuide() {
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("Getting started"));
+  auto* text = new QTextBrowser;
+  text->setHtml(tr(
+      "<h3>From a Transformer to Mamba-2 in four pages</h3>"
+      "<ol><li><b>Model</b>: the demo teacher is open. Choose a plan (linear, one attention layer every k, "
+      "a stack, or click cells) and see the predicted memory against context. <i>Seed student…</i> "
+      "writes a student whose Mamba-2 layers start from the teacher's attention weights.</li>"
+      "<li><b>Distill</b>: <i>Generate scene data…</i>, then Start. Stage 1 trains the new parameters "
+      "layer by layer, stage 2 whole layers, stage 3 the model end to end against the teacher. "
+      "Pause, stop and resume keep every step; <i>Evaluate checkpoints</i> fills the accuracy table.</li>"
+      "<li><b>Chat</b>: make a scene (or drop, paste, open an image) and ask. <i>Side by side</i> "
+      "asks a second model; tokens both chose are blue, tokens they disagree on amber.</li>"
+      "<li><b>Benchmark</b>: prefill and decode time and memory against context length: the "
+      "teacher's cache grows, the linear student's state does not.</li></ol>"
+      "<p>Every page's work is also a command: Help → Show CLI command.</p>"
+      "<h3>Shortcuts</h3><table cellpadding=3>"
+      "<tr><td><b>Ctrl+1 … Ctrl+4</b></td><td>Model, Distill, Chat, Benchmark</td></tr>"
+      "<tr><td><b>Ctrl+O</b></td><td>open a checkpoint</td></tr>"
+      "<tr><td><b>Ctrl+K</b></td><td>the page's CLI command</td></tr>"
+      "<tr><td><b>Enter</b></td><td>Chat: send</td></tr>"
+      "<tr><td><b>Esc</b></td><td>Chat: stop the reply</td></tr>"
+      "<tr><td><b>Ctrl+V</b></td><td>Chat: paste an image from the clipboard</td></tr>"
+      "<tr><td><b>F1</b></td><td>this guide</td></tr>"
+      "<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr></table>"
+      "<p>CPU threads (status bar): small models decode on one thread whatever it says, so another "
+      "busy program does not slow the chat; training, prefill and benchmarks use the setting.</p>"));
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  auto* layout = new QVBoxLayout(&dialog);
+  layout->addWidget(text);
+  layout->addWidget(buttons);
+  dialog.resize(640, 560);
   dialog.exec();
 }
 

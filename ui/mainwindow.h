@@ -33,6 +33,7 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void showCliEquivalent();
   void showAbout();
+  void showGuide();
 
   EngineController* m_engine;
   QListWidget* m_nav;

@@ -1,6 +1,8 @@
 #include "screenshottour.h"
 
+#include <QCoreApplication>
 #include <QDir>
+#include <QFileInfo>
 #include <QElapsedTimer>
 #include <QTimer>
 
@@ -10,6 +12,7 @@
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
 #include "widgets/imagedrop.h"
+#include "widgets/scenedatadialog.h"
 
 ScreenshotTour::ScreenshotTour(MainWindow* window, QString outDir, QString runDir, QObject* parent)
     : QObject(parent), m_window(window), m_outDir(std::move(outDir)), m_runDir(std::move(runDir)) {}
@@ -50,24 +53,45 @@ void ScreenshotTour::start() {
     DistillPage* distill = m_window->distillPage();
     QString error;
     if (!m_runDir.isEmpty() && !distill->openRun(m_runDir, &error)) qWarning("%s", qPrintable(error));
-    waitFor([] { return true; }, 0, [this] {
+    waitFor([] { return true; }, 0, [this, distill] {
       grab("2-distill");
+      // A plan the engine cannot run, as a user might type it: refused on the spot.
+      const QString plan = distill->planText();
+      distill->setPlan("interval:9:middle");
+      grab("2b-distill-bad-plan");
+      distill->setPlan(plan);
+      SceneDataDialog dialog(m_window);
+      dialog.show();
+      QCoreApplication::processEvents();
+      if (!dialog.grab().save(QDir(m_outDir).filePath("2c-scene-data-dialog.png"))) m_ok = false;
+      dialog.close();
       m_window->showPage(2);
       ChatPage* chat = m_window->chatPage();
       chat->setSideBySide(true);
       chat->imageDrop()->makeScene(7);
       chat->ask("What colour is the circle?");
-      waitFor([chat] { return !chat->busy(); }, 60000, [this] {
+      waitFor([chat] { return !chat->busy(); }, 60000, [this, chat] {
         grab("3-chat");
-        m_window->showPage(3);
-        BenchmarkPage* bench = m_window->benchmarkPage();
-        bench->setLengths("64,128,256,512,1024");
-        bench->setPhases(true, true);
-        bench->setRepeats(2);
-        bench->start();
-        waitFor([bench] { return !bench->running(); }, 180000, [this] {
-          grab("4-benchmark");
-          emit done(m_ok);
+        // A checkpoint given on the command line (e.g. `mmmamba create --arch tiny`) answers too.
+        const QString opened = m_window->modelPage()->model().path;
+        const bool other = !opened.isEmpty() && !opened.contains("demo-teacher");
+        if (other) {
+          chat->setSideBySide(false);
+          chat->addModel(QFileInfo(opened).fileName(), opened, true);
+          chat->ask("What is in the image?");
+        }
+        waitFor([chat] { return !chat->busy(); }, 60000, [this, other] {
+          if (other) grab("3b-chat-opened-model");
+          m_window->showPage(3);
+          BenchmarkPage* bench = m_window->benchmarkPage();
+          bench->setLengths("64,128,256,512,1024");
+          bench->setPhases(true, true);
+          bench->setRepeats(2);
+          bench->start();
+          waitFor([bench] { return !bench->running(); }, 180000, [this] {
+            grab("4-benchmark");
+            emit done(m_ok);
+          });
         });
       });
     });

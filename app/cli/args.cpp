@@ -7,7 +7,11 @@
 namespace mm::cli {
 
 Args::Args(std::string command, std::string usage, std::string summary, std::vector<OptionSpec> options)
-    : command_(std::move(command)), usage_(std::move(usage)), summary_(std::move(summary)), options_(std::move(options)) {}
+    : command_(std::move(command)), usage_(std::move(usage)), summary_(std::move(summary)), options_(std::move(options)) {
+  // Every command takes --threads (applied by parse_or_help).
+  options_.push_back({"threads", "N", "CPU threads for the engine (auto: OMP_NUM_THREADS or every core; a recipe's "
+                                      "\"threads\" sets its run's)", "auto"});
+}
 
 const OptionSpec& Args::spec(const std::string& name) const {
   for (const auto& o : options_)

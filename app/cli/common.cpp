@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "io/checkpoint.h"
 #include "runtime/device.h"
+#include "runtime/device.h"
 
 namespace mm::cli {
 namespace {
@@ -34,6 +35,7 @@ bool parse_or_help(Args& args, const std::vector<std::string>& argv) {
     std::cout << args.help_text();
     return true;
   }
+  if (args.has("threads")) configure_cpu_threads(parse_threads(args.get("threads")));
   return false;
 }
 

@@ -22,8 +22,10 @@ int main(int argc, char** argv) {
   parser.addOption(page);
   QCommandLineOption shots("screenshots", "walk through every page, save a PNG of each into dir, and quit", "dir");
   QCommandLineOption run("run", "with --screenshots: the run directory to show on the Distill page", "dir");
+  QCommandLineOption size("size", "the window's size, e.g. 1024x700", "WxH");
   parser.addOption(shots);
   parser.addOption(run);
+  parser.addOption(size);
   parser.process(app);
 
   EngineController engine;
@@ -32,6 +34,10 @@ int main(int argc, char** argv) {
   window.openDefaultModels();
   if (!parser.positionalArguments().isEmpty()) window.modelPage()->openModel(parser.positionalArguments().first());
   window.showPage(std::max(0, int(pages.indexOf(parser.value(page)))));
+  if (parser.isSet(size)) {
+    const QStringList wh = parser.value(size).split('x');
+    if (wh.size() == 2 && wh[0].toInt() > 0 && wh[1].toInt() > 0) window.resize(wh[0].toInt(), wh[1].toInt());
+  }
   window.show();
   if (parser.isSet(shots)) {
     auto* tour = new ScreenshotTour(&window, parser.value(shots), parser.value(run), &app);

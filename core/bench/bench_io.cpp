@@ -24,6 +24,7 @@ json row_json(const BenchRow& r) {
           {"min", r.min},
           {"repeats", r.repeats},
           {"peak_bytes", r.peak_bytes},
+          {"rss_peak_bytes", r.rss_peak_bytes},
           {"predicted_bytes", r.predicted_bytes},
           {"floor_seconds", r.floor_seconds},
           {"oom", r.oom},
@@ -41,6 +42,7 @@ BenchRow row_from_json(const json& j) {
   r.min = j.value("min", 0.0);
   r.repeats = j.value("repeats", 0);
   r.peak_bytes = j.value("peak_bytes", int64_t(-1));
+  r.rss_peak_bytes = j.value("rss_peak_bytes", int64_t(-1));
   r.predicted_bytes = j.value("predicted_bytes", int64_t(0));
   r.floor_seconds = j.value("floor_seconds", -1.0);
   r.oom = j.value("oom", false);
@@ -94,14 +96,14 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
 std::string bench_csv(const std::vector<BenchRow>& rows) {
   std::string out =
       "model,length,phase,seconds,stddev,min,repeats,peak_bytes,predicted_bytes,floor_seconds,floor_ratio,"
-      "tokens_per_s,oom,error\n";
+      "tokens_per_s,oom,error,rss_peak_bytes\n";
   char buf[256];
   for (const BenchRow& r : rows) {
     std::snprintf(buf, sizeof buf, ",%lld,%s,%.9g,%.9g,%.9g,%d,%lld,%lld,%.9g,%.6g,%.6g,%d,",
                   static_cast<long long>(r.length), r.phase.c_str(), r.seconds, r.stddev, r.min, r.repeats,
                   static_cast<long long>(r.peak_bytes), static_cast<long long>(r.predicted_bytes), r.floor_seconds,
                   r.floor_ratio(), r.tokens_per_second(), r.oom ? 1 : 0);
-    out += csv_field(r.model) + buf + csv_field(r.error) + "\n";
+    out += csv_field(r.model) + buf + csv_field(r.error) + "," + std::to_string(r.rss_peak_bytes) + "\n";
   }
   return out;
 }
@@ -142,8 +144,8 @@ BenchFile read_bench_json(const std::string& path) {
 
 std::string format_bench_header() {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "%-24s %8s %-7s %13s %6s %9s %13s %7s %11s %11s\n", "model", "length", "phase", "time",
-                "+-", "tokens/s", "floor", "x floor", "peak mem", "predicted");
+  std::snprintf(buf, sizeof buf, "%-24s %8s %-7s %13s %6s %9s %13s %7s %11s %11s %11s\n", "model", "length", "phase",
+                "time", "+-", "tokens/s", "floor", "x floor", "peak mem", "predicted", "peak RSS");
   return buf;
 }
 
@@ -173,9 +175,10 @@ std::string format_bench_row(const BenchRow& r) {
   if (r.floor_ratio() > 0) std::snprintf(ratio, sizeof ratio, "%.2f", r.floor_ratio());
   if (r.tokens_per_second() > 0) std::snprintf(tps, sizeof tps, "%.1f", r.tokens_per_second());
   std::snprintf(spread, sizeof spread, "%.1f%%", r.seconds > 0 ? 100.0 * r.stddev / r.seconds : 0.0);
-  std::snprintf(buf, sizeof buf, "%-24s %8lld %-7s %13s %6s %9s %13s %7s %11s %11s\n", name.c_str(),
+  std::snprintf(buf, sizeof buf, "%-24s %8lld %-7s %13s %6s %9s %13s %7s %11s %11s %11s\n", name.c_str(),
                 static_cast<long long>(r.length), r.phase.c_str(), time(r.seconds).c_str(), spread, tps,
-                time(r.floor_seconds).c_str(), ratio, mib(r.peak_bytes).c_str(), mib(r.predicted_bytes).c_str());
+                time(r.floor_seconds).c_str(), ratio, mib(r.peak_bytes).c_str(), mib(r.predicted_bytes).c_str(),
+                mib(r.rss_peak_bytes).c_str());
   return buf;
 }
 

@@ -16,9 +16,12 @@ struct BenchRow {
   double stddev = 0;      ///< sample standard deviation over repeats (0 for one repeat)
   double min = 0;         ///< fastest repeat, same unit as seconds
   int repeats = 0;        ///< repeats measured (0 for an oom row)
-  /// Peak memory measured during the phase: CUDA = the caching allocator's peak allocated bytes on the
-  /// device (weights included); CPU = the process peak RSS (VmHWM, whole process). -1 = unavailable.
+  /// Peak memory of this model during the phase, weights included: CUDA = the caching allocator's peak
+  /// allocated bytes, CPU = the peak bytes of live tensors (bench/peak_memory.h), both less what was
+  /// allocated before the model was built. -1 = unavailable.
   int64_t peak_bytes = -1;
+  /// CPU only: the whole process's peak resident set during the phase (VmHWM); -1 elsewhere.
+  int64_t rss_peak_bytes = -1;
   /// Weights + cache at this length, from the plan (config/plan_stats.h) at the run's dtype.
   int64_t predicted_bytes = 0;
   /// Decode only: bytes one token must read (layer + head weights + cache at this length) divided by

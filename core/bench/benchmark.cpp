@@ -73,6 +73,7 @@ class Sweep {
   std::vector<BenchRow> run() {
     c10::AutoGradMode no_grad(false);
     reset_op_paths();  // the bench JSON reports the paths of this sweep
+    install_cpu_memory_counter();  // before any model is built, so that weights count
     ctx_.progress("bench", 0.0, env_.device_text);
     for (const BenchModelSpec& spec : o_.models) run_model(spec);
     return rows_;
@@ -85,6 +86,7 @@ class Sweep {
     std::unique_ptr<VlmModel> model;
     std::optional<std::string> dead;  // set once the model ran out of memory: later points are skipped
     int64_t dead_at = 0;
+    base_bytes_ = std::max<int64_t>(0, current_memory(env_.device));  // not this model's
     try {
       model = build_bench_model(spec, o_.seed, env_.device, env_.dtype);
       warm_up(*model);
@@ -154,9 +156,7 @@ class Sweep {
 
   /// One decode step as the chat generator runs it: embed one token, all layers, head, greedy pick.
   static int64_t step(const VlmModel& m, ModelCache& cache, int64_t token) {
-    const at::Tensor in = at::full({1, 1}, token, at::TensorOptions().dtype(at::kLong).device(m.options().device()));
-    const at::Tensor logits = m.head(m.run_all(m.embed_tokens(in), &cache)).reshape({-1});  // (V)
-    return logits.argmax().item<int64_t>();
+    return decode_step(m, cache, token).argmax().item<int64_t>();
   }
 
   /// Untimed, once per model: a short prefill and two steps pay one-off setup costs (kernels, handles).
@@ -176,8 +176,14 @@ class Sweep {
       next = run_prefill(m, ids, cache);
       if (i >= 0) secs.push_back(seconds_since(t0));
     }
-    r.peak_bytes = read_peak_memory(env_.device);
+    read_peaks(r);
     summarise(secs, r);
+  }
+
+  void read_peaks(BenchRow& r) const {
+    const int64_t peak = read_peak_memory(env_.device);
+    r.peak_bytes = peak >= 0 ? std::max<int64_t>(0, peak - base_bytes_) : -1;
+    if (env_.device.is_cpu()) r.rss_peak_bytes = read_peak_rss();
   }
 
   /// Per-token seconds of decode_tokens steps after a prefill of L tokens; each repeat restarts from
@@ -198,7 +204,7 @@ class Sweep {
       for (int k = 0; k < o_.decode_tokens; ++k) t = graph ? graph->step(t) : step(m, cache, t);
       if (i >= 0) secs.push_back(seconds_since(t0) / o_.decode_tokens);
     }
-    r.peak_bytes = read_peak_memory(env_.device);
+    read_peaks(r);
     summarise(secs, r);
   }
 
@@ -215,6 +221,7 @@ class Sweep {
   BenchEnv env_;
   std::vector<BenchRow> rows_;
   int64_t total_ = 0, done_ = 0;
+  int64_t base_bytes_ = 0;  ///< device bytes allocated before the current model was built
 };
 
 }  // namespace

@@ -66,7 +66,7 @@ nlohmann::json bench_environment(const BenchOptions& opts);
 /// Everything needed to redraw a saved sweep: environment, date, versions, options and rows.
 nlohmann::json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts);
 /// One line per row: model,length,phase,seconds,stddev,min,repeats,peak_bytes,predicted_bytes,
-/// floor_seconds,floor_ratio,tokens_per_s,oom,error.
+/// floor_seconds,floor_ratio,tokens_per_s,oom,error,rss_peak_bytes.
 std::string bench_csv(const std::vector<BenchRow>& rows);
 
 struct BenchFile {

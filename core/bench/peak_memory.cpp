@@ -1,6 +1,11 @@
 #include "bench/peak_memory.h"
 
+#include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
+
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #if MM_TORCH_CUDA && __has_include(<c10/cuda/CUDACachingAllocator.h>)
@@ -30,7 +35,68 @@ int64_t read_vm_hwm() {
 
 bool g_rss_reset_ok = true;  // false once clear_refs was refused: VmHWM would be the process lifetime peak
 
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define MM_ALLOCATE_CONST         // 2.3 made Allocator::allocate non-const and added copy_data
+#define MM_ALLOCATOR_COPY_DATA 1
+#else
+#define MM_ALLOCATE_CONST const
+#define MM_ALLOCATOR_COPY_DATA 0
+#endif
+
+std::atomic<int64_t> g_live{0}, g_peak{0};
+
+/// Forwards to the allocator it wraps and counts the bytes of every block it hands out until freed.
+class CountingCpuAllocator final : public c10::Allocator {
+ public:
+  explicit CountingCpuAllocator(c10::Allocator* inner) : inner_(inner) {}
+
+  c10::DataPtr allocate(size_t n) MM_ALLOCATE_CONST override {
+    auto* block = new Block{inner_->allocate(n), int64_t(n)};
+    void* data = block->inner.get();
+    const int64_t live = g_live += block->bytes;
+    int64_t peak = g_peak.load();
+    while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
+    }
+    return {data, block, &free_block, block->inner.device()};
+  }
+#if MM_ALLOCATOR_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
+
+ private:
+  struct Block {
+    c10::DataPtr inner;
+    int64_t bytes;
+  };
+  static void free_block(void* ctx) {
+    auto* block = static_cast<Block*>(ctx);
+    g_live -= block->bytes;
+    delete block;  // frees through the wrapped allocator's deleter
+  }
+  c10::Allocator* inner_;
+};
+
 }  // namespace
+
+void install_cpu_memory_counter() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    static CountingCpuAllocator counter(c10::GetCPUAllocator());
+    c10::SetCPUAllocator(&counter, /*priority=*/1);
+  });
+}
+
+int64_t cpu_tensor_bytes() { return g_live.load(); }
+
+int64_t current_memory(const c10::Device& d) {
+#if MM_BENCH_CUDA
+  if (d.is_cuda())
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(d.has_index() ? d.index() : 0).allocated_bytes[0].current;
+#endif
+  return d.is_cpu() ? cpu_tensor_bytes() : -1;
+}
+
+int64_t read_peak_rss() { return g_rss_reset_ok ? read_vm_hwm() : -1; }
 
 void reset_peak_memory(const c10::Device& d) {
 #if MM_BENCH_CUDA
@@ -41,6 +107,7 @@ void reset_peak_memory(const c10::Device& d) {
   }
 #endif
   if (d.is_cpu()) {
+    g_peak = g_live.load();
     std::ofstream f("/proc/self/clear_refs");
     f << "5";  // 5: reset the peak resident set size (VmHWM) to the current RSS
     f.flush();
@@ -55,12 +122,14 @@ int64_t read_peak_memory(const c10::Device& d) {
     return stats.allocated_bytes[0].peak;  // [0] = StatType::AGGREGATE (both pools)
   }
 #endif
-  if (d.is_cpu() && g_rss_reset_ok) return read_vm_hwm();
+  if (d.is_cpu()) return g_peak.load();
   return -1;
 }
 
 std::string peak_memory_measure(const c10::Device& d) {
-  if (d.is_cpu()) return "process peak RSS (VmHWM after clearing it via /proc/self/clear_refs), whole process";
+  if (d.is_cpu())
+    return "peak bytes of CPU tensors (a counting wrapper of LibTorch's CPU allocator), weights included; "
+           "rss_peak_bytes: the whole process's peak RSS (VmHWM after clearing it via /proc/self/clear_refs)";
 #if MM_BENCH_CUDA
   return "CUDA caching allocator peak allocated bytes (weights included), reset per measurement";
 #else

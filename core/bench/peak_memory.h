@@ -1,6 +1,8 @@
 // Peak memory of one measurement: reset before, read after. CUDA: the caching allocator's peak
-// allocated bytes on the device (needs a CUDA LibTorch: MM_TORCH_CUDA). CPU: the process peak resident
-// set (VmHWM), reset by writing "5" to /proc/self/clear_refs (Linux >= 4.0).
+// allocated bytes on the device (needs a CUDA LibTorch: MM_TORCH_CUDA). CPU: the bytes of live tensors,
+// counted by a wrapper around LibTorch's CPU allocator (install_cpu_memory_counter), so the number is
+// the model's and not the process's; the process peak resident set (VmHWM, reset by writing "5" to
+// /proc/self/clear_refs, Linux >= 4.0) is read beside it.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -9,6 +11,16 @@
 #include <string>
 
 namespace mm {
+
+/// Wraps the current CPU allocator with a byte counter (idempotent, thread-safe). Tensors allocated
+/// before the first call are not counted; call it before building the models to measure.
+void install_cpu_memory_counter();
+/// Bytes of CPU tensors alive now (counted since install; 0 before).
+int64_t cpu_tensor_bytes();
+/// Bytes allocated on d now: CPU tensors (counter) or the CUDA allocator's; -1 when unknown.
+int64_t current_memory(const c10::Device& d);
+/// Peak process resident set (VmHWM) since the last reset_peak_memory, or -1.
+int64_t read_peak_rss();
 
 /// Starts a new peak window on device d.
 void reset_peak_memory(const c10::Device& d);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <limits>
 
+#include "runtime/device.h"
 #include "runtime/errors.h"
 
 namespace mm {
@@ -50,6 +51,14 @@ at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& i
   return model.head(h.narrow(1, h.size(1) - 1, 1)).reshape({-1});  // (V)
 }
 
+at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token) {
+  const auto dev = model.options().device();
+  const int64_t weight_bytes = model.param_count() * int64_t(model.options().dtype().itemsize());
+  const ScopedCpuThreads threads(dev.is_cpu() ? decode_step_threads(weight_bytes + cache.bytes()) : 0);
+  const at::Tensor in = at::full({1, 1}, token, at::TensorOptions().dtype(at::kLong).device(dev));  // (1, 1)
+  return model.head(model.run_all(model.embed_tokens(in), &cache)).reshape({-1});                 // (V)
+}
+
 Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,
                     const SamplingOptions& opts, const std::function<void(int64_t)>& on_token,
                     const CancelToken* cancel) {
@@ -64,15 +73,13 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
   g.stats.prefill_seconds = seconds_since(t0);
   const auto t1 = std::chrono::steady_clock::now();
   g.stats.stop_reason = "max_tokens";
-  const auto dev = model.options().device();
   for (int64_t step = 0; step < opts.max_new_tokens; ++step) {
     if (step > 0) {
       if (cancel && cancel->cancelled()) {
         g.stats.stop_reason = "cancelled";
         break;
       }
-      const at::Tensor in = at::full({1, 1}, g.last_token, at::TensorOptions().dtype(at::kLong).device(dev));
-      logits = model.head(model.run_all(model.embed_tokens(in), &cache)).reshape({-1});
+      logits = decode_step(model, cache, g.last_token);
       ++g.stats.decode_steps;
     }
     g.last_token = sample_token(logits, context, opts, gen);

@@ -43,6 +43,10 @@ void check_sequence_length(const ModelConfig& cfg, int64_t tokens);
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
                    int64_t prefill_chunk, const CancelToken* cancel = nullptr);
 
+/// One decode step: feeds token at the cache's next position; returns the fp32 logits (V). On a CPU a
+/// small model's step runs on one thread (runtime/device.h: decode_step_threads).
+at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token);
+
 /// Prefills the prompt then decodes until a stop id, max_new_tokens or cancellation (which ends the
 /// reply early, not with an error). on_token is called for every reply token.
 Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,

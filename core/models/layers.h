@@ -10,6 +10,9 @@
 
 namespace mm {
 
+/// (B, L, H_kv, hd) -> (B, L, H_kv g, hd): head j reads kv head j / g (repeat_interleave(g, 2)).
+at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g);
+
 /// Causal GQA softmax attention. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
 /// With a cache, keys/values are appended and the queries sit at positions cache->len..; without
 /// one, positions start at pos0.

@@ -25,6 +25,15 @@ at::Tensor apply_rope_ref(const at::Tensor& x, int64_t pos0, double theta) {
   return (xf * at::cos(emb) + rotated * at::sin(emb)).to(x.scalar_type());
 }
 
+at::Tensor softmax_lastdim(const at::Tensor& x) {
+  // at::softmax opens an OpenMP region for as few as 4 rows of 1K (its grain is per row); below ATen's
+  // elementwise grain (32768 elements) these plain ops stay on the calling thread.
+  // Training keeps at::softmax: its fused backward, and no in-place ops on saved tensors.
+  if (x.numel() > 32768 || x.requires_grad()) return at::softmax(x, -1);
+  at::Tensor e = (x - at::amax(x, -1, /*keepdim=*/true)).exp_();
+  return e.div_(e.sum(-1, /*keepdim=*/true));
+}
+
 at::Tensor attention_ref(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.sizes() == k.sizes(), "attention: q must be (B, L, H, hd) and k, v (B, H_kv, T, hd), got ",
               q.sizes(), ", ", k.sizes(), ", ", v.sizes());
@@ -32,18 +41,20 @@ at::Tensor attention_ref(const at::Tensor& q, const at::Tensor& k, const at::Ten
   TORCH_CHECK(k.size(0) == B && k.size(3) == hd && Hkv > 0 && H % Hkv == 0 && T >= L,
               "attention: k/v (B, H_kv, T, hd) do not fit q ", q.sizes(), ": ", k.sizes());
   const int64_t g = H / Hkv, past = T - L;
-  // Query head kv*g + r attends with kv head kv: group queries as (B, H_kv, g, L, hd), no K/V copy.
-  const at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, g, L, hd});
-  at::Tensor scores = at::matmul(qg.to(at::kFloat), k.unsqueeze(2).transpose(-1, -2).to(at::kFloat));  // (B, H_kv, g, L, T)
+  // Query head kv*g + r attends with kv head kv: the g query heads of a kv head and their L positions
+  // share one matrix, (B, H_kv, g L, hd), so K and V are read in place (an expanded K would be copied
+  // at every decode step, the whole cache).
+  const at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, g * L, hd});
+  at::Tensor scores = at::matmul(qg.to(at::kFloat), k.transpose(-1, -2).to(at::kFloat));  // (B, H_kv, g L, T)
   scores.mul_(1.0 / std::sqrt(double(hd)));
   if (L > 1) {
     // query i (absolute past + i) sees keys t <= past + i
     const at::Tensor allowed = at::ones({L, T}, q.options().dtype(at::kBool)).tril(past);
-    scores.masked_fill_(allowed.logical_not(), -INFINITY);
+    scores.view({B, Hkv, g, L, T}).masked_fill_(allowed.logical_not(), -INFINITY);
   }
-  const at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type());
-  const at::Tensor out = at::matmul(probs, v.unsqueeze(2));  // (B, H_kv, g, L, hd)
-  return out.reshape({B, H, L, hd}).transpose(1, 2);         // (B, L, H, hd)
+  const at::Tensor probs = softmax_lastdim(scores).to(v.scalar_type());
+  const at::Tensor out = at::matmul(probs, v);        // (B, H_kv, g L, hd)
+  return out.reshape({B, H, L, hd}).transpose(1, 2);  // (B, L, H, hd)
 }
 
 }  // namespace mm

@@ -12,6 +12,10 @@ at::Tensor rms_norm_ref(const at::Tensor& x, const at::Tensor& w, double eps);
 /// Rotate-half (NeoX) RoPE on x (B, L, heads, hd) at absolute positions pos0..pos0+L-1.
 at::Tensor apply_rope_ref(const at::Tensor& x, int64_t pos0, double theta);
 
+/// Softmax over the last dim: plain ops on the calling thread when x is small and needs no gradient
+/// (decode), else at::softmax.
+at::Tensor softmax_lastdim(const at::Tensor& x);
+
 /// Causal GQA softmax attention, scale 1/sqrt(hd). q (B, L, H, hd); k, v (B, H_kv, T, hd) with T >= L;
 /// query i sits at absolute position T - L + i and sees keys t <= T - L + i. Query head j reads kv
 /// head j / (H / H_kv), without copying K/V. Returns (B, L, H, hd) in the dtype of v.

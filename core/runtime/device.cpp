@@ -3,7 +3,10 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <thread>
 
@@ -33,19 +36,81 @@ c10::ScalarType parse_dtype_name(const std::string& n) {
 
 c10::ScalarType default_dtype(const c10::Device& d) { return d.is_cuda() ? c10::kBFloat16 : c10::kFloat; }
 
-void configure_cpu_threads() {
+namespace {
+std::atomic<int> g_threads{0};  // 0 until configure_cpu_threads ran
+}  // namespace
+
+void configure_cpu_threads(int threads) {
   // Keep large tensor buffers in the heap instead of fresh mmaps: every new 32 MB buffer otherwise
   // costs ~40 ms of page faults on these VMs (measured), which doubled the chunked scan's time.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  int n = 0;
-  if (const char* env = std::getenv("OMP_NUM_THREADS")) n = std::atoi(env);
+  int n = threads;
+  if (n <= 0)
+    if (const char* env = std::getenv("OMP_NUM_THREADS")) n = std::atoi(env);
   if (n <= 0) n = int(std::thread::hardware_concurrency());
-  if (n > 0) at::set_num_threads(n);
+  g_threads = std::max(1, n);
+  at::set_num_threads(g_threads);
 }
 
+int cpu_threads() { return g_threads > 0 ? g_threads.load() : at::get_num_threads(); }
+
+void sync_cpu_threads() {
+  if (g_threads > 0 && at::get_num_threads() != g_threads) at::set_num_threads(g_threads);
+}
+
+int parse_threads(const std::string& text) {
+  if (text.empty() || text == "auto") return 0;
+  try {
+    size_t used = 0;
+    const int n = std::stoi(text, &used);
+    if (used == text.size() && n >= 0 && n <= 1024) return n;
+  } catch (const std::exception&) {
+  }
+  throw InputError("threads: '" + text + "' is not a thread count",
+                   "give a number of CPU threads from 1 to the number of cores, or auto");
+}
+
+namespace {
+
+/// The OpenMP runtime LibTorch was loaded with (Debian's libgomp, or the copy inside a PyTorch wheel),
+/// looked up at run time so that we never link a second one. Null without OpenMP.
+struct OmpApi {
+  void (*set_num_threads)(int) = nullptr;
+  int (*get_max_threads)() = nullptr;
+};
+
+const OmpApi& omp_api() {
+  static const OmpApi api = [] {
+    OmpApi a;
+    a.set_num_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+    a.get_max_threads = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+    if (!a.set_num_threads || !a.get_max_threads) a = OmpApi{};
+    return a;
+  }();
+  return api;
+}
+
+}  // namespace
+
+ScopedCpuThreads::ScopedCpuThreads(int threads) {
+  const OmpApi& omp = omp_api();
+  if (threads <= 0 || !omp.set_num_threads) return;
+  at::internal::lazy_init_num_threads();  // else ATen's first region on this thread would reset the count
+  const int now = omp.get_max_threads();
+  if (now == threads) return;
+  omp.set_num_threads(threads);
+  previous_ = now;
+}
+
+ScopedCpuThreads::~ScopedCpuThreads() {
+  if (previous_ > 0) omp_api().set_num_threads(previous_);
+}
+
+int decode_step_threads(int64_t step_bytes) { return step_bytes < kParallelDecodeBytes ? 1 : cpu_threads(); }
+
 std::string describe_device(const c10::Device& d) {
-  if (d.is_cpu()) return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+  if (d.is_cpu()) return "cpu (" + std::to_string(cpu_threads()) + " threads)";
   return d.str();
 }
 

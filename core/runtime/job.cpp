@@ -4,6 +4,8 @@
 
 #include <new>
 
+#include "runtime/device.h"
+
 namespace mm {
 
 ErrorInfo capture_current_exception() {
@@ -82,6 +84,7 @@ void JobQueue::loop() {
       busy_ = true;
       running_.emplace_back(item.ctx.id, item.ctx.cancel);
     }
+    sync_cpu_threads();   // a threads setting changed since the last job applies from this one
     item.body(item.ctx);  // run_job inside body turns a cancelled token into an error value
     {
       std::lock_guard<std::mutex> lock(mu_);

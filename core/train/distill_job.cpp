@@ -112,6 +112,7 @@ StageStart loaded_start(const Recipe& r, int stage, const std::string& dir, cons
 TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
   RunDir run(opts.run_dir);
   const Recipe recipe = prepare_run(opts, run, ctx);
+  const ScopedCpuThreads threads(recipe.threads);  // the recipe's "threads", when set
   if (recipe.teacher.empty()) throw ConfigError("the recipe names no \"teacher\" checkpoint");
   for (const StageSettings& s : recipe.stages)
     if (s.stage == 0) throw ConfigError("stage 0 is teacher training", "use mmmamba train-teacher for it");

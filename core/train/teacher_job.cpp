@@ -15,6 +15,7 @@ using nlohmann::json;
 TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx) {
   RunDir run(opts.run_dir);
   const Recipe recipe = prepare_run(opts, run, ctx);
+  const ScopedCpuThreads threads(recipe.threads);  // the recipe's "threads", when set
   if (recipe.stages.size() != 1 || recipe.stages[0].stage != 0)
     throw ConfigError("a teacher-training recipe has exactly one stage, stage 0",
                       "see examples/recipes/demo-teacher.json");

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <thread>
 
+#include <ATen/Parallel.h>
+
+#include "runtime/device.h"
 #include "runtime/job.h"
 
 using namespace mm;
@@ -66,6 +69,46 @@ class TestJob : public QObject {
     q.wait_idle();
     QVERIFY(first && first->error && first->error->kind == ErrorKind::cancelled);
     QVERIFY(second && second->error && second->error->kind == ErrorKind::cancelled);
+  }
+
+  void threadSettingReachesTheEngineThreadAndScopesNest() {
+    JobQueue q;
+    configure_cpu_threads(2);
+    std::optional<Outcome<std::vector<int>>> got;
+    q.submit<std::vector<int>>([](JobContext&) { return std::vector<int>{at::get_num_threads()}; }, {},
+                               [&](Outcome<std::vector<int>> o) { got = o; });
+    q.wait_idle();
+    QCOMPARE(got->value->at(0), 2);
+    // A later setting applies to the already running engine thread at its next job.
+    configure_cpu_threads(1);
+    got.reset();
+    q.submit<std::vector<int>>(
+        [](JobContext&) {
+          std::vector<int> seen{at::get_num_threads()};
+          configure_cpu_threads(2);  // as the studio's setting does; the scope below overrides it
+          sync_cpu_threads();
+          seen.push_back(at::get_num_threads());
+          {
+            const ScopedCpuThreads one(1);
+            seen.push_back(at::get_num_threads());
+          }
+          seen.push_back(at::get_num_threads());
+          return seen;
+        },
+        {}, [&](Outcome<std::vector<int>> o) { got = o; });
+    q.wait_idle();
+    QVERIFY(got && got->ok());
+    QCOMPARE(*got->value, (std::vector<int>{1, 2, 1, 2}));
+    QCOMPARE(cpu_threads(), 2);
+  }
+
+  void decodeThreadsFollowTheStepSize() {
+    configure_cpu_threads(2);
+    QCOMPARE(decode_step_threads(5 << 20), 1);  // the embedded 5 MiB models: one thread
+    QCOMPARE(decode_step_threads(kParallelDecodeBytes), 2);
+    QCOMPARE(parse_threads("auto"), 0);
+    QCOMPARE(parse_threads("3"), 3);
+    for (const char* bad : {"-1", "two", "2x", "100000"}) QVERIFY_THROWS_EXCEPTION(InputError, parse_threads(bad));
   }
 };
 

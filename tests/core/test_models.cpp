@@ -12,6 +12,8 @@
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
+#include "models/layers.h"
+#include "ref/attention_ref.h"
 #include "models/random_init.h"
 #include "models/vlm_model.h"
 #include "seeding/seed_student.h"
@@ -83,8 +85,8 @@ class TestModels : public QObject {
     const at::Tensor last = prefill(model, cache, ids.narrow(1, 0, split), px, 7);
     QVERIFY(max_rel(last, full[0][split - 1]) < 1e-4);
     for (int64_t t = split; t < L; ++t) {
-      const at::Tensor step = model.head(model.run_all(model.embed_tokens(ids.narrow(1, t, 1)), &cache));
-      const double e = max_rel(step[0][0], full[0][t]);
+      const at::Tensor step = decode_step(model, cache, ids[0][t].item<int64_t>());  // (V)
+      const double e = max_rel(step, full[0][t]);
       if (e >= 1e-4) qWarning("position %lld: rel diff %.3e", (long long)t, e);
       QVERIFY(e < 1e-4);
     }
@@ -93,6 +95,24 @@ class TestModels : public QObject {
     VlmModel fused = make_model(plan.toStdString());
     fused.fuse_for_inference();
     QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
+  }
+
+  void decodeOpsMatchTheirReferences() {
+    at::Generator gen = at::detail::createCPUGenerator(5);
+    const at::Tensor kv = at::randn({2, 3, 2, 8}, gen);  // (B, L, H_kv, hd)
+    QVERIFY(at::equal(repeat_kv_heads(kv, 3), kv.repeat_interleave(3, 2)));
+    QVERIFY(at::equal(repeat_kv_heads(kv, 1), kv));
+    // Small (the plain ops, with a masked key) and large (at::softmax) inputs.
+    for (int64_t T : {7, 40000}) {
+      at::Tensor s = at::randn({2, T}, gen) * 10;
+      s[0][T - 1] = -INFINITY;
+      const double e = (softmax_lastdim(s) - at::softmax(s, -1)).abs().max().item<double>();
+      QVERIFY2(e < 1e-6, qPrintable(QString::number(e)));
+    }
+    // With a gradient it is at::softmax, so backward works.
+    const at::Tensor w = at::randn({3, 5}, gen).requires_grad_(true);
+    softmax_lastdim(w * 2).select(1, 0).sum().backward();
+    QVERIFY(w.grad().defined() && at::isfinite(w.grad()).all().item<bool>());
   }
 
   void positionTableResizesForOtherTileSizes() {

@@ -17,7 +17,10 @@
 #include <QComboBox>
 #include <QMessageBox>
 #include <QSignalSpy>
+#include <QSettings>
 #include <QSpinBox>
+#include <QStandardPaths>
+#include <QThread>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <qcustomplot.h>
@@ -33,6 +36,7 @@
 #include "widgets/conversationview.h"
 #include "widgets/imagedrop.h"
 #include "widgets/layerstrip.h"
+#include "widgets/scenedatadialog.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -66,6 +70,7 @@ class TestStudio : public QObject {
 
  private slots:
   void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location
     QVERIFY(m_dir.isValid());
     const mm::ModelConfig cfg = mm::architecture_preset("micro");
     const std::string tok = path("tok").toStdString();
@@ -127,7 +132,11 @@ class TestStudio : public QObject {
     page.openModel(m_corrupt);
     QTRY_VERIFY_WITH_TIMEOUT(page.findChild<QMessageBox*>("errorBox") != nullptr, 10000);
     QMessageBox* box = page.findChild<QMessageBox*>("errorBox");
-    QVERIFY(box->text().contains("corrupt") || box->informativeText().size() + box->text().size() > 20);
+    // It names the damaged file and says what is wrong and what to do.
+    QVERIFY2(box->text().contains("model.safetensors") && box->text().contains("past the data section"),
+             qPrintable(box->text()));
+    QVERIFY2(box->informativeText().contains("HINT") && box->informativeText().contains("truncated"),
+             qPrintable(box->informativeText()));
     box->close();
     QSignalSpy loaded(&page, &ModelPage::modelLoaded);
     page.openModel(m_teacher);
@@ -170,6 +179,40 @@ class TestStudio : public QObject {
     QVERIFY(page.lossPlot()->toCsv().count('\n') == 51);
   }
 
+  void aBadPlanIsRefusedBeforeAnyRunStarts() {
+    DistillPage page(m_engine);
+    page.setTeacher(m_teacher, 6);
+    page.setPlan("interval:3");
+    QVERIFY(page.planProblem().isEmpty());
+    QVERIFY2(page.planCheck()->text().contains("2 of 6 layers stay attention"), qPrintable(page.planCheck()->text()));
+    page.setPlan("interval:9:middle");
+    QVERIFY(page.planCheck()->text().contains("placement must be head or tail"));
+    page.setPlan("list:0,7");  // parses, but the teacher has 6 layers
+    QVERIFY2(page.planProblem().contains("does not exist"), qPrintable(page.planProblem()));
+    page.setPlan("interval:9:middle");
+    page.setRunDirectory(path("bad-plan-run"));
+    page.start();
+    QVERIFY(!page.running());
+    QTRY_VERIFY(page.findChild<QMessageBox*>("errorBox") != nullptr);
+    QVERIFY(page.findChild<QMessageBox*>("errorBox")->informativeText().contains("HINT"));
+    QVERIFY(!QFileInfo::exists(path("bad-plan-run")));  // nothing was written
+  }
+
+  void generatedSceneDataFillsTheRecipeAndSaysSo() {
+    DistillPage page(m_engine);
+    SceneDataDialog dialog;
+    dialog.setDirectory(path("scenes"));
+    dialog.setCounts(12, 4);
+    QSignalSpy ready(&page, &DistillPage::sceneDataReady);
+    page.generateSceneData(dialog.splits());
+    QVERIFY(ready.wait(60000));
+    QCOMPARE(page.recipe()["train_data"].get<std::string>(), path("scenes/train.jsonl").toStdString());
+    QCOMPARE(page.recipe()["eval_data"].get<std::string>(), path("scenes/val.jsonl").toStdString());
+    const QString status = page.statusLabel()->text();
+    QVERIFY2(status.contains("train.jsonl (12 conversations)") && status.contains("val.jsonl (4 conversations)"),
+             qPrintable(status));
+  }
+
   void aChatTurnStreamsAndStopWorks() {
     ChatPage page(m_engine);
     page.addModel("student", m_student, true);
@@ -181,8 +224,17 @@ class TestStudio : public QObject {
     QVERIFY(replies.wait(30000));
     QTRY_VERIFY(!page.busy());
     const ChatReplyInfo first = replies.last().at(1).value<ChatReplyInfo>();
-    QVERIFY(tokens.count() >= 1);
-    QVERIFY(first.newTokens >= qint64(first.ids.size()));
+    // The reply streamed one signal per token, and the streamed pieces are the reply's text.
+    QVERIFY(first.newTokens >= 1 && first.newTokens <= 8);
+    QString streamed;
+    qint64 streamedTokens = 0;
+    for (const QList<QVariant>& t : tokens) {
+      streamed += t.at(2).toString();
+      streamedTokens += t.at(1).toLongLong() >= 0;  // id -1: held-back text flushed at the end
+    }
+    QCOMPARE(streamedTokens, first.newTokens);
+    QCOMPARE(qint64(first.ids.size()), first.newTokens);
+    QCOMPARE(streamed.trimmed(), first.text.trimmed());
     QCOMPARE(page.view(0)->messages().size(), 2);
     QCOMPARE(page.view(0)->messages().back().text, first.text);
 
@@ -201,8 +253,10 @@ class TestStudio : public QObject {
   }
 
   void aSavedConversationLoadsBackIntoTheModel() {
+    // The teacher: its KV cache grows with every token, so cache bytes show how much history it holds.
+    // Pages share the engine's session per model, so each step below starts from a known state.
     ChatPage page(m_engine);
-    page.addModel("student", m_student, true);
+    page.addModel("teacher", m_teacher, true);
     page.setMaxNewTokens(4);
     QSignalSpy replies(&page, &ChatPage::replyDone);
     page.imageDrop()->makeScene(3);
@@ -212,16 +266,40 @@ class TestStudio : public QObject {
     const QString file = path("conversation.json");
     QString error;
     QVERIFY2(page.saveConversation(file, &error), qPrintable(error));
+    // The follow-up in the original conversation, then that conversation is dropped from the engine.
+    page.ask("And the square?");
+    QVERIFY(replies.wait(30000));
+    QTRY_VERIFY(!page.busy());
+    const ChatReplyInfo original = replies.last().at(1).value<ChatReplyInfo>();
+    page.resetConversation();
 
     ChatPage loaded(m_engine);
+    loaded.setMaxNewTokens(4);
     QSignalSpy failures(m_engine, &EngineController::failed);
     QVERIFY2(loaded.loadConversation(file, &error), qPrintable(error));
     QCOMPARE(loaded.view(0)->messages().size(), 2);
     QVERIFY(!loaded.view(0)->messages().front().image.isNull());
-    QCOMPARE(loaded.view(0)->messages().back().text, page.view(0)->messages().back().text);
-    m_engine->waitIdle();
-    QCoreApplication::processEvents();
-    QCOMPARE(failures.count(), 0);  // the exchange was read back into the model
+    QCOMPARE(loaded.view(0)->messages().back().text, page.view(0)->messages().at(1).text);
+    // The exchange was read back into the model: the same follow-up continues the same context.
+    QSignalSpy loadedReplies(&loaded, &ChatPage::replyDone);
+    loaded.ask("And the square?");
+    QVERIFY(loadedReplies.wait(30000));
+    QTRY_VERIFY(!loaded.busy());
+    QCOMPARE(failures.count(), 0);
+    const ChatReplyInfo restored = loadedReplies.last().at(1).value<ChatReplyInfo>();
+    // The saved reply is re-encoded from its text, and a random model's pieces re-encode into other
+    // (often more) tokens than it sampled: the cache holds the same history up to the reply's tokens.
+    const qint64 kv = original.kvBytesPerToken;
+    QVERIFY(kv > 0);
+    QVERIFY2(std::abs(restored.cacheBytes - original.cacheBytes) <= 16 * kv,
+             qPrintable(QString("restored %1, original %2 bytes").arg(restored.cacheBytes).arg(original.cacheBytes)));
+    // Without the history (image tiles and all) the same question leaves a much smaller cache.
+    loaded.resetConversation();
+    loaded.ask("And the square?");
+    QVERIFY(loadedReplies.wait(30000));
+    QTRY_VERIFY(!loaded.busy());
+    const qint64 fresh = loadedReplies.last().at(1).value<ChatReplyInfo>().cacheBytes;
+    QVERIFY2(fresh + 32 * kv < restored.cacheBytes, qPrintable(QString("fresh %1, restored %2").arg(fresh).arg(restored.cacheBytes)));
     QVERIFY(!loaded.loadConversation(path("train.jsonl"), &error));
     QVERIFY(error.contains("not a saved"));
   }
@@ -273,6 +351,15 @@ class TestStudio : public QObject {
       QVERIFY(!window.cliEquivalent().isEmpty());
       QVERIFY(window.cliEquivalent().startsWith("mmmamba"));
     }
+    // The CPU threads setting reaches the engine's jobs and is remembered.
+    auto* threads = window.findChild<QSpinBox*>("cpuThreads");
+    QVERIFY(threads);
+    threads->setValue(1);
+    QCOMPARE(EngineController::cpuThreads(), 1);
+    QCOMPARE(QSettings().value("engine/cpuThreads").toInt(), 1);
+    threads->setValue(0);  // auto
+    const int omp = qEnvironmentVariableIntValue("OMP_NUM_THREADS");
+    QCOMPARE(EngineController::cpuThreads(), omp > 0 ? omp : QThread::idealThreadCount());
   }
 };
 

@@ -94,6 +94,10 @@ EngineController::~EngineController() {
 
 QString EngineController::deviceDescription() const { return qs(mm::describe_device(m_state->device)); }
 
+void EngineController::setCpuThreads(int threads) { mm::configure_cpu_threads(threads); }
+
+int EngineController::cpuThreads() { return mm::cpu_threads(); }
+
 QString EngineController::torchVersion() { return TORCH_VERSION; }
 
 void EngineController::cancel(quint64 jobId) { m_queue->cancel(jobId); }
@@ -204,14 +208,7 @@ quint64 EngineController::evaluate(const QStringList& checkpoints, const QString
   });
 }
 
-quint64 EngineController::makeData(const QString& outDir, const QString& split, int count, quint64 seed,
-                                   int questionsPerScene) {
-  mm::data::SceneDataOptions o;
-  o.out_dir = outDir.toStdString();
-  o.split = split.toStdString();
-  o.count = count;
-  o.seed = seed;
-  o.questions_per_scene = questionsPerScene;
+quint64 EngineController::makeData(const mm::data::SceneDataOptions& o) {
   mm::data::validate(o);
   return submit([this, o](mm::JobContext& ctx, const Poster&) -> GuiResult {
     const mm::data::SceneDataSummary s = mm::data::make_scene_dataset(o, ctx);

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "controller/uitypes.h"
+#include "data/scene.h"
 
 namespace mm {
 struct BenchOptions;
@@ -48,11 +49,16 @@ class EngineController : public QObject {
   /// A speed and memory sweep -> benchRowAvailable per measured row, then benchFinished.
   quint64 runBenchmark(const mm::BenchOptions& options);
   /// Generates a split of scene data (images + JSONL) -> dataMade with the JSONL path.
-  quint64 makeData(const QString& outDir, const QString& split, int count, quint64 seed, int questionsPerScene);
+  /// Writes one split of generated scenes (mmmamba make-data); options are validated before queueing.
+  quint64 makeData(const mm::data::SceneDataOptions& options);
 
   void cancel(quint64 jobId);
   /// "cpu (2 threads)" or the GPU's name.
   QString deviceDescription() const;
+  /// CPU threads for the engine's jobs from the next one on; 0 = auto (OMP_NUM_THREADS or every core).
+  void setCpuThreads(int threads);
+  /// The count jobs run with now.
+  static int cpuThreads();
   /// The LibTorch version the engine was built against.
   static QString torchVersion();
   /// Blocks until every submitted job has finished (tests, shutdown).

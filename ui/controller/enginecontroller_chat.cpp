@@ -25,8 +25,12 @@ mm::SamplingOptions samplingOptions(const SamplingSettings& s) {
   return o;
 }
 
-/// The readable text of one token: model pieces with the word marker as a space, bytes decoded.
+/// The readable text of one token: model pieces with the word marker as a space, bytes decoded; empty
+/// for an unused vocabulary slot. (A model whose head is wider than its tokenizer, e.g. `create --arch
+/// tiny` with its placeholder tokenizer, samples such ids; the reply text skips them, and asking the
+/// tokenizer for their text used to fail the whole reply with "token id 680 is not in the vocabulary".)
 QString pieceText(const mm::Tokenizer& tok, int64_t id) {
+  if (!tok.has_id(id)) return {};
   std::string t = tok.token_text(id);
   if (t.rfind("<0x", 0) == 0) return qs(tok.decode({id}));
   for (size_t p; (p = t.find("\xE2\x96\x81")) != std::string::npos;) t.replace(p, 3, " ");

@@ -1,6 +1,8 @@
 #include "pages/benchmarkpage.h"
 
 #include <QComboBox>
+#include <QSet>
+#include <utility>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -20,7 +22,9 @@
 #include "bench/benchmark.h"
 #include "controller/enginecontroller.h"
 #include "plots/exportplot.h"
+#include "plots/plotstyle.h"
 #include "widgets/messages.h"
+#include "widgets/scrollable.h"
 #include "widgets/palette.h"
 #include "widgets/text.h"
 
@@ -32,13 +36,12 @@ using ui::qs;
 void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y) {
   plot->xAxis->setLabel(x);
   plot->yAxis->setLabel(y);
-  for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
-    axis->setScaleType(QCPAxis::stLogarithmic);
-    axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  }
-  plot->legend->setVisible(true);
-  plot->legend->setFont(QFont(plot->font().family(), 8));
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+  ui::styleForProjector(plot);
+  ui::usePowerOfTwoTicks(plot->xAxis);  // context lengths are powers of 2: 128, 1K, 32K
+  plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+  plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  plot->legend->setVisible(true);  // one entry per model; line styles are named on the axes
+  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   plot->setMinimumHeight(220);
 }
 
@@ -101,12 +104,19 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   setup->setMaximumWidth(380);
 
   m_latency = new QCustomPlot;
-  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token (solid), floor dashed; prefill s dotted"));
+  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token (solid; floor dashed)"));
+  // Prefill seconds on their own axis: a different unit and a different range.
+  m_latency->yAxis2->setVisible(true);
+  m_latency->yAxis2->setScaleType(QCPAxis::stLogarithmic);
+  m_latency->yAxis2->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  m_latency->yAxis2->setLabel(tr("prefill s (dotted, squares)"));
   m_memory = new QCustomPlot;
-  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB (solid measured, dashed predicted)"));
-  m_table = new QTableWidget(0, 9);
+  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory while decoding, MiB (solid measured, dashed predicted)"));
+  m_table = new QTableWidget(0, 11);
   m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
-                                      tr("× floor"), tr("peak"), tr("note")});
+                                      tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
+  m_table->horizontalHeaderItem(7)->setToolTip(tr("Peak bytes of this model's tensors (GPU: the CUDA allocator's)"));
+  m_table->horizontalHeaderItem(9)->setToolTip(tr("CPU: the whole process's peak resident set, for comparison"));
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setStretchLastSection(true);
   m_table->verticalHeader()->hide();
@@ -120,7 +130,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   plots->setStretchFactor(0, 3);
   plots->setStretchFactor(1, 1);
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(setup);
+  layout->addWidget(ui::scrollable(setup));
   layout->addWidget(plots, 1);
 
   connect(addArch, &QPushButton::clicked, this, [this] { addArchitecture(m_arch->currentText(), m_archPlan->currentText(), true); });
@@ -228,7 +238,8 @@ void BenchmarkPage::stop() {
 void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool overlay) {
   if (!m_curves.contains(key)) {
     Curve c;
-    c.color = m_curves.size();
+    if (!m_colorOf.contains(key)) m_colorOf.insert(key, m_colorOf.size());
+    c.color = m_colorOf.value(key);
     c.overlay = overlay;
     m_curves.insert(key, c);
   }
@@ -240,7 +251,9 @@ void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool ove
   const QStringList cells = {key, QString::number(row.length), qs(row.phase), row.oom ? tr("out of memory") : time(row.seconds),
                              row.oom ? "" : time(row.stddev), time(row.floor_seconds),
                              row.floor_ratio() > 0 ? QString::number(row.floor_ratio(), 'f', 2) : "–",
-                             row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–", qs(row.error)};
+                             row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–",
+                             row.predicted_bytes > 0 ? QLocale().formattedDataSize(row.predicted_bytes) : "–",
+                             row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", qs(row.error)};
   for (int c = 0; c < cells.size(); ++c) m_table->setItem(r, c, new QTableWidgetItem(cells[c]));
   m_table->scrollToBottom();
   redraw();
@@ -250,6 +263,7 @@ void BenchmarkPage::redraw() {
   m_latency->clearGraphs();
   m_memory->clearGraphs();
   double top = 0, memTop = 0;
+  bool oomInLegend = false;
   for (const Curve& c : m_curves)
     for (const mm::BenchRow& r : c.rows) {
       if (!r.oom) top = std::max(top, r.phase == "decode" ? 1e3 * r.seconds : r.seconds);
@@ -258,6 +272,9 @@ void BenchmarkPage::redraw() {
   for (auto it = m_curves.begin(); it != m_curves.end(); ++it) {
     const QColor color = ui::modelColor(it->color);
     QVector<double> dx, dy, px, py, fx, fy, ox, oy, mx, my, qx, qy;
+    // One memory point per length: the decode peak when decode ran (the cache story), else prefill's.
+    QMap<double, double> peakAt, predictedAt;
+    QSet<double> decoded;
     for (const mm::BenchRow& r : it->rows) {
       const double L = double(r.length);
       if (r.oom) {
@@ -270,31 +287,39 @@ void BenchmarkPage::redraw() {
       } else {
         px << L, py << r.seconds;
       }
-      if (r.peak_bytes > 0) mx << L, my << double(r.peak_bytes) / (1 << 20);
-      if (r.predicted_bytes > 0) qx << L, qy << double(r.predicted_bytes) / (1 << 20);
+      if (r.peak_bytes > 0 && (r.phase == "decode" || !decoded.contains(L))) {
+        peakAt[L] = double(r.peak_bytes) / (1 << 20);
+        if (r.phase == "decode") decoded.insert(L);
+      }
+      if (r.predicted_bytes > 0) predictedAt[L] = std::max(predictedAt.value(L), double(r.predicted_bytes) / (1 << 20));
     }
+    for (auto p = peakAt.begin(); p != peakAt.end(); ++p) mx << p.key(), my << p.value();
+    for (auto p = predictedAt.begin(); p != predictedAt.end(); ++p) qx << p.key(), qy << p.value();
     const QString name = it.key();
     auto graph = [&](QCustomPlot* plot, const QVector<double>& x, const QVector<double>& y, Qt::PenStyle style,
-                     const QString& label, QCPScatterStyle::ScatterShape shape) {
+                     const QString& label, QCPScatterStyle::ScatterShape shape, QCPAxis* valueAxis = nullptr) {
       if (x.isEmpty()) return;
-      QCPGraph* g = plot->addGraph();
+      QCPGraph* g = plot->addGraph(plot->xAxis, valueAxis ? valueAxis : plot->yAxis);
       QPen pen(color, style == Qt::SolidLine ? 2.0 : 1.4);
       pen.setStyle(it->overlay && style == Qt::SolidLine ? Qt::DashDotLine : style);
       g->setPen(pen);
-      g->setScatterStyle(QCPScatterStyle(shape, color, shape == QCPScatterStyle::ssCross ? 12 : 6));
+      g->setScatterStyle(QCPScatterStyle(shape, color, shape == QCPScatterStyle::ssCross ? 12 : 8));
       g->setData(x, y, true);
       if (label.isEmpty()) g->removeFromLegend();
       else g->setName(label);
     };
-    graph(m_latency, dx, dy, Qt::SolidLine, name + tr(" decode"), QCPScatterStyle::ssDisc);
-    graph(m_latency, fx, fy, Qt::DashLine, fx.isEmpty() ? QString() : name + tr(" floor"), QCPScatterStyle::ssNone);
-    graph(m_latency, px, py, Qt::DotLine, name + tr(" prefill"), QCPScatterStyle::ssSquare);
+    // One legend entry per model (its decode line, or its prefill line when only prefill ran).
+    graph(m_latency, dx, dy, Qt::SolidLine, name, QCPScatterStyle::ssDisc);
+    graph(m_latency, fx, fy, Qt::DashLine, QString(), QCPScatterStyle::ssNone);
+    graph(m_latency, px, py, Qt::DotLine, dx.isEmpty() ? name : QString(), QCPScatterStyle::ssSquare, m_latency->yAxis2);
     if (!ox.isEmpty()) {
       QCPGraph* g = m_latency->addGraph();
       g->setLineStyle(QCPGraph::lsNone);
       g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QPen(Qt::red, 3), Qt::NoBrush, 14));
       g->setData(ox, oy, true);
       g->setName(name + tr(" out of memory"));
+      if (std::exchange(oomInLegend, true)) g->removeFromLegend();  // one "out of memory" entry is enough
+      else g->setName(tr("out of memory"));
       QVector<double> my2(ox.size(), std::max(memTop, 1.0) * 1.4);
       QCPGraph* m = m_memory->addGraph();
       m->setLineStyle(QCPGraph::lsNone);
@@ -309,6 +334,7 @@ void BenchmarkPage::redraw() {
     p->rescaleAxes();
     p->xAxis->scaleRange(1.3, p->xAxis->range().center());
     p->yAxis->scaleRange(1.6, p->yAxis->range().center());
+    if (p->yAxis2->visible()) p->yAxis2->scaleRange(1.6, p->yAxis2->range().center());
     p->replot(QCustomPlot::rpQueuedReplot);
   }
 }

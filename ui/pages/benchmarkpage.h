@@ -55,6 +55,7 @@ class BenchmarkPage : public QWidget {
     QVector<mm::BenchRow> rows;
     bool overlay = false;
   };
+  QMap<QString, int> m_colorOf;  ///< model -> palette index, kept across sweeps and Clear
   mm::BenchOptions options() const;
   void addRow(const QString& key, const mm::BenchRow& row, bool overlay);
   void redraw();

@@ -16,6 +16,7 @@
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QShortcut>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QVBoxLayout>
@@ -111,9 +112,18 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   auto* reset = new QPushButton(tr("New chat"));
   auto* save = new QPushButton(tr("Save…"));
   auto* load = new QPushButton(tr("Load…"));
-  auto* inputRow = new QHBoxLayout;
-  inputRow->addWidget(m_input, 1);
-  for (QPushButton* b : {m_send, m_stop, m_regen, reset, save, load}) inputRow->addWidget(b);
+  // The prompt gets a row of its own, so a narrow window shrinks the buttons' row, not the prompt.
+  auto* promptRow = new QHBoxLayout;
+  promptRow->addWidget(m_input, 1);
+  promptRow->addWidget(m_send);
+  promptRow->addWidget(m_stop);
+  m_input->setMinimumHeight(32);
+  auto* inputRow = new QVBoxLayout;
+  inputRow->addLayout(promptRow);
+  auto* buttonRow = new QHBoxLayout;
+  for (QPushButton* b : {m_regen, reset, save, load}) buttonRow->addWidget(b);
+  buttonRow->addStretch();
+  inputRow->addLayout(buttonRow);
   auto* right = new QWidget;
   auto* rightLayout = new QVBoxLayout(right);
   rightLayout->setContentsMargins(0, 0, 0, 0);
@@ -140,6 +150,11 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   connect(scene, &QPushButton::clicked, this, [this] { m_image->makeScene(m_sceneSeed++); });
   connect(clearImage, &QPushButton::clicked, m_image, &ImageDrop::clear);
   connect(m_input, &QLineEdit::returnPressed, this, [this] { send(false); });
+  // Esc stops a streaming reply; Ctrl+V with an image on the clipboard attaches it, also from the
+  // prompt box (which would otherwise take the paste as text).
+  auto* escape = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &ChatPage::stop);
+  escape->setContext(Qt::WidgetWithChildrenShortcut);
+  m_input->installEventFilter(this);
   connect(m_send, &QPushButton::clicked, this, [this] { send(false); });
   connect(m_stop, &QPushButton::clicked, this, &ChatPage::stop);
   connect(m_regen, &QPushButton::clicked, this, &ChatPage::regenerate);
@@ -271,6 +286,7 @@ void ChatPage::resetConversation() {
     if (!modelPath(s).isEmpty()) m_engine->resetChat(modelPath(s));
   }
   m_lastReplies.clear();
+  showTiles(TilePreview{});  // the previous image's tiles go with the conversation
 }
 
 void ChatPage::compareReplies() {
@@ -295,6 +311,19 @@ void ChatPage::updateButtons() {
   m_send->setEnabled(ready && !busy());
   m_regen->setEnabled(ready && !busy() && !m_left->messages().isEmpty());
   m_stop->setEnabled(busy());
+}
+
+bool ChatPage::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_input && (event->type() == QEvent::ShortcutOverride || event->type() == QEvent::KeyPress) &&
+      static_cast<QKeyEvent*>(event)->matches(QKeySequence::Paste)) {
+    const QMimeData* mime = QApplication::clipboard()->mimeData();
+    if (mime && mime->hasImage()) {
+      if (event->type() == QEvent::KeyPress) m_image->setImage(qvariant_cast<QImage>(mime->imageData()), tr("pasted image"));
+      event->accept();
+      return true;
+    }
+  }
+  return QWidget::eventFilter(watched, event);
 }
 
 void ChatPage::keyPressEvent(QKeyEvent* event) {

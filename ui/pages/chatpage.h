@@ -47,6 +47,7 @@ class ChatPage : public QWidget {
 
  protected:
   void keyPressEvent(QKeyEvent* event) override;
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
   void send(bool regenerate);

@@ -1,3 +1,5 @@
+// The Distill page: layout, the run (start, pause, stop, resume) and its live progress. The recipe
+// editor is in distillpage_recipe.cpp, reopened runs, evaluation and export in distillpage_results.cpp.
 #include "pages/distillpage.h"
 
 #include <QCheckBox>
@@ -28,28 +30,12 @@
 #include "train/recipe_validate.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
+#include "widgets/scrollable.h"
 #include "widgets/text.h"
 
 namespace {
 
 using ui::qs;
-
-/// A line edit with a browse button (directory or file).
-QLineEdit* pathRow(QFormLayout* form, const QString& label, bool directory, QWidget* parent) {
-  auto* edit = new QLineEdit;
-  auto* browse = new QPushButton(QObject::tr("…"));
-  browse->setMaximumWidth(32);
-  auto* row = new QHBoxLayout;
-  row->addWidget(edit, 1);
-  row->addWidget(browse);
-  form->addRow(label, row);
-  QObject::connect(browse, &QPushButton::clicked, parent, [=] {
-    const QString p = directory ? QFileDialog::getExistingDirectory(parent, label, edit->text())
-                                : QFileDialog::getOpenFileName(parent, label, edit->text(), QObject::tr("JSONL (*.jsonl)"));
-    if (!p.isEmpty()) edit->setText(p);
-  });
-  return edit;
-}
 
 QString formatSeconds(double s) {
   if (s < 0 || !std::isfinite(s)) return "–";
@@ -72,11 +58,13 @@ nlohmann::json defaultRecipe() {
 DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
   auto* editor = new QWidget;
   buildRecipeEditor(editor);
-  editor->setMaximumWidth(420);
+  editor->setMaximumWidth(360);
 
   m_progress = new QProgressBar;
   m_progress->setRange(0, 1000);
   m_progress->setValue(0);
+  m_progress->setFormat(tr("whole run: %p%"));  // the status bar's bar is the current job's
+  m_progress->setToolTip(tr("Steps done over all the recipe's stages"));
   m_status = new QLabel(tr("No run yet. Choose a teacher, data and a run directory, then Start."));
   m_status->setWordWrap(true);
   m_loss = new LossPlot;
@@ -121,7 +109,7 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   right->addLayout(plotBar);
   right->addWidget(plots, 1);
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(editor);
+  layout->addWidget(ui::scrollable(editor));  // scrolls instead of widening the window on small screens
   layout->addLayout(right, 1);
 
   connect(m_smoothing, &QSlider::valueChanged, this, [this](int v) { m_loss->setSmoothing(v / 100.0); });
@@ -195,168 +183,16 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   setRunning(false);
 }
 
-void DistillPage::buildRecipeEditor(QWidget* host) {
-  auto* recipeBox = new QGroupBox(tr("Recipe"));
-  auto* form = new QFormLayout(recipeBox);
-  m_teacher = pathRow(form, tr("Teacher"), true, this);
-  m_plan = new QLineEdit;
-  m_plan->setToolTip(tr("linear, interval:K[:head|:tail], stacked:N[:head|:tail] or list:I,J"));
-  form->addRow(tr("Plan"), m_plan);
-  m_init = new QComboBox;
-  for (const char* i : {"mimic", "inherit", "scratch"}) m_init->addItem(i);
-  form->addRow(tr("Init"), m_init);
-  m_trainData = pathRow(form, tr("Train data"), false, this);
-  m_evalData = pathRow(form, tr("Eval data"), false, this);
-  auto* makeData = new QPushButton(tr("Generate scene data…"));
-  makeData->setToolTip(tr("Write a train split (3000 conversations) and a val split (200) of generated scenes"));
-  form->addRow(makeData);
-
-  m_stages = new QTableWidget(3, 4);
-  m_stages->setHorizontalHeaderLabels({tr("use"), tr("steps"), tr("learning rate"), tr("batch")});
-  m_stages->setVerticalHeaderLabels({tr("stage 1"), tr("stage 2"), tr("stage 3")});
-  m_stages->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-  m_stages->setToolTip(tr("Stage 1: new parameters, layerwise MSE. Stage 2: whole layer, layerwise MSE. "
-                          "Stage 3: end-to-end KL against the teacher."));
-  m_stages->setMaximumHeight(130);
-  form->addRow(m_stages);
-  auto* load = new QPushButton(tr("Load…"));
-  auto* save = new QPushButton(tr("Save…"));
-  auto* recipeButtons = new QHBoxLayout;
-  recipeButtons->addWidget(load);
-  recipeButtons->addWidget(save);
-  form->addRow(recipeButtons);
-
-  auto* runBox = new QGroupBox(tr("Run"));
-  auto* runForm = new QFormLayout(runBox);
-  m_runDir = pathRow(runForm, tr("Directory"), true, this);
-  m_runDir->setText(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs/studio-linear");
-  m_start = new QPushButton(tr("Start"));
-  m_pause = new QPushButton(tr("Pause"));
-  m_pause->setCheckable(true);
-  m_stop = new QPushButton(tr("Stop"));
-  m_resume = new QPushButton(tr("Resume run"));
-  m_resume->setToolTip(tr("Continue the run in this directory from its last checkpoint"));
-  auto* buttons = new QHBoxLayout;
-  for (QPushButton* b : {m_start, m_pause, m_stop, m_resume}) buttons->addWidget(b);
-  runForm->addRow(buttons);
-
-  auto* layout = new QVBoxLayout(host);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(recipeBox);
-  layout->addWidget(runBox);
-  layout->addStretch();
-
-  connect(load, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, tr("Load recipe"), {}, tr("Recipes (*.json)"));
-    QString error;
-    if (!f.isEmpty() && !loadRecipe(f, &error)) ui::showError(this, tr("Cannot load recipe"), error);
-  });
-  connect(save, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Save recipe"), "recipe.json", tr("Recipes (*.json)"));
-    if (f.isEmpty()) return;
-    QSaveFile out(f);
-    if (!out.open(QIODevice::WriteOnly) || out.write(QByteArray::fromStdString(recipe().dump(2) + "\n")) < 0 || !out.commit())
-      ui::showError(this, tr("Cannot save recipe"), out.errorString());
-  });
-  connect(m_engine, &EngineController::dataMade, this, [this](quint64 id, const QString& path, int) {
-    if (!m_dataJobs.contains(id)) return;
-    (path.endsWith("val.jsonl") ? m_evalData : m_trainData)->setText(path);
-  });
-  connect(m_engine, &EngineController::finished, this, [this, makeData](quint64 id) {
-    if (m_dataJobs.removeOne(id) && m_dataJobs.isEmpty()) makeData->setEnabled(true);
-  });
-  connect(m_engine, &EngineController::failed, this, [this, makeData](quint64 id, const QString& message) {
-    if (!m_dataJobs.removeOne(id)) return;
-    if (m_dataJobs.isEmpty()) makeData->setEnabled(true);
-    ui::showError(this, tr("Cannot generate scene data"), message);
-  });
-  connect(makeData, &QPushButton::clicked, this, [this, makeData] {
-    const QString dir = QFileDialog::getExistingDirectory(
-        this, tr("Directory for the scene data"), QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation));
-    if (dir.isEmpty()) return;
-    makeData->setEnabled(false);
-    m_dataJobs = {m_engine->makeData(dir, "train", 3000, 0, 3), m_engine->makeData(dir, "val", 200, 1, 1)};
-    m_status->setText(tr("Generating scene data in %1…").arg(dir));
-  });
-  connect(m_start, &QPushButton::clicked, this, &DistillPage::start);
-  connect(m_pause, &QPushButton::toggled, this, &DistillPage::setPaused);
-  connect(m_stop, &QPushButton::clicked, this, &DistillPage::stop);
-  connect(m_resume, &QPushButton::clicked, this, &DistillPage::resumeRun);
-}
-
-void DistillPage::fillEditor(const nlohmann::json& r) {
-  m_recipe = r;
-  m_teacher->setText(qs(r.value("teacher", m_teacher->text().toStdString())));
-  m_plan->setText(qs(r.value("plan", std::string("linear"))));
-  m_init->setCurrentText(qs(r.value("init", std::string("mimic"))));
-  m_trainData->setText(qs(r.value("train_data", m_trainData->text().toStdString())));
-  m_evalData->setText(qs(r.value("eval_data", m_evalData->text().toStdString())));
-  for (int row = 0; row < 3; ++row) {
-    nlohmann::json stage = nlohmann::json::object();
-    if (r.contains("stages") && r["stages"].is_array())
-      for (const auto& s : r["stages"])
-        if (s.is_object() && s.value("stage", 0) == row + 1) stage = s;
-    auto* use = new QTableWidgetItem;
-    use->setCheckState(stage.empty() ? Qt::Unchecked : Qt::Checked);
-    m_stages->setItem(row, 0, use);
-    m_stages->setItem(row, 1, new QTableWidgetItem(QString::number(stage.value("steps", 200))));
-    m_stages->setItem(row, 2, new QTableWidgetItem(QString::number(stage.value("lr", 5e-4))));
-    m_stages->setItem(row, 3, new QTableWidgetItem(QString::number(stage.value("batch", 16))));
-  }
-}
-
-nlohmann::json DistillPage::recipe() const {
-  nlohmann::json r = m_recipe;
-  auto set = [&](const char* key, const QString& v) {
-    if (!v.trimmed().isEmpty()) r[key] = v.trimmed().toStdString();
-  };
-  set("teacher", m_teacher->text());
-  set("plan", m_plan->text());
-  set("init", m_init->currentText());
-  set("train_data", m_trainData->text());
-  set("eval_data", m_evalData->text());
-  nlohmann::json stages = nlohmann::json::array();
-  for (int row = 0; row < 3; ++row) {
-    if (m_stages->item(row, 0)->checkState() != Qt::Checked) continue;
-    nlohmann::json s = nlohmann::json::object();
-    if (m_recipe.contains("stages") && m_recipe["stages"].is_array())
-      for (const auto& old : m_recipe["stages"])
-        if (old.is_object() && old.value("stage", 0) == row + 1) s = old;
-    s["stage"] = row + 1;
-    s["steps"] = m_stages->item(row, 1)->text().toLongLong();
-    s["lr"] = m_stages->item(row, 2)->text().toDouble();
-    s["batch"] = m_stages->item(row, 3)->text().toLongLong();
-    stages.push_back(s);
-  }
-  r["stages"] = stages;
-  return r;
-}
-
-bool DistillPage::loadRecipe(const QString& path, QString* error) {
-  QFile f(path);
-  if (!f.open(QIODevice::ReadOnly)) {
-    if (error) *error = tr("Cannot read %1: %2").arg(path, f.errorString());
-    return false;
-  }
-  const nlohmann::json j = nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
-  if (!j.is_object()) {
-    if (error) *error = tr("%1 is not a JSON recipe object.\nHINT: see examples/recipes/demo-linear.json").arg(path);
-    return false;
-  }
-  m_recipeBase = QFileInfo(path).absolutePath();
-  nlohmann::json resolved = j;  // the editor shows absolute paths
-  for (const char* key : {"teacher", "train_data", "eval_data", "tokenizer"})
-    if (j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty())
-      resolved[key] = QDir(m_recipeBase).absoluteFilePath(qs(j[key].get<std::string>())).toStdString();
-  fillEditor(resolved);
-  return true;
-}
-
-void DistillPage::setTeacher(const QString& dir) { m_teacher->setText(dir); }
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }
 
 void DistillPage::start() {
   if (running()) return;
+  if (const QString problem = planProblem(); !problem.isEmpty()) {
+    ui::showError(this, tr("The plan is not valid"),
+                  tr("Plan \"%1\": %2\nHINT: use linear, hybrid, interval:K[:head|:tail], stacked:N[:head|:tail] "
+                     "or list:I,J").arg(planText(), problem));
+    return;
+  }
   const QString dir = m_runDir->text().trimmed();
   if (QFileInfo::exists(dir + "/recipe.json")) {
     ui::showError(this, tr("A run already exists there"),
@@ -456,87 +292,6 @@ void DistillPage::onMetric(const mm::MetricEvent& m) {
                         .arg(m.lr, 0, 'e', 2)
                         .arg(m.tokens_per_s, 0, 'f', 0)
                         .arg(formatSeconds(perStep * double(total - done))));
-}
-
-bool DistillPage::openRun(const QString& dir, QString* error) {
-  mm::RunHistory h;
-  try {
-    h = mm::read_run_history(dir.toStdString());
-  } catch (const std::exception& e) {
-    if (error) *error = QString::fromUtf8(e.what());
-    return false;
-  }
-  m_runDir->setText(dir);
-  const nlohmann::json r = nlohmann::json::parse(h.recipe_text, nullptr, false);
-  if (r.is_object()) {
-    fillEditor(r);
-    rememberStageSteps(r);
-  }
-  m_recipeBase = dir;
-  m_loss->clearAll();
-  m_layers->clearAll();
-  for (const mm::MetricEvent& m : h.metrics) {
-    m_loss->addMetric(m);
-    m_layers->addMetric(m);
-  }
-  m_loss->flush();
-  m_layers->flush();
-  m_checkpoints.clear();
-  for (const auto& [stage, path] : h.latest) m_checkpoints[qs(stage)] = qs(path);
-  for (const auto& [stage, path] : h.finals) m_checkpoints[qs(stage)] = qs(path);
-  m_status->setText(tr("Run %1: %2 metric points, checkpoints of %3.")
-                        .arg(dir).arg(h.metrics.size()).arg(QStringList(m_checkpoints.keys()).join(", ")));
-  return true;
-}
-
-void DistillPage::evaluateCheckpoints() {
-  QStringList paths, labels;
-  if (!m_teacher->text().isEmpty()) paths << m_teacher->text(), labels << "teacher";
-  for (auto it = m_checkpoints.begin(); it != m_checkpoints.end(); ++it) paths << it.value(), labels << it.key();
-  if (m_evalData->text().isEmpty() || paths.isEmpty()) {
-    ui::showError(this, tr("Nothing to evaluate"), tr("Evaluation needs eval data and at least one checkpoint.\n"
-                                                      "Set Eval data in the recipe and run or open a run."));
-    return;
-  }
-  m_evalButton->setEnabled(false);
-  m_evalJob = m_engine->evaluate(paths, labels, m_evalData->text(), 200);
-}
-
-void DistillPage::showEval(const std::vector<mm::EvalResult>& results) {
-  QStringList families;
-  for (const mm::EvalResult& r : results)
-    for (const auto& [f, s] : r.families)
-      if (!families.contains(qs(f))) families << qs(f);
-  m_eval->clear();
-  m_eval->setRowCount(int(results.size()));
-  m_eval->setColumnCount(families.size() + 2);
-  m_eval->setHorizontalHeaderLabels(QStringList{tr("model")} + families + QStringList{tr("overall")});
-  for (int i = 0; i < int(results.size()); ++i) {
-    const mm::EvalResult& r = results[size_t(i)];
-    m_eval->setItem(i, 0, new QTableWidgetItem(qs(r.label)));
-    for (int f = 0; f < families.size(); ++f) {
-      const auto it = r.families.find(families[f].toStdString());
-      m_eval->setItem(i, f + 1, new QTableWidgetItem(it == r.families.end() ? "–"
-                                                      : QString::number(100 * it->second.accuracy(), 'f', 1) + "%"));
-    }
-    m_eval->setItem(i, families.size() + 1, new QTableWidgetItem(QString::number(100 * r.overall.accuracy(), 'f', 1) + "%"));
-  }
-  m_eval->resizeColumnsToContents();
-}
-
-void DistillPage::exportPlots() {
-  const QString base = QFileDialog::getSaveFileName(this, tr("Export plots and CSV (base name)"), "distill.png",
-                                                    tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
-  if (base.isEmpty()) return;
-  QString error;
-  const QString stem = base.left(base.lastIndexOf('.'));
-  const QString ext = base.mid(base.lastIndexOf('.'));
-  bool ok = ui::exportPlot(m_loss, base, &error) &&
-            ui::exportPlot(m_layers->curves(), stem + "-layers" + ext, &error) &&
-            ui::exportPlot(m_layers->heatmap(), stem + "-heatmap" + ext, &error) &&
-            ui::writeTextFile(stem + "-loss.csv", m_loss->toCsv(), &error) &&
-            ui::writeTextFile(stem + "-layers.csv", m_layers->toCsv(), &error);
-  if (!ok) ui::showError(this, tr("Export failed"), error);
 }
 
 QString DistillPage::cliEquivalent() const {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/uitypes.h"
+#include "data/scene.h"
 
 class EngineController;
 class LayerLossPlot;
@@ -30,7 +31,13 @@ class DistillPage : public QWidget {
 
   /// Loads a recipe file into the editor. False with a reason when it cannot be read.
   bool loadRecipe(const QString& path, QString* error);
-  void setTeacher(const QString& checkpointDir);
+  /// The teacher checkpoint; layers > 0 lets the plan be checked against its layer count.
+  void setTeacher(const QString& checkpointDir, int layers = 0);
+  /// Sets the plan field (mmmamba plan syntax), e.g. from the Model page's planner.
+  void setPlan(const QString& plan);
+  QString planText() const;
+  /// Why the plan field cannot run, or empty when it can (checked on every edit).
+  QString planProblem() const;
   void setRunDirectory(const QString& dir);
   /// The recipe as the editor shows it (JSON).
   nlohmann::json recipe() const;
@@ -38,6 +45,8 @@ class DistillPage : public QWidget {
   void resumeRun();
   void setPaused(bool paused);
   void stop();
+  /// Writes these splits (SceneDataDialog) and sets Train / Eval data when they are done.
+  void generateSceneData(const std::vector<mm::data::SceneDataOptions>& splits);
   /// Redraws a past run's curves from its directory and lists its checkpoints.
   bool openRun(const QString& dir, QString* error);
   void evaluateCheckpoints();
@@ -48,14 +57,20 @@ class DistillPage : public QWidget {
   LayerLossPlot* layerPlot() const { return m_layers; }
   QTableWidget* stageTable() const { return m_stages; }
   QTableWidget* evalTable() const { return m_eval; }
+  QLabel* statusLabel() const { return m_status; }
+  QComboBox* planField() const { return m_plan; }
+  QLabel* planCheck() const { return m_planCheck; }
 
  signals:
   void runStopped(bool finished);
   void checkpointReady(const QString& stage, const QString& path);
+  /// Every split of the last Generate scene data finished (the status line says where and how many).
+  void sceneDataReady();
 
  private:
   void buildRecipeEditor(QWidget* host);
   void fillEditor(const nlohmann::json& recipe);
+  void checkPlan();
   void onMetric(const mm::MetricEvent& m);
   void setRunning(bool running);
   /// Steps per stage of the run being shown, for progress and ETA.
@@ -71,9 +86,12 @@ class DistillPage : public QWidget {
   QString m_runStage;
   QMap<QString, int64_t> m_stageSteps;  ///< "stage1" -> steps
   QList<quint64> m_dataJobs;            ///< scene data generation jobs still running
+  QStringList m_dataMade;               ///< "train.jsonl (3000 conversations)" per finished split
 
   QLineEdit* m_teacher;
-  QLineEdit* m_plan;
+  QComboBox* m_plan;
+  QLabel* m_planCheck;
+  int m_teacherLayers = 0;
   QComboBox* m_init;
   QLineEdit* m_trainData;
   QLineEdit* m_evalData;

@@ -22,6 +22,7 @@
 
 #include "config/layer_plan.h"
 #include "controller/enginecontroller.h"
+#include "plots/plotstyle.h"
 #include "widgets/layerstrip.h"
 #include "widgets/messages.h"
 #include "widgets/palette.h"
@@ -45,10 +46,11 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   setAcceptDrops(true);
   auto* open = new QPushButton(QIcon::fromTheme("document-open"), tr("Open checkpoint…"));
   m_recent = new QComboBox;
-  m_recent->setMinimumContentsLength(30);
+  m_recent->setMinimumContentsLength(20);
   m_recent->setToolTip(tr("Recently opened checkpoints"));
   m_path = new QLabel(tr("Drop a checkpoint directory here, or open one."));
   m_path->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_path->setWordWrap(true);  // a long path must not widen the window past 1024 px
   auto* top = new QHBoxLayout;
   top->addWidget(open);
   top->addWidget(new QLabel(tr("Recent:")));
@@ -58,6 +60,7 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_summary->setTextFormat(Qt::RichText);
   m_summary->setAlignment(Qt::AlignTop | Qt::AlignLeft);
   m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_summary->setWordWrap(true);
   auto* archBox = new QGroupBox(tr("Architecture"));
   (new QVBoxLayout(archBox))->addWidget(m_summary);
 
@@ -114,10 +117,9 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_plot->setMinimumSize(360, 260);
   m_plot->xAxis->setLabel(tr("context length (tokens)"));
   m_plot->yAxis->setLabel(tr("predicted memory, MiB (bf16 weights + cache)"));
-  for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
-    axis->setScaleType(QCPAxis::stLogarithmic);
-    axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  }
+  m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+  m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::usePowerOfTwoTicks(m_plot->xAxis);  // 1K, 32K, 1M instead of 10^6
   const char* names[] = {"teacher", "linear", "this plan"};
   for (int i = 0; i < 3; ++i) {
     QCPGraph* g = m_plot->addGraph();
@@ -224,6 +226,11 @@ void ModelPage::showModel(const ModelInfo& info) {
                          .arg(info.hasTokenizer ? QString() : tr("<br><font color=#b00>no tokenizer.model: cannot chat</font>"))
                          .arg(meta));
   m_custom = c.layer_kinds;
+  {  // a stack or an interval longer than the model means nothing
+    const QSignalBlocker a(m_count), b(m_interval);
+    m_count->setMaximum(std::max<int>(1, int(c.n_layers())));
+    m_interval->setMaximum(std::max<int>(2, int(c.n_layers())));
+  }
   const bool teacher = info.role == "teacher";
   m_seed->setEnabled(teacher);
   m_seed->setToolTip(teacher ? tr("Write a student checkpoint with this plan, seeded from the teacher")
@@ -262,6 +269,7 @@ void ModelPage::updatePlan() {
   m_placement->setEnabled(mode == "interval" || mode == "stacked");
   m_strip->setEditable(mode == "custom");
   m_planLabel->setText(planText());
+  emit planChanged(planText());
   if (!m_model.config) return;
   mm::ModelConfig planned;
   try {

@@ -39,6 +39,8 @@ class ModelPage : public QWidget {
  signals:
   void modelLoaded(const ModelInfo& info);
   void studentSeeded(const SeedSummary& summary);
+  /// The plan changed (mode, interval, placement or clicked cells), in planText() syntax.
+  void planChanged(const QString& plan);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;

@@ -9,18 +9,28 @@
 
 #include <cmath>
 
+#include "plots/plotstyle.h"
+
 LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_stage = new QComboBox;
   m_curves = new QCustomPlot;
   m_curves->xAxis->setLabel(tr("step"));
-  m_curves->yAxis->setLabel(tr("MSE of the layer's head outputs"));
+  m_curves->yAxis->setLabel(tr("layer MSE"));
+  m_curves->yAxis->setTickLabelPadding(2);
   m_curves->yAxis->setScaleType(QCPAxis::stLogarithmic);
   m_curves->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  m_curves->legend->setVisible(true);
-  m_curves->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_curves->legend->setVisible(false);  // until there are curves
+  ui::styleForProjector(m_curves);
+  ui::putLegendAbove(m_curves);
+  ui::useIntegerTicks(m_curves->xAxis);
+  m_curvesEmpty = ui::addEmptyNote(m_curves, tr("No per-layer losses yet (stages 1 and 2 report them)"));
   m_heat = new QCustomPlot;
   m_heat->xAxis->setLabel(tr("step"));
   m_heat->yAxis->setLabel(tr("layer"));
+  ui::styleForProjector(m_heat);
+  ui::useIntegerTicks(m_heat->xAxis);
+  ui::useIntegerTicks(m_heat->yAxis);
+  m_heatEmpty = ui::addEmptyNote(m_heat, tr("No per-layer losses yet"));
   m_map = new QCPColorMap(m_heat->xAxis, m_heat->yAxis);
   auto* scale = new QCPColorScale(m_heat);
   m_heat->plotLayout()->addElement(0, 1, scale);
@@ -88,7 +98,12 @@ void LayerLossPlot::redraw() {
     g->setName(tr("layer %1").arg(i));
   }
   for (int i = 0; i < layers; ++i) m_curves->graph(i)->setData(d.steps, d.layers[i], true);
+  m_curves->legend->setVisible(layers > 0 && layers <= 12);  // beyond a dozen the legend hides the curves
+  m_curvesEmpty->setVisible(d.steps.isEmpty());
+  m_heatEmpty->setVisible(d.steps.isEmpty());
   m_curves->rescaleAxes();
+  ui::padRange(m_curves->yAxis);
+  m_curves->xAxis->setRange(0, std::max(1.0, (d.steps.isEmpty() ? 0 : d.steps.back()) + 1));
   m_curves->replot(QCustomPlot::rpQueuedReplot);
 
   // Heatmap: at most 400 columns; a column averages the steps that fall into it.
@@ -105,7 +120,10 @@ void LayerLossPlot::redraw() {
       m_map->data()->setCell(c, l, sum / std::max(1, b - a));
     }
   m_map->rescaleDataRange(true);
-  m_heat->rescaleAxes();
+  // The data range holds the cells' centres: show the first and last cells whole.
+  const double half = cols > 1 ? 0.5 * (std::max(last, first + 1) - first) / double(cols - 1) : 0.5;
+  m_heat->xAxis->setRange(first - half, std::max(last, first + 1) + half);
+  m_heat->yAxis->setRange(-0.5, std::max(layers - 1, 1) + 0.5);
   m_heat->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -115,6 +133,9 @@ void LayerLossPlot::clearAll() {
   m_stage->clear();
   m_curves->clearGraphs();
   m_map->data()->clear();
+  m_curves->legend->setVisible(false);
+  m_curvesEmpty->setVisible(true);
+  m_heatEmpty->setVisible(true);
   m_curves->replot();
   m_heat->replot();
 }

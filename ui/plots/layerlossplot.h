@@ -12,6 +12,7 @@
 class QComboBox;
 class QCustomPlot;
 class QCPColorMap;
+class QCPItemText;
 class QTabWidget;
 
 class LayerLossPlot : public QWidget {
@@ -43,4 +44,6 @@ class LayerLossPlot : public QWidget {
   QCustomPlot* m_curves;
   QCustomPlot* m_heat;
   QCPColorMap* m_map;
+  QCPItemText* m_curvesEmpty;  ///< notes shown while a plot has nothing to draw
+  QCPItemText* m_heatEmpty;
 };

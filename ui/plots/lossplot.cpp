@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "plots/plotstyle.h"
 #include "widgets/palette.h"
 
 namespace {
@@ -13,9 +14,9 @@ int stageIndex(const std::string& s) {
 }
 QString stageLabel(const std::string& s) {
   if (s == "teacher") return QObject::tr("teacher (cross-entropy)");
-  if (s == "stage1") return QObject::tr("stage 1 (MSE ×1000, new params)");
-  if (s == "stage2") return QObject::tr("stage 2 (MSE ×1000, whole layer)");
-  if (s == "stage3") return QObject::tr("stage 3 (KL to teacher)");
+  if (s == "stage1") return QObject::tr("stage 1: MSE ×1000");
+  if (s == "stage2") return QObject::tr("stage 2: MSE ×1000");
+  if (s == "stage3") return QObject::tr("stage 3: KL");
   return QString::fromStdString(s);
 }
 }  // namespace
@@ -23,8 +24,12 @@ QString stageLabel(const std::string& s) {
 LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   xAxis->setLabel(tr("step (stages end to end)"));
   yAxis->setLabel(tr("loss"));
-  legend->setVisible(true);
-  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  ui::styleForProjector(this);
+  ui::putLegendAbove(this);
+  legend->setWrap(2);  // two columns: the plot stays narrow enough for a 1024 px window
+  ui::useIntegerTicks(xAxis);
+  m_empty = ui::addEmptyNote(this, tr("No loss yet: start a run or open one"));
+  legend->setVisible(false);  // until a stage has points
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   setMinimumHeight(220);
   m_flushTimer.setInterval(33);  // ~30 redraws per second at most
@@ -51,10 +56,10 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   const QColor c = ui::modelColor(stageIndex(stage));
   s.raw = addGraph();
   s.raw->setLineStyle(QCPGraph::lsNone);
-  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 70), 3));
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 90), 5));
   s.raw->removeFromLegend();
   s.smooth = addGraph();
-  s.smooth->setPen(QPen(c, 2));
+  s.smooth->setPen(QPen(c, 3));
   s.smooth->setName(stageLabel(stage));
   return *m_series.insert(key, s);
 }
@@ -84,19 +89,39 @@ void LossPlot::flush() {
     s.raw->setData(gx, s.y, true);
     rebuildSmooth(s);
   }
-  rescaleAxes();
+  fitRanges();
   replot(rpQueuedReplot);
+}
+
+void LossPlot::fitRanges() {
+  const bool log = yAxis->scaleType() == QCPAxis::stLogarithmic;
+  double lo = INFINITY, hi = -INFINITY, right = 0;
+  for (const Series& s : m_series)
+    for (auto p = s.raw->data()->constBegin(); p != s.raw->data()->constEnd(); ++p) {
+      if (log && p->value <= 0) continue;
+      lo = std::min(lo, p->value), hi = std::max(hi, p->value), right = std::max(right, p->key);
+    }
+  const bool empty = !(lo <= hi);
+  legend->setVisible(!empty);
+  m_empty->setVisible(empty);
+  if (empty) return;
+  xAxis->setRange(0, std::max(1.0, right + 1));
+  // Every point inside, with a margin: a factor on a log axis, a share of the span on a linear one.
+  if (log) yAxis->setRange(lo / 1.25, hi * 1.25);
+  else yAxis->setRange(lo - 0.05 * std::max(hi - lo, 1e-9), hi + 0.05 * std::max(hi - lo, 1e-9));
 }
 
 void LossPlot::rebuildSmooth(Series& s) {
   QVector<double> gx, gy;
   const QSharedPointer<QCPGraphDataContainer> raw = s.raw->data();
-  double ema = 0;
-  int i = 0;
-  for (auto p = raw->constBegin(); p != raw->constEnd(); ++p, ++i) {
-    ema = i == 0 ? p->value : m_smoothing * ema + (1 - m_smoothing) * p->value;
+  // Debiased EMA (as TensorBoard): the average starts at 0 and is divided by the weight it has
+  // gathered, 1 - w^n, so the first points show the data instead of being pulled to the first value.
+  double ema = 0, weight = 0;
+  for (auto p = raw->constBegin(); p != raw->constEnd(); ++p) {
+    ema = m_smoothing * ema + (1 - m_smoothing) * p->value;
+    weight = m_smoothing * weight + (1 - m_smoothing);
     gx << p->key;
-    gy << ema;
+    gy << (weight > 0 ? ema / weight : p->value);
   }
   s.smooth->setData(gx, gy, true);
 }
@@ -111,7 +136,7 @@ void LossPlot::setLogScale(bool on) {
   yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
   if (on) yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   else yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-  rescaleAxes();
+  fitRanges();
   replot(rpQueuedReplot);
 }
 
@@ -119,6 +144,7 @@ void LossPlot::clearAll() {
   m_pending.clear();
   m_series.clear();
   clearGraphs();
+  fitRanges();
   replot(rpQueuedReplot);
 }
 

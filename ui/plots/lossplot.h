@@ -1,6 +1,6 @@
 // Total loss per stage against the step count over the whole run (stages laid end to end). Points are
 // buffered and appended in batches with one queued replot per frame, so a fast stream stays smooth.
-// Raw points stay visible as dots under an exponentially smoothed line.
+// Raw points stay visible as dots under a debiased exponentially smoothed line.
 #pragma once
 
 #include <QMap>
@@ -38,9 +38,12 @@ class LossPlot : public QCustomPlot {
   Series& series(const std::string& stage, int64_t total);
   double offsetOf(const std::string& stage) const;
   void rebuildSmooth(Series& s);
+  /// Axis ranges that hold every raw point (with a margin); legend and the empty note follow the data.
+  void fitRanges();
 
   QMap<QString, Series> m_series;
   QVector<mm::MetricEvent> m_pending;
   QTimer m_flushTimer;
   double m_smoothing = 0.9;
+  QCPItemText* m_empty = nullptr;  ///< "No loss yet" while there is nothing to draw
 };

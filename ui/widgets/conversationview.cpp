@@ -43,6 +43,7 @@ void ConversationView::beginReply(bool replaceLast) {
   if (replaceLast && !m_messages.isEmpty() && !m_messages.back().user) m_messages.removeLast();
   Message m;
   m.streaming = true;
+  m.speaker = m_title;
   m_messages << m;
   scheduleRender();
 }
@@ -125,11 +126,14 @@ void ConversationView::render() {
     if (!m.agreement.isEmpty()) {
       for (int i = 0; i < m.pieces.size(); ++i)
         body += QString("<span style='background:%1'>%2</span>")
-                    .arg(m.agreement.value(i) ? "#cdeccd" : "#f6c6c6", escapeText(m.pieces[i]));
+                    // blue: the other model chose this token too; amber: it chose another. Neither
+                    // means right or wrong, so no green/red.
+                    .arg(m.agreement.value(i) ? "#cfe0f7" : "#fbe3b8", escapeText(m.pieces[i]));
     } else {
       body = escapeText(m.text) + (m.streaming ? " ▌" : "");
     }
-    html += "<p><b>Model</b><br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
+    const QString who = !m.speaker.isEmpty() ? m.speaker : !m_title.isEmpty() ? m_title : tr("Model");
+    html += "<p><b>" + who.toHtmlEscaped() + "</b><br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
   }
   QScrollBar* bar = verticalScrollBar();
   const bool atEnd = bar->value() >= bar->maximum() - 4;

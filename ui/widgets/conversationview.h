@@ -23,6 +23,7 @@ class ConversationView : public QTextBrowser {
     QVector<qint64> ids;
     QVector<int> agreement;  ///< per piece: 1 agrees, 0 differs; empty: no comparison
     bool streaming = false;
+    QString speaker;         ///< the model that wrote a reply (its label when the reply began)
   };
 
   explicit ConversationView(QWidget* parent = nullptr);

@@ -1,0 +1,112 @@
+// The Distill page's results: a past run reopened, the evaluation table, exports.
+#include "pages/distillpage.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSaveFile>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "controller/enginecontroller.h"
+#include "plots/exportplot.h"
+#include "plots/layerlossplot.h"
+#include "plots/lossplot.h"
+#include "train/run_metrics.h"
+#include "widgets/messages.h"
+#include "widgets/text.h"
+
+using ui::qs;
+
+bool DistillPage::openRun(const QString& dir, QString* error) {
+  mm::RunHistory h;
+  try {
+    h = mm::read_run_history(dir.toStdString());
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromUtf8(e.what());
+    return false;
+  }
+  m_runDir->setText(dir);
+  const nlohmann::json r = nlohmann::json::parse(h.recipe_text, nullptr, false);
+  if (r.is_object()) {
+    fillEditor(r);
+    rememberStageSteps(r);
+  }
+  m_recipeBase = dir;
+  m_loss->clearAll();
+  m_layers->clearAll();
+  for (const mm::MetricEvent& m : h.metrics) {
+    m_loss->addMetric(m);
+    m_layers->addMetric(m);
+  }
+  m_loss->flush();
+  m_layers->flush();
+  m_checkpoints.clear();
+  for (const auto& [stage, path] : h.latest) m_checkpoints[qs(stage)] = qs(path);
+  for (const auto& [stage, path] : h.finals) m_checkpoints[qs(stage)] = qs(path);
+  if (!h.metrics.empty()) onMetric(h.metrics.back());  // progress and the last step's numbers, as when it ran
+  m_status->setText(tr("Run %1: %2 metric points, checkpoints of %3.")
+                        .arg(dir).arg(h.metrics.size()).arg(QStringList(m_checkpoints.keys()).join(", ")));
+  return true;
+}
+
+void DistillPage::evaluateCheckpoints() {
+  QStringList paths, labels;
+  if (!m_teacher->text().isEmpty()) paths << m_teacher->text(), labels << "teacher";
+  for (auto it = m_checkpoints.begin(); it != m_checkpoints.end(); ++it) paths << it.value(), labels << it.key();
+  if (m_evalData->text().isEmpty() || paths.isEmpty()) {
+    ui::showError(this, tr("Nothing to evaluate"), tr("Evaluation needs eval data and at least one checkpoint.\n"
+                                                      "Set Eval data in the recipe and run or open a run."));
+    return;
+  }
+  m_evalButton->setEnabled(false);
+  m_evalJob = m_engine->evaluate(paths, labels, m_evalData->text(), 200);
+}
+
+void DistillPage::showEval(const std::vector<mm::EvalResult>& results) {
+  QStringList families;
+  for (const mm::EvalResult& r : results)
+    for (const auto& [f, s] : r.families)
+      if (!families.contains(qs(f))) families << qs(f);
+  m_eval->clear();
+  m_eval->setRowCount(int(results.size()));
+  m_eval->setColumnCount(families.size() + 2);
+  m_eval->setHorizontalHeaderLabels(QStringList{tr("model")} + families + QStringList{tr("overall")});
+  for (int i = 0; i < int(results.size()); ++i) {
+    const mm::EvalResult& r = results[size_t(i)];
+    m_eval->setItem(i, 0, new QTableWidgetItem(qs(r.label)));
+    for (int f = 0; f < families.size(); ++f) {
+      const auto it = r.families.find(families[f].toStdString());
+      m_eval->setItem(i, f + 1, new QTableWidgetItem(it == r.families.end() ? "–"
+                                                      : QString::number(100 * it->second.accuracy(), 'f', 1) + "%"));
+    }
+    m_eval->setItem(i, families.size() + 1, new QTableWidgetItem(QString::number(100 * r.overall.accuracy(), 'f', 1) + "%"));
+  }
+  m_eval->resizeColumnsToContents();
+}
+
+void DistillPage::exportPlots() {
+  const QString base = QFileDialog::getSaveFileName(this, tr("Export plots and CSV (base name)"), "distill.png",
+                                                    tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
+  if (base.isEmpty()) return;
+  QString error;
+  const QString stem = base.left(base.lastIndexOf('.'));
+  const QString ext = base.mid(base.lastIndexOf('.'));
+  bool ok = ui::exportPlot(m_loss, base, &error) &&
+            ui::exportPlot(m_layers->curves(), stem + "-layers" + ext, &error) &&
+            ui::exportPlot(m_layers->heatmap(), stem + "-heatmap" + ext, &error) &&
+            ui::writeTextFile(stem + "-loss.csv", m_loss->toCsv(), &error) &&
+            ui::writeTextFile(stem + "-layers.csv", m_layers->toCsv(), &error);
+  if (!ok) ui::showError(this, tr("Export failed"), error);
+}

@@ -1,0 +1,27 @@
+// Shared looks for the studio's plots: sizes readable on a projector, integer step ticks, powers of 2
+// on context-length axes, an "empty" note instead of an empty legend, and ranges with a margin.
+#pragma once
+
+#include <QString>
+
+class QCPAxis;
+class QCPItemText;
+class QCustomPlot;
+
+namespace ui {
+
+/// Larger tick labels, axis labels and legend text, thicker axes.
+void styleForProjector(QCustomPlot* plot);
+/// The legend as one row above the plot, so that it never covers data.
+void putLegendAbove(QCustomPlot* plot);
+/// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
+void useIntegerTicks(QCPAxis* axis);
+/// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K.
+void usePowerOfTwoTicks(QCPAxis* axis);
+/// A centred grey note, shown while the plot has nothing to draw (hide it when data arrives).
+QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text);
+/// Widens the axis's current range so points on its edges are drawn whole: x1.25 per side on a log
+/// axis, 5% of the span on a linear one.
+void padRange(QCPAxis* axis);
+
+}  // namespace ui
