@@ -26,6 +26,7 @@
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
+#include "ops/op_registry.h"
 #include "runtime/resources.h"
 
 namespace {
@@ -74,9 +75,12 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   statusBar()->addWidget(m_jobLabel, 1);
   statusBar()->addPermanentWidget(m_jobProgress);
   auto* device = new QLabel;
-  device->setToolTip(tr("No custom CUDA kernels are built into this version: every op runs its LibTorch reference."));
+  device->setObjectName("deviceStatus");
+  // The op paths come from the engine's record of what actually ran (ops/op_registry.h), refreshed after
+  // every job; the tooltip holds the full table.
   auto showDevice = [device, engine] {
-    device->setText(tr("Device: %1 · kernels: LibTorch reference paths").arg(engine->deviceDescription()));
+    device->setText(tr("Device: %1 · %2").arg(engine->deviceDescription(), QString::fromStdString(mm::op_path_status())));
+    device->setToolTip(QString::fromStdString(mm::op_path_report()));
   };
   // CPU threads, remembered; "auto" is OMP_NUM_THREADS or every core. Small models decode on one
   // thread whatever this says (runtime/device.h), so a busy laptop does not slow the chat.
@@ -96,6 +100,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   });
   statusBar()->addPermanentWidget(threads);
   statusBar()->addPermanentWidget(device);
+  connect(engine, &EngineController::finished, device, [showDevice](quint64) { showDevice(); });
   connect(engine, &EngineController::progressChanged, this,
           [this](quint64, const QString& stage, double fraction, const QString& message) {
             m_jobLabel->setText(message.isEmpty() ? stage : message);

@@ -26,6 +26,7 @@
 #include <qcustomplot.h>
 
 #include "controller/enginecontroller.h"
+#include "ops/op_registry.h"
 #include "mainwindow.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
@@ -344,8 +345,19 @@ class TestStudio : public QObject {
   }
 
   void theWindowOpensEveryPage() {
+    mm::reset_op_paths();
     MainWindow window(m_engine);
     window.show();
+    // The status bar shows the engine's record of the op paths that ran, refreshed when a job ends.
+    auto* status = window.findChild<QLabel*>("deviceStatus");
+    QVERIFY(status);
+    QVERIFY2(status->text().contains("ops: nothing run yet"), qPrintable(status->text()));
+    mm::record_op_path(mm::Op::rms_norm, "reference");
+    ModelPage page(m_engine);
+    QSignalSpy loaded(&page, &ModelPage::modelLoaded);
+    page.openModel(m_teacher);
+    QVERIFY(loaded.wait(10000));
+    QTRY_VERIFY2(status->text().contains("ops: rms_norm reference"), qPrintable(status->text()));
     for (int i = 0; i < 4; ++i) {
       window.showPage(i);
       QVERIFY(!window.cliEquivalent().isEmpty());
