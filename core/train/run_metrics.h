@@ -22,4 +22,13 @@ struct RunHistory {
 /// run directory; malformed metric lines are skipped (a torn last line after a kill).
 RunHistory read_run_history(const std::string& run_dir);
 
+/// Appends M to METRICS, first dropping the same stage's points at or after M's step (a resume that
+/// repeats steps past its checkpoint replaces them).
+void add_metric(std::vector<MetricEvent>& metrics, const MetricEvent& m);
+
+/// Every column metrics.jsonl has, one row per step: stage, step, loss, lr, grad_norm, tokens,
+/// tokens_per_s, wall_s, eval_loss (empty when not evaluated), then layer0..layerN-1 (empty where a
+/// stage has no per-layer losses).
+std::string metrics_csv(const std::vector<MetricEvent>& metrics);
+
 }  // namespace mm

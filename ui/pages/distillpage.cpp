@@ -123,7 +123,9 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(m_evalButton, &QPushButton::clicked, this, &DistillPage::evaluateCheckpoints);
 
   connect(engine, &EngineController::metricAvailable, this, [this](quint64 id, const mm::MetricEvent& m) {
-    if (id == m_runJob) onMetric(m);
+    if (id != m_runJob) return;
+    mm::add_metric(m_metrics, m);
+    onMetric(m);
   });
   connect(engine, &EngineController::stageChanged, this, [this](quint64 id, const mm::StageEvent& s) {
     if (id != m_runJob) return;
@@ -214,6 +216,7 @@ void DistillPage::start() {
   m_loss->clearAll();
   m_layers->clearAll();
   m_checkpoints.clear();
+  m_metrics.clear();
   m_progress->setValue(0);
   try {
     m_runJob = m_engine->startRun(req);

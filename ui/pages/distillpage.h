@@ -50,6 +50,10 @@ class DistillPage : public QWidget {
   /// Redraws a past run's curves from its directory and lists its checkpoints.
   bool openRun(const QString& dir, QString* error);
   void evaluateCheckpoints();
+  /// Writes the three plots to PATH (its extension picks PNG, SVG or PDF; the layer plots get
+  /// -layers and -heatmap before it), each titled with the run's name, and every metric column to
+  /// STEM-metrics.csv. False with a reason when a file cannot be written.
+  bool exportTo(const QString& path, QString* error);
   bool running() const { return m_runJob != 0; }
   QString cliEquivalent() const;
 
@@ -77,6 +81,8 @@ class DistillPage : public QWidget {
   void rememberStageSteps(const nlohmann::json& recipe);
   void showEval(const std::vector<mm::EvalResult>& results);
   void exportPlots();
+  /// The run's name for titles: the recipe's name and the run directory's last part.
+  QString runTitle() const;
 
   EngineController* m_engine;
   nlohmann::json m_recipe;  ///< fields the editor does not show are kept as loaded
@@ -84,6 +90,7 @@ class DistillPage : public QWidget {
   quint64 m_runJob = 0, m_evalJob = 0;
   QMap<QString, QString> m_checkpoints;  ///< stage -> latest checkpoint of the current run
   QString m_runStage;
+  std::vector<mm::MetricEvent> m_metrics;  ///< every step of the run shown, for the CSV export
   QMap<QString, int64_t> m_stageSteps;  ///< "stage1" -> steps
   QList<quint64> m_dataJobs;            ///< scene data generation jobs still running
   QStringList m_dataMade;               ///< "train.jsonl (3000 conversations)" per finished split
