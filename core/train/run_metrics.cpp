@@ -66,11 +66,17 @@ RunHistory read_run_history(const std::string& run_dir) {
     } catch (const nlohmann::json::exception&) {
     }
   }
+  if (const auto eval = read_text((dir / kRunEvalFile).string()))
+    h.eval = eval_from_json(nlohmann::json::parse(*eval, nullptr, false));
   for (const std::string& stage : h.stage_order) {
     if (auto f = pointed(dir / stage, "final", "config.json"); !f.empty()) h.finals[stage] = f;
     if (auto l = pointed(dir / stage, "latest", "config.json"); !l.empty()) h.latest[stage] = l;
   }
   return h;
+}
+
+void save_run_eval(const std::string& run_dir, const std::vector<EvalResult>& results) {
+  write_text_atomic((fs::path(run_dir) / kRunEvalFile).string(), eval_json(results).dump(2) + "\n");
 }
 
 void add_metric(std::vector<MetricEvent>& metrics, const MetricEvent& m) {

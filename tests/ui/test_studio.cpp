@@ -229,6 +229,36 @@ class TestStudio : public QObject {
     QVERIFY(QImage(path("export/plots.png")).height() > 0);
   }
 
+  void aReopenedRunShowsItsSavedEvaluation() {
+    const QString run = writeSmallRun(path("eval-run"));
+    {
+      DistillPage page(m_engine);
+      QString error;
+      QVERIFY2(page.openRun(run, &error), qPrintable(error));
+      QCOMPARE(page.evalTable()->rowCount(), 0);  // not evaluated yet
+      page.setTeacher(m_teacher);
+      page.setEvalData(path("val.jsonl"));
+      QSignalSpy evaluated(m_engine, &EngineController::evaluated);
+      page.evaluateCheckpoints();
+      QVERIFY(evaluated.wait(60000));
+      QCOMPARE(page.evalTable()->rowCount(), 1);
+    }
+    QVERIFY(QFileInfo::exists(run + "/eval.json"));
+    DistillPage reopened(m_engine);
+    QString error;
+    QVERIFY2(reopened.openRun(run, &error), qPrintable(error));
+    QTableWidget* table = reopened.evalTable();
+    QCOMPARE(table->rowCount(), 1);
+    QCOMPARE(table->item(0, 0)->text(), QString("teacher"));
+    QCOMPARE(table->horizontalHeaderItem(table->columnCount() - 1)->text(), QString("overall"));
+    QVERIFY(table->item(0, table->columnCount() - 1)->text().endsWith("%"));
+    // A damaged eval.json does not stop the run from opening; the table is just empty.
+    std::ofstream(run.toStdString() + "/eval.json") << "{\"results\": [{\"label\": 3}, 7";
+    DistillPage damaged(m_engine);
+    QVERIFY2(damaged.openRun(run, &error), qPrintable(error));
+    QCOMPARE(damaged.evalTable()->rowCount(), 0);
+  }
+
   void aBadPlanIsRefusedBeforeAnyRunStarts() {
     DistillPage page(m_engine);
     page.setTeacher(m_teacher, 6);

@@ -179,13 +179,14 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
     }
   });
   connect(engine, &EngineController::evaluated, this, [this](quint64 id, const std::vector<mm::EvalResult>& r) {
-    if (id == m_evalJob) showEval(r);
+    if (id == m_evalJob) onEvaluated(r);
   });
   fillEditor(defaultRecipe());
   setRunning(false);
 }
 
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }
+void DistillPage::setEvalData(const QString& path) { m_evalData->setText(path); }
 
 void DistillPage::start() {
   if (running()) return;

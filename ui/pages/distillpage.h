@@ -39,6 +39,8 @@ class DistillPage : public QWidget {
   /// Why the plan field cannot run, or empty when it can (checked on every edit).
   QString planProblem() const;
   void setRunDirectory(const QString& dir);
+  /// The held-out split that Evaluate checkpoints scores.
+  void setEvalData(const QString& path);
   /// The recipe as the editor shows it (JSON).
   nlohmann::json recipe() const;
   void start();
@@ -80,6 +82,8 @@ class DistillPage : public QWidget {
   /// Steps per stage of the run being shown, for progress and ETA.
   void rememberStageSteps(const nlohmann::json& recipe);
   void showEval(const std::vector<mm::EvalResult>& results);
+  /// Shows a finished evaluation and saves it in the run it was made for (eval.json).
+  void onEvaluated(const std::vector<mm::EvalResult>& results);
   void exportPlots();
   /// The run's name for titles: the recipe's name and the run directory's last part.
   QString runTitle() const;
@@ -88,6 +92,7 @@ class DistillPage : public QWidget {
   nlohmann::json m_recipe;  ///< fields the editor does not show are kept as loaded
   QString m_recipeBase;     ///< relative paths in the recipe resolve against this directory
   quint64 m_runJob = 0, m_evalJob = 0;
+  QString m_evalRunDir;  ///< the run directory the running evaluation is saved into, or empty
   QMap<QString, QString> m_checkpoints;  ///< stage -> latest checkpoint of the current run
   QString m_runStage;
   std::vector<mm::MetricEvent> m_metrics;  ///< every step of the run shown, for the CSV export

@@ -56,7 +56,8 @@ bool DistillPage::openRun(const QString& dir, QString* error) {
   m_checkpoints.clear();
   for (const auto& [stage, path] : h.latest) m_checkpoints[qs(stage)] = qs(path);
   for (const auto& [stage, path] : h.finals) m_checkpoints[qs(stage)] = qs(path);
-  if (!h.metrics.empty()) onMetric(h.metrics.back());  // plots drop the repeat  // progress and the last step's numbers, as when it ran
+  if (!h.metrics.empty()) onMetric(h.metrics.back());  // progress and the last step's numbers, as when it ran
+  showEval(h.eval);  // the run's saved evaluation, or an empty table
   m_status->setText(tr("Run %1: %2 metric points, checkpoints of %3.")
                         .arg(dir).arg(h.metrics.size()).arg(QStringList(m_checkpoints.keys()).join(", ")));
   return true;
@@ -73,6 +74,18 @@ void DistillPage::evaluateCheckpoints() {
   }
   m_evalButton->setEnabled(false);
   m_evalJob = m_engine->evaluate(paths, labels, m_evalData->text(), 200);
+  m_evalRunDir = QFileInfo::exists(m_runDir->text() + "/recipe.json") ? m_runDir->text() : QString();
+}
+
+void DistillPage::onEvaluated(const std::vector<mm::EvalResult>& results) {
+  showEval(results);
+  if (m_evalRunDir.isEmpty()) return;  // no run to keep it in
+  try {  // kept in the run, so reopening it shows the table again
+    mm::save_run_eval(m_evalRunDir.toStdString(), results);
+  } catch (const std::exception& e) {
+    ui::showError(this, tr("Cannot save the evaluation"),
+                  tr("The table is shown but was not saved in %1: %2").arg(m_evalRunDir, QString::fromUtf8(e.what())));
+  }
 }
 
 void DistillPage::showEval(const std::vector<mm::EvalResult>& results) {
