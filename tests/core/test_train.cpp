@@ -1,6 +1,7 @@
 // Training engine on a micro model: each stage's loss falls, each stage changes exactly its trainable
 // set, runs resume after a crash with the same next-step loss, an interrupted checkpoint write or a NaN
-// keeps the last good checkpoint, a stop is resumable, a pause is not counted as training time, and stage 3 refuses stage-1 weights.
+// keeps the last good checkpoint, a stop is resumable, a pause is not counted as training time, and
+// stage 3 refuses stage-1 weights.
 #include <ATen/ATen.h>
 
 #include <unistd.h>
