@@ -158,6 +158,32 @@ json eval_json(const std::vector<EvalResult>& results) {
   return {{"results", arr}};
 }
 
+std::vector<EvalResult> eval_from_json(const json& j) {
+  std::vector<EvalResult> out;
+  if (!j.is_object() || !j.contains("results") || !j["results"].is_array()) return out;
+  auto score = [](const json& s, FamilyScore& f) {
+    if (!s.is_object() || !s.value("correct", json()).is_number_integer() || !s.value("total", json()).is_number_integer())
+      return false;
+    f.correct = s["correct"].get<int64_t>();
+    f.total = s["total"].get<int64_t>();
+    return f.correct >= 0 && f.total >= f.correct;
+  };
+  for (const json& e : j["results"]) {
+    EvalResult r;
+    if (!e.is_object() || !e.value("label", json()).is_string() || !score(e.value("overall", json()), r.overall)) continue;
+    r.label = e["label"].get<std::string>();
+    if (e.value("model", json()).is_string()) r.model = e["model"].get<std::string>();
+    if (e.value("seconds", json()).is_number()) r.seconds = e["seconds"].get<double>();
+    if (e.value("families", json()).is_object())
+      for (const auto& [name, s] : e["families"].items())
+        if (FamilyScore f; score(s, f)) r.families[name] = f;
+    if (e.value("mistakes", json()).is_array())
+      for (const json& m : e["mistakes"]) r.mistakes.push_back(m);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::string eval_csv(const std::vector<EvalResult>& results) {
   std::string out = "model,label,family,correct,total,accuracy\n";
   char buf[64];

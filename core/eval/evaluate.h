@@ -57,6 +57,8 @@ std::vector<EvalResult> evaluate(const EvalOptions& opts, const JobContext& ctx)
 /// A fixed-width table: one row per model, one column per family plus overall.
 std::string format_eval_table(const std::vector<EvalResult>& results);
 nlohmann::json eval_json(const std::vector<EvalResult>& results);
+/// eval_json read back; entries of the wrong shape are skipped (a hostile or hand-edited file).
+std::vector<EvalResult> eval_from_json(const nlohmann::json& j);
 std::string eval_csv(const std::vector<EvalResult>& results);
 
 }  // namespace mm

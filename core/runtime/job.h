@@ -59,8 +59,9 @@ struct MetricEvent {
   double lr = 0;
   double grad_norm = 0;  ///< before clipping
   double tokens_per_s = 0;
-  double wall_s = 0;     ///< since the stage started (resumes included)
+  double wall_s = 0;     ///< training time since the stage started (resumes included, pauses not)
   double eval_loss = -1; ///< held-out loss when evaluated at this step, else negative
+  int64_t tokens = 0;    ///< tokens trained on so far in this stage (resumes included)
 };
 struct CheckpointEvent {
   std::string stage;

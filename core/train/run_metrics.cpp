@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "runtime/errors.h"
 #include "runtime/files.h"
@@ -59,15 +61,48 @@ RunHistory read_run_history(const std::string& run_dir) {
       m.tokens_per_s = j.value("tokens_per_s", 0.0);
       m.wall_s = j.value("wall_s", 0.0);
       m.eval_loss = j.value("eval_loss", -1.0);
-      h.metrics.push_back(std::move(m));
+      m.tokens = j.value("tokens", int64_t(0));
+      add_metric(h.metrics, m);
     } catch (const nlohmann::json::exception&) {
     }
   }
+  if (const auto eval = read_text((dir / kRunEvalFile).string()))
+    h.eval = eval_from_json(nlohmann::json::parse(*eval, nullptr, false));
   for (const std::string& stage : h.stage_order) {
     if (auto f = pointed(dir / stage, "final", "config.json"); !f.empty()) h.finals[stage] = f;
     if (auto l = pointed(dir / stage, "latest", "config.json"); !l.empty()) h.latest[stage] = l;
   }
   return h;
+}
+
+void save_run_eval(const std::string& run_dir, const std::vector<EvalResult>& results) {
+  write_text_atomic((fs::path(run_dir) / kRunEvalFile).string(), eval_json(results).dump(2) + "\n");
+}
+
+void add_metric(std::vector<MetricEvent>& metrics, const MetricEvent& m) {
+  while (!metrics.empty() && metrics.back().stage == m.stage && metrics.back().step >= m.step) metrics.pop_back();
+  metrics.push_back(m);
+}
+
+std::string metrics_csv(const std::vector<MetricEvent>& metrics) {
+  size_t layers = 0;
+  for (const MetricEvent& m : metrics) layers = std::max(layers, m.layer_losses.size());
+  std::ostringstream out;
+  out.precision(9);
+  out << "stage,step,loss,lr,grad_norm,tokens,tokens_per_s,wall_s,eval_loss";
+  for (size_t l = 0; l < layers; ++l) out << ",layer" << l;
+  out << '\n';
+  for (const MetricEvent& m : metrics) {
+    out << m.stage << ',' << m.step << ',' << m.loss << ',' << m.lr << ',' << m.grad_norm << ',' << m.tokens << ','
+        << m.tokens_per_s << ',' << m.wall_s << ',';
+    if (m.eval_loss >= 0) out << m.eval_loss;
+    for (size_t l = 0; l < layers; ++l) {
+      out << ',';
+      if (l < m.layer_losses.size()) out << m.layer_losses[l];
+    }
+    out << '\n';
+  }
+  return out.str();
 }
 
 }  // namespace mm

@@ -139,11 +139,16 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
 
   const Clock::time_point started = Clock::now();
   const double wall0 = state.wall_s;
+  double paused_s = 0;  // time spent paused is not training time: wall_s, tokens/s and ETAs leave it out
   try {
     while (state.step < st.steps) {
-      while (job.control && job.control->paused.load()) {
-        ctx.check_cancel();
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (job.control && job.control->paused.load()) {
+        const Clock::time_point pause_start = Clock::now();
+        while (job.control->paused.load()) {
+          ctx.check_cancel();
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        paused_s += seconds_since(pause_start);
       }
       ctx.check_cancel();
       const Clock::time_point t0 = Clock::now();
@@ -183,9 +188,10 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       const double dt = seconds_since(t0);
       state.step = step_no;
       state.tokens += tokens;
-      state.wall_s = wall0 + seconds_since(started);
+      state.wall_s = wall0 + seconds_since(started) - paused_s;
 
       MetricEvent m{stage, step_no, st.steps, loss, layer_losses, lr, gnorm, double(tokens) / dt, state.wall_s};
+      m.tokens = state.tokens;
       const bool last = step_no == st.steps;
       if (job.eval && ((st.eval_every > 0 && step_no % st.eval_every == 0) || last)) m.eval_loss = eval_loss(job);
       json line = {{"stage", stage}, {"step", step_no}, {"loss", loss}, {"lr", lr}, {"grad_norm", gnorm},

@@ -1,14 +1,18 @@
 // Training engine on a micro model: each stage's loss falls, each stage changes exactly its trainable
 // set, runs resume after a crash with the same next-step loss, an interrupted checkpoint write or a NaN
-// keeps the last good checkpoint, a stop is resumable, and stage 3 refuses stage-1 weights.
+// keeps the last good checkpoint, a stop is resumable, a pause is not counted as training time, and
+// stage 3 refuses stage-1 weights.
 #include <ATen/ATen.h>
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "eval/evaluate.h"
 #include "io/checkpoint.h"
@@ -203,6 +207,42 @@ class TestTrain : public QObject {
     const TrainRunResult res = run(r, path("stopped"), true);
     QCOMPARE(read_metrics(path("stopped"), "stage1").size(), size_t(6));
     QVERIFY(fs::path(res.checkpoints.at("stage1")).filename() == "ckpt-000006");
+  }
+
+  void pausedTimeIsNotTrainingTime() {
+    TrainRunOptions o;
+    o.run_dir = path("paused");
+    o.recipe = recipe({stage(1, 4, 1e-2, 0)});
+    o.control = std::make_shared<TrainControl>();
+    constexpr double pause_s = 2.0;
+    std::map<int64_t, MetricEvent> at;
+    std::map<int64_t, std::chrono::steady_clock::time_point> seen;
+    std::thread resumer;
+    JobContext ctx;
+    ctx.sink = [&](const Event& e) {
+      auto* m = std::get_if<MetricEvent>(&e);
+      if (!m) return;
+      at[m->step] = *m;
+      seen[m->step] = std::chrono::steady_clock::now();
+      if (m->step == 2) {  // pause after step 2, continue after pause_s
+        o.control->paused = true;
+        resumer = std::thread([&] {
+          std::this_thread::sleep_for(std::chrono::duration<double>(pause_s));
+          o.control->paused = false;
+        });
+      }
+    };
+    const TrainRunResult res = distill(o, ctx);
+    if (resumer.joinable()) resumer.join();
+    QCOMPARE(at.size(), size_t(4));
+    const double real = std::chrono::duration<double>(seen[3] - seen[2]).count();
+    QVERIFY2(real >= pause_s, "the run did pause");
+    // Step 3's clock and speed are its own: the pause is in neither.
+    const double counted = at[3].wall_s - at[2].wall_s;
+    QVERIFY2(counted < real - 0.9 * pause_s, qPrintable(QString("step 3 counted %1 s of %2 s").arg(counted).arg(real)));
+    QVERIFY(at[3].tokens_per_s > 0 && at[3].tokens > at[2].tokens);
+    QVERIFY(res.stage_seconds.at("stage1") < at[4].wall_s + 1e-9);
+    QCOMPARE(read_metrics(path("paused"), "stage1").back()["wall_s"].get<double>(), at[4].wall_s);
   }
 
   void interruptedCheckpointWriteKeepsThePreviousOne() {

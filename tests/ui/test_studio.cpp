@@ -44,6 +44,23 @@ using nlohmann::json;
 
 namespace {
 
+/// A run directory written by hand: two stage-1 steps (per-layer losses, one evaluated), a stage-2
+/// step, a torn last line.
+QString writeSmallRun(const QString& dir) {
+  fs::create_directories(dir.toStdString());
+  std::ofstream(dir.toStdString() + "/recipe.json")
+      << json{{"name", "csv-run"}, {"stages", {{{"stage", 1}, {"steps", 2}}, {{"stage", 2}, {"steps", 4}}}}}.dump();
+  std::ofstream m(dir.toStdString() + "/metrics.jsonl");
+  m << json{{"stage", "stage1"}, {"step", 1}, {"loss", 700.5}, {"layer_losses", {0.25, 0.5}}, {"lr", 0.001},
+            {"grad_norm", 12.5}, {"tokens", 229}, {"tokens_per_s", 81.5}, {"wall_s", 2.5}}.dump() << "\n"
+    << json{{"stage", "stage1"}, {"step", 2}, {"loss", 600.25}, {"layer_losses", {0.125, 0.375}}, {"lr", 0.002},
+            {"grad_norm", 11}, {"tokens", 468}, {"tokens_per_s", 125}, {"wall_s", 4.5}, {"eval_loss", 650.5}}.dump() << "\n"
+    << json{{"stage", "stage2"}, {"step", 1}, {"loss", 3.5}, {"lr", 0.0005}, {"grad_norm", 2}, {"tokens", 240},
+            {"tokens_per_s", 90}, {"wall_s", 2.75}}.dump() << "\n"
+    << json{{"stage", "stage2"}, {"step", 2}, {"loss", 3.25}}.dump().substr(0, 20);  // torn by a kill
+  return dir;
+}
+
 void writeData(const std::string& path, int n, int salt) {
   const char* colours[] = {"red", "green", "blue", "yellow"};
   std::ofstream out(path);
@@ -178,6 +195,68 @@ class TestStudio : public QObject {
     QCOMPARE(page.lossPlot()->pointCount(), 50);  // every step of both stages, repeats after resume dropped
     QCOMPARE(page.layerPlot()->stepCount("stage1"), 40);
     QVERIFY(page.lossPlot()->toCsv().count('\n') == 51);
+  }
+
+  void theExportedCsvHasEveryMetricColumnAndThePlotsATitle() {
+    DistillPage page(m_engine);
+    const QString run = writeSmallRun(path("csv-run-dir"));
+    QString error;
+    QVERIFY2(page.openRun(run, &error), qPrintable(error));
+    const int elements = page.lossPlot()->plotLayout()->elementCount();
+    QVERIFY(QDir().mkpath(path("export")));
+    QVERIFY2(page.exportTo(path("export/plots.svg"), &error), qPrintable(error));
+    QFile csv(path("export/plots-metrics.csv"));
+    QVERIFY(csv.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 4);
+    QCOMPARE(lines[0], QString("stage,step,loss,lr,grad_norm,tokens,tokens_per_s,wall_s,eval_loss,layer0,layer1"));
+    QCOMPARE(lines[1], QString("stage1,1,700.5,0.001,12.5,229,81.5,2.5,,0.25,0.5"));
+    QCOMPARE(lines[2], QString("stage1,2,600.25,0.002,11,468,125,4.5,650.5,0.125,0.375"));
+    QCOMPARE(lines[3], QString("stage2,1,3.5,0.0005,2,240,90,2.75,,,"));
+    // Each plot file carries its title: the run's name and what is plotted.
+    for (const char* file : {"export/plots.svg", "export/plots-layers.svg", "export/plots-heatmap.svg"}) {
+      QFile svg(path(file));
+      QVERIFY2(svg.open(QIODevice::ReadOnly), file);
+      const QString text = QString::fromUtf8(svg.readAll());
+      QVERIFY2(text.contains("csv-run (csv-run-dir)"), file);
+    }
+    QFile loss(path("export/plots.svg"));
+    QVERIFY(loss.open(QIODevice::ReadOnly));
+    QVERIFY(QString::fromUtf8(loss.readAll()).contains("distillation loss per step"));
+    // The title is for the file only: the plot on screen keeps its layout.
+    QCOMPARE(page.lossPlot()->plotLayout()->elementCount(), elements);
+    QVERIFY2(page.exportTo(path("export/plots.png"), &error), qPrintable(error));
+    QVERIFY(QImage(path("export/plots.png")).height() > 0);
+  }
+
+  void aReopenedRunShowsItsSavedEvaluation() {
+    const QString run = writeSmallRun(path("eval-run"));
+    {
+      DistillPage page(m_engine);
+      QString error;
+      QVERIFY2(page.openRun(run, &error), qPrintable(error));
+      QCOMPARE(page.evalTable()->rowCount(), 0);  // not evaluated yet
+      page.setTeacher(m_teacher);
+      page.setEvalData(path("val.jsonl"));
+      QSignalSpy evaluated(m_engine, &EngineController::evaluated);
+      page.evaluateCheckpoints();
+      QVERIFY(evaluated.wait(60000));
+      QCOMPARE(page.evalTable()->rowCount(), 1);
+    }
+    QVERIFY(QFileInfo::exists(run + "/eval.json"));
+    DistillPage reopened(m_engine);
+    QString error;
+    QVERIFY2(reopened.openRun(run, &error), qPrintable(error));
+    QTableWidget* table = reopened.evalTable();
+    QCOMPARE(table->rowCount(), 1);
+    QCOMPARE(table->item(0, 0)->text(), QString("teacher"));
+    QCOMPARE(table->horizontalHeaderItem(table->columnCount() - 1)->text(), QString("overall"));
+    QVERIFY(table->item(0, table->columnCount() - 1)->text().endsWith("%"));
+    // A damaged eval.json does not stop the run from opening; the table is just empty.
+    std::ofstream(run.toStdString() + "/eval.json") << "{\"results\": [{\"label\": 3}, 7";
+    DistillPage damaged(m_engine);
+    QVERIFY2(damaged.openRun(run, &error), qPrintable(error));
+    QCOMPARE(damaged.evalTable()->rowCount(), 0);
   }
 
   void aBadPlanIsRefusedBeforeAnyRunStarts() {

@@ -370,8 +370,8 @@ void BenchmarkPage::exportResults() {
   for (const Curve& c : m_curves)
     if (!c.overlay) rows.insert(rows.end(), c.rows.begin(), c.rows.end());
   QString error;
-  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, &error) &&
-            ui::exportPlot(m_memory, stem + "-memory" + ext, &error) &&
+  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, tr("Benchmark: decode and prefill time per context length"), &error) &&
+            ui::exportPlot(m_memory, stem + "-memory" + ext, tr("Benchmark: memory per context length"), &error) &&
             ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), &error);
   if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, &error);
   if (!ok) ui::showError(this, tr("Export failed"), error);

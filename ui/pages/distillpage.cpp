@@ -123,7 +123,9 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(m_evalButton, &QPushButton::clicked, this, &DistillPage::evaluateCheckpoints);
 
   connect(engine, &EngineController::metricAvailable, this, [this](quint64 id, const mm::MetricEvent& m) {
-    if (id == m_runJob) onMetric(m);
+    if (id != m_runJob) return;
+    mm::add_metric(m_metrics, m);
+    onMetric(m);
   });
   connect(engine, &EngineController::stageChanged, this, [this](quint64 id, const mm::StageEvent& s) {
     if (id != m_runJob) return;
@@ -177,13 +179,14 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
     }
   });
   connect(engine, &EngineController::evaluated, this, [this](quint64 id, const std::vector<mm::EvalResult>& r) {
-    if (id == m_evalJob) showEval(r);
+    if (id == m_evalJob) onEvaluated(r);
   });
   fillEditor(defaultRecipe());
   setRunning(false);
 }
 
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }
+void DistillPage::setEvalData(const QString& path) { m_evalData->setText(path); }
 
 void DistillPage::start() {
   if (running()) return;
@@ -214,6 +217,7 @@ void DistillPage::start() {
   m_loss->clearAll();
   m_layers->clearAll();
   m_checkpoints.clear();
+  m_metrics.clear();
   m_progress->setValue(0);
   try {
     m_runJob = m_engine->startRun(req);

@@ -39,6 +39,8 @@ class DistillPage : public QWidget {
   /// Why the plan field cannot run, or empty when it can (checked on every edit).
   QString planProblem() const;
   void setRunDirectory(const QString& dir);
+  /// The held-out split that Evaluate checkpoints scores.
+  void setEvalData(const QString& path);
   /// The recipe as the editor shows it (JSON).
   nlohmann::json recipe() const;
   void start();
@@ -50,6 +52,10 @@ class DistillPage : public QWidget {
   /// Redraws a past run's curves from its directory and lists its checkpoints.
   bool openRun(const QString& dir, QString* error);
   void evaluateCheckpoints();
+  /// Writes the three plots to PATH (its extension picks PNG, SVG or PDF; the layer plots get
+  /// -layers and -heatmap before it), each titled with the run's name, and every metric column to
+  /// STEM-metrics.csv. False with a reason when a file cannot be written.
+  bool exportTo(const QString& path, QString* error);
   bool running() const { return m_runJob != 0; }
   QString cliEquivalent() const;
 
@@ -76,14 +82,20 @@ class DistillPage : public QWidget {
   /// Steps per stage of the run being shown, for progress and ETA.
   void rememberStageSteps(const nlohmann::json& recipe);
   void showEval(const std::vector<mm::EvalResult>& results);
+  /// Shows a finished evaluation and saves it in the run it was made for (eval.json).
+  void onEvaluated(const std::vector<mm::EvalResult>& results);
   void exportPlots();
+  /// The run's name for titles: the recipe's name and the run directory's last part.
+  QString runTitle() const;
 
   EngineController* m_engine;
   nlohmann::json m_recipe;  ///< fields the editor does not show are kept as loaded
   QString m_recipeBase;     ///< relative paths in the recipe resolve against this directory
   quint64 m_runJob = 0, m_evalJob = 0;
+  QString m_evalRunDir;  ///< the run directory the running evaluation is saved into, or empty
   QMap<QString, QString> m_checkpoints;  ///< stage -> latest checkpoint of the current run
   QString m_runStage;
+  std::vector<mm::MetricEvent> m_metrics;  ///< every step of the run shown, for the CSV export
   QMap<QString, int64_t> m_stageSteps;  ///< "stage1" -> steps
   QList<quint64> m_dataJobs;            ///< scene data generation jobs still running
   QStringList m_dataMade;               ///< "train.jsonl (3000 conversations)" per finished split

@@ -46,6 +46,7 @@ bool DistillPage::openRun(const QString& dir, QString* error) {
   m_recipeBase = dir;
   m_loss->clearAll();
   m_layers->clearAll();
+  m_metrics = h.metrics;
   for (const mm::MetricEvent& m : h.metrics) {
     m_loss->addMetric(m);
     m_layers->addMetric(m);
@@ -56,6 +57,7 @@ bool DistillPage::openRun(const QString& dir, QString* error) {
   for (const auto& [stage, path] : h.latest) m_checkpoints[qs(stage)] = qs(path);
   for (const auto& [stage, path] : h.finals) m_checkpoints[qs(stage)] = qs(path);
   if (!h.metrics.empty()) onMetric(h.metrics.back());  // progress and the last step's numbers, as when it ran
+  showEval(h.eval);  // the run's saved evaluation, or an empty table
   m_status->setText(tr("Run %1: %2 metric points, checkpoints of %3.")
                         .arg(dir).arg(h.metrics.size()).arg(QStringList(m_checkpoints.keys()).join(", ")));
   return true;
@@ -72,6 +74,18 @@ void DistillPage::evaluateCheckpoints() {
   }
   m_evalButton->setEnabled(false);
   m_evalJob = m_engine->evaluate(paths, labels, m_evalData->text(), 200);
+  m_evalRunDir = QFileInfo::exists(m_runDir->text() + "/recipe.json") ? m_runDir->text() : QString();
+}
+
+void DistillPage::onEvaluated(const std::vector<mm::EvalResult>& results) {
+  showEval(results);
+  if (m_evalRunDir.isEmpty()) return;  // no run to keep it in
+  try {  // kept in the run, so reopening it shows the table again
+    mm::save_run_eval(m_evalRunDir.toStdString(), results);
+  } catch (const std::exception& e) {
+    ui::showError(this, tr("Cannot save the evaluation"),
+                  tr("The table is shown but was not saved in %1: %2").arg(m_evalRunDir, QString::fromUtf8(e.what())));
+  }
 }
 
 void DistillPage::showEval(const std::vector<mm::EvalResult>& results) {
@@ -96,17 +110,27 @@ void DistillPage::showEval(const std::vector<mm::EvalResult>& results) {
   m_eval->resizeColumnsToContents();
 }
 
+QString DistillPage::runTitle() const {
+  const QString name = m_recipe.is_object() && m_recipe.contains("name") && m_recipe["name"].is_string()
+                           ? qs(m_recipe["name"].get<std::string>()) : QString();
+  const QString dir = QFileInfo(m_runDir->text()).fileName();
+  return name.isEmpty() || name == dir ? dir : dir.isEmpty() ? name : QString("%1 (%2)").arg(name, dir);
+}
+
+bool DistillPage::exportTo(const QString& path, QString* error) {
+  const int dot = path.lastIndexOf('.');
+  const QString stem = dot > 0 ? path.left(dot) : path;
+  const QString ext = dot > 0 ? path.mid(dot) : QString(".png");
+  const QString run = runTitle();
+  return ui::exportPlot(m_loss, stem + ext, tr("%1: distillation loss per step").arg(run), error) &&
+         ui::exportPlot(m_layers->curves(), stem + "-layers" + ext, tr("%1: loss per converted layer").arg(run), error) &&
+         ui::exportPlot(m_layers->heatmap(), stem + "-heatmap" + ext, tr("%1: per-layer loss over steps").arg(run), error) &&
+         ui::writeTextFile(stem + "-metrics.csv", qs(mm::metrics_csv(m_metrics)), error);
+}
+
 void DistillPage::exportPlots() {
-  const QString base = QFileDialog::getSaveFileName(this, tr("Export plots and CSV (base name)"), "distill.png",
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export plots and CSV (base name)"), "distill.png",
                                                     tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
-  if (base.isEmpty()) return;
   QString error;
-  const QString stem = base.left(base.lastIndexOf('.'));
-  const QString ext = base.mid(base.lastIndexOf('.'));
-  bool ok = ui::exportPlot(m_loss, base, &error) &&
-            ui::exportPlot(m_layers->curves(), stem + "-layers" + ext, &error) &&
-            ui::exportPlot(m_layers->heatmap(), stem + "-heatmap" + ext, &error) &&
-            ui::writeTextFile(stem + "-loss.csv", m_loss->toCsv(), &error) &&
-            ui::writeTextFile(stem + "-layers.csv", m_layers->toCsv(), &error);
-  if (!ok) ui::showError(this, tr("Export failed"), error);
+  if (!path.isEmpty() && !exportTo(path, &error)) ui::showError(this, tr("Export failed"), error);
 }

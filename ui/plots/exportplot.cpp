@@ -8,8 +8,46 @@
 #endif
 
 namespace ui {
+namespace {
 
-bool exportPlot(QCustomPlot* plot, const QString& path, QString* error) {
+bool savePlot(QCustomPlot* plot, const QString& path, QString* error);
+
+/// A title row above the plot for as long as it lives.
+class ExportTitle {
+ public:
+  ExportTitle(QCustomPlot* plot, const QString& title) : m_plot(plot) {
+    if (title.isEmpty()) return;
+    QFont font = plot->font();
+    font.setBold(true);
+    font.setPointSizeF(font.pointSizeF() * 1.15);
+    plot->plotLayout()->insertRow(0);
+    m_title = new QCPTextElement(plot, title, font);
+    plot->plotLayout()->addElement(0, 0, m_title);
+  }
+  ~ExportTitle() {
+    if (!m_title) return;
+    m_plot->plotLayout()->remove(m_title);  // deletes it
+    m_plot->plotLayout()->simplify();       // drops the empty row
+    m_plot->replot();
+  }
+  ExportTitle(const ExportTitle&) = delete;
+  ExportTitle& operator=(const ExportTitle&) = delete;
+
+ private:
+  QCustomPlot* m_plot;
+  QCPTextElement* m_title = nullptr;
+};
+
+}  // namespace
+
+bool exportPlot(QCustomPlot* plot, const QString& path, const QString& title, QString* error) {
+  const ExportTitle titled(plot, title);
+  return savePlot(plot, path, error);
+}
+
+namespace {
+
+bool savePlot(QCustomPlot* plot, const QString& path, QString* error) {
   const QString lower = path.toLower();
   plot->replot();  // queued replots may still be pending
   bool ok = false;
@@ -40,6 +78,8 @@ bool exportPlot(QCustomPlot* plot, const QString& path, QString* error) {
   if (!ok && error) *error = QObject::tr("Cannot write %1.").arg(path);
   return ok;
 }
+
+}  // namespace
 
 bool writeTextFile(const QString& path, const QString& text, QString* error) {
   QSaveFile f(path);

@@ -7,8 +7,9 @@ class QCustomPlot;
 
 namespace ui {
 
-/// False with a reason when the format is unknown or the file cannot be written.
-bool exportPlot(QCustomPlot* plot, const QString& path, QString* error);
+/// Saves PLOT with TITLE above it (the title is in the file only, not left on screen). False with a
+/// reason when the format is unknown or the file cannot be written.
+bool exportPlot(QCustomPlot* plot, const QString& path, const QString& title, QString* error);
 /// Temp file + rename.
 bool writeTextFile(const QString& path, const QString& text, QString* error);
 
