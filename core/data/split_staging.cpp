@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "io/remove_tree.h"
 #include "runtime/errors.h"
 
 namespace fs = std::filesystem;
@@ -43,23 +44,23 @@ SplitStaging::SplitStaging(const std::string& out_dir, const std::string& split)
     const std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) == 0 && !owner_alive(name)) stale.push_back(e.path());
   }
-  for (const fs::path& p : stale) fs::remove_all(p, ec);
+  for (const fs::path& p : stale) mm::io::remove_tree(p, ec);
   dir_ = (fs::path(out_) / (prefix + std::to_string(::getpid()))).string();
-  fs::remove_all(dir_, ec);
+  mm::io::remove_tree(dir_, ec);
   fs::create_directories(fs::path(dir_) / "images" / split_, ec);
   if (ec) throw IoError("cannot create " + dir_ + ": " + ec.message(), "check the permissions of the output directory");
 }
 
 SplitStaging::~SplitStaging() {
   std::error_code ec;
-  if (!committed_) fs::remove_all(dir_, ec);
+  if (!committed_) mm::io::remove_tree(dir_, ec);
 }
 
 void SplitStaging::commit() {
   const fs::path out(out_), staged(dir_), images = fs::path(out_) / "images" / split_;
   const fs::path old = fs::path(out_) / "images" / ("." + split_ + ".old-" + std::to_string(::getpid()));
   std::error_code ec;
-  fs::remove_all(old, ec);
+  mm::io::remove_tree(old, ec);
   fs::create_directories(images.parent_path(), ec);
   const bool had_old = fs::exists(images, ec);
   if (had_old) rename_or_throw(images, old);
@@ -74,8 +75,8 @@ void SplitStaging::commit() {
     if (e.is_regular_file()) files.push_back(e.path());
   for (const fs::path& f : files) rename_or_throw(f, out / f.filename());
   committed_ = true;
-  fs::remove_all(old, ec);
-  fs::remove_all(staged, ec);
+  mm::io::remove_tree(old, ec);
+  mm::io::remove_tree(staged, ec);
 }
 
 }  // namespace mm::data

@@ -10,6 +10,7 @@
 #include <set>
 #include <unistd.h>
 
+#include "io/remove_tree.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "runtime/errors.h"
@@ -114,7 +115,7 @@ void save_checkpoint(const std::string& dir, const ModelConfig& cfg, const Tenso
   std::error_code ec;
   fs::create_directories(parent, ec);
   const fs::path staging = parent / (target.filename().string() + ".partial-" + std::to_string(::getpid()));
-  fs::remove_all(staging, ec);
+  mm::io::remove_tree(staging, ec);
   fs::create_directories(staging, ec);
   if (ec) throw IoError("cannot create " + staging.string() + ": " + ec.message(), "check permissions of " + parent.string());
   try {
@@ -132,12 +133,12 @@ void save_checkpoint(const std::string& dir, const ModelConfig& cfg, const Tenso
     const bool had_old = fs::exists(target);
     if (had_old) fs::rename(target, old);
     fs::rename(staging, target);
-    if (had_old) fs::remove_all(old, ec);
+    if (had_old) mm::io::remove_tree(old, ec);
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(staging, ec);
+    mm::io::remove_tree(staging, ec);
     throw IoError(std::string("cannot write checkpoint ") + dir + ": " + e.what(), "check free disk space and permissions");
   } catch (...) {
-    fs::remove_all(staging, ec);
+    mm::io::remove_tree(staging, ec);
     throw;
   }
 }

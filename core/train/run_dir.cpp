@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "io/remove_tree.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "runtime/errors.h"
@@ -114,7 +115,7 @@ void RunDir::lock() const {
   std::vector<fs::directory_entry> entries;  // listed first: removing while iterating is unspecified
   for (const auto& e : fs::directory_iterator(dir_, ec)) entries.push_back(e);
   for (const auto& e : entries) {
-    if (is_write_leftover(e.path().filename().string())) fs::remove_all(e.path(), ec);
+    if (is_write_leftover(e.path().filename().string())) mm::io::remove_tree(e.path(), ec);
     else if (e.is_directory(ec)) remove_leftovers(e.path().string());
   }
 }
@@ -129,7 +130,7 @@ void RunDir::remove_leftovers(const std::string& sdir) const {
     const bool torn = checkpoint_step(name) >= 0 && !fs::exists(path / "train_state" / "state.json") &&
                       (!fin || *fin != path.string());
     if (is_write_leftover(name) || torn) {
-      fs::remove_all(path, ec);
+      mm::io::remove_tree(path, ec);
       if (!ec) log("removed " + path.string() + ", left by an interrupted write");
     }
   }
@@ -176,7 +177,7 @@ std::string RunDir::save(const std::string& stage, const ModelConfig& cfg, const
       ++kept;
       continue;
     }
-    fs::remove_all(path, ec);
+    mm::io::remove_tree(path, ec);
   }
   return ckpt.string();
 }

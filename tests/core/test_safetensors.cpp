@@ -1,6 +1,7 @@
 // safetensors: round trips through LibTorch (every dtype, sharded), strict rejection of malformed
 // files with helpful messages, and atomic writes that never damage an existing file.
 // ATen first: Qt's `slots` macro would break its headers.
+#include "io/remove_tree.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "runtime/errors.h"
@@ -13,6 +14,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -125,6 +127,30 @@ class TestSafetensors : public QObject {
     QCOMPARE(parse_dtype("BF16"), DType::BF16);
     QCOMPARE(std::string(dtype_name(DType::BOOL)), std::string("BOOL"));
     QCOMPARE(dtype_size(DType::U64), size_t(8));
+  }
+
+  // The checkpoint retention and make-data's staging clean-up rely on it (fs::remove_all crashes in the
+  // CUDA build). Nested trees go, links are removed and never followed, a missing path is no error.
+  void removeTreeRemovesNestedTreesButNotLinkTargets() {
+    namespace fs = std::filesystem;
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString()), tree = root / "ckpt-000500", keep = root / "outside";
+    fs::create_directories(tree / "train_state" / "deep");
+    fs::create_directories(keep);
+    std::ofstream(tree / "model.safetensors") << "weights";
+    std::ofstream(tree / "train_state" / "deep" / "state.json") << "{}";
+    std::ofstream(keep / "precious") << "keep me";
+    fs::create_directory_symlink(keep, tree / "link-to-outside");
+    std::error_code ec;
+    QCOMPARE(io::remove_tree(tree.string(), ec), std::size_t(6));  // 3 directories, 2 files, 1 link
+    QVERIFY2(!ec, ec.message().c_str());
+    QVERIFY(!fs::exists(tree));
+    QVERIFY(fs::exists(keep / "precious"));
+    QCOMPARE(io::remove_tree((root / "never-there").string(), ec), std::size_t(0));
+    QVERIFY(!ec);
+    std::ofstream(root / "plain-file") << "x";
+    QCOMPARE(io::remove_tree((root / "plain-file").string(), ec), std::size_t(1));
+    QVERIFY(!fs::exists(root / "plain-file"));
   }
 
   void shardedRoundTrip() {
