@@ -1,11 +1,10 @@
 #pragma once
 // Removes a file or a directory tree without std::filesystem::remove_all.
 //
-// Why: PyTorch's CUDA wheels carry their own copy of parts of libstdc++'s std::filesystem, which
-// libtorch_cpu.so exports; in a process linked against them our calls to remove_all bind to that copy
-// and crash on any non-empty directory (seen on the H200: every third checkpoint's retention, and
-// make-data's staging clean-up). This walks the tree with POSIX nftw instead. Symbolic links are
-// removed, never followed. A path that does not exist is not an error.
+// Why: in the CUDA build (PyTorch 2.11's LibTorch, GCC 13) remove_all crashed with SIGSEGV on every
+// non-empty directory (seen on the H200: each third checkpoint's retention, make-data's staging
+// clean-up), while the CPU build ran the same calls clean; the cause inside the library was not pinned
+// down. This walks the tree with POSIX nftw instead. Symbolic links are removed, never followed. A path that does not exist is not an error.
 #include <string>
 #include <system_error>
 

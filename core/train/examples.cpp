@@ -1,5 +1,7 @@
 #include "train/examples.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -62,7 +64,8 @@ ExampleSet::ExampleSet(data::Dataset data, std::shared_ptr<const Tokenizer> tok,
       tok_(std::move(tok)),
       cfg_(std::move(cfg)),
       system_(std::move(system_prompt)),
-      max_length_(max_length) {
+      max_length_(max_length),
+      tile_cache_budget_(default_tile_cache_budget()) {
   for (size_t i = 0; i < samples_.size(); ++i) {
     std::vector<int> tiles;
     for (const std::string& path : samples_[i].images) tiles.push_back(int(tiles_of(path).size(0)));
@@ -88,6 +91,13 @@ std::string ExampleSet::skipped_message() const {
          " tokens; the first is " + first_skipped_ + "); raise max_length in the recipe to train on them";
 }
 
+// Tiles are kept (fp16) while they fit in an eighth of the machine's memory; beyond that, images that
+// come from the mapped image store are tiled again at each use (60000 scenes would otherwise hold 9 GB).
+size_t ExampleSet::default_tile_cache_budget() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) / 8 : size_t(1) << 30;
+}
+
 at::Tensor ExampleSet::tiles_of(const std::string& path) const {
   auto it = tile_cache_.find(path);
   if (it != tile_cache_.end()) return it->second;
@@ -95,8 +105,24 @@ at::Tensor ExampleSet::tiles_of(const std::string& path) const {
   const int side = store_ ? store_->side() : 0;
   const TileOptions opts = tile_options_for(cfg_);
   const at::Tensor t = (rgb ? tile_image_rgb(rgb, side, side, side * 3, opts) : tile_image_file(path, opts)).pixels.to(at::kHalf);
-  tile_cache_[path] = t;
+  const size_t bytes = t.numel() * t.element_size();
+  if (!rgb || tile_cache_bytes_ + bytes <= tile_cache_budget_) {  // decoded files always stay: decoding is the slow part
+    tile_cache_[path] = t;
+    tile_cache_bytes_ += bytes;
+  }
   return t;
+}
+
+void ExampleSet::limit_tile_cache(size_t bytes) {
+  tile_cache_budget_ = bytes;
+  for (auto it = tile_cache_.begin(); it != tile_cache_.end() && tile_cache_bytes_ > bytes;) {
+    if (store_ && store_->find(it->first)) {
+      tile_cache_bytes_ -= it->second.numel() * it->second.element_size();
+      it = tile_cache_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 SampleImages ExampleSet::images(size_t i) const {

@@ -45,8 +45,9 @@ struct Batch {
   int64_t target_tokens = 0;   ///< answer targets
 };
 
-/// A tokenised dataset that builds batches; images are tiled once and kept (fp16) in memory, read from the
-/// dataset's image store when it has one (data/image_store.h), else decoded from their files.
+/// A tokenised dataset that builds batches; images are read from the dataset's image store when it has one
+/// (data/image_store.h), else decoded from their files, and their tiles kept (fp16) in memory while they fit
+/// in an eighth of the machine's memory (store images beyond that are tiled again at each use).
 class ExampleSet {
  public:
   /// Samples longer than max_length tokens are skipped (METHOD §4.1) and counted (skipped_message);
@@ -65,6 +66,10 @@ class ExampleSet {
   /// function of (seed, epoch), so a resumed run draws exactly what an uninterrupted one would.
   std::vector<size_t> indices_for_step(uint64_t seed, int64_t step, int64_t batch_size) const;
   double mean_tokens() const;
+  /// Keeps at most `bytes` of image-store tiles in memory (the default is an eighth of physical memory).
+  void limit_tile_cache(size_t bytes);
+  size_t tile_cache_bytes() const { return tile_cache_bytes_; }
+  static size_t default_tile_cache_budget();
 
  private:
   at::Tensor tiles_of(const std::string& path) const;
@@ -80,6 +85,8 @@ class ExampleSet {
   int64_t longest_skipped_ = 0;
   std::string first_skipped_;  ///< id of the first record skipped
   mutable std::map<std::string, at::Tensor> tile_cache_;
+  mutable size_t tile_cache_bytes_ = 0;
+  size_t tile_cache_budget_ = 0;
 };
 
 /// splitmix64: the project's portable deterministic generator step.

@@ -12,6 +12,8 @@
 
 #include "config/layer_plan.h"
 #include "config/plan_stats.h"
+#include "data/image_store.h"
+#include "data/scene.h"
 #include "io/name_table.h"
 #include "models/random_init.h"
 #include "models/vlm_model.h"
@@ -19,6 +21,7 @@
 #include "text/tokenizer_files.h"
 #include "train/adamw.h"
 #include "train/losses.h"
+#include "train/examples.h"
 #include "train/trainer.h"
 
 // Qt after ATen: Qt's `slots` macro breaks ATen headers.
@@ -243,6 +246,30 @@ class TestTrainMath : public QObject {
       QVERIFY(max_diff(grads[2], grads[0]) < 1e-5 * scale);
       w.requires_grad_(false);
     }
+  }
+
+  // A dataset bigger than the tile budget tiles its store images again at each use: the same pixels.
+  void tilesBeyondTheCacheBudgetAreTheSame() {
+    QTemporaryDir dir;
+    const std::string root = dir.path().toStdString(), tok_dir = root + "/tok";
+    const ModelConfig cfg = architecture_preset("micro");
+    write_tokenizer_dir(tok_dir, int(cfg.vocab_size), sample_scene_sentences(300, 2));
+    std::shared_ptr<const Tokenizer> tok(Tokenizer::load(tok_dir));
+    data::SceneDataOptions o;
+    o.out_dir = root + "/data";
+    o.count = 6;
+    o.image_side = int(cfg.vision.image_size);
+    const std::string jsonl = data::make_scene_dataset(o, JobContext{}).jsonl_path;
+    ExampleSet cached(data::read_dataset(jsonl), tok, cfg, "", 512), uncached(data::read_dataset(jsonl), tok, cfg, "", 512);
+    QVERIFY(ExampleSet::default_tile_cache_budget() > (size_t(64) << 20));
+    QVERIFY(cached.tile_cache_bytes() > 0);
+    uncached.limit_tile_cache(0);
+    QCOMPARE(uncached.tile_cache_bytes(), size_t(0));
+    const std::vector<size_t> idx = {5, 0, 3};
+    const Batch a = cached.batch(idx), b = uncached.batch(idx);
+    QVERIFY(a.pixels.defined() && a.pixels.numel() > 0);
+    QVERIFY(at::equal(a.pixels, b.pixels) && at::equal(a.ids, b.ids));
+    QCOMPARE(uncached.tile_cache_bytes(), size_t(0));
   }
 };
 
