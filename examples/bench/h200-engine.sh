@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# What ran on the device's H200 for issue 9 (the SSD scan kernel; the static KV cache with graph decode
+# for every model kind), in one call: build the CLI with the cuda preset, the full op harness, then one
+# bench run that measures each model twice side by side: "before" (the SSD scan on its reference, decode
+# eager) and "after" (the kernel, decode replayed from a CUDA graph). Prefill rows compare the scan
+# (the teacher has none: its two rows are the noise), decode rows compare eager against the graph.
+#   examples/bench/h200-engine.sh OUT_DIR [LENGTHS]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=$1 lengths=${2:-1k,16k,103k}
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba; } > "$out/build.txt" 2>&1; then
+  grep -B2 -A12 -E "error" "$out/build.txt" | head -150
+  exit 1
+fi
+stamp "build done"
+bin=build/cuda/bin/mmmamba
+timeout 150 $bin selftest --device cuda --full > "$out/selftest-full.txt" 2>&1
+stamp "selftest --full rc=$?"
+grep -E "FAIL|ssd_scan .*L=4096|decode_graph|passed," "$out/selftest-full.txt" | head -40
+timeout 330 $bin bench --arch hovle-2.6b --device cuda --plans teacher,linear,hybrid --lengths "$lengths" \
+  --repeats 2 --reference-ops ssd_scan --graph both --json "$out/h200-engine.json" 2>&1 | tee "$out/bench.txt"
+stamp "bench rc=${PIPESTATUS[0]}"
