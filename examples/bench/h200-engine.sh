@@ -4,10 +4,11 @@
 # bench run that measures each model twice side by side: "before" (the SSD scan on its reference, decode
 # eager) and "after" (the kernel, decode replayed from a CUDA graph). Prefill rows compare the scan
 # (the teacher has none: its two rows are the noise), decode rows compare eager against the graph.
-#   examples/bench/h200-engine.sh OUT_DIR [LENGTHS]
+#   examples/bench/h200-engine.sh OUT_DIR [SECONDS]
+# SECONDS: the call's time limit; the bench's lengths shrink to what is left after the build.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=$1 lengths=${2:-1k,16k,103k}
+out=$1 limit=${2:-600}
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
@@ -20,6 +21,11 @@ bin=build/cuda/bin/mmmamba
 timeout 150 $bin selftest --device cuda --full > "$out/selftest-full.txt" 2>&1
 stamp "selftest --full rc=$?"
 grep -E "FAIL|ssd_scan .*L=4096|decode_graph|passed," "$out/selftest-full.txt" | head -40
-timeout 330 $bin bench --arch hovle-2.6b --device cuda --plans teacher,linear,hybrid --lengths "$lengths" \
+left=$(( limit - ($(date +%s) - t0) - 15 ))
+lengths=1k,16k,103k
+[ $left -lt 240 ] && lengths=1k,103k
+[ $left -lt 150 ] && lengths=1k,16k
+stamp "bench lengths $lengths, ${left} s left"
+timeout $left $bin bench --arch hovle-2.6b --device cuda --plans teacher,linear,hybrid --lengths "$lengths" \
   --repeats 2 --reference-ops ssd_scan --graph both --json "$out/h200-engine.json" 2>&1 | tee "$out/bench.txt"
 stamp "bench rc=${PIPESTATUS[0]}"
