@@ -386,6 +386,17 @@ OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan
   return r;
 }
 
+OpCheckResult failed_case(const std::string& op, const std::string& label, const c10::Error& e) {
+  OpCheckResult r;
+  r.op = op;
+  r.label = label;
+  r.path = "error";
+  r.worst = e.what_without_backtrace();
+  r.worst = r.worst.substr(0, r.worst.find('\n'));
+  r.max_diff = INFINITY;
+  return r;
+}
+
 }  // namespace
 
 DiffStats diff_stats(const at::Tensor& got, const at::Tensor& want) {
@@ -435,10 +446,20 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
       out.push_back(r);
       continue;
     }
-    out.push_back(run_case(c, device));
+    try {
+      out.push_back(run_case(c, device));
+    } catch (const c10::Error& e) {  // a failing fast path is a failed case, not the end of the table
+      out.push_back(failed_case(op_name(c.op), c.label + " " + dtype_name(c.dtype), e));
+    }
   }
   if ((full || device.is_cuda()) && only_op.empty())
-    for (const char* plan : {"linear", "hybrid", "teacher"}) out.push_back(check_decode_graph(device, plan));
+    for (const char* plan : {"linear", "hybrid", "teacher"}) {
+      try {
+        out.push_back(check_decode_graph(device, plan));
+      } catch (const c10::Error& e) {
+        out.push_back(failed_case("decode_graph", std::string(plan) + ": graph vs eager", e));
+      }
+    }
   return out;
 }
 
