@@ -18,14 +18,17 @@ if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba; } 
 fi
 stamp "build done"
 bin=build/cuda/bin/mmmamba
-timeout 150 $bin selftest --device cuda --full > "$out/selftest-full.txt" 2>&1
+elapsed() { echo $(( $(date +%s) - t0 )); }
+st=$(( limit - $(elapsed) - 100 )); [ $st -gt 150 ] && st=150; [ $st -lt 30 ] && st=30
+timeout $st $bin selftest --device cuda --full > "$out/selftest-full.txt" 2>&1
 stamp "selftest --full rc=$?"
-grep -E "FAIL|ssd_scan .*L=4096|decode_graph|passed," "$out/selftest-full.txt" | head -40
-left=$(( limit - ($(date +%s) - t0) - 15 ))
-lengths=1k,16k,103k
+grep -E "FAIL|error|ssd_scan .*L=4096|decode_graph|passed," "$out/selftest-full.txt" | head -40
+left=$(( limit - $(elapsed) - 10 ))
+plans=teacher,linear,hybrid lengths=1k,16k,103k
 [ $left -lt 240 ] && lengths=1k,103k
-[ $left -lt 150 ] && lengths=1k,16k
-stamp "bench lengths $lengths, ${left} s left"
-timeout $left $bin bench --arch hovle-2.6b --device cuda --plans teacher,linear,hybrid --lengths "$lengths" \
+[ $left -lt 150 ] && plans=linear,hybrid lengths=103k
+[ $left -lt 60 ] && { stamp "no time left for the bench"; exit 0; }
+stamp "bench $plans at $lengths, ${left} s left"
+timeout $left $bin bench --arch hovle-2.6b --device cuda --plans $plans --lengths "$lengths" \
   --repeats 2 --reference-ops ssd_scan --graph both --json "$out/h200-engine.json" 2>&1 | tee "$out/bench.txt"
 stamp "bench rc=${PIPESTATUS[0]}"
