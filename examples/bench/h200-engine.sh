@@ -12,9 +12,14 @@ out=$1 limit=${2:-600}
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba; } > "$out/build.txt" 2>&1; then
-  grep -B2 -A12 -E "error" "$out/build.txt" | head -150
-  exit 1
+build() { cmake --preset cuda -DMM_PRECOMPILE_ATEN=$1 && cmake --build build/cuda -j16 --target mmmamba; }
+if ! build ON > "$out/build.txt" 2>&1; then
+  grep -B2 -A12 -E "error" "$out/build.txt" | head -60
+  stamp "build with precompiled ATen failed: again without"
+  if ! build OFF >> "$out/build.txt" 2>&1; then
+    grep -B2 -A12 -E "error" "$out/build.txt" | tail -100
+    exit 1
+  fi
 fi
 stamp "build done"
 bin=build/cuda/bin/mmmamba
