@@ -31,7 +31,7 @@ if [ "${3:-}" != noselftest ]; then
   grep -E "FAIL|error|ssd_scan .*L=4096|decode_graph|passed," "$out/selftest-full.txt" | head -40
 fi
 left=$(( limit - $(elapsed) - 10 ))
-plans=teacher,linear,hybrid lengths=1k,16k,103k mode=both
+plans=linear,hybrid,teacher lengths=1k,16k,103k mode=both
 [ $left -lt 240 ] && lengths=1k,103k
 [ $left -lt 180 ] && lengths=103k
 [ $left -lt 110 ] && plans=linear,hybrid
