@@ -171,7 +171,9 @@ class Sweep {
     // Static (preallocated, no growth copies and no 2x KV peak; on CUDA its length on the device, so the
     // decode step of any model can be captured in a graph).
     cache.make_static(m.config(), ids.size(1) + o_.decode_tokens, m.options());
-    const at::Tensor logits = prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel);  // (V)
+    // Lengths past max_position_embeddings are measured too (the sweep runs to 1M on random weights).
+    const at::Tensor logits =
+        prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel, /*check_positions=*/false);  // (V)
     return logits.argmax().item<int64_t>();
   }
 
