@@ -141,8 +141,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
   };
   try {
     run_on_engine<std::vector<BenchRow>>([&](JobContext& ctx) { return run_benchmark(o, ctx); }, {}, on_event);
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::cancelled && !rows.empty()) write_outputs(rows, o, args);  // keep what was measured
+  } catch (...) {
+    // Cancelled, or a later model failed with something other than an out-of-memory: keep what was measured.
+    if (!rows.empty()) write_outputs(rows, o, args);
     throw;
   }
   write_outputs(rows, o, args);
