@@ -47,6 +47,10 @@ double diff_budget(at::ScalarType dtype, double baseline_max, double ref_absmax)
 }  // namespace mm
 
 namespace mm {
+/// The captured CUDA-graph decode against eager decode for a small model of plan's kind ("teacher",
+/// "linear", "hybrid") on a static cache; skipped off CUDA. Part of run_op_checks' full table.
+OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan);
+
 /// "cuda:0 (NVIDIA H200): CUDA kernels built, SDPA flash built" - where the ops run and what fast paths exist.
 std::string describe_op_device(const c10::Device& device);
 }  // namespace mm
