@@ -66,7 +66,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"warmup", "N", "untimed repeats before the timed ones", "1"},
              {"tokens", "N", "decode steps per repeat", "16"},
              {"chunk", "N", "prefill chunk in tokens", "2048"},
-             {"graph", "on|off", "decode through a captured CUDA graph where the model allows (no attention layers yet)", "on"},
+             {"graph", "on|off|both", "decode through a captured CUDA graph where the model allows; both = each model eager, then graphed", "on"},
+             {"reference-ops", "LIST", "each model measured first with these ops on their reference, then as built (e.g. ssd_scan)", ""},
              {"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
              {"dtype", "DTYPE", "f32, bf16, f16 or auto (bf16 on CUDA, f32 on CPU)", "auto"},
              {"bandwidth", "B/S", "memory bandwidth in bytes/s for the floor (0 = known devices only)", "0"},
@@ -100,8 +101,25 @@ int cmd_bench(const std::vector<std::string>& argv) {
   o.warmup = int(args.get_int("warmup"));
   o.decode_tokens = int(args.get_int("tokens"));
   o.prefill_chunk = args.get_int("chunk");
-  if (args.get("graph") != "on" && args.get("graph") != "off") throw InputError("--graph must be on or off");
-  o.cuda_graph = args.get("graph") == "on";
+  const std::string graph = args.get("graph");
+  if (graph != "on" && graph != "off" && graph != "both") throw InputError("--graph must be on, off or both");
+  o.cuda_graph = graph != "off";
+  // Before/after pairs, side by side in one run: each model first with the listed ops on the reference
+  // (or decoding eagerly), then as built.
+  const auto ref_ops = split_list(args.get("reference-ops"));
+  if (!ref_ops.empty() || graph == "both") {
+    std::vector<BenchModelSpec> paired;
+    for (const BenchModelSpec& m : o.models) {
+      BenchModelSpec before = m;
+      before.reference_ops = ref_ops;
+      before.eager_decode = graph == "both";
+      if (!m.label.empty())
+        before.label = m.label + (ref_ops.empty() ? "" : " ref:" + args.get("reference-ops")) + (before.eager_decode ? " eager" : "");
+      paired.push_back(before);
+      paired.push_back(m);
+    }
+    o.models = paired;
+  }
   o.device = args.get("device");
   o.dtype = args.get("dtype");
   o.bandwidth_bytes_per_s = args.get_double("bandwidth");
@@ -123,8 +141,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
   };
   try {
     run_on_engine<std::vector<BenchRow>>([&](JobContext& ctx) { return run_benchmark(o, ctx); }, {}, on_event);
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::cancelled && !rows.empty()) write_outputs(rows, o, args);  // keep what was measured
+  } catch (...) {
+    // Cancelled, or a later model failed with something other than an out-of-memory: keep what was measured.
+    if (!rows.empty()) write_outputs(rows, o, args);
     throw;
   }
   write_outputs(rows, o, args);

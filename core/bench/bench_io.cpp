@@ -63,7 +63,8 @@ std::string csv_field(const std::string& s) {
 json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
   json models = json::array();
   for (const BenchModelSpec& m : opts.models)
-    models.push_back({{"label", m.label}, {"checkpoint", m.checkpoint}, {"architecture", m.architecture}, {"plan", m.plan}});
+    models.push_back({{"label", m.label}, {"checkpoint", m.checkpoint}, {"architecture", m.architecture}, {"plan", m.plan},
+                      {"reference_ops", m.reference_ops}, {"eager_decode", m.eager_decode}});
   json j = {{"format", kFormat},
             {"version", kVersion},
             {"mmmamba_version", MM_VERSION},

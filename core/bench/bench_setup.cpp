@@ -10,6 +10,7 @@
 
 #include "bench/peak_memory.h"
 #include "config/layer_plan.h"
+#include "ops/op_registry.h"
 #include "io/checkpoint.h"
 #include "io/name_table.h"
 #include "models/random_init.h"
@@ -57,7 +58,20 @@ BenchOptions resolve_bench_options(const BenchOptions& in) {
       throw InputError("a benchmark model needs exactly one of a checkpoint and an architecture",
                        "e.g. a checkpoint directory, or --arch demo");
     (void)bench_model_config(s);  // checks the preset name, the plan and config.json up front
-    if (s.label.empty()) s.label = default_label(s);
+    for (const std::string& name : s.reference_ops) {
+      Op op;
+      if (!op_from_name(name, op))
+        throw InputError("no op named '" + name + "' to force to the reference",
+                         "e.g. ssd_scan or attention_decode (mmmamba info --device lists them)");
+    }
+    if (s.label.empty()) {
+      s.label = default_label(s);
+      if (!s.reference_ops.empty()) {
+        s.label += " ref:";
+        for (size_t i = 0; i < s.reference_ops.size(); ++i) s.label += (i ? "," : "") + s.reference_ops[i];
+      }
+      if (s.eager_decode) s.label += " eager";
+    }
   }
   (void)parse_device(o.device);
   if (!o.dtype.empty() && o.dtype != "auto") (void)parse_dtype_name(o.dtype);

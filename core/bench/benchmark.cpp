@@ -80,8 +80,27 @@ class Sweep {
   }
 
  private:
+  /// Forces a model's reference_ops for as long as it is measured.
+  struct ForcedOps {
+    std::vector<Op> ops;
+    explicit ForcedOps(const std::vector<std::string>& names) {
+      for (const std::string& n : names) {
+        Op op;
+        if (op_from_name(n, op) && !reference_forced(op)) {
+          set_reference_forced(op, true);
+          ops.push_back(op);
+        }
+      }
+    }
+    ~ForcedOps() {
+      for (Op op : ops) set_reference_forced(op, false);
+    }
+  };
+
   void run_model(const BenchModelSpec& spec) {
     ctx_.check_cancel();
+    const ForcedOps forced(spec.reference_ops);
+    graph_ = o_.cuda_graph && !spec.eager_decode;
     ctx_.log("bench: " + spec.label + ": building the model");
     std::unique_ptr<VlmModel> model;
     std::optional<std::string> dead;  // set once the model ran out of memory: later points are skipped
@@ -149,8 +168,12 @@ class Sweep {
   int64_t run_prefill(const VlmModel& m, const at::Tensor& ids, ModelCache& cache) const {
     cache = ModelCache();  // free the previous repeat's cache before allocating the next
     cache = m.new_cache(1);
-    cache.reserve(m.config(), ids.size(1) + o_.decode_tokens, m.options());  // no growth copies (and no 2x KV peak)
-    const at::Tensor logits = prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel);  // (V)
+    // Static (preallocated, no growth copies and no 2x KV peak; on CUDA its length on the device, so the
+    // decode step of any model can be captured in a graph).
+    cache.make_static(m.config(), ids.size(1) + o_.decode_tokens, m.options());
+    // Lengths past max_position_embeddings are measured too (the sweep runs to 1M on random weights).
+    const at::Tensor logits =
+        prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel, /*check_positions=*/false);  // (V)
     return logits.argmax().item<int64_t>();
   }
 
@@ -194,7 +217,14 @@ class Sweep {
     std::vector<double> secs;
     reset_peak_memory(env_.device);
     std::unique_ptr<DecodeGraph> graph;  // captured once over this cache (untimed); restore() keeps its tensors
-    if (o_.cuda_graph && !decode_graph_unsupported(m, cache)) graph = std::make_unique<DecodeGraph>(m, cache);
+    if (graph_ && !decode_graph_unsupported(m, cache)) {
+      try {
+        graph = std::make_unique<DecodeGraph>(m, cache);
+      } catch (const c10::Error& e) {  // a capture the stack refused: measure eagerly, say why
+        ctx_.log("bench: " + r.model + ": no CUDA graph (" + e.what_without_backtrace() + "), decoding eagerly");
+        cache.restore(snap);
+      }
+    }
     r.cuda_graph = graph != nullptr;
     for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
       ctx_.check_cancel();
@@ -222,6 +252,7 @@ class Sweep {
   std::vector<BenchRow> rows_;
   int64_t total_ = 0, done_ = 0;
   int64_t base_bytes_ = 0;  ///< device bytes allocated before the current model was built
+  bool graph_ = true;       ///< the current model decodes through a CUDA graph where it can
 };
 
 }  // namespace

@@ -22,6 +22,11 @@ struct BenchModelSpec {
   /// random weights (models/random_init.h, seed BenchOptions::seed). Checkpoint: empty = as saved; a
   /// plan on a teacher checkpoint seeds that student (seeding/seed_student.h, mimic init).
   std::string plan;
+  /// Ops (op_name() spelling) forced to their reference while this model is measured: with the same
+  /// model measured again without, a fast path's before/after side by side in one run.
+  std::vector<std::string> reference_ops;
+  /// Decode eagerly even where BenchOptions::cuda_graph would capture a graph (graph before/after).
+  bool eager_decode = false;
 };
 
 struct BenchOptions {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #if MM_TORCH_CUDA && __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #define MM_BENCH_CUDA 1
@@ -88,10 +89,22 @@ void install_cpu_memory_counter() {
 
 int64_t cpu_tensor_bytes() { return g_live.load(); }
 
+#if MM_BENCH_CUDA
+namespace {
+/// The caching allocator's statistics exist once CUDA is initialised; before the process's first CUDA
+/// tensor they throw ("Invalid device argument ... did you call init?"). One allocation initialises it.
+c10::DeviceIndex stats_device(const c10::Device& d) {
+  static std::once_flag once;
+  std::call_once(once, [&] { (void)at::empty({1}, at::TensorOptions().device(d)); });
+  return d.has_index() ? d.index() : 0;
+}
+}  // namespace
+#endif
+
 int64_t current_memory(const c10::Device& d) {
 #if MM_BENCH_CUDA
   if (d.is_cuda())
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(d.has_index() ? d.index() : 0).allocated_bytes[0].current;
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(stats_device(d)).allocated_bytes[0].current;
 #endif
   return d.is_cpu() ? cpu_tensor_bytes() : -1;
 }
@@ -102,7 +115,7 @@ void reset_peak_memory(const c10::Device& d) {
 #if MM_BENCH_CUDA
   if (d.is_cuda()) {
     // 1.13 takes an int, 2.x a DeviceIndex: both accept d.index().
-    c10::cuda::CUDACachingAllocator::resetPeakStats(d.has_index() ? d.index() : 0);
+    c10::cuda::CUDACachingAllocator::resetPeakStats(stats_device(d));
     return;
   }
 #endif
@@ -118,7 +131,7 @@ void reset_peak_memory(const c10::Device& d) {
 int64_t read_peak_memory(const c10::Device& d) {
 #if MM_BENCH_CUDA
   if (d.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(d.has_index() ? d.index() : 0);
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(stats_device(d));
     return stats.allocated_bytes[0].peak;  // [0] = StatType::AGGREGATE (both pools)
   }
 #endif

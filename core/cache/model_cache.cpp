@@ -2,6 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace mm {
 namespace {
 
@@ -9,9 +12,16 @@ int64_t conv_channels(const StackConfig& s) { return 2 * s.n_kv_heads * s.head_d
 
 }  // namespace
 
+void AttentionCache::set_len(int64_t n) {
+  len = n;
+  if (len_dev.defined()) len_dev.fill_(n);  // a fill kernel: no host sync
+}
+
 void AttentionCache::append(const at::Tensor& k_new, const at::Tensor& v_new) {
   const int64_t add = k_new.size(2);
   const int64_t cap = k.defined() ? k.size(2) : 0;
+  TORCH_CHECK(!is_static() || len + add <= cap, "static KV cache full: ", len, " + ", add, " positions past its ", cap,
+              " (HINT: make the cache static for the whole prompt and reply: ModelCache::make_static)");
   if (len + add > cap) {
     const int64_t new_cap = std::max<int64_t>({len + add, 2 * cap, 64});
     auto shape = k_new.sizes().vec();
@@ -26,7 +36,7 @@ void AttentionCache::append(const at::Tensor& k_new, const at::Tensor& v_new) {
   }
   k.narrow(2, len, add).copy_(k_new);
   v.narrow(2, len, add).copy_(v_new);
-  len += add;
+  set_len(len + add);
 }
 
 void AttentionCache::reserve(int64_t B, int64_t kv_heads, int64_t tokens, int64_t head_dim,
@@ -47,6 +57,26 @@ void ModelCache::reserve(const ModelConfig& cfg, int64_t tokens, const at::Tenso
     const StackConfig& s = cfg.stack_of(i);
     layers[i].attn.reserve(batch, s.n_kv_heads, tokens, s.head_dim, opts);
   }
+}
+
+void ModelCache::make_static(const ModelConfig& cfg, int64_t tokens, const at::TensorOptions& opts) {
+  reserve(cfg, tokens, opts);
+  if (!opts.device().is_cuda()) return;  // a CPU step has no graph to capture: the growing path is as good
+  for (LayerCache& lc : layers) {
+    if (lc.kind != LayerKind::attention || lc.attn.is_static()) continue;
+    AttentionCache& a = lc.attn;
+    // Keys past the length are masked, never weighted by a NaN: the fresh memory is zeroed.
+    a.k.narrow(2, a.len, a.k.size(2) - a.len).zero_();
+    a.v.narrow(2, a.len, a.v.size(2) - a.len).zero_();
+    a.len_dev = at::full({1}, a.len, at::TensorOptions().dtype(at::kLong).device(opts.device()));
+  }
+}
+
+int64_t ModelCache::static_capacity() const {
+  int64_t cap = INT64_MAX;
+  for (const LayerCache& lc : layers)
+    if (lc.kind == LayerKind::attention && lc.attn.is_static()) cap = std::min(cap, lc.attn.k.size(2));
+  return cap;
 }
 
 ModelCache::ModelCache(const ModelConfig& cfg, int64_t b, const at::TensorOptions& opts) : batch(b) {
@@ -88,7 +118,7 @@ void ModelCache::restore(const CacheSnapshot& s) {
   TORCH_CHECK(s.seq_len <= seq_len, "cache snapshot is newer than the cache");
   seq_len = s.seq_len;
   for (size_t i = 0; i < layers.size(); ++i) {
-    layers[i].attn.len = s.attn_len[i];
+    layers[i].attn.set_len(s.attn_len[i]);
     if (layers[i].kind == LayerKind::mamba2) {
       layers[i].ssm.conv.copy_(s.states[i].conv);
       layers[i].ssm.ssm.copy_(s.states[i].ssm);

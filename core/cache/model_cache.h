@@ -1,5 +1,6 @@
-// Inference caches: a growing KV cache for attention layers, constant conv + SSM state for Mamba-2
-// layers, and snapshots that let a chat reply be regenerated without re-reading the prompt.
+// Inference caches: a growing KV cache for attention layers (or a static one: preallocated, its
+// length on the device), constant conv + SSM state for Mamba-2 layers, and snapshots that let a chat
+// reply be regenerated without re-reading the prompt.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -14,6 +15,13 @@ namespace mm {
 struct AttentionCache {
   at::Tensor k, v;
   int64_t len = 0;
+  /// Static cache (ModelCache::make_static): len mirrored on the device as an int64 (1). A decode step
+  /// then reads the position, writes K/V and attends through it alone, so it can be captured in a
+  /// CUDA graph; k and v are never reallocated. Undefined: the growing cache.
+  at::Tensor len_dev;
+  bool is_static() const { return len_dev.defined(); }
+  /// Sets len (a restore or a prefill) and, for a static cache, its device copy.
+  void set_len(int64_t n);
   /// Appends k_new, v_new (B, H_kv, L, head_dim), growing capacity geometrically past a reservation.
   void append(const at::Tensor& k_new, const at::Tensor& v_new);
   /// Makes room for `tokens` positions of shape (B, H_kv, ., head_dim) without a later growth copy.
@@ -53,6 +61,12 @@ class ModelCache {
   /// Preallocates every attention layer's K/V for `tokens` positions in opts' dtype and device, so a
   /// prefill and decode up to there never copy the cache to grow it (growth doubles KV memory).
   void reserve(const ModelConfig& cfg, int64_t tokens, const at::TensorOptions& opts);
+  /// reserve(), and on a CUDA device every attention layer's cache becomes static (its length on the
+  /// device, AttentionCache::len_dev): what a captured decode step (generate/decode_graph.h) needs.
+  /// Positions past `tokens` cannot be written: the step that would is refused (c10::Error).
+  void make_static(const ModelConfig& cfg, int64_t tokens, const at::TensorOptions& opts);
+  /// The fewest positions any static attention cache can hold (INT64_MAX when none is static).
+  int64_t static_capacity() const;
 
   /// Bytes of live cache content (KV up to seq_len, plus all states).
   int64_t bytes() const;

@@ -20,8 +20,12 @@ const char* decode_graph_unsupported(const VlmModel& model, const ModelCache& ca
   return "this build has no CUDA graphs (a CUDA LibTorch)";
 #else
   if (!model.options().device().is_cuda()) return "not on a CUDA device";
-  if (model.config().count(LayerKind::attention) > 0) return "attention layers need the static KV cache (not built yet)";
   if (cache.layers.size() != size_t(model.config().n_layers()) || cache.batch < 1) return "the cache is not this model's";
+  for (const LayerCache& lc : cache.layers) {
+    if (lc.kind != LayerKind::attention) continue;
+    if (!lc.attn.is_static()) return "attention layers need a static KV cache (ModelCache::make_static)";
+    if (lc.attn.len >= lc.attn.k.size(2)) return "the static KV cache is full";
+  }
   if (cache.seq_len == 0) return "prefill first: the graph binds the prefilled state";
   if (at::GradMode::is_enabled()) return "gradients are on";
   return nullptr;
@@ -63,7 +67,9 @@ DecodeGraph::DecodeGraph(const VlmModel& model, ModelCache& cache) : impl_(std::
     impl_->graph.capture_begin();
     run_step(model, cache, impl_->ids, impl_->next, impl_->logits);
     impl_->graph.capture_end();
-    cache.seq_len = before.seq_len;  // the capture ran no kernels; only the host counter moved
+    // The capture ran no kernels; only the host counters moved.
+    cache.seq_len = before.seq_len;
+    for (size_t i = 0; i < cache.layers.size(); ++i) cache.layers[i].attn.len = before.attn_len[i];
     side.synchronize();
   }
 }
@@ -71,9 +77,14 @@ DecodeGraph::DecodeGraph(const VlmModel& model, ModelCache& cache) : impl_(std::
 DecodeGraph::~DecodeGraph() = default;
 
 int64_t DecodeGraph::step(int64_t token) {
+  for (const LayerCache& lc : cache_.layers)
+    TORCH_CHECK(lc.kind != LayerKind::attention || lc.attn.len < lc.attn.k.size(2), "decode graph: the static KV cache is full at ",
+                lc.attn.len, " positions (HINT: make the cache static for the whole prompt and reply)");
   impl_->ids.fill_(token);
   impl_->graph.replay();
   cache_.seq_len += 1;
+  for (LayerCache& lc : cache_.layers)
+    if (lc.kind == LayerKind::attention) lc.attn.len += 1;  // the device copy moved inside the graph
   return impl_->next[0][0].item<int64_t>();
 }
 

@@ -1,7 +1,7 @@
 // One greedy decode step captured in a CUDA graph and replayed: embedding, every layer, the head and
-// the argmax run as one graph launch, with the next token written on the device. Only for steps of
-// fixed shape: models without attention layers (the linear student), whose Mamba-2 state is updated
-// in place; attention layers need the static device-resident KV cache first (not built yet).
+// the argmax run as one graph launch, with the next token written on the device. The step has a fixed
+// shape: Mamba-2 state is updated in place, and attention layers need a static KV cache
+// (ModelCache::make_static), whose position, K/V write and length live on the device.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -36,10 +36,10 @@ void check_sequence_length(const ModelConfig& cfg, int64_t tokens) {
 }
 
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
-                   int64_t chunk, const CancelToken* cancel) {
+                   int64_t chunk, const CancelToken* cancel, bool check_positions) {
   TORCH_CHECK(ids.dim() == 2, "prefill: ids must be (B, L), got ", ids.sizes());
   if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
-  check_sequence_length(model.config(), cache.seq_len + ids.size(1));
+  if (check_positions) check_sequence_length(model.config(), cache.seq_len + ids.size(1));
   const at::Tensor dev_ids = ids.to(model.options().device());
   const at::Tensor emb = model.embed(dev_ids, pixels);  // (B, L, D)
   at::Tensor h;

@@ -39,9 +39,11 @@ int64_t max_sequence_length(const ModelConfig& cfg);
 void check_sequence_length(const ModelConfig& cfg, int64_t tokens);
 
 /// Feeds ids (1, L) and their images into the cache, prefill_chunk tokens at a time; returns the fp32
-/// logits (V) at the last position. The embedding is computed once for the whole prompt.
+/// logits (V) at the last position. The embedding is computed once for the whole prompt. Prompts past
+/// max_sequence_length are refused unless check_positions is false (the benchmark: random weights,
+/// where only speed is measured and RoPE past the trained range costs the same).
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
-                   int64_t prefill_chunk, const CancelToken* cancel = nullptr);
+                   int64_t prefill_chunk, const CancelToken* cancel = nullptr, bool check_positions = true);
 
 /// One decode step: feeds token at the cache's next position; returns the fp32 logits (V). On a CPU a
 /// small model's step runs on one thread (runtime/device.h: decode_step_threads).

@@ -18,6 +18,20 @@ at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const
   const int64_t B = u.size(0), L = u.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
   // wqkv rows are grouped by kv head: (H_kv, g + 2, hd) = [q_{g h}..q_{g h + g - 1}, k_h, v_h].
   const at::Tensor qkv = at::matmul(u, w.wqkv.t()).view({B, L, Hkv, g + 2, hd});
+  if (cache && cache->is_static() && L == 1) {
+    // Static cache: the position, the K/V write and the length come from the device (len_dev), so the
+    // step has no host value in it and a CUDA graph can replay it.
+    TORCH_CHECK(cache->len < cache->k.size(2), "static KV cache full at ", cache->len,
+                " positions (HINT: make the cache static for the whole prompt and reply)");
+    const at::Tensor& pos = cache->len_dev;                                                  // (1) int64
+    const at::Tensor q = apply_rope_at(qkv.narrow(3, 0, g).reshape({B, 1, H, hd}), pos, s.rope_theta);  // (B, 1, H, hd)
+    const at::Tensor k = apply_rope_at(qkv.select(3, g), pos, s.rope_theta).transpose(1, 2);  // (B, H_kv, 1, hd)
+    cache->k.index_copy_(2, pos, k);
+    cache->v.index_copy_(2, pos, qkv.select(3, g + 1).transpose(1, 2));
+    cache->len_dev.add_(1);
+    cache->len += 1;  // the host mirror (a graph replay advances it in DecodeGraph::step)
+    return attention_decode_at(q, cache->k, cache->v, cache->len_dev);  // (B, 1, H, hd)
+  }
   const int64_t start = cache ? cache->len : pos0;
   at::Tensor q = apply_rope(qkv.narrow(3, 0, g).reshape({B, L, H, hd}), start, s.rope_theta);  // (B, L, H, hd)
   at::Tensor k = apply_rope(qkv.select(3, g), start, s.rope_theta);                            // (B, L, H_kv, hd)

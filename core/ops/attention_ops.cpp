@@ -37,6 +37,12 @@ at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) {
       MM_KERNEL_CALL(cuda_ops::apply_rope(x, pos0, theta)), [&] { return apply_rope_ref(x, pos0, theta); });
 }
 
+at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta) {
+  return dispatch(
+      Op::rope, "cuda", x, [&] { return needs_grad({x}) ? kNeedsGrad : rope_unsupported(x); },
+      MM_KERNEL_CALL(cuda_ops::apply_rope_at(x, pos0, theta)), [&] { return apply_rope_at_ref(x, pos0, theta); });
+}
+
 const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (!sdpa_flash_built()) return "this build has no SDPA flash backend (LibTorch >= 2 with CUDA)";
   if (!q.is_cuda()) return "not a CUDA tensor";
@@ -85,6 +91,13 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
       Op::attention_decode, "cuda-splitk", q,
       [&] { return needs_grad({q, k, v}) ? kNeedsGrad : attention_decode_unsupported(q, k, v); },
       MM_KERNEL_CALL(cuda_ops::attention_decode(q, k, v)), [&] { return attention_ref(q, k, v); });
+}
+
+at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len) {
+  return dispatch(
+      Op::attention_decode, "cuda-splitk", q,
+      [&] { return needs_grad({q, k, v}) ? kNeedsGrad : attention_decode_unsupported(q, k, v); },
+      MM_KERNEL_CALL(cuda_ops::attention_decode_at(q, k, v, len)), [&] { return attention_decode_at_ref(q, k, v, len); });
 }
 
 }  // namespace mm

@@ -20,6 +20,7 @@ namespace mm::ops_detail {
 
 constexpr const char* kNeedsGrad = "the call needs gradients";
 constexpr const char* kNotBuilt = "this build has no CUDA kernels";
+constexpr const char* kForced = "forced to the reference";
 
 /// A call that records autograd history goes to the reference (no backward kernels yet).
 inline bool needs_grad(std::initializer_list<at::Tensor> ts) {
@@ -35,13 +36,13 @@ inline bool half_or_bf16(const at::Tensor& t) {
 inline bool kernel_dtype(const at::Tensor& t) { return half_or_bf16(t) || t.scalar_type() == at::kFloat; }
 
 /// The one dispatch rule. On a CUDA tensor `lead`: the fast path when why() finds no reason against
-/// it (a call needing gradients is one), else the reference with the reason recorded; elsewhere the
-/// reference. `fast` is nullptr in builds without the fast path (see MM_KERNEL_CALL, MM_SDPA_CALL).
+/// it (a call needing gradients is one) and the op is not forced to the reference, else the reference
+/// with the reason recorded; elsewhere the reference. `fast` is nullptr in builds without the fast path (see MM_KERNEL_CALL, MM_SDPA_CALL).
 template <typename Why, typename Fast, typename Ref>
 auto dispatch(Op op, const char* fast_name, const at::Tensor& lead, Why why, Fast fast, Ref ref) -> decltype(ref()) {
   if constexpr (!std::is_same_v<Fast, std::nullptr_t>) {
     if (lead.is_cuda()) {
-      if (const char* reason = why()) {
+      if (const char* reason = reference_forced(op) ? kForced : why()) {
         record_op_path(op, "reference", reason);
         return ref();
       }

@@ -5,10 +5,36 @@
 namespace mm {
 using namespace ops_detail;
 
+const char* ssd_scan_unsupported(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                                 const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state) {
+  if (!cuda_kernels_built()) return kNotBuilt;
+  if (!x.is_cuda()) return "not a CUDA tensor";
+  if (!half_or_bf16(x) || Bm.scalar_type() != x.scalar_type() || Cm.scalar_type() != x.scalar_type())
+    return "dtype (x, B and C bf16/f16 alike)";
+  if (dt.scalar_type() != at::kFloat || A.scalar_type() != at::kFloat ||
+      (init_state.defined() && init_state.scalar_type() != at::kFloat))
+    return "dtype (dt, A and the state fp32)";
+  if (x.dim() != 4 || Bm.dim() != 4 || Cm.dim() != 4 || x.size(3) != 128 || Bm.size(3) != 128 || chunk_size != 128)
+    return "shape (head dim = state dim = chunk = 128)";
+  if (x.size(1) == 0) return "shape (empty sequence)";
+  for (const at::Tensor* t : {&x, &Bm, &Cm}) {
+    if (t->stride(3) != 1 || t->stride(0) % 8 != 0 || t->stride(1) % 8 != 0 || t->stride(2) % 8 != 0 ||
+        reinterpret_cast<uintptr_t>(t->data_ptr()) % 16 != 0)
+      return "layout (x, B, C rows 16-byte aligned, unit last stride)";
+  }
+  if (!A.is_contiguous() || (init_state.defined() && !init_state.is_contiguous())) return "layout (A and the state contiguous)";
+  return nullptr;
+}
+
 ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                             const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state) {
-  record_op_path(Op::ssd_scan, "reference");
-  return ssd_scan_chunked_ref(x, dt, A, Bm, Cm, chunk_size, init_state);
+  const auto why = [&]() -> const char* {
+    if (needs_grad({x, dt, A, Bm, Cm, init_state})) return kNeedsGrad;
+    return ssd_scan_unsupported(x, dt, A, Bm, Cm, chunk_size, init_state);
+  };
+  return dispatch(Op::ssd_scan, "cuda-chunked", x, why,
+                  MM_KERNEL_CALL(cuda_ops::ssd_scan_chunked(x, dt, A, Bm, Cm, chunk_size, init_state)),
+                  [&] { return ssd_scan_chunked_ref(x, dt, A, Bm, Cm, chunk_size, init_state); });
 }
 
 at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,

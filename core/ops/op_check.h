@@ -29,7 +29,8 @@ struct OpCheckResult {
 /// Runs the case table on device. full = every case (lengths 1, 127, 128, 129, 4K; batch 1 and 3;
 /// GQA groups 1 and 2; non-contiguous inputs; bf16 and fp32); otherwise a small input per op. On a
 /// CPU device the cases that exist to exercise CUDA fast paths are reported as skipped, saying so.
-std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full);
+/// only_op: just that op's cases (op_name() spelling; "" = every op, and the decode-graph check).
+std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, const std::string& only_op = "");
 /// A table: one line per case with path, max/mean diff, budget and the verdict.
 std::string format_op_checks(const std::vector<OpCheckResult>& results);
 
@@ -46,6 +47,10 @@ double diff_budget(at::ScalarType dtype, double baseline_max, double ref_absmax)
 }  // namespace mm
 
 namespace mm {
+/// The captured CUDA-graph decode against eager decode for a small model of plan's kind ("teacher",
+/// "linear", "hybrid") on a static cache; skipped off CUDA. Part of run_op_checks' full table.
+OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan);
+
 /// "cuda:0 (NVIDIA H200): CUDA kernels built, SDPA flash built" - where the ops run and what fast paths exist.
 std::string describe_op_device(const c10::Device& device);
 }  // namespace mm

@@ -11,6 +11,7 @@ namespace {
 
 struct Slot {
   std::atomic<int64_t> fast{0}, ref{0};
+  std::atomic<bool> forced{false};
   std::atomic<const char*> fast_path{nullptr}, fallback{nullptr};
 };
 
@@ -44,6 +45,18 @@ bool sdpa_flash_built() {
 
 const char* op_name(Op op) { return kNames[size_t(op)]; }
 
+void set_reference_forced(Op op, bool forced) { slots()[size_t(op)].forced.store(forced, std::memory_order_relaxed); }
+bool reference_forced(Op op) { return slots()[size_t(op)].forced.load(std::memory_order_relaxed); }
+
+bool op_from_name(const std::string& name, Op& op) {
+  for (size_t i = 0; i < size_t(Op::count_); ++i)
+    if (name == kNames[i]) {
+      op = Op(i);
+      return true;
+    }
+  return false;
+}
+
 const char* op_fast_path_support(Op op) {
   switch (op) {
     case Op::attention_prefill:
@@ -59,6 +72,7 @@ const char* op_fast_path_support(Op op) {
     case Op::gated_rmsnorm: return "cuda: bf16/f16/f32, P % 32 == 0 and <= 1024, unit last strides";
     case Op::conv1d: return "cuda: K <= 4, bf16/f16/f32, unit channel stride";
     case Op::conv1d_update: return "cuda: K <= 4, bf16/f16/f32, unit channel stride";
+    case Op::ssd_scan: return "cuda chunked (tensor cores, fp32 state): bf16/f16, head dim = state dim = chunk = 128, 16-byte rows";
     case Op::mamba2_decode_step:
       return "cuda fused (conv, dt, state update, readout, gated norm): hd 128, K <= 4, H / H_kv in 1,2,4,8";
     default: return "none yet (reference)";

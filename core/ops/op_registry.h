@@ -46,6 +46,13 @@ std::string op_path_status();
 std::string op_path_report();
 void reset_op_paths();
 
+/// Sends every call of op to its reference while forced (a benchmark's before/after in one run, or a
+/// suspect fast path); calls record the fallback "forced to the reference". Process-wide.
+void set_reference_forced(Op op, bool forced);
+bool reference_forced(Op op);
+/// The op named name (as op_name() spells it); false when there is none.
+bool op_from_name(const std::string& name, Op& op);
+
 /// Whether this build carries the CUDA kernels (kernels/) and the SDPA flash backend (LibTorch >= 2 with CUDA).
 bool cuda_kernels_built();
 bool sdpa_flash_built();

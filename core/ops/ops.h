@@ -16,10 +16,14 @@ namespace mm {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 /// apply_rope_ref: x (B, L, heads, hd) at positions pos0...
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
+/// apply_rope_at_ref: the first position pos0 (int64 (1)) read on the device.
+at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta);
 /// attention_ref for L new queries: q (B, L, H, hd); k, v (B, H_kv, T, hd), causal with T - L past keys.
 at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 /// attention_ref for one query over a cache: q (B, 1, H, hd); k, v (B, H_kv, T, hd).
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+/// attention_decode_at_ref: one query over the first len (int64 (1), on the device) keys of a static cache.
+at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len);
 
 /// ssd_scan_chunked_ref.
 ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
@@ -44,6 +48,8 @@ const char* rms_norm_unsupported(const at::Tensor& x, const at::Tensor& w);
 const char* rope_unsupported(const at::Tensor& x);
 const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 const char* attention_decode_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+const char* ssd_scan_unsupported(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                                 const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state);
 const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight);
 const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state);
 const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,

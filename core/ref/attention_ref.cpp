@@ -12,17 +12,31 @@ at::Tensor rms_norm_ref(const at::Tensor& x, const at::Tensor& w, double eps) {
   return w * normed.to(x.scalar_type());
 }
 
-at::Tensor apply_rope_ref(const at::Tensor& x, int64_t pos0, double theta) {
+namespace {
+
+// Rotate-half RoPE at the fp32 positions pos (L).
+at::Tensor rope_at_positions(const at::Tensor& x, const at::Tensor& pos, double theta) {
   const int64_t L = x.size(1), hd = x.size(3);
   const auto f32 = x.options().dtype(at::kFloat);
   const at::Tensor inv_freq = 1.0 / at::pow(theta, at::arange(0, hd, 2, f32) / double(hd));  // (hd/2)
-  const at::Tensor pos = at::arange(pos0, pos0 + L, f32);                                    // (L)
   const at::Tensor freqs = at::outer(pos, inv_freq);                                          // (L, hd/2)
   const at::Tensor emb = at::cat({freqs, freqs}, -1).view({1, L, 1, hd});                     // (1, L, 1, hd)
   const at::Tensor xf = x.to(at::kFloat);
   const at::Tensor x1 = xf.narrow(-1, 0, hd / 2), x2 = xf.narrow(-1, hd / 2, hd / 2);
   const at::Tensor rotated = at::cat({-x2, x1}, -1);
   return (xf * at::cos(emb) + rotated * at::sin(emb)).to(x.scalar_type());
+}
+
+}  // namespace
+
+at::Tensor apply_rope_ref(const at::Tensor& x, int64_t pos0, double theta) {
+  return rope_at_positions(x, at::arange(pos0, pos0 + x.size(1), x.options().dtype(at::kFloat)), theta);  // (L)
+}
+
+at::Tensor apply_rope_at_ref(const at::Tensor& x, const at::Tensor& pos0, double theta) {
+  TORCH_CHECK(pos0.numel() == 1 && pos0.scalar_type() == at::kLong, "rope: the position must be one int64");
+  const at::Tensor pos = at::arange(x.size(1), x.options().dtype(at::kLong)) + pos0.to(x.device());  // (L)
+  return rope_at_positions(x, pos.to(at::kFloat), theta);
 }
 
 at::Tensor softmax_lastdim(const at::Tensor& x) {
@@ -55,6 +69,21 @@ at::Tensor attention_ref(const at::Tensor& q, const at::Tensor& k, const at::Ten
   const at::Tensor probs = softmax_lastdim(scores).to(v.scalar_type());
   const at::Tensor out = at::matmul(probs, v);        // (B, H_kv, g L, hd)
   return out.reshape({B, H, L, hd}).transpose(1, 2);  // (B, L, H, hd)
+}
+
+at::Tensor attention_decode_at_ref(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len) {
+  TORCH_CHECK(q.dim() == 4 && q.size(1) == 1 && k.dim() == 4 && v.sizes() == k.sizes(),
+              "attention decode: q must be (B, 1, H, hd) and k, v (B, H_kv, capacity, hd), got ", q.sizes(), ", ", k.sizes());
+  TORCH_CHECK(len.numel() == 1 && len.scalar_type() == at::kLong, "attention decode: the length must be one int64");
+  const int64_t B = q.size(0), H = q.size(2), hd = q.size(3), Hkv = k.size(1), cap = k.size(2);
+  TORCH_CHECK(k.size(0) == B && k.size(3) == hd && Hkv > 0 && H % Hkv == 0, "attention decode: k/v do not fit q");
+  const at::Tensor qg = q.reshape({B, Hkv, H / Hkv, hd});  // (B, H_kv, g, hd): the g query heads of a kv head
+  at::Tensor scores = at::matmul(qg.to(at::kFloat), k.transpose(-1, -2).to(at::kFloat));  // (B, H_kv, g, cap)
+  scores.mul_(1.0 / std::sqrt(double(hd)));
+  const at::Tensor past_end = at::arange(cap, len.options()) >= len.to(k.device());  // (cap): keys not yet written
+  scores.masked_fill_(past_end, -INFINITY);
+  const at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type());
+  return at::matmul(probs, v).reshape({B, 1, H, hd});  // (B, H_kv, g, hd) -> (B, 1, H, hd)
 }
 
 }  // namespace mm

@@ -39,8 +39,9 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(AttnDe
   __shared__ float s_m[kHalfWarps][G], s_l[kHalfWarps][G];
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int hw = threadIdx.x / 16, li = threadIdx.x % 16;
+  const int64_t n_keys = p.seq_len_dev ? min(*p.seq_len_dev, p.seq_len) : p.seq_len;
   const int64_t t0 = int64_t(split) * p.keys_per_split;
-  const int64_t t1 = min(t0 + p.keys_per_split, p.seq_len);
+  const int64_t t1 = min(t0 + p.keys_per_split, n_keys);  // t1 <= t0: an empty split (m = -inf, l = 0)
 
   float q[G][E];  // scaled into log2 units: exp2(q.k) = exp(scale q.k)
 #pragma unroll
@@ -133,7 +134,7 @@ __global__ void attention_decode_combine_kernel(AttnDecodeParams p) {
   for (int64_t s = 0; s < p.n_split; ++s) M = fmaxf(M, ml[2 * s]);
   float a = 0.f, sum = 0.f;
   for (int64_t s = 0; s < p.n_split; ++s) {
-    const float f = exp2f(ml[2 * s] - M);
+    const float f = ml[2 * s] == -INFINITY ? 0.f : exp2f(ml[2 * s] - M);  // an empty split adds nothing
     a += f * acc[s * HD + threadIdx.x];
     sum += f * ml[2 * s + 1];
   }

@@ -18,6 +18,9 @@ struct AttnDecodeParams {
   int64_t q_stride_b = 0, q_stride_h = 0;
   int64_t kv_stride_b = 0, kv_stride_h = 0, kv_stride_t = 0;
   int64_t batch = 0, heads = 0, kv_heads = 0, seq_len = 0, head_dim = 0;
+  /// When set, the keys to attend are the first min(*seq_len_dev, seq_len) (a static cache: seq_len is
+  /// its capacity, the splits are planned for it, and splits past the length contribute nothing).
+  const int64_t* seq_len_dev = nullptr;
   int64_t n_split = 1, keys_per_split = 0;  ///< from attention_decode_plan
   float scale = 1.f;                        ///< softmax scale, usually 1/sqrt(hd)
   DType dtype = DType::bf16;                ///< bf16 or f16

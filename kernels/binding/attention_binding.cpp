@@ -7,8 +7,10 @@
 #include "binding/mm_kernels.h"
 
 namespace mm::cuda_ops {
+namespace {
 
-at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+// len: undefined (every key of k) or an int64 (1) device tensor (the first len keys of a static cache).
+at::Tensor attention_decode_impl(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len) {
   MM_CHECK_CUDA(q);
   MM_CHECK_CUDA(k);
   MM_CHECK_CUDA(v);
@@ -44,6 +46,11 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
   p.heads = H;
   p.kv_heads = Hkv;
   p.seq_len = T;
+  if (len.defined()) {
+    TORCH_CHECK(len.is_cuda() && len.device() == q.device() && len.scalar_type() == at::kLong && len.numel() == 1,
+                "the cache length must be one int64 on q's device, got ", len.scalar_type(), " ", len.sizes(), " on ", len.device());
+    p.seq_len_dev = len.data_ptr<int64_t>();
+  }
   p.head_dim = hd;
   p.scale = float(1.0 / std::sqrt(double(hd)));
   p.dtype = kernel_dtype(q);
@@ -56,6 +63,17 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
   p.part_ml = ml.data_ptr<float>();
   MM_CHECK_LAUNCH(kern::attention_decode_launch(p, current_stream(q)));
   return out;
+}
+
+}  // namespace
+
+at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return attention_decode_impl(q, k, v, {});
+}
+
+at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len) {
+  TORCH_CHECK(len.defined(), "attention_decode_at needs the cache length");
+  return attention_decode_impl(q, k, v, len);
 }
 
 }  // namespace mm::cuda_ops

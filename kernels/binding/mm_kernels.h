@@ -6,6 +6,7 @@
 
 #include "ref/conv1d_ref.h"
 #include "ref/mamba2_step_ref.h"
+#include "ref/ssd_ref.h"
 
 namespace mm::cuda_ops {
 
@@ -15,6 +16,10 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Tensor& w, double eps);
 /// apply_rope_ref. x (B, L, heads, hd) with unit last stride; returns a contiguous tensor.
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
+/// apply_rope_at_ref: the first position read on the device, pos0 an int64 (1) tensor on x's device.
+at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta);
+/// attention_decode_at_ref: one query over the first len keys of a static cache (len int64 (1) on q's device).
+at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len);
 /// attention_ref with one query: q (B, 1, H, hd), k and v (B, H_kv, T, hd). Returns (B, 1, H, hd).
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 /// causal_conv1d_ref and causal_conv1d_update_ref.
@@ -22,6 +27,10 @@ ConvResult causal_conv1d(const at::Tensor& x, const at::Tensor& weight, const at
                          const at::Tensor& init_state);
 at::Tensor causal_conv1d_update(const at::Tensor& x, at::Tensor& state, const at::Tensor& weight,
                                 const at::Tensor& bias);
+/// ssd_scan_chunked_ref for head dim = state dim = chunk = 128: x, B, C (B, L, H, 128) bf16/f16 with
+/// 16-byte rows, dt (B, L, H) and A (H) fp32, init_state (B, H, 128, 128) fp32 contiguous or undefined.
+ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                            const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state);
 /// mamba2_decode_step_ref.
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);

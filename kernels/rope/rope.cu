@@ -14,11 +14,12 @@ template <typename T>
 __global__ void rope_kernel(RopeParams p) {
   const int64_t half = p.head_dim / 2;
   const int64_t n = p.batch * p.len * p.heads * half;
+  const int64_t pos0 = p.pos0_dev ? *p.pos0_dev : p.pos0;
   for (int64_t idx = blockIdx.x * int64_t(kThreads) + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * kThreads) {
     const int64_t i = idx % half, h = (idx / half) % p.heads, l = (idx / (half * p.heads)) % p.len,
                   b = idx / (half * p.heads * p.len);
     const float inv_freq = 1.f / powf(p.theta, float(2 * i) / float(p.head_dim));
-    const float angle = float(p.pos0 + l) * inv_freq;
+    const float angle = float(pos0 + l) * inv_freq;
     const float c = cosf(angle), s = sinf(angle);
     const T* x = static_cast<const T*>(p.x) + b * p.x_stride_b + l * p.x_stride_l + h * p.x_stride_h;
     const float x1 = to_float(x[i]), x2 = to_float(x[i + half]);

@@ -11,6 +11,7 @@ struct RopeParams {
   void* out = nullptr;      ///< (B, L, heads, hd) contiguous
   int64_t x_stride_b = 0, x_stride_l = 0, x_stride_h = 0;
   int64_t batch = 0, len = 0, heads = 0, head_dim = 0, pos0 = 0;
+  const int64_t* pos0_dev = nullptr;  ///< when set, the first position is read here (a static cache's length on the device)
   float theta = 10000.f;
   DType dtype = DType::bf16;
 };

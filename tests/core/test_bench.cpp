@@ -85,6 +85,22 @@ class TestBench : public QObject {
     for (size_t k = 1; k < rec.order.size(); k += 2) QCOMPARE(rec.order[k], std::string("row"));
   }
 
+  void lengthsPastTheTrainedPositionsAreMeasured() {
+    // Random weights measure speed only: a teacher prompt longer than max_position_embeddings (4096 in
+    // every preset's HE stack) is prefilled and decoded, not refused as a chat prompt would be.
+    BenchOptions o;
+    o.models = {{"", "", "micro", "teacher"}};
+    o.lengths = {4100};
+    o.repeats = 1;
+    o.warmup = 0;
+    o.decode_tokens = 1;
+    o.device = "cpu";
+    Recorder rec;
+    const std::vector<BenchRow> rows = run_benchmark(o, rec.ctx);
+    QCOMPARE(rows.size(), size_t(2));
+    for (const BenchRow& r : rows) QVERIFY2(!r.oom && r.error.empty() && r.seconds > 0, r.error.c_str());
+  }
+
   void outOfMemoryBecomesRowsAndTheSweepGoesOn() {
     BenchOptions o = micro_options();
     o.fail_oom_at_length = 16;

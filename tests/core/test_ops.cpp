@@ -5,8 +5,12 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <limits>
+
 #include "cache/model_cache.h"
 #include "config/layer_plan.h"
+#include "models/random_init.h"
+#include "models/vlm_model.h"
 #include "ops/op_check.h"
 #include "ops/op_registry.h"
 #include "ops/ops.h"
@@ -57,6 +61,101 @@ class TestOps : public QObject {
     const auto results = run_op_checks(c10::Device(c10::kCUDA, 0), /*full=*/true);
     qInfo("%s", format_op_checks(results).c_str());
     for (const OpCheckResult& r : results) QVERIFY2(r.skipped || r.passed, (r.op + " " + r.label).c_str());
+  }
+
+  void ssdScanKernelMatchesReference() {
+    if (!at::hasCUDA())
+      QSKIP("no CUDA device (CPU build or machine): the SSD scan kernel is checked on a GPU, also by `mmmamba selftest --full`");
+    const auto results = run_op_checks(c10::Device(c10::kCUDA, 0), /*full=*/true, "ssd_scan");
+    qInfo("%s", format_op_checks(results).c_str());
+    QVERIFY(results.size() >= 20);
+    for (const OpCheckResult& r : results) {
+      QVERIFY2(r.passed, (r.op + " " + r.label).c_str());
+      const bool kernel_shape = r.label.find("bf16") != std::string::npos && r.label.find("demo") == std::string::npos;
+      QCOMPARE(r.path, std::string(kernel_shape && cuda_kernels_built() ? "cuda-chunked" : "reference"));
+    }
+    // A call that records gradients goes to the reference, saying so.
+    const auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+    const at::Tensor x = at::randn({1, 8, 16, 128}, opts).requires_grad_(), bc = at::randn({1, 8, 16, 128}, opts) * 0.1;
+    const at::Tensor dt = at::full({1, 8, 16}, 0.05, opts.dtype(at::kFloat)), A = -at::ones({16}, opts.dtype(at::kFloat));
+    reset_op_paths();
+    const ScanResult r = ssd_scan_chunked(x, dt, A, bc, bc, 128);
+    r.y.sum().backward();
+    QVERIFY(x.grad().defined());
+    const OpPathRecord rec = op_path_records()[size_t(Op::ssd_scan)];
+    QCOMPARE(rec.fast_calls, int64_t(0));
+    if (cuda_kernels_built()) QCOMPARE(rec.fallback, std::string("the call needs gradients"));
+  }
+
+  void forcedReferenceIsRecorded() {
+    reset_op_paths();
+    Op op;
+    QVERIFY(op_from_name("ssd_scan", op) && op == Op::ssd_scan);
+    QVERIFY(!op_from_name("no_such_op", op));
+    set_reference_forced(Op::rms_norm, true);
+    QVERIFY(reference_forced(Op::rms_norm));
+    const at::Tensor x = at::ones({2, 8}), w = at::ones({8});
+    QVERIFY(at::allclose(rms_norm(x, w, 1e-5), rms_norm_ref(x, w, 1e-5)));
+    set_reference_forced(Op::rms_norm, false);
+    QVERIFY(!reference_forced(Op::rms_norm));
+    QCOMPARE(op_path_records()[size_t(Op::rms_norm)].reference_calls, int64_t(1));
+  }
+
+  void staticCacheReferencesMatchTheGrowingOnes() {
+    // The device-length forms read only the valid prefix: garbage past it changes nothing.
+    at::Generator g = at::detail::createCPUGenerator(21);
+    const at::Tensor q = at::randn({3, 1, 4, 64}, g), k = at::randn({3, 2, 50, 64}, g), v = at::randn({3, 2, 50, 64}, g);
+    const at::Tensor len = at::full({1}, 29, at::TensorOptions().dtype(at::kLong));
+    const at::Tensor want = attention_ref(q, k.narrow(2, 0, 29), v.narrow(2, 0, 29));
+    QVERIFY(at::allclose(attention_decode_at_ref(q, k, v, len), want, 1e-5, 1e-6));
+    at::Tensor k2 = k.clone(), v2 = v.clone();
+    k2.narrow(2, 29, 21).fill_(1e4);
+    v2.narrow(2, 29, 21).fill_(-1e4);
+    QVERIFY(at::allclose(attention_decode_at_ref(q, k2, v2, len), want, 1e-5, 1e-6));
+    const at::Tensor x = at::randn({3, 1, 2, 64}, g), pos = at::full({1}, 100000, at::TensorOptions().dtype(at::kLong));
+    QVERIFY(at::equal(apply_rope_at_ref(x, pos, 1e6), apply_rope_ref(x, 100000, 1e6)));
+  }
+
+  void staticCacheDecodeMatchesGrowingCache() {
+    // The static path (position, K/V write and length through len_dev) against the growing cache, on
+    // CPU: make_static leaves a CPU cache growing, so len_dev is set by hand here.
+    const ModelConfig cfg = apply_plan(architecture_preset("micro"), LayerPlan::parse("hybrid"));
+    VlmModel m(cfg, random_weights(cfg, 4));
+    at::Generator g = at::detail::createCPUGenerator(8);
+    const at::Tensor ids = at::randint(1, 200, {2, 9}, g, at::TensorOptions().dtype(at::kLong));
+    ModelCache grow = m.new_cache(2), fixed = m.new_cache(2);
+    fixed.make_static(cfg, 9 + 5, m.options());
+    QVERIFY(!fixed.layers[0].attn.is_static());  // a CPU cache only reserves
+    QCOMPARE(fixed.static_capacity(), std::numeric_limits<int64_t>::max());
+    for (LayerCache& lc : fixed.layers)
+      if (lc.kind == LayerKind::attention) {
+        lc.attn.k.zero_();  // as make_static zeroes a CUDA cache: the masked keys must be finite
+        lc.attn.v.zero_();
+        lc.attn.len_dev = at::zeros({1}, at::TensorOptions().dtype(at::kLong));
+      }
+    QVERIFY(fixed.static_capacity() == 14);
+    at::Tensor a = m.run_all(m.embed_tokens(ids), &grow), b = m.run_all(m.embed_tokens(ids), &fixed);
+    for (int step = 0; step < 5; ++step) {
+      QVERIFY(at::allclose(a, b, 1e-4, 1e-5));
+      const at::Tensor next = m.head(a).select(1, -1).argmax(-1).unsqueeze(1);  // (2, 1)
+      a = m.run_all(m.embed_tokens(next), &grow);
+      b = m.run_all(m.embed_tokens(next), &fixed);
+    }
+    QVERIFY(at::allclose(a, b, 1e-4, 1e-5));
+    for (const LayerCache& lc : fixed.layers)
+      if (lc.kind == LayerKind::attention) QCOMPARE(lc.attn.len_dev.item<int64_t>(), int64_t(14));
+    const at::Tensor next = m.head(a).select(1, -1).argmax(-1).unsqueeze(1);
+    QVERIFY_THROWS_EXCEPTION(c10::Error, m.run_all(m.embed_tokens(next), &fixed));  // full: refused
+    // append keeps the device length, and refuses to grow a static cache.
+    AttentionCache c;
+    c.reserve(1, 2, 4, 8, at::TensorOptions().dtype(at::kFloat));
+    c.len_dev = at::zeros({1}, at::TensorOptions().dtype(at::kLong));
+    const at::Tensor kv = at::ones({1, 2, 3, 8});
+    c.append(kv, kv);
+    QCOMPARE(c.len_dev.item<int64_t>(), int64_t(3));
+    QVERIFY_THROWS_EXCEPTION(c10::Error, c.append(kv, kv));
+    c.set_len(1);
+    QCOMPARE(c.len_dev.item<int64_t>(), int64_t(1));
   }
 
   void checkerCatchesWrongResults() {
@@ -119,6 +218,8 @@ class TestOps : public QObject {
     QVERIFY(attention_prefill_unsupported(q, kv, kv) != nullptr);
     QVERIFY(rms_norm_unsupported(at::zeros({4, 8}), at::zeros({8})) != nullptr);
     QVERIFY(conv1d_unsupported(at::zeros({1, 3, 8}), at::zeros({8, 2}), {}) != nullptr);
+    const at::Tensor x = at::zeros({1, 4, 16, 128}, at::kBFloat16), dt = at::zeros({1, 4, 16}), A = at::zeros({16});
+    QVERIFY(ssd_scan_unsupported(x, dt, A, x, x, 128, {}) != nullptr);
     if (!cuda_kernels_built()) QCOMPARE(std::string(attention_decode_unsupported(q, kv, kv)), std::string("this build has no CUDA kernels"));
   }
 };
