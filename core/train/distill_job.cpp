@@ -60,6 +60,12 @@ Recipe open_run(const TrainRunOptions& opts, const RunDir& run, const JobContext
 
 }  // namespace
 
+c10::Device run_device(const Recipe& recipe, const TrainRunOptions& opts) {
+  const c10::Device d = parse_device(recipe.device);
+  if (!opts.group || !d.is_cuda()) return d;
+  return c10::Device(c10::kCUDA, c10::DeviceIndex(opts.group->env().local_rank));
+}
+
 Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
   DistGroup* g = opts.group.get();
   if (!g) return open_run(opts, run, ctx);
@@ -80,7 +86,7 @@ Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobCont
     recipe = Recipe::from_json(j.at("recipe"), run.dir());
   }
   ctx.progress("run", -1, "connecting " + std::to_string(g->size()) + " ranks");
-  g->init_backend(parse_device(recipe.device));
+  g->init_backend(run_device(recipe, opts));
   if (g->rank() == 0)
     run.log("data parallel: " + std::to_string(g->size()) + " ranks over " + g->backend() + ", master " +
             g->env().master_addr + ":" + std::to_string(g->env().master_port) + (recipe.zero ? ", ZeRO-1" : ""));
@@ -159,7 +165,7 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
     eval = std::make_unique<ExampleSet>(data::read_dataset(recipe.eval_data), tok, teacher.config, recipe.system_prompt,
                                         recipe.max_length);
   if (!opts.group || opts.group->rank() == 0) log_skipped_records(train, eval.get(), run, ctx);
-  const c10::Device device = parse_device(recipe.device);
+  const c10::Device device = run_device(recipe, opts);
   VlmModel teacher_model(teacher.config, teacher.weights);
   if (!device.is_cpu()) teacher_model.to(device, at::kFloat);
 

@@ -48,6 +48,9 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx);
 /// connects the backend for the recipe's device.
 Recipe prepare_run(const TrainRunOptions& opts, const class RunDir& run, const JobContext& ctx);
 
+/// The recipe's device for this process: with several ranks on CUDA, GPU LOCAL_RANK (one GPU per local rank).
+c10::Device run_device(const Recipe& recipe, const TrainRunOptions& opts);
+
 /// Logs (job log and run.log) how many records each set left out for being longer than max_length.
 void log_skipped_records(const ExampleSet& train, const ExampleSet* eval, const class RunDir& run, const JobContext& ctx);
 

@@ -52,7 +52,7 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
     weights = random_weights(cfg, recipe.seed);
     if (lead) run.write_stage_start("teacher", {{"source", "random"}, {"seed", recipe.seed}, {"architecture", recipe.architecture}});
   }
-  const c10::Device device = parse_device(recipe.device);
+  const c10::Device device = run_device(recipe, opts);
   VlmModel model(cfg, std::move(weights));
   if (!device.is_cpu()) model.to(device, at::kFloat);
   StageJob job;

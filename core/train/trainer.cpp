@@ -186,13 +186,15 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
         // that stage 0's shares divide by. Shares become fractions of the global batch.
         int64_t targets = 0;
         for (const MicroBatch& m : parts) targets += m.batch.target_tokens;
-        std::vector<at::Tensor> head{at::tensor({ctx.cancel.cancelled() ? 1.0 : 0.0, double(targets)}, at::kDouble)};
+        std::vector<at::Tensor> head{
+            at::tensor({ctx.cancel.cancelled() ? 1.0 : 0.0, double(targets)}, at::kDouble).to(job.device)};  // NCCL: on the GPU
         group->all_reduce_sum(head, "the stop flag of step " + std::to_string(state.step + 1));
-        if (head[0][0].item<double>() > 0) {
+        const at::Tensor h = head[0].cpu();
+        if (h[0].item<double>() > 0) {
           agreed_stop = true;
           throw Cancelled();
         }
-        const double global_targets = head[0][1].item<double>();
+        const double global_targets = h[1].item<double>();
         for (MicroBatch& m : parts)
           m.share = st.stage == 0 ? (global_targets > 0 ? double(m.batch.target_tokens) / global_targets : 0.0)
                                   : m.share * double(mine.size()) / double(global.size());
