@@ -210,6 +210,20 @@ class TestDist : public QObject {
     QVERIFY2(dw < 1e-4 && mean < 1e-7, (std::to_string(dw) + " " + std::to_string(mean)).c_str());
   }
 
+  // WORLD_SIZE=1 through Gloo is the single-process run bit for bit (two steps of stage 3).
+  void worldOfOneEqualsNoGroupExactly() {
+    const Recipe r = recipe(3, 2);
+    const TrainRunResult plain = distill(options(r, path("w1-plain")), JobContext{});
+    const auto one = run_ranks(1, &distill, options(r, path("w1-gloo")));
+    require_ok(one);
+    QCOMPARE(max_diff(load_checkpoint(plain.checkpoints.at("stage3")).weights,
+                      load_checkpoint(one[0].result->checkpoints.at("stage3")).weights),
+             0.0);
+    const auto a = read_metrics(path("w1-plain"), "stage3"), b = read_metrics(path("w1-gloo"), "stage3");
+    QCOMPARE(b.size(), size_t(2));
+    for (size_t i = 0; i < 2; ++i) QCOMPARE(a[i]["loss"].get<double>(), b[i]["loss"].get<double>());
+  }
+
   // A 2-rank stage 3 that crashed after step 3 (checkpoint at step 2) resumes on 1 and on 2 ranks with
   // the losses of an uninterrupted run: the data position is global and the checkpoint holds it.
   void crashedTwoRankRunResumesOnOneAndTwoRanks() {
