@@ -7,7 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 mm="${1:-$root/build/dev/bin/mmmamba}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$mm" make-data --out "$work/data" --split train --count 64 > /dev/null
+"$mm" make-data --out "$work/data" --split train --count 64 > /dev/null 2>&1
 cat > "$work/recipe.json" <<JSON
 {"name": "demo-linear-dp", "teacher": "$root/resources/models/demo-teacher", "train_data": "$work/data/train.jsonl",
  "init": "mimic", "seed": 0, "max_length": 512, "plan": "linear",

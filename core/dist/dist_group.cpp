@@ -152,14 +152,14 @@ std::shared_ptr<DistGroup> DistGroup::rendezvous(const DistEnv& env) {
   }
   s.joined = true;
   g->s_->beat = std::thread([st = g->s_.get(), key = "mm/beat/" + std::to_string(env.rank)] {
-    std::unique_lock<std::mutex> lock(st->mu);
-    while (!st->stop) {
+    for (;;) {
       try {
         st->beat_store->add(key, 1);
       } catch (const std::exception&) {
         // the store's host is gone; a collective will notice and name it
       }
-      st->cv.wait_for(lock, Ms(300));
+      std::unique_lock<std::mutex> lock(st->mu);
+      if (st->cv.wait_for(lock, Ms(300), [st] { return st->stop; })) return;
     }
   });
   return g;
