@@ -5,6 +5,7 @@
 #include <c10/core/GradMode.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -157,6 +158,17 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
           std::to_string(params.size()) + " trainable tensors" +
           (group ? ", " + std::to_string(world) + " ranks over " + group->backend() + (opt.sharded() ? ", ZeRO-1" : "")
                  : std::string()));
+  if (group) {  // what ZeRO-1 saves: the moments this rank holds, of all of them
+    int64_t held = 0, all = 0;
+    for (const bool first : {true, false})
+      for (const at::Tensor& m : opt.moments(first)) held += m.numel() * 4;
+    for (const NamedParam& p : params) all += p.tensor.numel() * 8;
+    char buf[200];
+    std::snprintf(buf, sizeof buf, ": AdamW state %.1f MiB on rank 0, of %.1f MiB in all (%lld of %lld bytes)",
+                  double(held) / 1048576.0, double(all) / 1048576.0, static_cast<long long>(held),
+                  static_cast<long long>(all));
+    run_log(stage + buf);
+  }
   if (group && st.batch < world)
     run_log("warning: " + stage + "'s batch of " + std::to_string(st.batch) + " leaves " +
             std::to_string(world - st.batch) + " of " + std::to_string(world) + " ranks without examples");

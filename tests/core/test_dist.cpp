@@ -270,7 +270,17 @@ class TestDist : public QObject {
           b.optimizer.size());
     QVERIFY(!b.optimizer.empty());
     std::ifstream log(path("zero") + "/run.log");
-    QVERIFY(std::string(std::istreambuf_iterator<char>(log), {}).find("ZeRO-1") != std::string::npos);
+    const std::string text(std::istreambuf_iterator<char>(log), {});
+    QVERIFY(text.find("ZeRO-1") != std::string::npos);
+    // rank 0 holds its half of the moments (the flat split rounds up by at most one element)
+    const size_t at = text.find("AdamW state ");
+    QVERIFY(at != std::string::npos);
+    double mib = 0, all_mib = 0;
+    long long held = 0, all = 0;
+    QCOMPARE(std::sscanf(text.c_str() + at, "AdamW state %lf MiB on rank 0, of %lf MiB in all (%lld of %lld bytes)", &mib,
+                         &all_mib, &held, &all),
+             4);
+    QVERIFY2(all > 0 && std::llabs(2 * held - all) <= 8, text.c_str());
     QVERIFY2(dw <= 1e-6 && dm <= 1e-6, (std::to_string(dw) + " " + std::to_string(dm)).c_str());
   }
 
