@@ -169,6 +169,7 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
                   static_cast<long long>(all));
     run_log(stage + buf);
   }
+  if (job.zero && !group) run_log("warning: \"zero\": 1 shards the AdamW state over the ranks; one process keeps all of it");
   if (group && st.batch < world)
     run_log("warning: " + stage + "'s batch of " + std::to_string(st.batch) + " leaves " +
             std::to_string(world - st.batch) + " of " + std::to_string(world) + " ranks without examples");

@@ -320,6 +320,14 @@ class TestDist : public QObject {
     QVERIFY(ranks[0].error.find("--resume") != std::string::npos);
   }
 
+  void zeroIsZeroOrOne() {
+    json j = recipe(1, 1).to_json();
+    j["zero"] = 2;
+    QVERIFY_EXCEPTION_THROWN(Recipe::from_json(j, root_), ConfigError);
+    j["zero"] = 1;
+    QCOMPARE(Recipe::from_json(j, root_).zero, 1);
+  }
+
   void environmentIsReadTheTorchrunWay() {
     const std::map<std::string, std::string> none;
     QVERIFY(!read_dist_env(&none).has_value());
