@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config qt6-base-dev libqcustomplot-dev libtorch-dev
           libopencv-imgcodecs-dev libspdlog-dev nlohmann-json3-dev libsentencepiece-dev
-          libopenblas0-openmp xvfb xauth qt6-svg-dev)
+          libopenblas0-openmp libgloo-dev xvfb xauth qt6-svg-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,7 +13,58 @@ AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions opts) : params_(std::m
   for (const NamedParam& p : params_) {
     exp_avg_.push_back(at::zeros_like(p.tensor, p.tensor.options().dtype(at::kFloat)));
     exp_avg_sq_.push_back(at::zeros_like(p.tensor, p.tensor.options().dtype(at::kFloat)));
+    lo_.push_back(0);
+    len_.push_back(p.tensor.numel());
+    chunk_ += p.tensor.numel();
   }
+}
+
+void AdamW::shard(int rank, int world) {
+  TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "AdamW::shard: rank ", rank, " of ", world);
+  int64_t n = 0;
+  for (const NamedParam& p : params_) n += p.tensor.numel();
+  world_ = world;
+  chunk_ = (n + world - 1) / world;
+  const int64_t begin = std::min(n, rank * chunk_), end = std::min(n, (rank + 1) * chunk_);
+  int64_t offset = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const int64_t numel = params_[i].tensor.numel();
+    TORCH_CHECK(params_[i].tensor.is_contiguous(), "AdamW::shard: ", params_[i].name, " is not contiguous");
+    const int64_t lo = std::clamp(begin - offset, int64_t(0), numel), hi = std::clamp(end - offset, int64_t(0), numel);
+    lo_[i] = lo;
+    len_[i] = std::max<int64_t>(0, hi - lo);
+    const auto opts = params_[i].tensor.options().dtype(at::kFloat);
+    exp_avg_[i] = at::zeros({len_[i]}, opts);
+    exp_avg_sq_[i] = at::zeros({len_[i]}, opts);
+    offset += numel;
+  }
+}
+
+at::Tensor AdamW::local_share(const std::vector<at::Tensor>& per_param) const {
+  std::vector<at::Tensor> slices;
+  for (size_t i = 0; i < params_.size(); ++i) slices.push_back(per_param[i].reshape({-1}).narrow(0, lo_[i], len_[i]));
+  return pack_local(slices);
+}
+
+at::Tensor AdamW::pack_local(const std::vector<at::Tensor>& slices) const {
+  std::vector<at::Tensor> parts;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (len_[i] > 0) parts.push_back(slices[i].reshape({-1}).to(at::kFloat));
+  const auto opts = params_.empty() ? at::TensorOptions().dtype(at::kFloat)
+                                    : params_[0].tensor.options().dtype(at::kFloat);
+  at::Tensor flat = parts.empty() ? at::zeros({0}, opts) : at::cat(parts);  // (<= C)
+  if (flat.numel() < chunk_) flat = at::cat({flat, at::zeros({chunk_ - flat.numel()}, opts)});
+  return flat;  // (C)
+}
+
+std::vector<at::Tensor> AdamW::split_gathered(const at::Tensor& gathered) const {
+  std::vector<at::Tensor> out;
+  int64_t offset = 0;
+  for (const NamedParam& p : params_) {
+    out.push_back(gathered.narrow(0, offset, p.tensor.numel()));  // (numel)
+    offset += p.tensor.numel();
+  }
+  return out;
 }
 
 void AdamW::step(double lr) {
@@ -23,8 +74,12 @@ void AdamW::step(double lr) {
   c10::AutoGradMode no_grad(false);
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor p = params_[i].tensor;
-    const at::Tensor g = p.grad();
-    if (!g.defined()) continue;
+    at::Tensor g = p.grad();
+    if (!g.defined() || len_[i] == 0) continue;
+    if (sharded()) {  // this rank's slice only, as flat views (in place on p)
+      p = p.view({-1}).narrow(0, lo_[i], len_[i]);
+      g = g.reshape({-1}).narrow(0, lo_[i], len_[i]);
+    }
     const at::Tensor gf = g.to(at::kFloat);
     exp_avg_[i].mul_(opts_.beta1).add_(gf, 1.0 - opts_.beta1);
     exp_avg_sq_[i].mul_(opts_.beta2).addcmul_(gf, gf, 1.0 - opts_.beta2);
@@ -59,7 +114,9 @@ void AdamW::load_state(const TensorMap& state, int64_t steps) {
       if (it == state.end() || !it->second.sizes().equals(params_[i].tensor.sizes()))
         throw CheckpointError("optimiser state has no matching " + key,
                               "the checkpoint belongs to a different stage or model; resume from its own run directory");
-      (*moment)[i] = it->second.to(params_[i].tensor.device(), at::kFloat).clone();
+      at::Tensor m = it->second.to(params_[i].tensor.device(), at::kFloat);
+      if (sharded()) m = m.reshape({-1}).narrow(0, lo_[i], len_[i]);
+      (*moment)[i] = m.clone();
     }
   }
   steps_ = steps;

@@ -35,7 +35,9 @@ void log_skipped_records(const ExampleSet& train, const ExampleSet* eval, const 
   }
 }
 
-Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
+namespace {
+
+Recipe open_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
   run.lock();  // one process per run; cleans what killed writers left
   if (run.has_recipe()) {
     if (!opts.resume)
@@ -54,6 +56,41 @@ Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobCont
   run.write_recipe(opts.recipe->to_json());
   run.log("run started with recipe " + opts.recipe->name);
   return *opts.recipe;
+}
+
+}  // namespace
+
+c10::Device run_device(const Recipe& recipe, const TrainRunOptions& opts) {
+  const c10::Device d = parse_device(recipe.device);
+  if (!opts.group || !d.is_cuda()) return d;
+  return c10::Device(c10::kCUDA, c10::DeviceIndex(opts.group->env().local_rank));
+}
+
+Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
+  DistGroup* g = opts.group.get();
+  if (!g) return open_run(opts, run, ctx);
+  Recipe recipe;
+  if (g->rank() == 0) {
+    try {
+      recipe = open_run(opts, run, ctx);
+    } catch (const Error& e) {
+      g->publish("recipe", json{{"error", e.what()}, {"hint", e.hint()}}.dump());
+      throw;
+    }
+    g->publish("recipe", json{{"recipe", recipe.to_json()}}.dump());
+  } else {
+    ctx.progress("run", -1, "waiting for rank 0 to open the run");
+    const json j = json::parse(g->fetch("recipe"));
+    if (j.contains("error"))
+      throw ConfigError("rank 0 could not open the run: " + j.at("error").get<std::string>(), j.value("hint", ""));
+    recipe = Recipe::from_json(j.at("recipe"), run.dir());
+  }
+  ctx.progress("run", -1, "connecting " + std::to_string(g->size()) + " ranks");
+  g->init_backend(run_device(recipe, opts));
+  if (g->rank() == 0)
+    run.log("data parallel: " + std::to_string(g->size()) + " ranks over " + g->backend() + ", master " +
+            g->env().master_addr + ":" + std::to_string(g->env().master_port) + (recipe.zero ? ", ZeRO-1" : ""));
+  return recipe;
 }
 
 namespace {
@@ -127,11 +164,12 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
   if (!recipe.eval_data.empty())
     eval = std::make_unique<ExampleSet>(data::read_dataset(recipe.eval_data), tok, teacher.config, recipe.system_prompt,
                                         recipe.max_length);
-  log_skipped_records(train, eval.get(), run, ctx);
-  const c10::Device device = parse_device(recipe.device);
+  if (!opts.group || opts.group->rank() == 0) log_skipped_records(train, eval.get(), run, ctx);
+  const c10::Device device = run_device(recipe, opts);
   VlmModel teacher_model(teacher.config, teacher.weights);
   if (!device.is_cpu()) teacher_model.to(device, at::kFloat);
 
+  const bool lead = !opts.group || opts.group->rank() == 0;  // the rank that writes
   TrainRunResult result;
   std::string previous;  // the last finished stage's checkpoint
   for (const StageSettings& st : recipe.stages) {
@@ -146,7 +184,7 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
       resume = load_train_checkpoint(*latest);
       start.config = resume->config;
       start.weights = resume->weights;
-      run.truncate_metrics(name, resume->state.step);
+      if (lead) run.truncate_metrics(name, resume->state.step);
     } else {
       if (st.from == "seed" || (st.from.empty() && previous.empty() && st.stage == 1)) {
         start = seeded_start(recipe, st.stage, teacher);
@@ -158,7 +196,7 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
         start = loaded_start(recipe, st.stage, st.from.empty() ? previous : st.from, teacher,
                              st.allow_any_stage);
       }
-      run.write_stage_start(name, start.report);
+      if (lead) run.write_stage_start(name, start.report);
     }
     VlmModel student(start.config, std::move(start.weights));
     if (!device.is_cpu()) student.to(device, at::kFloat);
@@ -185,6 +223,8 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
     job.resume = resume ? &*resume : nullptr;
     job.control = opts.control;
     job.hooks = opts.hooks;
+    job.group = opts.group.get();
+    job.zero = recipe.zero == 1;
     StageOutcome out = run_stage(job, ctx);
     previous = result.checkpoints[name] = out.checkpoint;
     result.warnings.insert(result.warnings.end(), out.warnings.begin(), out.warnings.end());

@@ -20,6 +20,10 @@ struct TrainRunOptions {
   bool resume = false;           ///< continue an existing run from its latest checkpoints
   std::shared_ptr<TrainControl> control;
   TrainHooks hooks;
+  /// Data parallel: this process's rank, joined (DistGroup::rendezvous) but without a backend yet; the job
+  /// picks Gloo or NCCL for the recipe's device. Rank 0 opens the run directory and hands the recipe to the
+  /// others, which write nothing. Null: one process.
+  std::shared_ptr<DistGroup> group;
 };
 
 struct TrainRunResult {
@@ -40,7 +44,12 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx);
 
 /// Opens the run directory with its recipe: takes the run's lock, checks --resume against what is there
 /// and validates the recipe (validate_recipe) before anything is written; its warnings are logged.
+/// With opts.group: rank 0 does so and hands the recipe (or its error) to the other ranks, then every rank
+/// connects the backend for the recipe's device.
 Recipe prepare_run(const TrainRunOptions& opts, const class RunDir& run, const JobContext& ctx);
+
+/// The recipe's device for this process: with several ranks on CUDA, GPU LOCAL_RANK (one GPU per local rank).
+c10::Device run_device(const Recipe& recipe, const TrainRunOptions& opts);
 
 /// Logs (job log and run.log) how many records each set left out for being longer than max_length.
 void log_skipped_records(const ExampleSet& train, const ExampleSet* eval, const class RunDir& run, const JobContext& ctx);

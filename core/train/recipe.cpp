@@ -109,7 +109,7 @@ json Recipe::to_json() const {
           {"architecture_overrides", architecture_overrides}, {"tokenizer", tokenizer},
           {"train_data", train_data}, {"eval_data", eval_data}, {"plan", plan}, {"init", init},
           {"seed", seed}, {"system_prompt", system_prompt}, {"max_length", max_length},
-          {"threads", threads}, {"device", device}, {"stages", st}};
+          {"threads", threads}, {"device", device}, {"zero", zero}, {"stages", st}};
 }
 
 Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
@@ -131,6 +131,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
   read_field(j, "max_length", r.max_length, where);
   read_field(j, "threads", r.threads, where);
   read_field(j, "device", r.device, where);
+  read_field(j, "zero", r.zero, where);
   r.teacher = resolve(r.teacher, base_dir);
   r.tokenizer = resolve(r.tokenizer, base_dir);
   r.train_data = resolve(r.train_data, base_dir);
@@ -174,6 +175,8 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
   }
   if (r.max_length <= 0) throw ConfigError("max_length must be positive");
   if (r.threads < 0 || r.threads > 4096) throw ConfigError("threads must be 0 (the machine's choice) to 4096");
+  if (r.zero != 0 && r.zero != 1)
+    throw ConfigError("zero must be 0 or 1, got " + std::to_string(r.zero), "1 shards the AdamW state over the ranks (ZeRO-1)");
   return r;
 }
 

@@ -51,6 +51,9 @@ struct Recipe {
   int64_t max_length = 2048;  ///< longer examples are skipped
   int threads = 0;            ///< CPU threads; 0 = the machine's choice
   std::string device = "cpu";
+  /// Data parallel runs: 1 = ZeRO-1, each rank keeps and updates 1 / world of the AdamW state; 0 = every
+  /// rank keeps all of it. Checkpoints hold the whole state either way.
+  int zero = 0;
   std::vector<StageSettings> stages;
 
   nlohmann::json to_json() const;

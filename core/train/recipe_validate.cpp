@@ -128,6 +128,9 @@ std::vector<std::string> validate_recipe(const Recipe& r) {
   if (!r.eval_data.empty()) require_file(r.eval_data, "eval_data", "make it with: mmmamba make-data --split val");
   if (r.threads < 0 || r.threads > 4096) throw ConfigError("\"threads\" must be 0 (the machine's choice) to 4096");
   if (r.device.empty()) throw ConfigError("\"device\" is empty", "use cpu or cuda[:N]");
+  if (r.zero != 0 && r.zero != 1)
+    throw ConfigError("\"zero\" must be 0 or 1, got " + std::to_string(r.zero),
+                      "1 shards the AdamW state over the ranks of a data-parallel run (ZeRO-1)");
 
   if (r.stages[0].stage == 0) {
     if (r.architecture.empty()) throw ConfigError("the recipe names no \"architecture\"", "e.g. \"demo\" or \"tiny\"");

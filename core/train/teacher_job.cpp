@@ -34,24 +34,25 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   if (!recipe.eval_data.empty())
     eval = std::make_unique<ExampleSet>(data::read_dataset(recipe.eval_data), tok, cfg, recipe.system_prompt, recipe.max_length);
 
-  log_skipped_records(train, eval.get(), run, ctx);
+  if (!opts.group || opts.group->rank() == 0) log_skipped_records(train, eval.get(), run, ctx);
   TrainRunResult result;
   if (auto fin = run.final_checkpoint("teacher")) {
     result.checkpoints["teacher"] = *fin;
     return result;
   }
+  const bool lead = !opts.group || opts.group->rank() == 0;  // the rank that writes
   std::optional<TrainCheckpoint> resume;
   TensorMap weights;
   if (auto latest = run.latest("teacher")) {
     resume = load_train_checkpoint(*latest);
     cfg = resume->config;
     weights = resume->weights;
-    run.truncate_metrics("teacher", resume->state.step);
+    if (lead) run.truncate_metrics("teacher", resume->state.step);
   } else {
     weights = random_weights(cfg, recipe.seed);
-    run.write_stage_start("teacher", {{"source", "random"}, {"seed", recipe.seed}, {"architecture", recipe.architecture}});
+    if (lead) run.write_stage_start("teacher", {{"source", "random"}, {"seed", recipe.seed}, {"architecture", recipe.architecture}});
   }
-  const c10::Device device = parse_device(recipe.device);
+  const c10::Device device = run_device(recipe, opts);
   VlmModel model(cfg, std::move(weights));
   if (!device.is_cpu()) model.to(device, at::kFloat);
   StageJob job;
@@ -71,6 +72,8 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   job.resume = resume ? &*resume : nullptr;
   job.control = opts.control;
   job.hooks = opts.hooks;
+  job.group = opts.group.get();
+  job.zero = recipe.zero == 1;
   StageOutcome out = run_stage(job, ctx);
   result.checkpoints["teacher"] = out.checkpoint;
   result.warnings = out.warnings;

@@ -5,12 +5,14 @@
 #include <c10/core/GradMode.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include <thread>
 
 #include "train/adamw.h"
+#include "train/data_parallel.h"
 
 namespace mm {
 using nlohmann::json;
@@ -103,6 +105,12 @@ double eval_loss(StageJob& job) {
 StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
   const StageSettings& st = job.settings;
   const std::string stage = st.name();
+  DistGroup* group = job.group;
+  const int rank = group ? group->rank() : 0, world = group ? group->size() : 1;
+  const bool lead = rank == 0;  // writes metrics, logs and checkpoints
+  auto run_log = [&](const std::string& line) {
+    if (lead) job.run->log(line);
+  };
   TensorMap& w = job.model->mutable_weights();
   const std::vector<std::string> names = trainable_tensors(job.model->config(), w, st);
   std::vector<NamedParam> params;
@@ -120,29 +128,59 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       if (!t.requires_grad()) state.fingerprints[name] = std::to_string(tensor_fingerprint(t));
   }
   AdamW opt(params, AdamWOptions{0.9, 0.999, 1e-8, st.weight_decay});
+  if (job.zero && group) opt.shard(rank, world);
   if (job.resume) opt.load_state(job.resume->optimizer, state.step);
+  // stages 1-2 report one loss per converted layer: every rank's metrics have that many, shard or not
+  size_t n_layer_losses = 0;
+  if (st.stage == 1 || st.stage == 2)
+    for (LayerKind k : job.model->config().layer_kinds) n_layer_losses += k == LayerKind::mamba2 ? 1 : 0;
 
   const int64_t warmup = std::llround(st.warmup * double(st.steps));
   const int64_t decay = std::llround(st.decay * double(st.steps));
   std::string last_saved = job.resume ? job.resume->dir : std::string();
   int64_t saved_step = job.resume ? state.step : -1;
   auto save = [&](SaveFault fault) {
-    last_saved = job.run->save(stage, job.model->config(), w, job.metadata, job.tokenizer_dir, opt.state(), state, 2,
-                               fault);
+    const TensorMap opt_state = opt.sharded() ? zero_gather_state(*group, opt) : opt.state();
+    if (lead) {
+      last_saved = job.run->save(stage, job.model->config(), w, job.metadata, job.tokenizer_dir, opt_state, state, 2,
+                                 fault);
+      job.run->log(stage + ": checkpoint " + last_saved);
+    }
+    if (group) {
+      group->barrier("after the checkpoint of step " + std::to_string(state.step));
+      if (!lead) last_saved = job.run->latest(stage).value_or(last_saved);
+    }
     saved_step = state.step;
     ctx.send(CheckpointEvent{stage, state.step, last_saved});
-    job.run->log(stage + ": checkpoint " + last_saved);
   };
   ctx.send(StageEvent{stage, false, job.resume ? "resumed at step " + std::to_string(state.step) : "started"});
-  job.run->log(stage + (job.resume ? ": resumed at step " + std::to_string(state.step) : ": started") + ", " +
-               std::to_string(params.size()) + " trainable tensors");
+  run_log(stage + (job.resume ? ": resumed at step " + std::to_string(state.step) : ": started") + ", " +
+          std::to_string(params.size()) + " trainable tensors" +
+          (group ? ", " + std::to_string(world) + " ranks over " + group->backend() + (opt.sharded() ? ", ZeRO-1" : "")
+                 : std::string()));
+  if (group) {  // what ZeRO-1 saves: the moments this rank holds, of all of them
+    int64_t held = 0, all = 0;
+    for (const bool first : {true, false})
+      for (const at::Tensor& m : opt.moments(first)) held += m.numel() * 4;
+    for (const NamedParam& p : params) all += p.tensor.numel() * 8;
+    char buf[200];
+    std::snprintf(buf, sizeof buf, ": AdamW state %.1f MiB on rank 0, of %.1f MiB in all (%lld of %lld bytes)",
+                  double(held) / 1048576.0, double(all) / 1048576.0, static_cast<long long>(held),
+                  static_cast<long long>(all));
+    run_log(stage + buf);
+  }
+  if (job.zero && !group) run_log("warning: \"zero\": 1 shards the AdamW state over the ranks; one process keeps all of it");
+  if (group && st.batch < world)
+    run_log("warning: " + stage + "'s batch of " + std::to_string(st.batch) + " leaves " +
+            std::to_string(world - st.batch) + " of " + std::to_string(world) + " ranks without examples");
 
   const Clock::time_point started = Clock::now();
   const double wall0 = state.wall_s;
   double paused_s = 0;  // time spent paused is not training time: wall_s, tokens/s and ETAs leave it out
+  bool agreed_stop = false;  // every rank stops at the same step, so they checkpoint together
   try {
     while (state.step < st.steps) {
-      if (job.control && job.control->paused.load()) {
+      if (!group && job.control && job.control->paused.load()) {
         const Clock::time_point pause_start = Clock::now();
         while (job.control->paused.load()) {
           ctx.check_cancel();
@@ -150,17 +188,37 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
         }
         paused_s += seconds_since(pause_start);
       }
-      ctx.check_cancel();
+      if (!group) ctx.check_cancel();
       const Clock::time_point t0 = Clock::now();
-      const std::vector<MicroBatch> parts =
-          micro_batches(*job.train, job.train->indices_for_step(state.data_seed, state.step, st.batch), st.micro_batch,
-                        st.stage);
+      const std::vector<size_t> global = job.train->indices_for_step(state.data_seed, state.step, st.batch);
+      const std::vector<size_t> mine = group ? rank_shard(global, rank, world) : global;
+      std::vector<MicroBatch> parts;
+      if (!mine.empty()) parts = micro_batches(*job.train, mine, st.micro_batch, st.stage);
+      if (group) {
+        // One small all-reduce per step: whether any rank was asked to stop, and the global target count
+        // that stage 0's shares divide by. Shares become fractions of the global batch.
+        int64_t targets = 0;
+        for (const MicroBatch& m : parts) targets += m.batch.target_tokens;
+        std::vector<at::Tensor> head{
+            at::tensor({ctx.cancel.cancelled() ? 1.0 : 0.0, double(targets)}, at::kDouble).to(job.device)};  // NCCL: on the GPU
+        group->all_reduce_sum(head, "the stop flag of step " + std::to_string(state.step + 1));
+        const at::Tensor h = head[0].cpu();
+        if (h[0].item<double>() > 0) {
+          agreed_stop = true;
+          throw Cancelled();
+        }
+        const double global_targets = h[1].item<double>();
+        for (MicroBatch& m : parts)
+          m.share = st.stage == 0 ? (global_targets > 0 ? double(m.batch.target_tokens) / global_targets : 0.0)
+                                  : m.share * double(mine.size()) / double(global.size());
+      }
       const double lr = st.lr * wsd_factor(state.step, st.steps, warmup, decay);
       opt.zero_grad();
       const int64_t step_no = state.step + 1;
       double loss = 0;
       int64_t tokens = 0;
-      std::vector<double> layer_losses;
+      bool finite = true;
+      std::vector<double> layer_losses(n_layer_losses, 0.0);
       for (const MicroBatch& part : parts) {  // gradient accumulation: each pass adds its share
         LossResult r;
         {
@@ -169,22 +227,44 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
         }
         double part_loss = r.loss.item<double>();
         if (job.hooks.nan_at_step == step_no) part_loss = std::nan("");
-        if (!std::isfinite(part_loss))
-          throw DivergedError(stage + ": the loss is " + std::to_string(part_loss) + " at step " + std::to_string(step_no),
-                              last_saved.empty() ? "lower the learning rate or the clip value and start again"
-                                                 : "the last good checkpoint is " + last_saved +
-                                                       "; lower the learning rate in the run's recipe.json and resume");
+        if (!std::isfinite(part_loss)) {
+          loss = part_loss;
+          finite = false;
+          break;
+        }
         (r.loss * part.share).backward();
         loss += part.share * part_loss;
         tokens += part.batch.tokens;
-        layer_losses.resize(r.layer_losses.size(), 0.0);
+        layer_losses.resize(std::max(layer_losses.size(), r.layer_losses.size()), 0.0);
         for (size_t l = 0; l < r.layer_losses.size(); ++l) layer_losses[l] += part.share * r.layer_losses[l];
       }
+      const double rank_dt = seconds_since(t0);  // this rank's forward and backward, before waiting for peers
+      std::vector<double> rank_tokens_per_s;
+      if (group) {
+        // [loss, tokens, not finite, layer losses..., tokens/s of each rank...], summed with the gradients
+        std::vector<double> scalars{finite ? loss : 0.0, double(tokens), finite ? 0.0 : 1.0};
+        scalars.insert(scalars.end(), layer_losses.begin(), layer_losses.end());
+        scalars.resize(3 + layer_losses.size() + size_t(world), 0.0);
+        scalars[3 + layer_losses.size() + size_t(rank)] = double(tokens) / rank_dt;
+        all_reduce_gradients(*group, params, scalars, "the gradients of step " + std::to_string(step_no));
+        if (scalars[2] > 0 && finite) loss = std::nan("");  // a peer's loss was not finite
+        else if (finite) loss = scalars[0];
+        finite = finite && scalars[2] == 0;
+        tokens = int64_t(std::llround(scalars[1]));
+        for (size_t l = 0; l < layer_losses.size(); ++l) layer_losses[l] = scalars[3 + l];
+        rank_tokens_per_s.assign(scalars.end() - world, scalars.end());
+      }
+      if (!finite)
+        throw DivergedError(stage + ": the loss is " + std::to_string(loss) + " at step " + std::to_string(step_no),
+                            last_saved.empty() ? "lower the learning rate or the clip value and start again"
+                                               : "the last good checkpoint is " + last_saved +
+                                                     "; lower the learning rate in the run's recipe.json and resume");
       const double gnorm = clip_grad_norm(params, st.clip);
       if (!std::isfinite(gnorm))
         throw DivergedError(stage + ": the gradient norm is not finite at step " + std::to_string(step_no),
                             "the last good checkpoint is " + last_saved + "; lower the learning rate and resume");
       opt.step(lr);
+      if (opt.sharded()) zero_gather_params(*group, opt, "the parameters of step " + std::to_string(step_no));
       const double dt = seconds_since(t0);
       state.step = step_no;
       state.tokens += tokens;
@@ -193,15 +273,22 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       MetricEvent m{stage, step_no, st.steps, loss, layer_losses, lr, gnorm, double(tokens) / dt, state.wall_s};
       m.tokens = state.tokens;
       const bool last = step_no == st.steps;
-      if (job.eval && ((st.eval_every > 0 && step_no % st.eval_every == 0) || last)) m.eval_loss = eval_loss(job);
+      if (lead && job.eval && ((st.eval_every > 0 && step_no % st.eval_every == 0) || last)) m.eval_loss = eval_loss(job);
       json line = {{"stage", stage}, {"step", step_no}, {"loss", loss}, {"lr", lr}, {"grad_norm", gnorm},
                    {"tokens_per_s", m.tokens_per_s}, {"wall_s", m.wall_s}, {"tokens", state.tokens}};
       if (!layer_losses.empty()) line["layer_losses"] = layer_losses;
       if (m.eval_loss >= 0) line["eval_loss"] = m.eval_loss;
-      job.run->append_metric(line);
+      if (group) line["rank_tokens_per_s"] = rank_tokens_per_s;
+      if (lead) job.run->append_metric(line);
       ctx.send(m);
       ctx.progress(stage, double(step_no) / double(st.steps),
                    "step " + std::to_string(step_no) + "/" + std::to_string(st.steps) + " loss " + std::to_string(loss));
+      if (group && (last || step_no == 1 || (st.checkpoint_every > 0 && step_no % st.checkpoint_every == 0))) {
+        std::string per_rank;
+        for (size_t r = 0; r < rank_tokens_per_s.size(); ++r)
+          per_rank += (r ? ", " : "") + std::to_string(r) + ": " + std::to_string(std::llround(rank_tokens_per_s[r]));
+        run_log(stage + ": step " + std::to_string(step_no) + ", tokens/s per rank (forward and backward) " + per_rank);
+      }
       if (last || (st.checkpoint_every > 0 && step_no % st.checkpoint_every == 0))
         save(job.hooks.fail_checkpoint_at_step == step_no   ? SaveFault::after_model
              : job.hooks.kill_checkpoint_at_step == step_no ? SaveFault::killed
@@ -209,8 +296,9 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       if (job.hooks.crash_after_step == step_no) throw std::runtime_error("crash injected after step " + std::to_string(step_no));
     }
   } catch (const Cancelled&) {
-    if (state.step > saved_step && state.step > 0) save(SaveFault::none);  // a stop leaves the run resumable where it stood
-    job.run->log(stage + ": stopped at step " + std::to_string(state.step));
+    // a stop leaves the run resumable where it stood (with several ranks: only a stop they all agreed on)
+    if ((!group || agreed_stop) && state.step > saved_step && state.step > 0) save(SaveFault::none);
+    run_log(stage + ": stopped at step " + std::to_string(state.step));
     throw;
   }
   if (saved_step != state.step) save(SaveFault::none);
@@ -226,10 +314,11 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
   }
   for (const std::string& warn : out.warnings) {
     ctx.log("sanity: " + warn);
-    job.run->log("sanity: " + warn);
+    run_log("sanity: " + warn);
   }
-  job.run->mark_final(stage, last_saved);
-  job.run->log(stage + ": finished at step " + std::to_string(state.step));
+  if (lead) job.run->mark_final(stage, last_saved);
+  if (group) group->barrier("at the end of " + stage);
+  run_log(stage + ": finished at step " + std::to_string(state.step));
   ctx.send(StageEvent{stage, true, "finished"});
   return out;
 }

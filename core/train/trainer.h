@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/dist_group.h"
 #include "models/vlm_model.h"
 #include "runtime/job.h"
 #include "train/examples.h"
@@ -50,6 +51,11 @@ struct StageJob {
   const TrainCheckpoint* resume = nullptr;  ///< continue from this checkpoint's step and optimiser state
   std::shared_ptr<TrainControl> control;
   TrainHooks hooks;
+  /// Data parallelism: this rank trains on its shard of every global batch (`settings.batch` examples),
+  /// gradients and metrics are summed over the ranks, rank 0 alone writes metrics, logs and checkpoints.
+  /// Null: one process. Pausing (control) is for one process only.
+  DistGroup* group = nullptr;
+  bool zero = false;  ///< ZeRO-1: each rank keeps and updates its share of the AdamW state (needs group)
 };
 
 struct StageOutcome {

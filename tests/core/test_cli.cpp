@@ -1,5 +1,6 @@
 // The mmmamba CLI as a user runs it: help for every command, the create -> seed -> check -> logits ->
-// export -> chat pipeline, and clear non-zero exits on bad input and damaged checkpoints.
+// export -> chat pipeline, clear non-zero exits on bad input and damaged checkpoints, and the --nproc
+// launcher of data-parallel training.
 #include <ATen/ATen.h>
 
 #include <nlohmann/json.hpp>
@@ -360,6 +361,51 @@ class TestCli : public QObject {
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("both named"), qPrintable(r.err));
     QVERIFY(!QDir(path("abl2/good")).exists());
+  }
+  // Issue 12: --nproc 2 trains data parallel (rank 0 writes each metric once); SIGTERM on the launcher
+  // stops both workers at one step with a checkpoint; a worker killed outright is named by the launcher
+  // and by the surviving rank.
+  void nprocStartsWorkersForwardsSignalsAndNamesAKilledOne() {
+    write_text(path("tiny.jsonl"), tiny_jsonl());
+    nlohmann::json recipe = {{"name", "dp"}, {"teacher", path("teacher").toStdString()},
+                             {"train_data", path("tiny.jsonl").toStdString()},
+                             {"stages", {{{"stage", 1}, {"steps", 2}, {"batch", 2}}}}};
+    write_text(path("dp.json"), recipe.dump());
+    Run r = mmmamba({"distill", "--nproc", "2", "--recipe", path("dp.json"), "--run", path("run-dp")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QCOMPARE(metric_lines(path("run-dp")), 2);
+    QCOMPARE(r.out.count("stage1 "), 1);  // only rank 0 reports
+    QFile log(path("run-dp/run.log"));
+    QVERIFY(log.open(QIODevice::ReadOnly) && log.readAll().contains("2 ranks over gloo"));
+
+    recipe["stages"][0]["steps"] = 100000;
+    write_text(path("dp-long.json"), recipe.dump());
+    const QString run = path("run-dp-term");
+    r = stop_training_with({"distill", "--nproc", "2", "--recipe", path("dp-long.json"), "--run", run}, run, 2, SIGTERM);
+    QVERIFY2(r.code == 130, qPrintable(QString::number(r.code) + " " + r.err));
+    QFile latest(run + "/stage1/latest");
+    QVERIFY2(latest.open(QIODevice::ReadOnly), qPrintable(r.err));
+
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("MMMAMBA_DIST_TIMEOUT", "30");
+    p.setProcessEnvironment(env);
+    p.start(qEnvironmentVariable("MMMAMBA_CLI"), {"distill", "--nproc", "2", "--recipe", path("dp-long.json"), "--run",
+                                                   path("run-dp-kill")});
+    QString err;
+    for (int i = 0; i < 1200 && metric_lines(path("run-dp-kill")) < 2 && p.state() != QProcess::NotRunning; ++i) {
+      QTest::qWait(50);
+      err += QString::fromUtf8(p.readAllStandardError());
+    }
+    const QRegularExpressionMatch m = QRegularExpression("workers \\(pids (\\d+), (\\d+)\\)").match(err);
+    QVERIFY2(m.hasMatch(), qPrintable(err));
+    const QString victim = m.captured(2);
+    ::kill(pid_t(victim.toInt()), SIGKILL);
+    QVERIFY(p.waitForFinished(60000));
+    err += QString::fromUtf8(p.readAllStandardError());
+    QVERIFY2(p.exitCode() != 0, qPrintable(err));
+    QVERIFY2(err.contains("rank 1 (pid " + victim + ") was killed by signal 9"), qPrintable(err));
+    QVERIFY2(err.contains("rank 0: error: rank 0:") && err.contains("rank 1 (pid " + victim + " on"), qPrintable(err));
   }
 };
 
