@@ -203,6 +203,7 @@ void MainWindow::showGuide() {
       "<tr><td><b>Ctrl+O</b></td><td>open a checkpoint</td></tr>"
       "<tr><td><b>Ctrl+K</b></td><td>the page's CLI command</td></tr>"
       "<tr><td><b>Enter</b></td><td>Chat: send</td></tr>"
+      "<tr><td><b>Shift+Enter</b></td><td>Chat: a new line in the prompt</td></tr>"
       "<tr><td><b>Esc</b></td><td>Chat: stop the reply</td></tr>"
       "<tr><td><b>Ctrl+V</b></td><td>Chat: paste an image from the clipboard</td></tr>"
       "<tr><td><b>F1</b></td><td>this guide</td></tr>"

@@ -8,6 +8,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QKeyEvent>
@@ -25,6 +26,7 @@
 #include "widgets/conversationview.h"
 #include "widgets/imagedrop.h"
 #include "widgets/messages.h"
+#include "widgets/promptedit.h"
 #include "widgets/text.h"
 
 ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
@@ -34,10 +36,12 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_second->setEnabled(false);
   auto* browse = new QPushButton(tr("Other…"));
   browse->setToolTip(tr("Chat with another checkpoint directory"));
+  auto* modelRow = new QHBoxLayout;
+  modelRow->addWidget(m_model, 1);
+  modelRow->addWidget(browse);
   auto* models = new QFormLayout;
-  models->addRow(tr("Model"), m_model);
+  models->addRow(tr("Model"), modelRow);
   models->addRow(m_sideBySide, m_second);
-  models->addRow(browse);
 
   m_image = new ImageDrop;
   auto* openImage = new QPushButton(tr("Open…"));
@@ -47,14 +51,16 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   imageButtons->addWidget(openImage);
   imageButtons->addWidget(scene);
   imageButtons->addWidget(clearImage);
+  // The tiles row: its label, then the tiles of the last image sent.
   m_tiles = new QHBoxLayout;
+  auto* tilesLabel = new QLabel(tr("Tiles sent:"));
+  tilesLabel->setToolTip(tr("The tiles the model received for the last image"));
+  m_tiles->addWidget(tilesLabel);
   m_tiles->addStretch();
-  auto* tilesLabel = new QLabel(tr("Tiles the model receives:"));
   auto* imageBox = new QGroupBox(tr("Image (attached to the next question)"));
   auto* imageLayout = new QVBoxLayout(imageBox);
   imageLayout->addWidget(m_image, 1);
   imageLayout->addLayout(imageButtons);
-  imageLayout->addWidget(tilesLabel);
   imageLayout->addLayout(m_tiles);
 
   m_temperature = new QDoubleSpinBox;
@@ -78,16 +84,22 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_seed->setRange(0, 1 << 30);
   m_system = new QPlainTextEdit;
   m_system->setPlaceholderText(tr("none (the demo models were trained without one)"));
-  m_system->setMaximumHeight(60);
+  m_system->setFixedHeight(2 * m_system->fontMetrics().lineSpacing() + 14);
+  m_system->setToolTip(tr("System prompt"));
+  // Two settings per row: the panel stays short enough for a 700 px high window.
   auto* samplingBox = new QGroupBox(tr("Sampling"));
-  auto* form = new QFormLayout(samplingBox);
-  form->addRow(tr("Temperature"), m_temperature);
-  form->addRow(tr("Top-k"), m_topK);
-  form->addRow(tr("Top-p"), m_topP);
-  form->addRow(tr("Repetition penalty"), m_repetition);
-  form->addRow(tr("Max new tokens"), m_maxTokens);
-  form->addRow(tr("Seed"), m_seed);
-  form->addRow(tr("System prompt"), m_system);
+  auto* grid = new QGridLayout(samplingBox);
+  const std::pair<QString, QWidget*> fields[] = {{tr("Temperature"), m_temperature}, {tr("Top-k"), m_topK},
+                                                 {tr("Top-p"), m_topP}, {tr("Repetition"), m_repetition},
+                                                 {tr("Max tokens"), m_maxTokens}, {tr("Seed"), m_seed}};
+  for (int i = 0; i < 6; ++i) {
+    grid->addWidget(new QLabel(fields[i].first), i / 2, 2 * (i % 2));
+    grid->addWidget(fields[i].second, i / 2, 2 * (i % 2) + 1);
+  }
+  m_repetition->setToolTip(tr("Repetition penalty (1 is off)"));
+  m_maxTokens->setToolTip(tr("Max new tokens per reply"));
+  grid->addWidget(new QLabel(tr("System")), 3, 0);
+  grid->addWidget(m_system, 3, 1, 1, 3);
 
   auto* side = new QWidget;
   auto* sideLayout = new QVBoxLayout(side);
@@ -103,8 +115,9 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   auto* views = new QSplitter;
   views->addWidget(m_left);
   views->addWidget(m_right);
-  m_input = new QLineEdit;
-  m_input->setPlaceholderText(tr("Ask about the image, e.g. \"What colour is the circle?\" — Enter sends"));
+  m_input = new PromptEdit;
+  m_input->setPlaceholderText(tr("Ask about the image, e.g. \"What colour is the circle?\"\n"
+                                 "Enter sends, Shift+Enter starts a new line"));
   m_send = new QPushButton(tr("Send"));
   m_send->setDefault(true);
   m_stop = new QPushButton(tr("Stop"));
@@ -112,12 +125,15 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   auto* reset = new QPushButton(tr("New chat"));
   auto* save = new QPushButton(tr("Save…"));
   auto* load = new QPushButton(tr("Load…"));
-  // The prompt gets a row of its own, so a narrow window shrinks the buttons' row, not the prompt.
+  // The prompt gets a row of its own (three lines high), so a narrow window shrinks the buttons'
+  // row, not the prompt.
+  auto* sendButtons = new QVBoxLayout;
+  sendButtons->addWidget(m_send);
+  sendButtons->addWidget(m_stop);
+  sendButtons->addStretch();
   auto* promptRow = new QHBoxLayout;
   promptRow->addWidget(m_input, 1);
-  promptRow->addWidget(m_send);
-  promptRow->addWidget(m_stop);
-  m_input->setMinimumHeight(32);
+  promptRow->addLayout(sendButtons);
   auto* inputRow = new QVBoxLayout;
   inputRow->addLayout(promptRow);
   auto* buttonRow = new QHBoxLayout;
@@ -149,7 +165,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   connect(m_image, &ImageDrop::loadFailed, this, [this](const QString& e) { ui::showError(this, tr("Cannot open image"), e); });
   connect(scene, &QPushButton::clicked, this, [this] { m_image->makeScene(m_sceneSeed++); });
   connect(clearImage, &QPushButton::clicked, m_image, &ImageDrop::clear);
-  connect(m_input, &QLineEdit::returnPressed, this, [this] { send(false); });
+  connect(m_input, &PromptEdit::submitted, this, [this] { send(false); });
   // Esc stops a streaming reply; Ctrl+V with an image on the clipboard attaches it, also from the
   // prompt box (which would otherwise take the paste as text).
   auto* escape = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &ChatPage::stop);
@@ -295,7 +311,7 @@ void ChatPage::compareReplies() {
 }
 
 void ChatPage::showTiles(const TilePreview& p) {
-  while (m_tiles->count() > 1) delete m_tiles->takeAt(0)->widget();
+  while (m_tiles->count() > 2) delete m_tiles->takeAt(1)->widget();  // keep the label and the stretch
   for (int i = 0; i < p.tiles.size(); ++i) {
     auto* l = new QLabel;
     l->setPixmap(QPixmap::fromImage(p.tiles[i].scaled(56, 56, Qt::KeepAspectRatio)));

@@ -15,7 +15,7 @@ class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QHBoxLayout;
-class QLineEdit;
+class PromptEdit;
 class QPlainTextEdit;
 class QPushButton;
 class QSpinBox;
@@ -40,7 +40,7 @@ class ChatPage : public QWidget {
 
   ImageDrop* imageDrop() const { return m_image; }
   ConversationView* view(int side) const { return side == 0 ? m_left : m_right; }
-  QLineEdit* input() const { return m_input; }
+  PromptEdit* input() const { return m_input; }
 
  signals:
   void replyDone(int side, const ChatReplyInfo& reply);
@@ -76,7 +76,7 @@ class ChatPage : public QWidget {
   QPlainTextEdit* m_system;
   ConversationView* m_left;
   ConversationView* m_right;
-  QLineEdit* m_input;
+  PromptEdit* m_input;
   QPushButton* m_send;
   QPushButton* m_stop;
   QPushButton* m_regen;

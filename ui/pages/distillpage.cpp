@@ -91,18 +91,20 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   m_eval->verticalHeader()->hide();
   m_evalButton = new QPushButton(tr("Evaluate checkpoints"));
   m_evalButton->setToolTip(tr("Greedy accuracy per question family on the eval data (first 200 samples)"));
-  auto* evalBox = new QGroupBox(tr("Accuracy on held-out scenes"));
-  auto* evalLayout = new QVBoxLayout(evalBox);
-  evalLayout->addWidget(m_eval);
+  m_evalBox = new QWidget;
+  auto* evalLayout = new QVBoxLayout(m_evalBox);
+  evalLayout->addWidget(new QLabel(tr("Greedy accuracy on held-out scenes, per question family")));
+  evalLayout->addWidget(m_eval, 1);
   evalLayout->addWidget(m_evalButton, 0, Qt::AlignLeft);
+  // The accuracy table is a third page beside the per-layer plots: at 700 px of height the loss and
+  // one more view fit, three stacked do not.
+  m_layers->addPage(m_evalBox, tr("Accuracy"));
 
   auto* plots = new QSplitter(Qt::Vertical);
   plots->addWidget(m_loss);
   plots->addWidget(m_layers);
-  plots->addWidget(evalBox);
-  plots->setStretchFactor(0, 3);
-  plots->setStretchFactor(1, 3);
-  plots->setStretchFactor(2, 1);
+  plots->setStretchFactor(0, 1);
+  plots->setStretchFactor(1, 1);
   auto* right = new QVBoxLayout;
   right->addWidget(m_status);
   right->addWidget(m_progress);

@@ -120,5 +120,6 @@ class DistillPage : public QWidget {
   QSlider* m_smoothing;
   QCheckBox* m_log;
   QTableWidget* m_eval;
+  QWidget* m_evalBox;  ///< the accuracy table and its button, a page of m_layers
   QPushButton* m_evalButton;
 };

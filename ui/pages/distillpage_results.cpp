@@ -79,6 +79,7 @@ void DistillPage::evaluateCheckpoints() {
 
 void DistillPage::onEvaluated(const std::vector<mm::EvalResult>& results) {
   showEval(results);
+  m_layers->showPage(m_evalBox);  // the table the user asked for comes to the front
   if (m_evalRunDir.isEmpty()) return;  // no run to keep it in
   try {  // kept in the run, so reopening it shows the table again
     mm::save_run_eval(m_evalRunDir.toStdString(), results);

@@ -23,7 +23,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   ui::styleForProjector(m_curves);
   ui::putLegendAbove(m_curves);
   ui::useIntegerTicks(m_curves->xAxis);
-  m_curvesEmpty = ui::addEmptyNote(m_curves, tr("No per-layer losses yet (stages 1 and 2 report them)"));
+  m_curvesEmpty = ui::addEmptyNote(m_curves, tr("None yet: stages 1 and 2 report them"));
   m_heat = new QCustomPlot;
   m_heat->xAxis->setLabel(tr("step"));
   m_heat->yAxis->setLabel(tr("layer"));
@@ -42,6 +42,8 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_tabs = new QTabWidget;
   m_tabs->addTab(m_curves, tr("Per-layer curves"));
   m_tabs->addTab(m_heat, tr("Layer × step heatmap"));
+  m_curves->setMinimumHeight(170);
+  m_heat->setMinimumHeight(170);
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Per-layer loss of")));
   top->addWidget(m_stage);
@@ -54,7 +56,12 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_flushTimer.setSingleShot(true);
   connect(&m_flushTimer, &QTimer::timeout, this, &LayerLossPlot::flush);
   connect(m_stage, &QComboBox::currentIndexChanged, this, &LayerLossPlot::redraw);
+  connect(m_tabs, &QTabWidget::currentChanged, this, [this](int i) { m_stage->setEnabled(i < 2); });
 }
+
+void LayerLossPlot::addPage(QWidget* page, const QString& title) { m_tabs->addTab(page, title); }
+
+void LayerLossPlot::showPage(QWidget* page) { m_tabs->setCurrentWidget(page); }
 
 void LayerLossPlot::addMetric(const mm::MetricEvent& m) {
   if (m.layer_losses.empty()) return;

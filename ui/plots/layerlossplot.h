@@ -27,6 +27,10 @@ class LayerLossPlot : public QWidget {
   int stepCount(const QString& stage) const;
   QCustomPlot* curves() const { return m_curves; }
   QCustomPlot* heatmap() const { return m_heat; }
+  /// Adds a page beside the curves and the heatmap (the Distill page's accuracy table), so they share
+  /// one height; the stage selector is enabled on the plots' pages only.
+  void addPage(QWidget* page, const QString& title);
+  void showPage(QWidget* page);
   QString toCsv() const;
 
  private:
