@@ -14,9 +14,11 @@
 #include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSettings>
 #include <QShortcut>
 #include <QSpinBox>
 #include <QSplitter>
@@ -82,6 +84,9 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_maxTokens->setValue(64);
   m_seed = new QSpinBox;
   m_seed->setRange(0, 1 << 30);
+  const std::pair<QWidget*, const char*> named[] = {{m_temperature, "temperature"}, {m_topK, "topK"}, {m_topP, "topP"},
+                                                    {m_repetition, "repetitionPenalty"}, {m_maxTokens, "maxTokens"}, {m_seed, "seed"}};
+  for (const auto& [w, name] : named) w->setObjectName(name);  // for tests and settings
   m_system = new QPlainTextEdit;
   m_system->setPlaceholderText(tr("none (the demo models were trained without one)"));
   m_system->setFixedHeight(2 * m_system->fontMetrics().lineSpacing() + 14);
@@ -122,7 +127,16 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_send->setDefault(true);
   m_stop = new QPushButton(tr("Stop"));
   m_regen = new QPushButton(tr("Regenerate"));
+  m_prevVersion = new QPushButton(tr("‹"));
+  m_nextVersion = new QPushButton(tr("›"));
+  m_prevVersion->setToolTip(tr("The previous version of the last reply"));
+  m_nextVersion->setToolTip(tr("The next version of the last reply"));
+  for (QPushButton* b : {m_prevVersion, m_nextVersion}) b->setMaximumWidth(28);
+  m_versionLabel = new QLabel;
+  m_versionLabel->setToolTip(tr("Regenerate keeps every version of the last reply; the conversation goes on from the one shown"));
   auto* reset = new QPushButton(tr("New chat"));
+  reset->setObjectName("newChat");
+  m_regen->setObjectName("regenerate");
   auto* save = new QPushButton(tr("Save…"));
   auto* load = new QPushButton(tr("Load…"));
   // The prompt gets a row of its own (three lines high), so a narrow window shrinks the buttons'
@@ -137,7 +151,11 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   auto* inputRow = new QVBoxLayout;
   inputRow->addLayout(promptRow);
   auto* buttonRow = new QHBoxLayout;
-  for (QPushButton* b : {m_regen, reset, save, load}) buttonRow->addWidget(b);
+  buttonRow->addWidget(m_regen);
+  buttonRow->addWidget(m_prevVersion);
+  buttonRow->addWidget(m_versionLabel);
+  buttonRow->addWidget(m_nextVersion);
+  for (QPushButton* b : {reset, save, load}) buttonRow->addWidget(b);
   buttonRow->addStretch();
   inputRow->addLayout(buttonRow);
   auto* right = new QWidget;
@@ -174,13 +192,18 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   connect(m_send, &QPushButton::clicked, this, [this] { send(false); });
   connect(m_stop, &QPushButton::clicked, this, &ChatPage::stop);
   connect(m_regen, &QPushButton::clicked, this, &ChatPage::regenerate);
-  connect(reset, &QPushButton::clicked, this, &ChatPage::resetConversation);
+  connect(m_prevVersion, &QPushButton::clicked, this, [this] { showReplyVersion(m_left->currentVersion() - 1); });
+  connect(m_nextVersion, &QPushButton::clicked, this, [this] { showReplyVersion(m_left->currentVersion() + 1); });
+  connect(reset, &QPushButton::clicked, this, [this] {
+    if (confirmDiscard()) resetConversation();
+  });
   connect(save, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Save conversation"), "conversation.json", tr("JSON (*.json)"));
-    QString error;
-    if (!f.isEmpty() && !saveConversation(f, &error)) ui::showError(this, tr("Cannot save"), error);
+    const QString f = QFileDialog::getSaveFileName(this, tr("Save conversation"),
+                                                   m_savedPath.isEmpty() ? "conversation.json" : m_savedPath, tr("JSON (*.json)"));
+    if (!f.isEmpty()) saveTo(f);
   });
   connect(load, &QPushButton::clicked, this, [this] {
+    if (!confirmDiscard()) return;
     const QString f = QFileDialog::getOpenFileName(this, tr("Load conversation"), {}, tr("JSON (*.json)"));
     QString error;
     if (!f.isEmpty() && !loadConversation(f, &error)) ui::showError(this, tr("Cannot load"), error);
@@ -197,6 +220,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
     const int s = m_jobs[id];
     view(s)->finishReply(r);
     m_lastReplies[s] = r;
+    m_unsaved = true;
     emit replyDone(s, r);
   });
   connect(engine, &EngineController::failed, this, [this](quint64 id, const QString& message) {
@@ -302,7 +326,54 @@ void ChatPage::resetConversation() {
     if (!modelPath(s).isEmpty()) m_engine->resetChat(modelPath(s));
   }
   m_lastReplies.clear();
+  m_unsaved = false;
+  m_savedPath.clear();
   showTiles(TilePreview{});  // the previous image's tiles go with the conversation
+  updateButtons();
+}
+
+int ChatPage::replyVersionCount() const { return m_left->versionCount(); }
+
+void ChatPage::showReplyVersion(int i) {
+  if (busy() || i < 0 || i >= m_left->versionCount()) return;
+  for (int s = 0; s < (m_right->isVisible() ? 2 : 1); ++s) {
+    if (!view(s)->showVersion(i)) continue;
+    const ConversationView::Message& m = view(s)->version(i);
+    if (m.failed || m.streaming) continue;  // nothing sampled to put back
+    ChatReplyInfo r;
+    r.text = m.text;
+    r.ids = m.ids;
+    r.lastToken = m.lastToken;
+    m_engine->useReply(modelPath(s), r);  // the next question follows the version shown
+  }
+  updateButtons();  // each version keeps the agreement marks of its own comparison
+}
+
+bool ChatPage::confirmDiscard() {
+  if (!m_unsaved) return true;
+  QMessageBox box(QMessageBox::Question, tr("Unsaved conversation"),
+                  tr("The conversation has replies that are not saved."), QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+  box.setInformativeText(m_savedPath.isEmpty() ? tr("Save it before it is cleared?")
+                                               : tr("Save it to %1 before it is cleared?").arg(QFileInfo(m_savedPath).fileName()));
+  box.setDefaultButton(QMessageBox::Save);
+  switch (box.exec()) {
+    case QMessageBox::Discard: return true;
+    case QMessageBox::Save: {
+      const QString f = !m_savedPath.isEmpty() ? m_savedPath
+                                               : QFileDialog::getSaveFileName(this, tr("Save conversation"), "conversation.json", tr("JSON (*.json)"));
+      return !f.isEmpty() && saveTo(f);
+    }
+    default: return false;
+  }
+}
+
+bool ChatPage::saveTo(const QString& path) {
+  QString error;
+  if (!saveConversation(path, &error)) {
+    ui::showError(this, tr("Cannot save"), error);
+    return false;
+  }
+  return true;
 }
 
 void ChatPage::compareReplies() {
@@ -327,6 +398,13 @@ void ChatPage::updateButtons() {
   m_send->setEnabled(ready && !busy());
   m_regen->setEnabled(ready && !busy() && !m_left->messages().isEmpty());
   m_stop->setEnabled(busy());
+  // Regenerate says it is at work; the reply's header says which version is being written.
+  const int versions = m_left->versionCount(), current = m_left->currentVersion();
+  m_regen->setText(busy() && versions > 1 && current == versions - 1 ? tr("Regenerating…") : tr("Regenerate"));
+  for (QWidget* w : std::initializer_list<QWidget*>{m_prevVersion, m_versionLabel, m_nextVersion}) w->setVisible(versions > 1);
+  m_versionLabel->setText(QString("%1/%2").arg(current + 1).arg(versions));
+  m_prevVersion->setEnabled(!busy() && current > 0);
+  m_nextVersion->setEnabled(!busy() && current + 1 < versions);
 }
 
 bool ChatPage::eventFilter(QObject* watched, QEvent* event) {
@@ -361,4 +439,26 @@ QString ChatPage::cliEquivalent() const {
                     .arg(s.maxNewTokens).arg(s.seed);
   if (!m_system->toPlainText().isEmpty()) cmd += " --system " + ui::shellQuote(m_system->toPlainText());
   return cmd + " --image IMAGE --prompt 'QUESTION'";
+}
+
+void ChatPage::saveSettings(QSettings& settings) const {
+  const SamplingSettings s = sampling();
+  settings.setValue("chat/temperature", s.temperature);
+  settings.setValue("chat/topK", s.topK);
+  settings.setValue("chat/topP", s.topP);
+  settings.setValue("chat/repetitionPenalty", s.repetitionPenalty);
+  settings.setValue("chat/maxNewTokens", s.maxNewTokens);
+  settings.setValue("chat/seed", qulonglong(s.seed));
+  settings.setValue("chat/systemPrompt", m_system->toPlainText());
+}
+
+void ChatPage::restoreSettings(const QSettings& settings) {
+  // Spin boxes clamp what an edited settings file holds to their ranges.
+  m_temperature->setValue(settings.value("chat/temperature", m_temperature->value()).toDouble());
+  m_topK->setValue(settings.value("chat/topK", m_topK->value()).toInt());
+  m_topP->setValue(settings.value("chat/topP", m_topP->value()).toDouble());
+  m_repetition->setValue(settings.value("chat/repetitionPenalty", m_repetition->value()).toDouble());
+  m_maxTokens->setValue(settings.value("chat/maxNewTokens", m_maxTokens->value()).toInt());
+  m_seed->setValue(settings.value("chat/seed", m_seed->value()).toInt());
+  m_system->setPlainText(settings.value("chat/systemPrompt", m_system->toPlainText()).toString());
 }

@@ -1,6 +1,7 @@
 // The Chat page: an image (dropped, pasted, opened or a random scene) and the tiles the model gets,
-// a streaming reply with stop and regenerate, sampling settings and system prompt, and a side-by-side
-// mode where a second model answers the same prompt with per-token agreement marked.
+// a streaming reply with stop and regenerate (every version kept, ‹ 2/3 › steps through them),
+// sampling settings and system prompt, a side-by-side mode where a second model answers the same
+// prompt with per-token agreement marked, and a question before an unsaved conversation is dropped.
 #pragma once
 
 #include <QMap>
@@ -15,9 +16,11 @@ class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QHBoxLayout;
+class QLabel;
 class PromptEdit;
 class QPlainTextEdit;
 class QPushButton;
+class QSettings;
 class QSpinBox;
 
 class ChatPage : public QWidget {
@@ -32,10 +35,23 @@ class ChatPage : public QWidget {
   void ask(const QString& question);
   void stop();
   void regenerate();
+  /// Drops the conversation (no question asked; see confirmDiscard).
   void resetConversation();
+  /// Shows version i (0-based) of the last reply on every side and continues the conversation from it.
+  void showReplyVersion(int i);
+  int replyVersionCount() const;
+  /// Replies written since the conversation was last saved, loaded or begun.
+  bool hasUnsavedConversation() const { return m_unsaved; }
+  /// Asks Save / Discard / Cancel when there is an unsaved conversation; true when it may go (saved
+  /// or discarded), false on Cancel or a failed save.
+  bool confirmDiscard();
   bool busy() const { return !m_jobs.isEmpty(); }
   QString cliEquivalent() const;
-  bool saveConversation(const QString& path, QString* error) const;
+  /// Sampling settings and the system prompt, under chat/ (QSettings).
+  void saveSettings(QSettings& settings) const;
+  void restoreSettings(const QSettings& settings);
+  /// Writes the conversation (the versions shown) as JSON; it then counts as saved.
+  bool saveConversation(const QString& path, QString* error);
   bool loadConversation(const QString& path, QString* error);
 
   ImageDrop* imageDrop() const { return m_image; }
@@ -51,6 +67,7 @@ class ChatPage : public QWidget {
 
  private:
   void send(bool regenerate);
+  bool saveTo(const QString& path);
   void showTiles(const TilePreview& preview);
   void updateButtons();
   void compareReplies();
@@ -60,6 +77,8 @@ class ChatPage : public QWidget {
   EngineController* m_engine;
   QMap<quint64, int> m_jobs;  ///< running chat job -> side (0 main, 1 second)
   QMap<int, ChatReplyInfo> m_lastReplies;
+  bool m_unsaved = false;
+  QString m_savedPath;  ///< where the conversation was last saved or loaded from
   quint64 m_sceneSeed = 1;
 
   QComboBox* m_model;
@@ -80,4 +99,7 @@ class ChatPage : public QWidget {
   QPushButton* m_send;
   QPushButton* m_stop;
   QPushButton* m_regen;
+  QPushButton* m_prevVersion;
+  QPushButton* m_nextVersion;
+  QLabel* m_versionLabel;
 };

@@ -27,7 +27,7 @@ QString pngBase64(const QImage& img) {
 
 }  // namespace
 
-bool ChatPage::saveConversation(const QString& path, QString* error) const {
+bool ChatPage::saveConversation(const QString& path, QString* error) {
   QJsonArray sides;
   for (int s = 0; s < (m_right->isVisible() ? 2 : 1); ++s) {
     QJsonArray messages;
@@ -45,6 +45,8 @@ bool ChatPage::saveConversation(const QString& path, QString* error) const {
     if (error) *error = tr("Cannot write %1: %2").arg(path, f.errorString());
     return false;
   }
+  m_unsaved = false;
+  m_savedPath = path;
   return true;
 }
 
@@ -91,6 +93,8 @@ bool ChatPage::loadConversation(const QString& path, QString* error) {
     if (!exchanges.isEmpty() && !modelPath(s).isEmpty())
       m_engine->restoreChat(modelPath(s), m_system->toPlainText(), exchanges);
   }
+  m_unsaved = false;
+  m_savedPath = path;
   updateButtons();
   return true;
 }

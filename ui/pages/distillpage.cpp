@@ -5,6 +5,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -27,6 +28,7 @@
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
 #include "runtime/errors.h"
+#include "runtime/resources.h"
 #include "train/recipe_validate.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
@@ -43,14 +45,22 @@ QString formatSeconds(double s) {
   return t >= 60 ? QString("%1m%2s").arg(t / 60).arg(t % 60, 2, 10, QChar('0')) : QString("%1s").arg(t);
 }
 
-/// The demo recipe the page starts with: the three stages of examples/recipes/demo-linear.json.
-nlohmann::json defaultRecipe() {
-  return nlohmann::json::parse(R"({
-    "name": "studio", "plan": "linear", "init": "mimic", "seed": 0, "max_length": 512,
-    "stages": [
-      {"stage": 1, "steps": 200, "lr": 0.001, "batch": 16, "checkpoint_every": 50, "eval_every": 50},
-      {"stage": 2, "steps": 200, "lr": 0.0005, "batch": 16, "checkpoint_every": 50, "eval_every": 50},
-      {"stage": 3, "steps": 300, "lr": 0.0005, "batch": 16, "checkpoint_every": 50, "eval_every": 100}]})");
+/// The recipe the page starts with: the shipped examples/recipes/demo-linear.json (its stages, plan and
+/// init), without its data and teacher paths unless they exist here (the demo data is generated with
+/// Generate scene data; the teacher comes from the Model page). Empty when the file is not found.
+nlohmann::json shippedDemoRecipe() {
+  const QString path = qs(mm::find_shipped_recipe("demo-linear"));
+  QFile f(path);
+  if (path.isEmpty() || !f.open(QIODevice::ReadOnly)) return nlohmann::json::object();
+  nlohmann::json r = nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
+  if (!r.is_object()) return nlohmann::json::object();
+  for (const char* key : {"teacher", "train_data", "eval_data"}) {
+    if (!r.contains(key) || !r[key].is_string()) continue;
+    const QString resolved = QDir::cleanPath(QFileInfo(path).dir().absoluteFilePath(qs(r[key].get<std::string>())));
+    if (QFileInfo::exists(resolved)) r[key] = resolved.toStdString();
+    else r.erase(key);
+  }
+  return r;
 }
 
 }  // namespace
@@ -183,11 +193,12 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(engine, &EngineController::evaluated, this, [this](quint64 id, const std::vector<mm::EvalResult>& r) {
     if (id == m_evalJob) onEvaluated(r);
   });
-  fillEditor(defaultRecipe());
+  fillEditor(shippedDemoRecipe());
   setRunning(false);
 }
 
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }
+QString DistillPage::runDirectory() const { return m_runDir->text(); }
 void DistillPage::setEvalData(const QString& path) { m_evalData->setText(path); }
 
 void DistillPage::start() {

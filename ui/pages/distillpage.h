@@ -21,6 +21,7 @@ class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QPushButton;
+class QSettings;
 class QSlider;
 class QTableWidget;
 
@@ -39,6 +40,7 @@ class DistillPage : public QWidget {
   /// Why the plan field cannot run, or empty when it can (checked on every edit).
   QString planProblem() const;
   void setRunDirectory(const QString& dir);
+  QString runDirectory() const;
   /// The held-out split that Evaluate checkpoints scores.
   void setEvalData(const QString& path);
   /// The recipe as the editor shows it (JSON).
@@ -58,6 +60,10 @@ class DistillPage : public QWidget {
   bool exportTo(const QString& path, QString* error);
   bool running() const { return m_runJob != 0; }
   QString cliEquivalent() const;
+  /// The recipe in the editor (with its data paths) and the run directory, under distill/ (QSettings).
+  void saveSettings(QSettings& settings) const;
+  void restoreSettings(const QSettings& settings);
+  QString teacherPath() const;
 
   LossPlot* lossPlot() const { return m_loss; }
   LayerLossPlot* layerPlot() const { return m_layers; }

@@ -1,0 +1,153 @@
+// The studio's window: at the smallest screen it promises (1024x700, a projector's) every page fits and
+// nothing a speaker needs is squeezed (the chat prompt, the plots); it remembers its geometry, page,
+// Distill recipe, paths and chat sampling in QSettings (a temporary scope here); the Distill page
+// starts with the shipped demo recipe.
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QLabel>
+#include <QSettings>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QPlainTextEdit>
+#include <QStackedWidget>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include "controller/enginecontroller.h"
+#include "mainwindow.h"
+#include "pages/benchmarkpage.h"
+#include "pages/chatpage.h"
+#include "pages/distillpage.h"
+#include "pages/modelpage.h"
+#include "plots/lossplot.h"
+#include "widgets/imagedrop.h"
+#include "widgets/conversationview.h"
+#include "widgets/promptedit.h"
+
+namespace {
+const QSize kSmallScreen(1024, 700);
+const char* const kPageNames[] = {"Model", "Distill", "Chat", "Benchmark"};
+}  // namespace
+
+class TestWindow : public QObject {
+  Q_OBJECT
+  EngineController* m_engine = nullptr;
+  QTemporaryDir m_settingsDir;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDir.isValid());
+    // Every QSettings() of the studio reads and writes a file in this directory only.
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
+    QCoreApplication::setOrganizationName("mmMamba-test");
+    QCoreApplication::setApplicationName("test_window");
+    m_engine = new EngineController(this);
+  }
+
+  void init() { QSettings().clear(); }  // each test starts from nothing remembered
+
+  void everyPageFitsIn1024x700AndKeepsItsRoom() {
+    MainWindow window(m_engine);
+    window.openDefaultModels();  // the demo models (MMMAMBA_MODELS): the strip, the plots and chat filled
+    QTRY_VERIFY_WITH_TIMEOUT(!window.modelPage()->model().path.isEmpty(), 30000);
+    window.resize(kSmallScreen);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    // A side-by-side reply to an image: the tiles row and both conversations filled, as on stage.
+    ChatPage* chat = window.chatPage();
+    window.showPage(2);
+    chat->setSideBySide(true);
+    chat->imageDrop()->makeScene(7);
+    chat->ask("What colour is the circle?");
+    QTRY_VERIFY_WITH_TIMEOUT(!chat->busy(), 60000);
+    QCOMPARE(chat->view(1)->messages().size(), 2);
+    auto* stack = window.findChild<QStackedWidget*>();
+    QVERIFY(stack);
+    QStringList tooBig;
+    for (int i = 0; i < 4; ++i) {
+      window.showPage(i);
+      QTest::qWait(50);  // layouts settle, a window whose contents need more grows
+      QWidget* page = stack->widget(i);
+      const QSize need = page->minimumSizeHint().expandedTo(page->minimumSize());
+      qInfo("%s page needs %dx%d, window %dx%d", kPageNames[i], need.width(), need.height(), window.width(), window.height());
+      if (window.size() != kSmallScreen) {
+        tooBig << QString("%1 grew the window to %2x%3").arg(kPageNames[i]).arg(window.width()).arg(window.height());
+        window.resize(kSmallScreen);
+        continue;
+      }
+      // Every visible plot on the page keeps a readable height, and its data area most of its width
+      // (an empty plot's hidden legend once squeezed it to 50 px).
+      for (QCustomPlot* plot : page->findChildren<QCustomPlot*>()) {
+        if (!plot->isVisible()) continue;
+        plot->replot();
+        if (plot->height() < 150) tooBig << QString("%1: a plot is %2 px high").arg(kPageNames[i]).arg(plot->height());
+        if (plot->axisRect()->width() < plot->width() / 2)
+          tooBig << QString("%1: a plot's data area is %2 of its %3 px").arg(kPageNames[i]).arg(plot->axisRect()->width()).arg(plot->width());
+      }
+    }
+    QVERIFY2(tooBig.isEmpty(), qPrintable(tooBig.join("; ")));
+    window.showPage(2);
+    QTest::qWait(50);
+    // The prompt holds at least two lines of text.
+    QWidget* prompt = chat->input();
+    const int line = prompt->fontMetrics().lineSpacing();
+    QVERIFY2(prompt->height() >= 2 * line + 8, qPrintable(QString("the prompt is %1 px high").arg(prompt->height())));
+  }
+
+  void theDistillPageStartsWithTheShippedDemoRecipe() {
+    QFile f(MM_SOURCE_DIR "/examples/recipes/demo-linear.json");
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const nlohmann::json shipped = nlohmann::json::parse(f.readAll().toStdString());
+    DistillPage page(m_engine);
+    const nlohmann::json r = page.recipe();
+    QCOMPARE(r["stages"], shipped["stages"]);
+    QCOMPARE(r["plan"], shipped["plan"]);
+    QCOMPARE(r["init"], shipped["init"]);
+    QCOMPARE(r["max_length"], shipped["max_length"]);
+    QCOMPARE(page.stageTable()->item(0, 1)->text().toLongLong(), shipped["stages"][0]["steps"].get<int64_t>());
+    // Its data paths point at files that are not shipped: the fields stay empty for Generate scene data.
+    QVERIFY(!r.contains("train_data") && !r.contains("eval_data"));
+  }
+
+  void settingsAreRemembered() {
+    const QString evalData = m_settingsDir.filePath("val.jsonl");
+    const QString runDir = m_settingsDir.filePath("runs/remembered");
+    {
+      MainWindow window(m_engine);
+      window.show();
+      window.resize(1100, 720);
+      window.showPage(2);
+      window.findChild<QDoubleSpinBox*>("temperature")->setValue(0.7);
+      window.findChild<QDoubleSpinBox*>("topP")->setValue(0.9);
+      window.findChild<QSpinBox*>("maxTokens")->setValue(33);
+      DistillPage* distill = window.distillPage();
+      distill->setPlan("interval:2:tail");
+      distill->setEvalData(evalData);
+      distill->setRunDirectory(runDir);
+      distill->stageTable()->item(0, 1)->setText("17");
+      QVERIFY(window.close());  // nothing unsaved in the chat: it closes and remembers
+    }
+    MainWindow window(m_engine);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QCOMPARE(window.size(), QSize(1100, 720));
+    QCOMPARE(window.findChild<QStackedWidget*>()->currentIndex(), 2);
+    QCOMPARE(window.findChild<QDoubleSpinBox*>("temperature")->value(), 0.7);
+    QCOMPARE(window.findChild<QDoubleSpinBox*>("topP")->value(), 0.9);
+    QCOMPARE(window.findChild<QSpinBox*>("maxTokens")->value(), 33);
+    const nlohmann::json r = window.distillPage()->recipe();
+    QCOMPARE(window.distillPage()->planText(), QString("interval:2:tail"));
+    QCOMPARE(r["eval_data"].get<std::string>(), evalData.toStdString());
+    QCOMPARE(r["stages"][0]["steps"].get<int64_t>(), int64_t(17));
+    QCOMPARE(window.distillPage()->runDirectory(), runDir);
+
+    // A damaged entry (an edited settings file) leaves the shipped demo recipe.
+    QSettings().setValue("distill/recipe", "{\"stages\": [");
+    MainWindow again(m_engine);
+    QCOMPARE(again.distillPage()->recipe()["stages"], DistillPage(m_engine).recipe()["stages"]);
+  }
+};
+
+QTEST_MAIN(TestWindow)
+#include "test_window.moc"
