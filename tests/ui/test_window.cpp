@@ -2,6 +2,7 @@
 // nothing a speaker needs is squeezed (the chat prompt, the plots); it remembers its geometry, page,
 // Distill recipe, paths and chat sampling in QSettings (a temporary scope here); the Distill page
 // starts with the shipped demo recipe.
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QLabel>
@@ -20,7 +21,10 @@
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
+#include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
+#include "runtime/resources.h"
+#include "widgets/layerstrip.h"
 #include "widgets/imagedrop.h"
 #include "widgets/conversationview.h"
 #include "widgets/promptedit.h"
@@ -146,6 +150,69 @@ class TestWindow : public QObject {
     QSettings().setValue("distill/recipe", "{\"stages\": [");
     MainWindow again(m_engine);
     QCOMPARE(again.distillPage()->recipe()["stages"], DistillPage(m_engine).recipe()["stages"]);
+  }
+
+  void theStripShowsTheCheckpointsStateAndACellClickPlansIt() {
+    ModelPage page(m_engine);
+    QSignalSpy loaded(&page, &ModelPage::modelLoaded);
+    page.openModel(QString::fromStdString(mm::find_embedded_model("demo-linear")));  // finished stage 3
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(page.layerStrip()->look(), LayerStrip::Look::distilled);
+    page.openModel(QString::fromStdString(mm::find_embedded_model("demo-teacher")));
+    QVERIFY(loaded.wait(10000));
+    // A teacher opens on the interval planner: the strip shows the student that seeding would make.
+    QCOMPARE(page.planText(), QString("interval:4:head"));
+    QCOMPARE(page.layerStrip()->look(), LayerStrip::Look::seeded);
+    const std::vector<mm::LayerKind> before = page.layerStrip()->kinds();
+    int mamba = 0;
+    while (before[size_t(mamba)] != mm::LayerKind::mamba2) ++mamba;
+    page.show();
+    QTest::mouseClick(page.layerStrip(), Qt::LeftButton, {}, page.layerStrip()->cellRect(mamba).center());
+    // The click took effect at once: the plan box says Custom, the cell is attention now.
+    QCOMPARE(page.planMode()->currentData().toString(), QString("custom"));
+    std::vector<mm::LayerKind> expected = before;
+    expected[size_t(mamba)] = mm::LayerKind::attention;
+    QCOMPARE(page.layerStrip()->kinds(), expected);
+    QVERIFY2(page.planText().startsWith("list:") && page.planText().split(',').size() == 3, qPrintable(page.planText()));
+    QCOMPARE(LayerStrip::lookForStage("stage1", false), LayerStrip::Look::stage1);
+    QCOMPARE(LayerStrip::lookForStage("stage3", true), LayerStrip::Look::teacher);
+  }
+
+  void theTotalAndPerLayerLossesShareOneUnit() {
+    // A run whose recipe scales the layer MSE by 100: the per-layer curves show 100 x MSE, the total
+    // (100 x the mean over layers) is their mean, and both name the factor.
+    const QString dir = m_settingsDir.filePath("unit-run");
+    QDir().mkpath(dir);
+    QFile recipe(dir + "/recipe.json");
+    QVERIFY(recipe.open(QIODevice::WriteOnly));
+    recipe.write(R"({"name": "unit", "stages": [{"stage": 1, "steps": 2, "mse_factor": 100}]})");
+    recipe.close();
+    QFile metrics(dir + "/metrics.jsonl");
+    QVERIFY(metrics.open(QIODevice::WriteOnly));
+    metrics.write(R"({"stage": "stage1", "step": 1, "loss": 37.5, "layer_losses": [0.25, 0.5]})" "\n"
+                  R"({"stage": "stage1", "step": 2, "loss": 25, "layer_losses": [0.125, 0.375]})" "\n");
+    metrics.close();
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(dir, &error), qPrintable(error));
+    page.lossPlot()->flush();
+    page.layerPlot()->flush();
+    QCustomPlot* curves = page.layerPlot()->curves();
+    QCOMPARE(curves->graphCount(), 2);
+    QCOMPARE(curves->graph(0)->data()->at(0)->value, 25.0);
+    QCOMPARE(curves->graph(1)->data()->at(1)->value, 37.5);
+    for (int i = 0; i < 2; ++i) {
+      const double mean = (curves->graph(0)->data()->at(i)->value + curves->graph(1)->data()->at(i)->value) / 2;
+      bool found = false;
+      for (int g = 0; g < page.lossPlot()->graphCount(); ++g)
+        if (page.lossPlot()->graph(g)->dataCount() == 2) found |= page.lossPlot()->graph(g)->data()->at(i)->value == mean;
+      QVERIFY2(found, "the total is the mean of the per-layer curves");
+    }
+    QCOMPARE(curves->yAxis->label(), QString("layer MSE ×100"));
+    QStringList names;
+    for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i))) names << item->plottable()->name();
+    QVERIFY2(names.contains("stage 1: mean layer MSE ×100"), qPrintable(names.join("; ")));
   }
 };
 

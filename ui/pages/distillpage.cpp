@@ -29,6 +29,7 @@
 #include "plots/lossplot.h"
 #include "runtime/errors.h"
 #include "runtime/resources.h"
+#include "train/recipe.h"
 #include "train/recipe_validate.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
@@ -276,7 +277,13 @@ void DistillPage::rememberStageSteps(const nlohmann::json& recipe) {
   if (recipe.contains("stages") && recipe["stages"].is_array())
     for (const auto& st : recipe["stages"])
       if (st.is_object() && st.value("stage", nlohmann::json(0)).is_number_integer() && st.value("steps", nlohmann::json(0)).is_number_integer())
-        m_stageSteps.insert(QString("stage%1").arg(st.value("stage", 0)), st.value("steps", int64_t(0)));
+      {
+        const QString stage = QString("stage%1").arg(st.value("stage", 0));
+        m_stageSteps.insert(stage, st.value("steps", int64_t(0)));
+        // The unit of stages 1-2's losses, the same in the total and the per-layer plots.
+        const nlohmann::json factor = st.value("mse_factor", nlohmann::json(mm::StageSettings{}.mse_factor));
+        if (factor.is_number()) m_loss->setMseFactor(stage, factor.get<double>()), m_layers->setMseFactor(stage, factor.get<double>());
+      }
 }
 
 void DistillPage::setRunning(bool on) {

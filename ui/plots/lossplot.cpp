@@ -12,10 +12,11 @@ int stageIndex(const std::string& s) {
     if (s == kStages[i]) return i;
   return 4;
 }
-QString stageLabel(const std::string& s) {
+QString stageLabel(const std::string& s, double mseFactor) {
+  // Stages 1-2 report factor x the mean over layers of the layer MSE: the per-layer plot's unit.
   if (s == "teacher") return QObject::tr("teacher (cross-entropy)");
-  if (s == "stage1") return QObject::tr("stage 1: MSE ×1000");
-  if (s == "stage2") return QObject::tr("stage 2: MSE ×1000");
+  if (s == "stage1") return QObject::tr("stage 1: mean layer MSE ×%1").arg(mseFactor);
+  if (s == "stage2") return QObject::tr("stage 2: mean layer MSE ×%1").arg(mseFactor);
   if (s == "stage3") return QObject::tr("stage 3: KL");
   return QString::fromStdString(s);
 }
@@ -60,8 +61,17 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   s.raw->removeFromLegend();
   s.smooth = addGraph();
   s.smooth->setPen(QPen(c, 3));
-  s.smooth->setName(stageLabel(stage));
+  s.smooth->setName(stageLabel(stage, m_factors.value(key, 1000.0)));
   return *m_series.insert(key, s);
+}
+
+void LossPlot::setMseFactor(const QString& stage, double factor) {
+  if (!(factor > 0 && std::isfinite(factor))) return;
+  m_factors[stage] = factor;
+  if (auto it = m_series.find(stage); it != m_series.end()) {
+    it->smooth->setName(stageLabel(stage.toStdString(), factor));
+    replot(rpQueuedReplot);
+  }
 }
 
 void LossPlot::addMetric(const mm::MetricEvent& m) {

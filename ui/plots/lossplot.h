@@ -21,6 +21,8 @@ class LossPlot : public QCustomPlot {
   /// 0: no smoothing; towards 1: heavier (EMA weight of the past).
   void setSmoothing(double weight);
   void setLogScale(bool on);
+  /// The recipe's mse_factor of a stage ("stage1"), named in its legend entry (default 1000).
+  void setMseFactor(const QString& stage, double factor);
   /// Flushes buffered points now (tests, export).
   void flush();
   /// Points drawn so far across all stages.
@@ -42,6 +44,7 @@ class LossPlot : public QCustomPlot {
   void fitRanges();
 
   QMap<QString, Series> m_series;
+  QMap<QString, double> m_factors;
   QVector<mm::MetricEvent> m_pending;
   QTimer m_flushTimer;
   double m_smoothing = 0.9;
