@@ -2,6 +2,8 @@
 // nothing a speaker needs is squeezed (the chat prompt, the plots); it remembers its geometry, page,
 // Distill recipe, paths and chat sampling in QSettings (a temporary scope here); the Distill page
 // starts with the shipped demo recipe.
+#include <cmath>
+
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFile>
@@ -33,6 +35,27 @@ namespace {
 const QSize kSmallScreen(1024, 700);
 const char* const kPageNames[] = {"Model", "Distill", "Chat", "Benchmark"};
 }  // namespace
+
+/// A run directory with every stage's points (stage 1 and 2 with per-layer losses), as a finished
+/// run has them; factor is the recipe's mse_factor.
+QString writeRun(const QString& dir, int factor) {
+  QDir().mkpath(dir);
+  QFile recipe(dir + "/recipe.json");
+  if (!recipe.open(QIODevice::WriteOnly)) return {};
+  recipe.write(QString(R"({"name": "unit", "stages": [{"stage": 1, "steps": 2, "mse_factor": %1},
+                       {"stage": 2, "steps": 2, "mse_factor": %1}, {"stage": 3, "steps": 2}]})").arg(factor).toUtf8());
+  QFile metrics(dir + "/metrics.jsonl");
+  if (!metrics.open(QIODevice::WriteOnly)) return {};
+  const double f = factor;
+  const double layers[2][2] = {{0.25, 0.5}, {0.125, 0.375}};
+  for (const char* stage : {"stage1", "stage2"})
+    for (int step = 1; step <= 2; ++step)
+      metrics.write(QString(R"({"stage": "%1", "step": %2, "loss": %3, "layer_losses": [%4, %5]})" "\n")
+                        .arg(stage).arg(step).arg(f * (layers[step - 1][0] + layers[step - 1][1]) / 2)
+                        .arg(layers[step - 1][0]).arg(layers[step - 1][1]).toUtf8());
+  metrics.write(R"({"stage": "stage3", "step": 1, "loss": 2.5})" "\n" R"({"stage": "stage3", "step": 2, "loss": 2.25})" "\n");
+  return dir;
+}
 
 class TestWindow : public QObject {
   Q_OBJECT
@@ -66,6 +89,9 @@ class TestWindow : public QObject {
     chat->ask("What colour is the circle?");
     QTRY_VERIFY_WITH_TIMEOUT(!chat->busy(), 60000);
     QCOMPARE(chat->view(1)->messages().size(), 2);
+    // A finished run on the Distill page: three stages in the legend, per-layer curves.
+    QString error;
+    QVERIFY2(window.distillPage()->openRun(writeRun(m_settingsDir.filePath("layout-run"), 1000), &error), qPrintable(error));
     auto* stack = window.findChild<QStackedWidget*>();
     QVERIFY(stack);
     QStringList tooBig;
@@ -181,17 +207,7 @@ class TestWindow : public QObject {
   void theTotalAndPerLayerLossesShareOneUnit() {
     // A run whose recipe scales the layer MSE by 100: the per-layer curves show 100 x MSE, the total
     // (100 x the mean over layers) is their mean, and both name the factor.
-    const QString dir = m_settingsDir.filePath("unit-run");
-    QDir().mkpath(dir);
-    QFile recipe(dir + "/recipe.json");
-    QVERIFY(recipe.open(QIODevice::WriteOnly));
-    recipe.write(R"({"name": "unit", "stages": [{"stage": 1, "steps": 2, "mse_factor": 100}]})");
-    recipe.close();
-    QFile metrics(dir + "/metrics.jsonl");
-    QVERIFY(metrics.open(QIODevice::WriteOnly));
-    metrics.write(R"({"stage": "stage1", "step": 1, "loss": 37.5, "layer_losses": [0.25, 0.5]})" "\n"
-                  R"({"stage": "stage1", "step": 2, "loss": 25, "layer_losses": [0.125, 0.375]})" "\n");
-    metrics.close();
+    const QString dir = writeRun(m_settingsDir.filePath("unit-run"), 100);
     DistillPage page(m_engine);
     QString error;
     QVERIFY2(page.openRun(dir, &error), qPrintable(error));
@@ -212,7 +228,34 @@ class TestWindow : public QObject {
     QStringList names;
     for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i))) names << item->plottable()->name();
-    QVERIFY2(names.contains("stage 1: mean layer MSE ×100"), qPrintable(names.join("; ")));
+    QVERIFY2(names.contains("stage 1: MSE ×100"), qPrintable(names.join("; ")));
+  }
+
+  void aSecondRunIsDrawnBesideTheFirst() {
+    const QString a = writeRun(m_settingsDir.filePath("run-a"), 1000), b = writeRun(m_settingsDir.filePath("run-b"), 100);
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(a, &error), qPrintable(error));
+    const int own = page.lossPlot()->pointCount();
+    QVERIFY2(page.compareWith(b, &error), qPrintable(error));
+    QCOMPARE(page.lossPlot()->comparisonPointCount(), 6);  // every stage of run-b, laid end to end
+    QCOMPARE(page.lossPlot()->pointCount(), own);
+    // Run b's stage 1 sits where run a's does, at a tenth of its value (factor 100 against 1000).
+    double lowest = INFINITY;
+    for (int g = 0; g < page.lossPlot()->graphCount(); ++g)
+      if (page.lossPlot()->graph(g)->pen().style() == Qt::DashLine)
+        for (auto p = page.lossPlot()->graph(g)->data()->constBegin(); p != page.lossPlot()->graph(g)->data()->constEnd(); ++p)
+          if (p->key == 1) lowest = std::min(lowest, p->value);
+    QCOMPARE(lowest, 37.5);
+    bool named = false;
+    for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i)))
+        named |= item->plottable()->name() == "run-b (compared, dashed)";
+    QVERIFY(named);
+    QVERIFY(!page.compareWith(m_settingsDir.filePath("no-such-run"), &error));
+    QVERIFY(!error.isEmpty());
+    QVERIFY2(page.openRun(a, &error), qPrintable(error));  // another run shown: the comparison goes
+    QCOMPARE(page.lossPlot()->comparisonPointCount(), 0);
   }
 };
 

@@ -90,11 +90,14 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   auto* exportButton = new QPushButton(tr("Export…"));
   exportButton->setToolTip(tr("Save the plots as PNG, SVG or PDF and the numbers as CSV"));
   auto* openRunButton = new QPushButton(tr("Open run…"));
+  auto* compareButton = new QPushButton(tr("Compare…"));
+  compareButton->setToolTip(tr("Draw another run's loss (dashed) beside this one"));
   auto* plotBar = new QHBoxLayout;
   plotBar->addWidget(new QLabel(tr("Smoothing")));
   plotBar->addWidget(m_smoothing, 1);
   plotBar->addWidget(m_log);
   plotBar->addWidget(openRunButton);
+  plotBar->addWidget(compareButton);
   plotBar->addWidget(exportButton);
 
   m_eval = new QTableWidget;
@@ -128,6 +131,11 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(m_smoothing, &QSlider::valueChanged, this, [this](int v) { m_loss->setSmoothing(v / 100.0); });
   connect(m_log, &QCheckBox::toggled, m_loss, &LossPlot::setLogScale);
   connect(exportButton, &QPushButton::clicked, this, &DistillPage::exportPlots);
+  connect(compareButton, &QPushButton::clicked, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("A run to compare with"), m_runDir->text());
+    QString error;
+    if (!dir.isEmpty() && !compareWith(dir, &error)) ui::showError(this, tr("Cannot compare"), error);
+  });
   connect(openRunButton, &QPushButton::clicked, this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run directory"), m_runDir->text());
     QString error;

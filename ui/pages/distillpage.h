@@ -1,7 +1,7 @@
 // The Distill page: edit or load a recipe, start / pause / resume / stop a run (stages chain with the
 // engine's stage guard), watch the total loss per stage, the per-layer losses and their heatmap live
-// with ETA, tokens/s and learning rate; reopen a past run; export plots and CSV; evaluate the run's
-// checkpoints per question family.
+// with ETA, tokens/s and learning rate; reopen a past run and compare it with another; export plots
+// and CSV; evaluate the run's checkpoints per question family.
 #pragma once
 
 #include <QElapsedTimer>
@@ -53,6 +53,8 @@ class DistillPage : public QWidget {
   void generateSceneData(const std::vector<mm::data::SceneDataOptions>& splits);
   /// Redraws a past run's curves from its directory and lists its checkpoints.
   bool openRun(const QString& dir, QString* error);
+  /// Overlays another run's total loss on the loss plot (dashed), beside the run shown.
+  bool compareWith(const QString& dir, QString* error);
   void evaluateCheckpoints();
   /// Writes the three plots to PATH (its extension picks PNG, SVG or PDF; the layer plots get
   /// -layers and -heatmap before it), each titled with the run's name, and every metric column to

@@ -29,14 +29,24 @@
 
 using ui::qs;
 
-bool DistillPage::openRun(const QString& dir, QString* error) {
-  mm::RunHistory h;
+namespace {
+
+/// A run directory's recipe, metrics, checkpoints and evaluation; false with the reason.
+bool readRun(const QString& dir, mm::RunHistory* h, QString* error) {
   try {
-    h = mm::read_run_history(dir.toStdString());
+    *h = mm::read_run_history(dir.toStdString());
+    return true;
   } catch (const std::exception& e) {
     if (error) *error = QString::fromUtf8(e.what());
     return false;
   }
+}
+
+}  // namespace
+
+bool DistillPage::openRun(const QString& dir, QString* error) {
+  mm::RunHistory h;
+  if (!readRun(dir, &h, error)) return false;
   m_runDir->setText(dir);
   const nlohmann::json r = nlohmann::json::parse(h.recipe_text, nullptr, false);
   if (r.is_object()) {
@@ -60,6 +70,17 @@ bool DistillPage::openRun(const QString& dir, QString* error) {
   showEval(h.eval);  // the run's saved evaluation, or an empty table
   m_status->setText(tr("Run %1: %2 metric points, checkpoints of %3.")
                         .arg(dir).arg(h.metrics.size()).arg(QStringList(m_checkpoints.keys()).join(", ")));
+  return true;
+}
+
+bool DistillPage::compareWith(const QString& dir, QString* error) {
+  mm::RunHistory h;
+  if (!readRun(dir, &h, error)) return false;
+  if (h.metrics.empty()) {
+    if (error) *error = tr("%1 has no loss points yet (metrics.jsonl is empty).").arg(dir);
+    return false;
+  }
+  m_loss->setComparison(QFileInfo(dir).fileName(), h.metrics);
   return true;
 }
 

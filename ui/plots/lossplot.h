@@ -25,6 +25,12 @@ class LossPlot : public QCustomPlot {
   void setMseFactor(const QString& stage, double factor);
   /// Flushes buffered points now (tests, export).
   void flush();
+  /// Overlays another run's total loss: its stages end to end by its own step counts, smoothed like
+  /// the live curves, dashed in lighter stage colours, one legend entry "name (compared)". Empty
+  /// metrics remove it; clearAll() too.
+  void setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics);
+  /// Points of the compared run.
+  int comparisonPointCount() const;
   /// Points drawn so far across all stages.
   int pointCount() const;
   /// stage,step,global_step,loss rows.
@@ -40,10 +46,12 @@ class LossPlot : public QCustomPlot {
   Series& series(const std::string& stage, int64_t total);
   double offsetOf(const std::string& stage) const;
   void rebuildSmooth(Series& s);
+  void rebuildCompare(Series& s);
   /// Axis ranges that hold every raw point (with a margin); legend and the empty note follow the data.
   void fitRanges();
 
   QMap<QString, Series> m_series;
+  QMap<QString, Series> m_compare;  ///< the compared run per stage (smooth line only; x already laid end to end)
   QMap<QString, double> m_factors;
   QVector<mm::MetricEvent> m_pending;
   QTimer m_flushTimer;
