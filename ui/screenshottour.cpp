@@ -70,7 +70,7 @@ void ScreenshotTour::start() {
       ChatPage* chat = m_window->chatPage();
       chat->setSideBySide(true);
       chat->imageDrop()->makeScene(7);
-      chat->ask("What colour is the circle?");
+      chat->ask("What shape is the green object?");  // scene 7: a yellow cross and a green square
       waitFor([chat] { return !chat->busy(); }, 60000, [this, chat] {
         grab("3-chat");
         // Regenerate with sampling on: a second version of the reply beside the first (‹ 2/2 ›).

@@ -1,6 +1,7 @@
 // The Chat page's conversation handling on a micro student: the prompt takes several lines (Enter
 // sends, Shift+Enter breaks the line), regenerate keeps every version and the conversation goes on
-// from the one shown, and New chat or closing the window asks before an unsaved conversation goes.
+// from the one shown, a generated scene's known answer is shown with right or wrong, and New chat or
+// closing the window asks before an unsaved conversation goes.
 #include <ATen/ATen.h>
 
 #include <filesystem>
@@ -23,9 +24,12 @@
 #include <QtTest>
 
 #include "controller/enginecontroller.h"
+#include "data/scene.h"
+#include "eval/evaluate.h"
 #include "mainwindow.h"
 #include "pages/chatpage.h"
 #include "widgets/conversationview.h"
+#include "widgets/imagedrop.h"
 #include "widgets/promptedit.h"
 
 namespace {
@@ -180,6 +184,39 @@ class TestChatPage : public QObject {
     QFile saved(file);
     QVERIFY(saved.open(QIODevice::ReadOnly));
     QVERIFY2(saved.readAll().contains("And a blue square?"), "Save wrote the conversation as it was");
+  }
+
+  void aGeneratedScenesAnswerIsShownAndTheReplyMarkedRightOrWrong() {
+    ChatPage page(m_engine);
+    page.addModel("student", m_student, true);
+    page.resetConversation();
+    page.setMaxNewTokens(3);
+    page.imageDrop()->makeScene(11);
+    QVERIFY(page.imageDrop()->scene());
+    const std::optional<std::string> truth = mm::data::answer_question({*page.imageDrop()->scene()}, "How many objects are there?");
+    QVERIFY(truth);
+    const ChatReplyInfo r = askAndWait(page, "How many objects are there?");
+    const ConversationView::Message& reply = page.view(0)->messages().back();
+    QCOMPARE(reply.truth, QString::fromStdString(*truth));
+    QCOMPARE(ConversationView::matchesTruth(reply), mm::normalise_answer(r.text.toStdString()) == *truth);
+    QTRY_VERIFY(page.view(0)->toPlainText().contains("truth: " + QString::fromStdString(*truth)));
+    QTRY_VERIFY(page.view(0)->toPlainText().contains(ConversationView::matchesTruth(reply) ? "✓ right" : "✗ wrong"));
+    // The same words from the model would be right, other words wrong (normalised as the eval scores).
+    ConversationView::Message same = reply;
+    same.text = " " + QString::fromStdString(*truth).toUpper() + ".";
+    QVERIFY(ConversationView::matchesTruth(same));
+    same.text = "many";
+    QVERIFY(!ConversationView::matchesTruth(same));
+    // A question the scene cannot answer has no truth.
+    askAndWait(page, "What colour is the dragon?");
+    QVERIFY(page.view(0)->messages().back().truth.isEmpty());
+    // An image of unknown content (pasted, opened): no truth from then on.
+    QImage plain(64, 64, QImage::Format_RGB888);
+    plain.fill(Qt::gray);
+    page.imageDrop()->setImage(plain, "pasted");
+    QVERIFY(!page.imageDrop()->scene());
+    askAndWait(page, "How many objects are there?");
+    QVERIFY(page.view(0)->messages().back().truth.isEmpty());
   }
 
   void closingTheWindowAsksToo() {

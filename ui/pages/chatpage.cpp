@@ -291,6 +291,15 @@ void ChatPage::send(bool regen) {
     return;
   }
   m_lastReplies.clear();
+  if (!regen) {  // the known answer, when every image so far is a generated scene
+    if (!m_image->image().isNull() && m_scenes) {
+      if (m_image->scene()) m_scenes->push_back(*m_image->scene());
+      else m_scenes.reset();
+    }
+    const std::optional<std::string> truth =
+        m_scenes && !m_scenes->empty() ? mm::data::answer_question(*m_scenes, question.toStdString()) : std::nullopt;
+    m_truth = truth ? QString::fromStdString(*truth) : QString();
+  }
   for (int s = 0; s < sides; ++s) {
     ChatRequest req;
     req.modelPath = modelPath(s);
@@ -301,6 +310,7 @@ void ChatPage::send(bool regen) {
     req.regenerate = regen;
     if (!regen) view(s)->addUser(question, req.image);
     view(s)->beginReply(regen);
+    if (!m_truth.isEmpty()) view(s)->setReplyTruth(m_truth);
     m_jobs.insert(m_engine->chat(req), s);
   }
   if (!regen) {
@@ -326,6 +336,8 @@ void ChatPage::resetConversation() {
     if (!modelPath(s).isEmpty()) m_engine->resetChat(modelPath(s));
   }
   m_lastReplies.clear();
+  m_scenes = std::vector<mm::data::Scene>{};
+  m_truth.clear();
   m_unsaved = false;
   m_savedPath.clear();
   showTiles(TilePreview{});  // the previous image's tiles go with the conversation

@@ -7,7 +7,11 @@
 #include <QMap>
 #include <QWidget>
 
+#include <optional>
+#include <vector>
+
 #include "controller/uitypes.h"
+#include "data/scene.h"
 
 class ConversationView;
 class EngineController;
@@ -77,6 +81,10 @@ class ChatPage : public QWidget {
   EngineController* m_engine;
   QMap<quint64, int> m_jobs;  ///< running chat job -> side (0 main, 1 second)
   QMap<int, ChatReplyInfo> m_lastReplies;
+  /// The scenes of the images sent so far when every one is a generated scene (their objects answer
+  /// the questions); unset once an image of unknown content is sent.
+  std::optional<std::vector<mm::data::Scene>> m_scenes = std::vector<mm::data::Scene>{};
+  QString m_truth;  ///< the known answer to the last question, or empty
   bool m_unsaved = false;
   QString m_savedPath;  ///< where the conversation was last saved or loaded from
   quint64 m_sceneSeed = 1;

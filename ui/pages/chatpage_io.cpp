@@ -95,6 +95,12 @@ bool ChatPage::loadConversation(const QString& path, QString* error) {
   }
   m_unsaved = false;
   m_savedPath = path;
+  // The loaded images' scenes are not known: no truth for questions about them.
+  bool images = false;
+  for (int s = 0; s < 2; ++s)
+    for (const ConversationView::Message& m : view(s)->messages()) images |= !m.image.isNull();
+  m_scenes = images ? std::nullopt : std::optional<std::vector<mm::data::Scene>>(std::vector<mm::data::Scene>{});
+  m_truth.clear();
   updateButtons();
   return true;
 }

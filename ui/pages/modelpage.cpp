@@ -62,7 +62,12 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
   m_summary->setWordWrap(true);
   auto* archBox = new QGroupBox(tr("Architecture"));
-  (new QVBoxLayout(archBox))->addWidget(m_summary);
+  auto* summaryScroll = new QScrollArea;  // a narrow window scrolls the summary instead of cutting it
+  summaryScroll->setWidget(m_summary);
+  summaryScroll->setWidgetResizable(true);
+  summaryScroll->setFrameShape(QFrame::NoFrame);
+  summaryScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  (new QVBoxLayout(archBox))->addWidget(summaryScroll);
 
   m_strip = new LayerStrip;
   auto* stripScroll = new QScrollArea;
@@ -114,7 +119,7 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   planBox->setLayout(planForm);
 
   m_plot = new QCustomPlot;
-  m_plot->setMinimumSize(360, 260);
+  m_plot->setMinimumSize(300, 260);
   m_plot->xAxis->setLabel(tr("context length (tokens)"));
   m_plot->yAxis->setLabel(tr("predicted memory, MiB (bf16 weights + cache)"));
   m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);

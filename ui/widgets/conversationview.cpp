@@ -4,6 +4,8 @@
 #include <QLocale>
 #include <QScrollBar>
 
+#include "eval/evaluate.h"
+
 namespace {
 
 QString imageHtml(const QImage& img) {
@@ -72,6 +74,17 @@ bool ConversationView::showVersion(int i) {
   m_messages.back() = m_versions[i];
   scheduleRender();
   return true;
+}
+
+void ConversationView::setReplyTruth(const QString& truth) {
+  if (Message* m = lastReply()) {
+    m->truth = truth;
+    replyChanged();
+  }
+}
+
+bool ConversationView::matchesTruth(const Message& m) {
+  return !m.truth.isEmpty() && mm::normalise_answer(m.text.toStdString()) == mm::normalise_answer(m.truth.toStdString());
 }
 
 void ConversationView::appendToReply(const QString& delta) {
@@ -175,7 +188,15 @@ void ConversationView::render() {
                                 ? tr(" <span style='color:#555'>· version %1 of %2%3</span>")
                                       .arg(m_version + 1).arg(m_versions.size()).arg(m.streaming ? tr(", writing…") : "")
                                 : QString();
-    html += "<p><b>" + who.toHtmlEscaped() + "</b>" + version + "<br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
+    // The known answer, and whether the reply is right: marked apart from the agreement colours.
+    QString truth;
+    if (!m.truth.isEmpty())
+      truth = "<br>" + tr("truth: <b>%1</b>").arg(m.truth.toHtmlEscaped()) +
+              (m.streaming || m.failed ? QString()
+               : matchesTruth(m) ? tr(" <span style='color:#1a7f37'>✓ right</span>")
+                                 : tr(" <span style='color:#b00'>✗ wrong</span>"));
+    html += "<p><b>" + who.toHtmlEscaped() + "</b>" + version + "<br>" + body + truth + "<br><small style='color:#777'>" +
+            m.stats + "</small></p>";
   }
   QScrollBar* bar = verticalScrollBar();
   const bool atEnd = bar->value() >= bar->maximum() - 4;

@@ -25,6 +25,7 @@ class ConversationView : public QTextBrowser {
     bool streaming = false;
     QString speaker;         ///< the model that wrote a reply (its label when the reply began)
     qint64 lastToken = -1;   ///< see ChatReplyInfo::lastToken
+    QString truth;           ///< the known answer (a generated scene's), or empty
     bool failed = false;
   };
 
@@ -34,6 +35,11 @@ class ConversationView : public QTextBrowser {
   /// Starts an empty reply. regenerate: a new version of the last reply, the earlier ones kept.
   void beginReply(bool regenerate);
   void appendToReply(const QString& delta);
+  /// The known answer to the reply's question (from a generated scene): shown under the reply, with
+  /// right or wrong once it is finished (normalised exact match, as the evaluation scores).
+  void setReplyTruth(const QString& truth);
+  /// Whether a finished reply matches its truth.
+  static bool matchesTruth(const Message& reply);
   void finishReply(const ChatReplyInfo& info);
   /// Marks the last reply's tokens against reference ids; returns the share that agrees.
   double markAgreement(const QVector<qint64>& reference);
