@@ -119,6 +119,7 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   plots->addWidget(m_layers);
   plots->setStretchFactor(0, 1);
   plots->setStretchFactor(1, 1);
+  plots->setSizes({1000, 1000});  // an even split at any size (the size hints alone favour the layer plots)
   auto* right = new QVBoxLayout;
   right->addWidget(m_status);
   right->addWidget(m_progress);
