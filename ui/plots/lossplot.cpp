@@ -58,7 +58,7 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   const QColor c = ui::modelColor(stageIndex(stage));
   s.raw = addGraph();
   s.raw->setLineStyle(QCPGraph::lsNone);
-  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 90), 5));
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 120), 7));  // visible on a projector
   s.raw->removeFromLegend();
   s.smooth = addGraph();
   s.smooth->setPen(QPen(c, 3));

@@ -195,8 +195,8 @@ void ConversationView::render() {
               (m.streaming || m.failed ? QString()
                : matchesTruth(m) ? tr(" <span style='color:#1a7f37'>✓ right</span>")
                                  : tr(" <span style='color:#b00'>✗ wrong</span>"));
-    html += "<p><b>" + who.toHtmlEscaped() + "</b>" + version + "<br>" + body + truth + "<br><small style='color:#777'>" +
-            m.stats + "</small></p>";
+    html += "<p><b>" + who.toHtmlEscaped() + "</b>" + version + "<br>" + body + truth + "<br><span style='color:#555'>" +
+            m.stats + "</span></p>";  // full size: read from the back of a room
   }
   QScrollBar* bar = verticalScrollBar();
   const bool atEnd = bar->value() >= bar->maximum() - 4;
