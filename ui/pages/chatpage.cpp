@@ -14,11 +14,9 @@
 #include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QSettings>
 #include <QShortcut>
 #include <QSpinBox>
 #include <QSplitter>
@@ -361,33 +359,6 @@ void ChatPage::showReplyVersion(int i) {
   updateButtons();  // each version keeps the agreement marks of its own comparison
 }
 
-bool ChatPage::confirmDiscard() {
-  if (!m_unsaved) return true;
-  QMessageBox box(QMessageBox::Question, tr("Unsaved conversation"),
-                  tr("The conversation has replies that are not saved."), QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
-  box.setInformativeText(m_savedPath.isEmpty() ? tr("Save it before it is cleared?")
-                                               : tr("Save it to %1 before it is cleared?").arg(QFileInfo(m_savedPath).fileName()));
-  box.setDefaultButton(QMessageBox::Save);
-  switch (box.exec()) {
-    case QMessageBox::Discard: return true;
-    case QMessageBox::Save: {
-      const QString f = !m_savedPath.isEmpty() ? m_savedPath
-                                               : QFileDialog::getSaveFileName(this, tr("Save conversation"), "conversation.json", tr("JSON (*.json)"));
-      return !f.isEmpty() && saveTo(f);
-    }
-    default: return false;
-  }
-}
-
-bool ChatPage::saveTo(const QString& path) {
-  QString error;
-  if (!saveConversation(path, &error)) {
-    ui::showError(this, tr("Cannot save"), error);
-    return false;
-  }
-  return true;
-}
-
 void ChatPage::compareReplies() {
   if (!m_sideBySide->isChecked() || !m_lastReplies.contains(0) || !m_lastReplies.contains(1)) return;
   m_right->markAgreement(m_lastReplies[0].ids);
@@ -451,26 +422,4 @@ QString ChatPage::cliEquivalent() const {
                     .arg(s.maxNewTokens).arg(s.seed);
   if (!m_system->toPlainText().isEmpty()) cmd += " --system " + ui::shellQuote(m_system->toPlainText());
   return cmd + " --image IMAGE --prompt 'QUESTION'";
-}
-
-void ChatPage::saveSettings(QSettings& settings) const {
-  const SamplingSettings s = sampling();
-  settings.setValue("chat/temperature", s.temperature);
-  settings.setValue("chat/topK", s.topK);
-  settings.setValue("chat/topP", s.topP);
-  settings.setValue("chat/repetitionPenalty", s.repetitionPenalty);
-  settings.setValue("chat/maxNewTokens", s.maxNewTokens);
-  settings.setValue("chat/seed", qulonglong(s.seed));
-  settings.setValue("chat/systemPrompt", m_system->toPlainText());
-}
-
-void ChatPage::restoreSettings(const QSettings& settings) {
-  // Spin boxes clamp what an edited settings file holds to their ranges.
-  m_temperature->setValue(settings.value("chat/temperature", m_temperature->value()).toDouble());
-  m_topK->setValue(settings.value("chat/topK", m_topK->value()).toInt());
-  m_topP->setValue(settings.value("chat/topP", m_topP->value()).toDouble());
-  m_repetition->setValue(settings.value("chat/repetitionPenalty", m_repetition->value()).toDouble());
-  m_maxTokens->setValue(settings.value("chat/maxNewTokens", m_maxTokens->value()).toInt());
-  m_seed->setValue(settings.value("chat/seed", m_seed->value()).toInt());
-  m_system->setPlainText(settings.value("chat/systemPrompt", m_system->toPlainText()).toString());
 }
