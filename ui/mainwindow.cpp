@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QClipboard>
+#include <QCloseEvent>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QFileInfo>
@@ -120,7 +121,10 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   // Pages talk through the window: an opened model is offered to Chat and Distill.
   connect(m_model, &ModelPage::modelLoaded, this, [this](const ModelInfo& info) {
     if (info.hasTokenizer) m_chat->addModel(QString("%1 (%2)").arg(info.name, info.role), info.path);
-    if (info.role == "teacher") m_distill->setTeacher(info.path, info.config ? int(info.config->n_layers()) : 0);
+    const bool keepRemembered = m_startingUp && !m_distill->teacherPath().isEmpty() && m_distill->teacherPath() != info.path;
+    if (info.role == "teacher" && !keepRemembered)
+      m_distill->setTeacher(info.path, info.config ? int(info.config->n_layers()) : 0);
+    m_startingUp = false;
     m_bench->addCheckpoint(QString("%1 (%2)").arg(info.name, info.role), info.path, false);
   });
   // The planner on the Model page is the Distill plan of that teacher.
@@ -132,6 +136,32 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   });
   buildMenus();
   resize(1360, 860);
+  restoreSettings();
+}
+
+void MainWindow::saveSettings() const {
+  QSettings settings;
+  settings.setValue("window/geometry", saveGeometry());
+  settings.setValue("window/page", m_nav->currentRow());
+  m_chat->saveSettings(settings);
+  m_distill->saveSettings(settings);
+}
+
+void MainWindow::restoreSettings() {
+  const QSettings settings;
+  restoreGeometry(settings.value("window/geometry").toByteArray());
+  showPage(std::clamp(settings.value("window/page", 0).toInt(), 0, m_pages->count() - 1));
+  m_chat->restoreSettings(settings);
+  m_distill->restoreSettings(settings);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (!m_chat->confirmDiscard()) {
+    event->ignore();
+    return;
+  }
+  saveSettings();
+  event->accept();
 }
 
 void MainWindow::buildMenus() {
@@ -193,8 +223,10 @@ void MainWindow::showGuide() {
       "<li><b>Distill</b>: <i>Generate scene data…</i>, then Start. Stage 1 trains the new parameters "
       "layer by layer, stage 2 whole layers, stage 3 the model end to end against the teacher. "
       "Pause, stop and resume keep every step; <i>Evaluate checkpoints</i> fills the accuracy table.</li>"
-      "<li><b>Chat</b>: make a scene (or drop, paste, open an image) and ask. <i>Side by side</i> "
-      "asks a second model; tokens both chose are blue, tokens they disagree on amber.</li>"
+      "<li><b>Chat</b>: make a scene (or drop, paste, open an image) and ask; for a random scene the "
+      "true answer is shown under each reply, marked right or wrong. <i>Regenerate</i> keeps every "
+      "version (‹ 2/3 ›). <i>Side by side</i> asks a second model; tokens both chose are blue, tokens "
+      "they disagree on amber.</li>"
       "<li><b>Benchmark</b>: prefill and decode time and memory against context length: the "
       "teacher's cache grows, the linear student's state does not.</li></ol>"
       "<p>Every page's work is also a command: Help → Show CLI command.</p>"
@@ -203,6 +235,7 @@ void MainWindow::showGuide() {
       "<tr><td><b>Ctrl+O</b></td><td>open a checkpoint</td></tr>"
       "<tr><td><b>Ctrl+K</b></td><td>the page's CLI command</td></tr>"
       "<tr><td><b>Enter</b></td><td>Chat: send</td></tr>"
+      "<tr><td><b>Shift+Enter</b></td><td>Chat: a new line in the prompt</td></tr>"
       "<tr><td><b>Esc</b></td><td>Chat: stop the reply</td></tr>"
       "<tr><td><b>Ctrl+V</b></td><td>Chat: paste an image from the clipboard</td></tr>"
       "<tr><td><b>F1</b></td><td>this guide</td></tr>"
@@ -229,6 +262,7 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::openDefaultModels() {
+  m_startingUp = true;
   const char* labels[] = {"demo teacher", "demo linear", "demo hybrid"};
   const std::vector<std::string>& names = mm::embedded_model_names();
   for (size_t i = 0; i < names.size(); ++i) {

@@ -28,6 +28,13 @@ class MainWindow : public QMainWindow {
   DistillPage* distillPage() const { return m_distill; }
   ChatPage* chatPage() const { return m_chat; }
   BenchmarkPage* benchmarkPage() const { return m_bench; }
+  /// The window's geometry and page, and each page's remembered settings (QSettings).
+  void saveSettings() const;
+  void restoreSettings();
+
+ protected:
+  /// Asks before an unsaved conversation is dropped, then remembers the settings.
+  void closeEvent(QCloseEvent* event) override;
 
  private:
   void buildMenus();
@@ -44,4 +51,5 @@ class MainWindow : public QMainWindow {
   BenchmarkPage* m_bench;
   QLabel* m_jobLabel;
   QProgressBar* m_jobProgress;
+  bool m_startingUp = false;  ///< the embedded teacher opening at start: a remembered Distill teacher stays
 };

@@ -1,6 +1,7 @@
 #include "screenshottour.h"
 
 #include <QCoreApplication>
+#include <QDoubleSpinBox>
 #include <QDir>
 #include <QFileInfo>
 #include <QElapsedTimer>
@@ -69,9 +70,15 @@ void ScreenshotTour::start() {
       ChatPage* chat = m_window->chatPage();
       chat->setSideBySide(true);
       chat->imageDrop()->makeScene(7);
-      chat->ask("What colour is the circle?");
+      chat->ask("What shape is the green object?");  // scene 7: a yellow cross and a green square
       waitFor([chat] { return !chat->busy(); }, 60000, [this, chat] {
         grab("3-chat");
+        // Regenerate with sampling on: a second version of the reply beside the first (‹ 2/2 ›).
+        chat->findChild<QDoubleSpinBox*>("temperature")->setValue(0.8);
+        chat->regenerate();
+        waitFor([chat] { return !chat->busy(); }, 60000, [this, chat] {
+        grab("3c-chat-versions");
+        chat->findChild<QDoubleSpinBox*>("temperature")->setValue(0);
         // A checkpoint given on the command line (e.g. `mmmamba create --arch tiny`) answers too.
         const QString opened = m_window->modelPage()->model().path;
         const bool other = !opened.isEmpty() && !opened.contains("demo-teacher");
@@ -92,6 +99,7 @@ void ScreenshotTour::start() {
             grab("4-benchmark");
             emit done(m_ok);
           });
+        });
         });
       });
     });

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   const QStringList pages = {"model", "distill", "chat", "benchmark"};
   window.openDefaultModels();
   if (!parser.positionalArguments().isEmpty()) window.modelPage()->openModel(parser.positionalArguments().first());
-  window.showPage(std::max(0, int(pages.indexOf(parser.value(page)))));
+  if (parser.isSet(page)) window.showPage(std::max(0, int(pages.indexOf(parser.value(page)))));  // else the remembered one
   if (parser.isSet(size)) {
     const QStringList wh = parser.value(size).split('x');
     if (wh.size() == 2 && wh[0].toInt() > 0 && wh[1].toInt() > 0) window.resize(wh[0].toInt(), wh[1].toInt());

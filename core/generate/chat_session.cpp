@@ -99,6 +99,29 @@ ChatReply ChatSession::regenerate(const SamplingOptions& opts, JobContext& ctx) 
   return r;
 }
 
+void ChatSession::use_reply(const std::vector<int64_t>& ids, int64_t last_token, const std::string& text,
+                            JobContext& ctx) {
+  if (reply_prompt_.empty() || turns_.empty())
+    throw InputError("there is no reply to replace", "ask a question first");
+  // The cache after a reply holds its prompt and every sampled token but the last (which stays
+  // pending): a stop token is not among ids, a length limit's last token is ids.back().
+  std::vector<int64_t> fed = reply_prompt_;
+  fed.insert(fed.end(), ids.begin(), ids.end());
+  if (!ids.empty() && ids.back() == last_token) fed.pop_back();
+  cache_.restore(before_reply_);
+  pending_ = pending_before_;
+  if (turns_.back().role == "assistant") turns_.pop_back();
+  try {
+    prefill(model_, cache_, at::tensor(fed, at::kLong).view({1, -1}), reply_pixels_, SamplingOptions().prefill_chunk,
+            &ctx.cancel);
+  } catch (...) {
+    cache_.restore(before_reply_);
+    throw;
+  }
+  turns_.push_back({"assistant", text});
+  pending_ = last_token >= 0 ? std::vector<int64_t>{last_token} : std::vector<int64_t>{};
+}
+
 std::string ChatSession::reply_text(const std::vector<int64_t>& ids) const {
   std::vector<int64_t> known;  // ids without text (unused vocabulary slots) add nothing
   for (int64_t id : ids)

@@ -33,6 +33,10 @@ class ChatSession {
   /// Replaces the last reply with a new one (e.g. other sampling settings), from the snapshot taken
   /// before it: the prompt is not read again.
   ChatReply regenerate(const SamplingOptions& opts, JobContext& ctx);
+  /// Puts an earlier version of the last reply back (one regenerate() replaced): the cache returns to
+  /// the snapshot before the reply and reads that version's sampled tokens, so the next turn follows
+  /// it exactly. ids and last_token as its Generation gave them.
+  void use_reply(const std::vector<int64_t>& ids, int64_t last_token, const std::string& text, JobContext& ctx);
   void reset();
   /// Adds a finished exchange (e.g. from a saved conversation) without generating: the question, its
   /// images and the given reply are read into the cache as if the reply had been sampled.

@@ -28,6 +28,19 @@ std::string find_embedded_model(const std::string& name) {
   return {};
 }
 
+std::string find_shipped_recipe(const std::string& name) {
+  std::vector<fs::path> roots;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) roots.push_back(exe.parent_path().parent_path() / "share" / "mmmamba" / "recipes");
+#ifdef MM_SOURCE_RECIPES_DIR
+  roots.push_back(MM_SOURCE_RECIPES_DIR);
+#endif
+  for (const fs::path& root : roots)
+    if (fs::is_regular_file(root / (name + ".json"), ec)) return (root / (name + ".json")).string();
+  return {};
+}
+
 const std::vector<std::string>& embedded_model_names() {
   static const std::vector<std::string> names = {"demo-teacher", "demo-linear", "demo-hybrid"};
   return names;

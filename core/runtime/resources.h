@@ -15,6 +15,10 @@ std::vector<std::string> embedded_model_roots();
 /// or "" when no root holds it.
 std::string find_embedded_model(const std::string& name);
 
+/// A shipped example recipe (`name`.json, e.g. "demo-linear") from <exe dir>/../share/mmmamba/recipes
+/// (installed) or the source tree's examples/recipes, or "" when neither holds it.
+std::string find_shipped_recipe(const std::string& name);
+
 /// The names of the embedded models, teacher first.
 const std::vector<std::string>& embedded_model_names();
 

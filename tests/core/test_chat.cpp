@@ -79,6 +79,42 @@ class TestChat : public QObject {
     QCOMPARE(s.turns().size(), size_t(4));
   }
 
+  void anEarlierReplyCanBePutBack() {
+    JobContext ctx;
+    SamplingOptions hot = greedy(8);
+    hot.temperature = 1.5;
+    hot.seed = 7;
+    // The first version ends on a stop token (not among its ids) or at the length limit (its last id
+    // is still pending): both must be put back exactly.
+    const std::vector<int64_t> probe = ChatSession(*model_, *tok_, "").ask("How many squares?", {}, {}, hot, ctx).generation.ids;
+    size_t cut = 1;
+    while (cut < probe.size() && std::find(probe.begin(), probe.begin() + cut, probe[cut]) != probe.begin() + cut) ++cut;
+    QVERIFY(cut < probe.size());
+    SamplingOptions stopping = hot;
+    stopping.stop_ids = {probe[cut]};
+    SamplingOptions other = hot;
+    other.seed = 8;
+    for (const SamplingOptions& first_opts : {hot, stopping}) {
+      ChatSession a(*model_, *tok_, "");
+      const ChatReply first = a.ask("How many squares?", {}, {}, first_opts, ctx);
+      QCOMPARE(first.generation.stats.stop_reason, std::string(first_opts.stop_ids == stopping.stop_ids ? "stop_token" : "max_tokens"));
+      const ChatReply second = a.regenerate(other, ctx);
+      QVERIFY(second.generation.ids != first.generation.ids);
+      a.use_reply(first.generation.ids, first.generation.last_token, first.text, ctx);
+      QCOMPARE(a.turns().back().text, first.text);
+      const ChatReply next = a.ask("And circles?", {}, {}, greedy(6), ctx);
+      // The same conversation without the detour: the follow-up and the cache are identical.
+      ChatSession b(*model_, *tok_, "");
+      QCOMPARE(b.ask("How many squares?", {}, {}, first_opts, ctx).generation.ids, first.generation.ids);
+      const ChatReply expected = b.ask("And circles?", {}, {}, greedy(6), ctx);
+      QCOMPARE(next.generation.ids, expected.generation.ids);
+      QCOMPARE(a.cache().seq_len, b.cache().seq_len);
+      QCOMPARE(a.turns().size(), size_t(4));
+    }
+    ChatSession fresh(*model_, *tok_, "");
+    QVERIFY_THROWS_EXCEPTION(InputError, fresh.use_reply({1, 2}, 2, "x", ctx));
+  }
+
   void cancelStopsTheReply() {
     ChatSession s(*model_, *tok_, "");
     JobContext ctx;

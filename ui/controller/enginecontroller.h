@@ -36,6 +36,9 @@ class EngineController : public QObject {
   /// Starts a fresh conversation for a model from finished exchanges (a loaded conversation): they are
   /// read into its cache without generating.
   quint64 restoreChat(const QString& modelPath, const QString& systemPrompt, const QVector<ChatExchange>& exchanges);
+  /// Makes an earlier version of the model's last reply (replaced by a regenerate) the one its
+  /// conversation continues from.
+  quint64 useReply(const QString& modelPath, const ChatReplyInfo& version);
   /// Forgets the conversation held for a model.
   void resetChat(const QString& modelPath);
   /// Distillation or teacher training in a run directory -> metricAvailable, checkpointWritten,

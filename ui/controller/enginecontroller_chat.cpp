@@ -7,6 +7,7 @@
 #include "controller/enginecontroller.h"
 #include "controller/enginestate.h"
 #include "image/model_tiles.h"
+#include "runtime/errors.h"
 #include "widgets/text.h"
 
 namespace {
@@ -101,7 +102,22 @@ quint64 EngineController::chat(const ChatRequest& req) {
     info.kvBytesPerToken = plan.kv_bytes_per_token;
     info.stateBytes = plan.state_bytes;
     info.stopReason = qs(st.stop_reason);
+    info.lastToken = reply.generation.last_token;
     return [this, info](quint64 id) { emit replyFinished(id, info); };
+  });
+}
+
+quint64 EngineController::useReply(const QString& modelPath, const ChatReplyInfo& version) {
+  const std::string path = modelPath.toStdString(), text = version.text.toStdString();
+  const std::vector<int64_t> ids(version.ids.begin(), version.ids.end());
+  const int64_t last = version.lastToken;
+  return submit([state = m_state, path, text, ids, last](mm::JobContext& ctx, const Poster&) -> GuiResult {
+    c10::NoGradGuard noGrad;
+    auto it = state->models.find(path);
+    if (it == state->models.end() || !it->second->session)
+      throw mm::InputError("this model holds no conversation", "ask a question first");
+    it->second->session->use_reply(ids, last, text, ctx);
+    return {};
   });
 }
 

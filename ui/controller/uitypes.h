@@ -84,6 +84,7 @@ struct ChatReplyInfo {
   qint64 kvBytesPerToken = 0;  ///< 0 for a fully linear model: its state does not grow
   qint64 stateBytes = 0;
   QString stopReason;
+  qint64 lastToken = -1;  ///< the last sampled token (a stop token is not in ids), for putting this reply back
 };
 
 /// A training run to start or resume: distillation or teacher training.

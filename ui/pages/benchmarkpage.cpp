@@ -33,15 +33,22 @@ namespace {
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
 using ui::qs;
 
-void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y) {
+void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QString& lineKey) {
   plot->xAxis->setLabel(x);
   plot->yAxis->setLabel(y);
   ui::styleForProjector(plot);
   ui::usePowerOfTwoTicks(plot->xAxis);  // context lengths are powers of 2: 128, 1K, 32K
   plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
   plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  plot->legend->setVisible(true);  // one entry per model; line styles are named on the axes
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  // Above the plot: one legend entry per model, and under it what the line styles mean (a short
+  // vertical axis has no room for that).
+  ui::putLegendAbove(plot);
+  plot->legend->setVisible(true);
+  plot->plotLayout()->insertRow(1);
+  auto* key = new QCPTextElement(plot, lineKey, plot->font());
+  key->setTextColor(QColor(90, 90, 90));
+  plot->plotLayout()->addElement(1, 0, key);
+  plot->plotLayout()->setRowStretchFactor(1, 0.001);
   plot->setMinimumHeight(220);
 }
 
@@ -104,14 +111,16 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   setup->setMaximumWidth(380);
 
   m_latency = new QCustomPlot;
-  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token (solid; floor dashed)"));
+  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"),
+             tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)"));
   // Prefill seconds on their own axis: a different unit and a different range.
   m_latency->yAxis2->setVisible(true);
   m_latency->yAxis2->setScaleType(QCPAxis::stLogarithmic);
   m_latency->yAxis2->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  m_latency->yAxis2->setLabel(tr("prefill s (dotted, squares)"));
+  m_latency->yAxis2->setLabel(tr("prefill s"));
   m_memory = new QCustomPlot;
-  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory while decoding, MiB (solid measured, dashed predicted)"));
+  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),
+             tr("peak while decoding · solid: measured · dashed: predicted"));
   m_table = new QTableWidget(0, 11);
   m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
                                       tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
@@ -121,14 +130,15 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_table->horizontalHeader()->setStretchLastSection(true);
   m_table->verticalHeader()->hide();
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  // Time above memory, both over the same lengths: side by side at 1024 px each plot kept 110 px of
+  // data area between its two labelled axes.
   auto* plots = new QSplitter(Qt::Vertical);
-  auto* top = new QSplitter;
-  top->addWidget(m_latency);
-  top->addWidget(m_memory);
-  plots->addWidget(top);
+  plots->addWidget(m_latency);
+  plots->addWidget(m_memory);
   plots->addWidget(m_table);
   plots->setStretchFactor(0, 3);
-  plots->setStretchFactor(1, 1);
+  plots->setStretchFactor(1, 3);
+  plots->setStretchFactor(2, 2);
   auto* layout = new QHBoxLayout(this);
   layout->addWidget(ui::scrollable(setup));
   layout->addWidget(plots, 1);

@@ -8,6 +8,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QKeyEvent>
@@ -25,6 +26,7 @@
 #include "widgets/conversationview.h"
 #include "widgets/imagedrop.h"
 #include "widgets/messages.h"
+#include "widgets/promptedit.h"
 #include "widgets/text.h"
 
 ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
@@ -34,10 +36,12 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_second->setEnabled(false);
   auto* browse = new QPushButton(tr("Other…"));
   browse->setToolTip(tr("Chat with another checkpoint directory"));
+  auto* modelRow = new QHBoxLayout;
+  modelRow->addWidget(m_model, 1);
+  modelRow->addWidget(browse);
   auto* models = new QFormLayout;
-  models->addRow(tr("Model"), m_model);
+  models->addRow(tr("Model"), modelRow);
   models->addRow(m_sideBySide, m_second);
-  models->addRow(browse);
 
   m_image = new ImageDrop;
   auto* openImage = new QPushButton(tr("Open…"));
@@ -47,14 +51,16 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   imageButtons->addWidget(openImage);
   imageButtons->addWidget(scene);
   imageButtons->addWidget(clearImage);
+  // The tiles row: its label, then the tiles of the last image sent.
   m_tiles = new QHBoxLayout;
+  auto* tilesLabel = new QLabel(tr("Tiles sent:"));
+  tilesLabel->setToolTip(tr("The tiles the model received for the last image"));
+  m_tiles->addWidget(tilesLabel);
   m_tiles->addStretch();
-  auto* tilesLabel = new QLabel(tr("Tiles the model receives:"));
   auto* imageBox = new QGroupBox(tr("Image (attached to the next question)"));
   auto* imageLayout = new QVBoxLayout(imageBox);
   imageLayout->addWidget(m_image, 1);
   imageLayout->addLayout(imageButtons);
-  imageLayout->addWidget(tilesLabel);
   imageLayout->addLayout(m_tiles);
 
   m_temperature = new QDoubleSpinBox;
@@ -76,18 +82,27 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_maxTokens->setValue(64);
   m_seed = new QSpinBox;
   m_seed->setRange(0, 1 << 30);
+  const std::pair<QWidget*, const char*> named[] = {{m_temperature, "temperature"}, {m_topK, "topK"}, {m_topP, "topP"},
+                                                    {m_repetition, "repetitionPenalty"}, {m_maxTokens, "maxTokens"}, {m_seed, "seed"}};
+  for (const auto& [w, name] : named) w->setObjectName(name);  // for tests and settings
   m_system = new QPlainTextEdit;
   m_system->setPlaceholderText(tr("none (the demo models were trained without one)"));
-  m_system->setMaximumHeight(60);
+  m_system->setFixedHeight(2 * m_system->fontMetrics().lineSpacing() + 14);
+  m_system->setToolTip(tr("System prompt"));
+  // Two settings per row: the panel stays short enough for a 700 px high window.
   auto* samplingBox = new QGroupBox(tr("Sampling"));
-  auto* form = new QFormLayout(samplingBox);
-  form->addRow(tr("Temperature"), m_temperature);
-  form->addRow(tr("Top-k"), m_topK);
-  form->addRow(tr("Top-p"), m_topP);
-  form->addRow(tr("Repetition penalty"), m_repetition);
-  form->addRow(tr("Max new tokens"), m_maxTokens);
-  form->addRow(tr("Seed"), m_seed);
-  form->addRow(tr("System prompt"), m_system);
+  auto* grid = new QGridLayout(samplingBox);
+  const std::pair<QString, QWidget*> fields[] = {{tr("Temperature"), m_temperature}, {tr("Top-k"), m_topK},
+                                                 {tr("Top-p"), m_topP}, {tr("Repetition"), m_repetition},
+                                                 {tr("Max tokens"), m_maxTokens}, {tr("Seed"), m_seed}};
+  for (int i = 0; i < 6; ++i) {
+    grid->addWidget(new QLabel(fields[i].first), i / 2, 2 * (i % 2));
+    grid->addWidget(fields[i].second, i / 2, 2 * (i % 2) + 1);
+  }
+  m_repetition->setToolTip(tr("Repetition penalty (1 is off)"));
+  m_maxTokens->setToolTip(tr("Max new tokens per reply"));
+  grid->addWidget(new QLabel(tr("System")), 3, 0);
+  grid->addWidget(m_system, 3, 1, 1, 3);
 
   auto* side = new QWidget;
   auto* sideLayout = new QVBoxLayout(side);
@@ -103,25 +118,42 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   auto* views = new QSplitter;
   views->addWidget(m_left);
   views->addWidget(m_right);
-  m_input = new QLineEdit;
-  m_input->setPlaceholderText(tr("Ask about the image, e.g. \"What colour is the circle?\" — Enter sends"));
+  m_input = new PromptEdit;
+  m_input->setPlaceholderText(tr("Ask about the image, e.g. \"What colour is the circle?\"\n"
+                                 "Enter sends, Shift+Enter starts a new line"));
   m_send = new QPushButton(tr("Send"));
   m_send->setDefault(true);
   m_stop = new QPushButton(tr("Stop"));
   m_regen = new QPushButton(tr("Regenerate"));
+  m_prevVersion = new QPushButton(tr("‹"));
+  m_nextVersion = new QPushButton(tr("›"));
+  m_prevVersion->setToolTip(tr("The previous version of the last reply"));
+  m_nextVersion->setToolTip(tr("The next version of the last reply"));
+  for (QPushButton* b : {m_prevVersion, m_nextVersion}) b->setMaximumWidth(28);
+  m_versionLabel = new QLabel;
+  m_versionLabel->setToolTip(tr("Regenerate keeps every version of the last reply; the conversation goes on from the one shown"));
   auto* reset = new QPushButton(tr("New chat"));
+  reset->setObjectName("newChat");
+  m_regen->setObjectName("regenerate");
   auto* save = new QPushButton(tr("Save…"));
   auto* load = new QPushButton(tr("Load…"));
-  // The prompt gets a row of its own, so a narrow window shrinks the buttons' row, not the prompt.
+  // The prompt gets a row of its own (three lines high), so a narrow window shrinks the buttons'
+  // row, not the prompt.
+  auto* sendButtons = new QVBoxLayout;
+  sendButtons->addWidget(m_send);
+  sendButtons->addWidget(m_stop);
+  sendButtons->addStretch();
   auto* promptRow = new QHBoxLayout;
   promptRow->addWidget(m_input, 1);
-  promptRow->addWidget(m_send);
-  promptRow->addWidget(m_stop);
-  m_input->setMinimumHeight(32);
+  promptRow->addLayout(sendButtons);
   auto* inputRow = new QVBoxLayout;
   inputRow->addLayout(promptRow);
   auto* buttonRow = new QHBoxLayout;
-  for (QPushButton* b : {m_regen, reset, save, load}) buttonRow->addWidget(b);
+  buttonRow->addWidget(m_regen);
+  buttonRow->addWidget(m_prevVersion);
+  buttonRow->addWidget(m_versionLabel);
+  buttonRow->addWidget(m_nextVersion);
+  for (QPushButton* b : {reset, save, load}) buttonRow->addWidget(b);
   buttonRow->addStretch();
   inputRow->addLayout(buttonRow);
   auto* right = new QWidget;
@@ -149,7 +181,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   connect(m_image, &ImageDrop::loadFailed, this, [this](const QString& e) { ui::showError(this, tr("Cannot open image"), e); });
   connect(scene, &QPushButton::clicked, this, [this] { m_image->makeScene(m_sceneSeed++); });
   connect(clearImage, &QPushButton::clicked, m_image, &ImageDrop::clear);
-  connect(m_input, &QLineEdit::returnPressed, this, [this] { send(false); });
+  connect(m_input, &PromptEdit::submitted, this, [this] { send(false); });
   // Esc stops a streaming reply; Ctrl+V with an image on the clipboard attaches it, also from the
   // prompt box (which would otherwise take the paste as text).
   auto* escape = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &ChatPage::stop);
@@ -158,13 +190,18 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   connect(m_send, &QPushButton::clicked, this, [this] { send(false); });
   connect(m_stop, &QPushButton::clicked, this, &ChatPage::stop);
   connect(m_regen, &QPushButton::clicked, this, &ChatPage::regenerate);
-  connect(reset, &QPushButton::clicked, this, &ChatPage::resetConversation);
+  connect(m_prevVersion, &QPushButton::clicked, this, [this] { showReplyVersion(m_left->currentVersion() - 1); });
+  connect(m_nextVersion, &QPushButton::clicked, this, [this] { showReplyVersion(m_left->currentVersion() + 1); });
+  connect(reset, &QPushButton::clicked, this, [this] {
+    if (confirmDiscard()) resetConversation();
+  });
   connect(save, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Save conversation"), "conversation.json", tr("JSON (*.json)"));
-    QString error;
-    if (!f.isEmpty() && !saveConversation(f, &error)) ui::showError(this, tr("Cannot save"), error);
+    const QString f = QFileDialog::getSaveFileName(this, tr("Save conversation"),
+                                                   m_savedPath.isEmpty() ? "conversation.json" : m_savedPath, tr("JSON (*.json)"));
+    if (!f.isEmpty()) saveTo(f);
   });
   connect(load, &QPushButton::clicked, this, [this] {
+    if (!confirmDiscard()) return;
     const QString f = QFileDialog::getOpenFileName(this, tr("Load conversation"), {}, tr("JSON (*.json)"));
     QString error;
     if (!f.isEmpty() && !loadConversation(f, &error)) ui::showError(this, tr("Cannot load"), error);
@@ -181,6 +218,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
     const int s = m_jobs[id];
     view(s)->finishReply(r);
     m_lastReplies[s] = r;
+    m_unsaved = true;
     emit replyDone(s, r);
   });
   connect(engine, &EngineController::failed, this, [this](quint64 id, const QString& message) {
@@ -251,6 +289,15 @@ void ChatPage::send(bool regen) {
     return;
   }
   m_lastReplies.clear();
+  if (!regen) {  // the known answer, when every image so far is a generated scene
+    if (!m_image->image().isNull() && m_scenes) {
+      if (m_image->scene()) m_scenes->push_back(*m_image->scene());
+      else m_scenes.reset();
+    }
+    const std::optional<std::string> truth =
+        m_scenes && !m_scenes->empty() ? mm::data::answer_question(*m_scenes, question.toStdString()) : std::nullopt;
+    m_truth = truth ? QString::fromStdString(*truth) : QString();
+  }
   for (int s = 0; s < sides; ++s) {
     ChatRequest req;
     req.modelPath = modelPath(s);
@@ -261,6 +308,7 @@ void ChatPage::send(bool regen) {
     req.regenerate = regen;
     if (!regen) view(s)->addUser(question, req.image);
     view(s)->beginReply(regen);
+    if (!m_truth.isEmpty()) view(s)->setReplyTruth(m_truth);
     m_jobs.insert(m_engine->chat(req), s);
   }
   if (!regen) {
@@ -286,7 +334,29 @@ void ChatPage::resetConversation() {
     if (!modelPath(s).isEmpty()) m_engine->resetChat(modelPath(s));
   }
   m_lastReplies.clear();
+  m_scenes = std::vector<mm::data::Scene>{};
+  m_truth.clear();
+  m_unsaved = false;
+  m_savedPath.clear();
   showTiles(TilePreview{});  // the previous image's tiles go with the conversation
+  updateButtons();
+}
+
+int ChatPage::replyVersionCount() const { return m_left->versionCount(); }
+
+void ChatPage::showReplyVersion(int i) {
+  if (busy() || i < 0 || i >= m_left->versionCount()) return;
+  for (int s = 0; s < (m_right->isVisible() ? 2 : 1); ++s) {
+    if (!view(s)->showVersion(i)) continue;
+    const ConversationView::Message& m = view(s)->version(i);
+    if (m.failed || m.streaming) continue;  // nothing sampled to put back
+    ChatReplyInfo r;
+    r.text = m.text;
+    r.ids = m.ids;
+    r.lastToken = m.lastToken;
+    m_engine->useReply(modelPath(s), r);  // the next question follows the version shown
+  }
+  updateButtons();  // each version keeps the agreement marks of its own comparison
 }
 
 void ChatPage::compareReplies() {
@@ -295,7 +365,7 @@ void ChatPage::compareReplies() {
 }
 
 void ChatPage::showTiles(const TilePreview& p) {
-  while (m_tiles->count() > 1) delete m_tiles->takeAt(0)->widget();
+  while (m_tiles->count() > 2) delete m_tiles->takeAt(1)->widget();  // keep the label and the stretch
   for (int i = 0; i < p.tiles.size(); ++i) {
     auto* l = new QLabel;
     l->setPixmap(QPixmap::fromImage(p.tiles[i].scaled(56, 56, Qt::KeepAspectRatio)));
@@ -311,6 +381,13 @@ void ChatPage::updateButtons() {
   m_send->setEnabled(ready && !busy());
   m_regen->setEnabled(ready && !busy() && !m_left->messages().isEmpty());
   m_stop->setEnabled(busy());
+  // Regenerate says it is at work; the reply's header says which version is being written.
+  const int versions = m_left->versionCount(), current = m_left->currentVersion();
+  m_regen->setText(busy() && versions > 1 && current == versions - 1 ? tr("Regenerating…") : tr("Regenerate"));
+  for (QWidget* w : std::initializer_list<QWidget*>{m_prevVersion, m_versionLabel, m_nextVersion}) w->setVisible(versions > 1);
+  m_versionLabel->setText(QString("%1/%2").arg(current + 1).arg(versions));
+  m_prevVersion->setEnabled(!busy() && current > 0);
+  m_nextVersion->setEnabled(!busy() && current + 1 < versions);
 }
 
 bool ChatPage::eventFilter(QObject* watched, QEvent* event) {

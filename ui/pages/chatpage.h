@@ -1,12 +1,17 @@
 // The Chat page: an image (dropped, pasted, opened or a random scene) and the tiles the model gets,
-// a streaming reply with stop and regenerate, sampling settings and system prompt, and a side-by-side
-// mode where a second model answers the same prompt with per-token agreement marked.
+// a streaming reply with stop and regenerate (every version kept, ‹ 2/3 › steps through them),
+// sampling settings and system prompt, a side-by-side mode where a second model answers the same
+// prompt with per-token agreement marked, and a question before an unsaved conversation is dropped.
 #pragma once
 
 #include <QMap>
 #include <QWidget>
 
+#include <optional>
+#include <vector>
+
 #include "controller/uitypes.h"
+#include "data/scene.h"
 
 class ConversationView;
 class EngineController;
@@ -15,9 +20,11 @@ class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QHBoxLayout;
-class QLineEdit;
+class QLabel;
+class PromptEdit;
 class QPlainTextEdit;
 class QPushButton;
+class QSettings;
 class QSpinBox;
 
 class ChatPage : public QWidget {
@@ -32,15 +39,28 @@ class ChatPage : public QWidget {
   void ask(const QString& question);
   void stop();
   void regenerate();
+  /// Drops the conversation (no question asked; see confirmDiscard).
   void resetConversation();
+  /// Shows version i (0-based) of the last reply on every side and continues the conversation from it.
+  void showReplyVersion(int i);
+  int replyVersionCount() const;
+  /// Replies written since the conversation was last saved, loaded or begun.
+  bool hasUnsavedConversation() const { return m_unsaved; }
+  /// Asks Save / Discard / Cancel when there is an unsaved conversation; true when it may go (saved
+  /// or discarded), false on Cancel or a failed save.
+  bool confirmDiscard();
   bool busy() const { return !m_jobs.isEmpty(); }
   QString cliEquivalent() const;
-  bool saveConversation(const QString& path, QString* error) const;
+  /// Sampling settings and the system prompt, under chat/ (QSettings).
+  void saveSettings(QSettings& settings) const;
+  void restoreSettings(const QSettings& settings);
+  /// Writes the conversation (the versions shown) as JSON; it then counts as saved.
+  bool saveConversation(const QString& path, QString* error);
   bool loadConversation(const QString& path, QString* error);
 
   ImageDrop* imageDrop() const { return m_image; }
   ConversationView* view(int side) const { return side == 0 ? m_left : m_right; }
-  QLineEdit* input() const { return m_input; }
+  PromptEdit* input() const { return m_input; }
 
  signals:
   void replyDone(int side, const ChatReplyInfo& reply);
@@ -51,6 +71,7 @@ class ChatPage : public QWidget {
 
  private:
   void send(bool regenerate);
+  bool saveTo(const QString& path);
   void showTiles(const TilePreview& preview);
   void updateButtons();
   void compareReplies();
@@ -60,6 +81,12 @@ class ChatPage : public QWidget {
   EngineController* m_engine;
   QMap<quint64, int> m_jobs;  ///< running chat job -> side (0 main, 1 second)
   QMap<int, ChatReplyInfo> m_lastReplies;
+  /// The scenes of the images sent so far when every one is a generated scene (their objects answer
+  /// the questions); unset once an image of unknown content is sent.
+  std::optional<std::vector<mm::data::Scene>> m_scenes = std::vector<mm::data::Scene>{};
+  QString m_truth;  ///< the known answer to the last question, or empty
+  bool m_unsaved = false;
+  QString m_savedPath;  ///< where the conversation was last saved or loaded from
   quint64 m_sceneSeed = 1;
 
   QComboBox* m_model;
@@ -76,8 +103,11 @@ class ChatPage : public QWidget {
   QPlainTextEdit* m_system;
   ConversationView* m_left;
   ConversationView* m_right;
-  QLineEdit* m_input;
+  PromptEdit* m_input;
   QPushButton* m_send;
   QPushButton* m_stop;
   QPushButton* m_regen;
+  QPushButton* m_prevVersion;
+  QPushButton* m_nextVersion;
+  QLabel* m_versionLabel;
 };

@@ -1,17 +1,24 @@
-// Saving and loading conversations: JSON with the images inline as base64 PNG.
+// Saving and loading conversations (JSON with the images inline as base64 PNG), the question before an
+// unsaved one is dropped, and the page's remembered settings.
 #include <QBuffer>
 #include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPlainTextEdit>
+#include <QMessageBox>
 #include <QSaveFile>
+#include <QSettings>
+#include <QSpinBox>
 
 #include "controller/enginecontroller.h"
 #include "pages/chatpage.h"
 #include "widgets/conversationview.h"
+#include "widgets/messages.h"
 
 namespace {
 
@@ -27,7 +34,7 @@ QString pngBase64(const QImage& img) {
 
 }  // namespace
 
-bool ChatPage::saveConversation(const QString& path, QString* error) const {
+bool ChatPage::saveConversation(const QString& path, QString* error) {
   QJsonArray sides;
   for (int s = 0; s < (m_right->isVisible() ? 2 : 1); ++s) {
     QJsonArray messages;
@@ -45,6 +52,8 @@ bool ChatPage::saveConversation(const QString& path, QString* error) const {
     if (error) *error = tr("Cannot write %1: %2").arg(path, f.errorString());
     return false;
   }
+  m_unsaved = false;
+  m_savedPath = path;
   return true;
 }
 
@@ -91,6 +100,63 @@ bool ChatPage::loadConversation(const QString& path, QString* error) {
     if (!exchanges.isEmpty() && !modelPath(s).isEmpty())
       m_engine->restoreChat(modelPath(s), m_system->toPlainText(), exchanges);
   }
+  m_unsaved = false;
+  m_savedPath = path;
+  // The loaded images' scenes are not known: no truth for questions about them.
+  bool images = false;
+  for (int s = 0; s < 2; ++s)
+    for (const ConversationView::Message& m : view(s)->messages()) images |= !m.image.isNull();
+  m_scenes = images ? std::nullopt : std::optional<std::vector<mm::data::Scene>>(std::vector<mm::data::Scene>{});
+  m_truth.clear();
   updateButtons();
   return true;
+}
+
+bool ChatPage::confirmDiscard() {
+  if (!m_unsaved) return true;
+  QMessageBox box(QMessageBox::Question, tr("Unsaved conversation"),
+                  tr("The conversation has replies that are not saved."), QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+  box.setInformativeText(m_savedPath.isEmpty() ? tr("Save it before it is cleared?")
+                                               : tr("Save it to %1 before it is cleared?").arg(QFileInfo(m_savedPath).fileName()));
+  box.setDefaultButton(QMessageBox::Save);
+  switch (box.exec()) {
+    case QMessageBox::Discard: return true;
+    case QMessageBox::Save: {
+      const QString f = !m_savedPath.isEmpty() ? m_savedPath
+                                               : QFileDialog::getSaveFileName(this, tr("Save conversation"), "conversation.json", tr("JSON (*.json)"));
+      return !f.isEmpty() && saveTo(f);
+    }
+    default: return false;
+  }
+}
+
+bool ChatPage::saveTo(const QString& path) {
+  QString error;
+  if (!saveConversation(path, &error)) {
+    ui::showError(this, tr("Cannot save"), error);
+    return false;
+  }
+  return true;
+}
+
+void ChatPage::saveSettings(QSettings& settings) const {
+  const SamplingSettings s = sampling();
+  settings.setValue("chat/temperature", s.temperature);
+  settings.setValue("chat/topK", s.topK);
+  settings.setValue("chat/topP", s.topP);
+  settings.setValue("chat/repetitionPenalty", s.repetitionPenalty);
+  settings.setValue("chat/maxNewTokens", s.maxNewTokens);
+  settings.setValue("chat/seed", qulonglong(s.seed));
+  settings.setValue("chat/systemPrompt", m_system->toPlainText());
+}
+
+void ChatPage::restoreSettings(const QSettings& settings) {
+  // Spin boxes clamp what an edited settings file holds to their ranges.
+  m_temperature->setValue(settings.value("chat/temperature", m_temperature->value()).toDouble());
+  m_topK->setValue(settings.value("chat/topK", m_topK->value()).toInt());
+  m_topP->setValue(settings.value("chat/topP", m_topP->value()).toDouble());
+  m_repetition->setValue(settings.value("chat/repetitionPenalty", m_repetition->value()).toDouble());
+  m_maxTokens->setValue(settings.value("chat/maxNewTokens", m_maxTokens->value()).toInt());
+  m_seed->setValue(settings.value("chat/seed", m_seed->value()).toInt());
+  m_system->setPlainText(settings.value("chat/systemPrompt", m_system->toPlainText()).toString());
 }

@@ -5,6 +5,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -27,6 +28,8 @@
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
 #include "runtime/errors.h"
+#include "runtime/resources.h"
+#include "train/recipe.h"
 #include "train/recipe_validate.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
@@ -43,14 +46,22 @@ QString formatSeconds(double s) {
   return t >= 60 ? QString("%1m%2s").arg(t / 60).arg(t % 60, 2, 10, QChar('0')) : QString("%1s").arg(t);
 }
 
-/// The demo recipe the page starts with: the three stages of examples/recipes/demo-linear.json.
-nlohmann::json defaultRecipe() {
-  return nlohmann::json::parse(R"({
-    "name": "studio", "plan": "linear", "init": "mimic", "seed": 0, "max_length": 512,
-    "stages": [
-      {"stage": 1, "steps": 200, "lr": 0.001, "batch": 16, "checkpoint_every": 50, "eval_every": 50},
-      {"stage": 2, "steps": 200, "lr": 0.0005, "batch": 16, "checkpoint_every": 50, "eval_every": 50},
-      {"stage": 3, "steps": 300, "lr": 0.0005, "batch": 16, "checkpoint_every": 50, "eval_every": 100}]})");
+/// The recipe the page starts with: the shipped examples/recipes/demo-linear.json (its stages, plan and
+/// init), without its data and teacher paths unless they exist here (the demo data is generated with
+/// Generate scene data; the teacher comes from the Model page). Empty when the file is not found.
+nlohmann::json shippedDemoRecipe() {
+  const QString path = qs(mm::find_shipped_recipe("demo-linear"));
+  QFile f(path);
+  if (path.isEmpty() || !f.open(QIODevice::ReadOnly)) return nlohmann::json::object();
+  nlohmann::json r = nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
+  if (!r.is_object()) return nlohmann::json::object();
+  for (const char* key : {"teacher", "train_data", "eval_data"}) {
+    if (!r.contains(key) || !r[key].is_string()) continue;
+    const QString resolved = QDir::cleanPath(QFileInfo(path).dir().absoluteFilePath(qs(r[key].get<std::string>())));
+    if (QFileInfo::exists(resolved)) r[key] = resolved.toStdString();
+    else r.erase(key);
+  }
+  return r;
 }
 
 }  // namespace
@@ -79,11 +90,14 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   auto* exportButton = new QPushButton(tr("Export…"));
   exportButton->setToolTip(tr("Save the plots as PNG, SVG or PDF and the numbers as CSV"));
   auto* openRunButton = new QPushButton(tr("Open run…"));
+  auto* compareButton = new QPushButton(tr("Compare…"));
+  compareButton->setToolTip(tr("Draw another run's loss (dashed) beside this one"));
   auto* plotBar = new QHBoxLayout;
   plotBar->addWidget(new QLabel(tr("Smoothing")));
   plotBar->addWidget(m_smoothing, 1);
   plotBar->addWidget(m_log);
   plotBar->addWidget(openRunButton);
+  plotBar->addWidget(compareButton);
   plotBar->addWidget(exportButton);
 
   m_eval = new QTableWidget;
@@ -91,18 +105,21 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   m_eval->verticalHeader()->hide();
   m_evalButton = new QPushButton(tr("Evaluate checkpoints"));
   m_evalButton->setToolTip(tr("Greedy accuracy per question family on the eval data (first 200 samples)"));
-  auto* evalBox = new QGroupBox(tr("Accuracy on held-out scenes"));
-  auto* evalLayout = new QVBoxLayout(evalBox);
-  evalLayout->addWidget(m_eval);
+  m_evalBox = new QWidget;
+  auto* evalLayout = new QVBoxLayout(m_evalBox);
+  evalLayout->addWidget(new QLabel(tr("Greedy accuracy on held-out scenes, per question family")));
+  evalLayout->addWidget(m_eval, 1);
   evalLayout->addWidget(m_evalButton, 0, Qt::AlignLeft);
+  // The accuracy table is a third page beside the per-layer plots: at 700 px of height the loss and
+  // one more view fit, three stacked do not.
+  m_layers->addPage(m_evalBox, tr("Accuracy"));
 
   auto* plots = new QSplitter(Qt::Vertical);
   plots->addWidget(m_loss);
   plots->addWidget(m_layers);
-  plots->addWidget(evalBox);
-  plots->setStretchFactor(0, 3);
-  plots->setStretchFactor(1, 3);
-  plots->setStretchFactor(2, 1);
+  plots->setStretchFactor(0, 1);
+  plots->setStretchFactor(1, 1);
+  plots->setSizes({1000, 1000});  // an even split at any size (the size hints alone favour the layer plots)
   auto* right = new QVBoxLayout;
   right->addWidget(m_status);
   right->addWidget(m_progress);
@@ -115,6 +132,11 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(m_smoothing, &QSlider::valueChanged, this, [this](int v) { m_loss->setSmoothing(v / 100.0); });
   connect(m_log, &QCheckBox::toggled, m_loss, &LossPlot::setLogScale);
   connect(exportButton, &QPushButton::clicked, this, &DistillPage::exportPlots);
+  connect(compareButton, &QPushButton::clicked, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("A run to compare with"), m_runDir->text());
+    QString error;
+    if (!dir.isEmpty() && !compareWith(dir, &error)) ui::showError(this, tr("Cannot compare"), error);
+  });
   connect(openRunButton, &QPushButton::clicked, this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run directory"), m_runDir->text());
     QString error;
@@ -181,11 +203,12 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(engine, &EngineController::evaluated, this, [this](quint64 id, const std::vector<mm::EvalResult>& r) {
     if (id == m_evalJob) onEvaluated(r);
   });
-  fillEditor(defaultRecipe());
+  fillEditor(shippedDemoRecipe());
   setRunning(false);
 }
 
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }
+QString DistillPage::runDirectory() const { return m_runDir->text(); }
 void DistillPage::setEvalData(const QString& path) { m_evalData->setText(path); }
 
 void DistillPage::start() {
@@ -263,7 +286,13 @@ void DistillPage::rememberStageSteps(const nlohmann::json& recipe) {
   if (recipe.contains("stages") && recipe["stages"].is_array())
     for (const auto& st : recipe["stages"])
       if (st.is_object() && st.value("stage", nlohmann::json(0)).is_number_integer() && st.value("steps", nlohmann::json(0)).is_number_integer())
-        m_stageSteps.insert(QString("stage%1").arg(st.value("stage", 0)), st.value("steps", int64_t(0)));
+      {
+        const QString stage = QString("stage%1").arg(st.value("stage", 0));
+        m_stageSteps.insert(stage, st.value("steps", int64_t(0)));
+        // The unit of stages 1-2's losses, the same in the total and the per-layer plots.
+        const nlohmann::json factor = st.value("mse_factor", nlohmann::json(mm::StageSettings{}.mse_factor));
+        if (factor.is_number()) m_loss->setMseFactor(stage, factor.get<double>()), m_layers->setMseFactor(stage, factor.get<double>());
+      }
 }
 
 void DistillPage::setRunning(bool on) {

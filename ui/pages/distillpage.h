@@ -1,7 +1,7 @@
 // The Distill page: edit or load a recipe, start / pause / resume / stop a run (stages chain with the
 // engine's stage guard), watch the total loss per stage, the per-layer losses and their heatmap live
-// with ETA, tokens/s and learning rate; reopen a past run; export plots and CSV; evaluate the run's
-// checkpoints per question family.
+// with ETA, tokens/s and learning rate; reopen a past run and compare it with another; export plots
+// and CSV; evaluate the run's checkpoints per question family.
 #pragma once
 
 #include <QElapsedTimer>
@@ -21,6 +21,7 @@ class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QPushButton;
+class QSettings;
 class QSlider;
 class QTableWidget;
 
@@ -39,6 +40,7 @@ class DistillPage : public QWidget {
   /// Why the plan field cannot run, or empty when it can (checked on every edit).
   QString planProblem() const;
   void setRunDirectory(const QString& dir);
+  QString runDirectory() const;
   /// The held-out split that Evaluate checkpoints scores.
   void setEvalData(const QString& path);
   /// The recipe as the editor shows it (JSON).
@@ -51,6 +53,8 @@ class DistillPage : public QWidget {
   void generateSceneData(const std::vector<mm::data::SceneDataOptions>& splits);
   /// Redraws a past run's curves from its directory and lists its checkpoints.
   bool openRun(const QString& dir, QString* error);
+  /// Overlays another run's total loss on the loss plot (dashed), beside the run shown.
+  bool compareWith(const QString& dir, QString* error);
   void evaluateCheckpoints();
   /// Writes the three plots to PATH (its extension picks PNG, SVG or PDF; the layer plots get
   /// -layers and -heatmap before it), each titled with the run's name, and every metric column to
@@ -58,6 +62,10 @@ class DistillPage : public QWidget {
   bool exportTo(const QString& path, QString* error);
   bool running() const { return m_runJob != 0; }
   QString cliEquivalent() const;
+  /// The recipe in the editor (with its data paths) and the run directory, under distill/ (QSettings).
+  void saveSettings(QSettings& settings) const;
+  void restoreSettings(const QSettings& settings);
+  QString teacherPath() const;
 
   LossPlot* lossPlot() const { return m_loss; }
   LayerLossPlot* layerPlot() const { return m_layers; }
@@ -120,5 +128,6 @@ class DistillPage : public QWidget {
   QSlider* m_smoothing;
   QCheckBox* m_log;
   QTableWidget* m_eval;
+  QWidget* m_evalBox;  ///< the accuracy table and its button, a page of m_layers
   QPushButton* m_evalButton;
 };

@@ -18,6 +18,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QSettings>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -263,4 +264,22 @@ QString DistillPage::planProblem() const {
     return why.startsWith(prefix) ? why.mid(prefix.size()) : why;
   }
   return {};
+}
+
+QString DistillPage::teacherPath() const { return m_teacher->text().trimmed(); }
+
+void DistillPage::saveSettings(QSettings& settings) const {
+  settings.setValue("distill/recipe", QString::fromStdString(recipe().dump()));
+  settings.setValue("distill/recipeBase", m_recipeBase);
+  settings.setValue("distill/runDir", m_runDir->text());
+}
+
+void DistillPage::restoreSettings(const QSettings& settings) {
+  const nlohmann::json r = nlohmann::json::parse(settings.value("distill/recipe").toString().toStdString(), nullptr, false);
+  if (r.is_object()) {  // a missing or damaged entry leaves the shipped demo recipe
+    m_recipeBase = settings.value("distill/recipeBase").toString();
+    fillEditor(r);
+  }
+  const QString runDir = settings.value("distill/runDir").toString();
+  if (!runDir.isEmpty()) m_runDir->setText(runDir);
 }

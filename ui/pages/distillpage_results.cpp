@@ -29,14 +29,24 @@
 
 using ui::qs;
 
-bool DistillPage::openRun(const QString& dir, QString* error) {
-  mm::RunHistory h;
+namespace {
+
+/// A run directory's recipe, metrics, checkpoints and evaluation; false with the reason.
+bool readRun(const QString& dir, mm::RunHistory* h, QString* error) {
   try {
-    h = mm::read_run_history(dir.toStdString());
+    *h = mm::read_run_history(dir.toStdString());
+    return true;
   } catch (const std::exception& e) {
     if (error) *error = QString::fromUtf8(e.what());
     return false;
   }
+}
+
+}  // namespace
+
+bool DistillPage::openRun(const QString& dir, QString* error) {
+  mm::RunHistory h;
+  if (!readRun(dir, &h, error)) return false;
   m_runDir->setText(dir);
   const nlohmann::json r = nlohmann::json::parse(h.recipe_text, nullptr, false);
   if (r.is_object()) {
@@ -63,6 +73,17 @@ bool DistillPage::openRun(const QString& dir, QString* error) {
   return true;
 }
 
+bool DistillPage::compareWith(const QString& dir, QString* error) {
+  mm::RunHistory h;
+  if (!readRun(dir, &h, error)) return false;
+  if (h.metrics.empty()) {
+    if (error) *error = tr("%1 has no loss points yet (metrics.jsonl is empty).").arg(dir);
+    return false;
+  }
+  m_loss->setComparison(QFileInfo(dir).fileName(), h.metrics);
+  return true;
+}
+
 void DistillPage::evaluateCheckpoints() {
   QStringList paths, labels;
   if (!m_teacher->text().isEmpty()) paths << m_teacher->text(), labels << "teacher";
@@ -79,6 +100,7 @@ void DistillPage::evaluateCheckpoints() {
 
 void DistillPage::onEvaluated(const std::vector<mm::EvalResult>& results) {
   showEval(results);
+  m_layers->showPage(m_evalBox);  // the table the user asked for comes to the front
   if (m_evalRunDir.isEmpty()) return;  // no run to keep it in
   try {  // kept in the run, so reopening it shows the table again
     mm::save_run_eval(m_evalRunDir.toStdString(), results);

@@ -62,7 +62,12 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
   m_summary->setWordWrap(true);
   auto* archBox = new QGroupBox(tr("Architecture"));
-  (new QVBoxLayout(archBox))->addWidget(m_summary);
+  auto* summaryScroll = new QScrollArea;  // a narrow window scrolls the summary instead of cutting it
+  summaryScroll->setWidget(m_summary);
+  summaryScroll->setWidgetResizable(true);
+  summaryScroll->setFrameShape(QFrame::NoFrame);
+  summaryScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  (new QVBoxLayout(archBox))->addWidget(summaryScroll);
 
   m_strip = new LayerStrip;
   auto* stripScroll = new QScrollArea;
@@ -114,7 +119,7 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   planBox->setLayout(planForm);
 
   m_plot = new QCustomPlot;
-  m_plot->setMinimumSize(360, 260);
+  m_plot->setMinimumSize(300, 260);
   m_plot->xAxis->setLabel(tr("context length (tokens)"));
   m_plot->yAxis->setLabel(tr("predicted memory, MiB (bf16 weights + cache)"));
   m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -155,8 +160,15 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   for (QComboBox* c : {m_mode, m_placement})
     connect(c, &QComboBox::currentIndexChanged, this, &ModelPage::updatePlan);
   for (QSpinBox* s : {m_interval, m_count}) connect(s, &QSpinBox::valueChanged, this, &ModelPage::updatePlan);
+  // A click plans that cell by hand, whatever the plan box says: the current plan becomes Custom with
+  // the cell toggled.
   connect(m_strip, &LayerStrip::layerClicked, this, [this](int layer) {
-    if (m_mode->currentData().toString() != "custom") return;
+    if (!m_model.config || layer < 0 || layer >= int(m_model.config->n_layers())) return;
+    if (m_mode->currentData().toString() != "custom") {
+      m_custom = m_strip->kinds();
+      const QSignalBlocker block(m_mode);
+      m_mode->setCurrentIndex(m_mode->findData("custom"));
+    }
     auto& k = m_custom[size_t(layer)];
     k = k == mm::LayerKind::attention ? mm::LayerKind::mamba2 : mm::LayerKind::attention;
     updatePlan();
@@ -267,7 +279,7 @@ void ModelPage::updatePlan() {
   m_interval->setEnabled(mode == "interval");
   m_count->setEnabled(mode == "stacked");
   m_placement->setEnabled(mode == "interval" || mode == "stacked");
-  m_strip->setEditable(mode == "custom");
+  m_strip->setEditable(m_model.config != nullptr);
   m_planLabel->setText(planText());
   emit planChanged(planText());
   if (!m_model.config) return;
@@ -279,7 +291,11 @@ void ModelPage::updatePlan() {
     return;
   }
   if (mode == "custom") m_custom = planned.layer_kinds;
-  m_strip->setLayers(planned, planned.is_teacher());
+  // The checkpoint as loaded shows its own state (a stage-3 student is distilled); any other plan is
+  // what seeding would make.
+  const bool asLoaded = planned.layer_kinds == m_model.config->layer_kinds;
+  m_strip->setLayers(planned, asLoaded ? LayerStrip::lookForStage(m_model.metadata.value("mmmamba.stage"), planned.is_teacher())
+                                       : LayerStrip::lookForStage("seeded", planned.is_teacher()));
   const mm::PlanStats st = mm::compute_plan_stats(planned);
   const QLocale loc;
   m_planStats->setText(tr("%1 attention + %2 Mamba-2 layers<br>%3 parameters, %4 trainable in stage 3 (%5%)<br>"

@@ -15,7 +15,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_stage = new QComboBox;
   m_curves = new QCustomPlot;
   m_curves->xAxis->setLabel(tr("step"));
-  m_curves->yAxis->setLabel(tr("layer MSE"));
+
   m_curves->yAxis->setTickLabelPadding(2);
   m_curves->yAxis->setScaleType(QCPAxis::stLogarithmic);
   m_curves->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
@@ -23,7 +23,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   ui::styleForProjector(m_curves);
   ui::putLegendAbove(m_curves);
   ui::useIntegerTicks(m_curves->xAxis);
-  m_curvesEmpty = ui::addEmptyNote(m_curves, tr("No per-layer losses yet (stages 1 and 2 report them)"));
+  m_curvesEmpty = ui::addEmptyNote(m_curves, tr("None yet: stages 1 and 2 report them"));
   m_heat = new QCustomPlot;
   m_heat->xAxis->setLabel(tr("step"));
   m_heat->yAxis->setLabel(tr("layer"));
@@ -32,16 +32,17 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   ui::useIntegerTicks(m_heat->yAxis);
   m_heatEmpty = ui::addEmptyNote(m_heat, tr("No per-layer losses yet"));
   m_map = new QCPColorMap(m_heat->xAxis, m_heat->yAxis);
-  auto* scale = new QCPColorScale(m_heat);
-  m_heat->plotLayout()->addElement(0, 1, scale);
-  scale->setDataScaleType(QCPAxis::stLogarithmic);
-  scale->axis()->setLabel(tr("MSE (log)"));
-  m_map->setColorScale(scale);
+  m_scale = new QCPColorScale(m_heat);
+  m_heat->plotLayout()->addElement(0, 1, m_scale);
+  m_scale->setDataScaleType(QCPAxis::stLogarithmic);
+  m_map->setColorScale(m_scale);
   m_map->setGradient(QCPColorGradient::gpThermal);
   m_map->setInterpolate(false);
   m_tabs = new QTabWidget;
   m_tabs->addTab(m_curves, tr("Per-layer curves"));
   m_tabs->addTab(m_heat, tr("Layer × step heatmap"));
+  m_curves->setMinimumHeight(170);
+  m_heat->setMinimumHeight(170);
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Per-layer loss of")));
   top->addWidget(m_stage);
@@ -54,7 +55,13 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_flushTimer.setSingleShot(true);
   connect(&m_flushTimer, &QTimer::timeout, this, &LayerLossPlot::flush);
   connect(m_stage, &QComboBox::currentIndexChanged, this, &LayerLossPlot::redraw);
+  connect(m_tabs, &QTabWidget::currentChanged, this, [this](int i) { m_stage->setEnabled(i < 2); });
+  redraw();  // the unit on the axes before any data
 }
+
+void LayerLossPlot::addPage(QWidget* page, const QString& title) { m_tabs->addTab(page, title); }
+
+void LayerLossPlot::showPage(QWidget* page) { m_tabs->setCurrentWidget(page); }
 
 void LayerLossPlot::addMetric(const mm::MetricEvent& m) {
   if (m.layer_losses.empty()) return;
@@ -85,9 +92,22 @@ void LayerLossPlot::flush() {
   else redraw();
 }
 
+void LayerLossPlot::setMseFactor(const QString& stage, double factor) {
+  if (factor > 0 && std::isfinite(factor)) m_factors[stage] = factor;
+  redraw();
+}
+
 void LayerLossPlot::redraw() {
+  const double factor = mseFactor(m_stage->currentText());
+  const QString unit = tr("layer MSE ×%1").arg(factor);
+  m_curves->yAxis->setLabel(unit);
+  m_scale->axis()->setLabel(unit + tr(" (log)"));
   const auto it = m_data.find(m_stage->currentText());
-  if (it == m_data.end()) return;
+  if (it == m_data.end()) {
+    m_curves->replot(QCustomPlot::rpQueuedReplot);
+    m_heat->replot(QCustomPlot::rpQueuedReplot);
+    return;
+  }
   const StageData& d = *it;
   const int layers = d.layers.size();
   while (m_curves->graphCount() > layers) m_curves->removeGraph(m_curves->graphCount() - 1);
@@ -97,7 +117,11 @@ void LayerLossPlot::redraw() {
     g->setPen(QPen(QColor::fromHsv((i * 300 / std::max(layers, 1)) % 360, 200, 200), 1.5));
     g->setName(tr("layer %1").arg(i));
   }
-  for (int i = 0; i < layers; ++i) m_curves->graph(i)->setData(d.steps, d.layers[i], true);
+  for (int i = 0; i < layers; ++i) {
+    QVector<double> scaled = d.layers[i];
+    for (double& v : scaled) v *= factor;
+    m_curves->graph(i)->setData(d.steps, scaled, true);
+  }
   m_curves->legend->setVisible(layers > 0 && layers <= 12);  // beyond a dozen the legend hides the curves
   m_curvesEmpty->setVisible(d.steps.isEmpty());
   m_heatEmpty->setVisible(d.steps.isEmpty());
@@ -116,7 +140,7 @@ void LayerLossPlot::redraw() {
     for (int c = 0; c < cols; ++c) {
       const int a = c * steps / cols, b = std::max(a + 1, (c + 1) * steps / cols);
       double sum = 0;
-      for (int i = a; i < b && i < steps; ++i) sum += d.layers[l][i];
+      for (int i = a; i < b && i < steps; ++i) sum += factor * d.layers[l][i];
       m_map->data()->setCell(c, l, sum / std::max(1, b - a));
     }
   m_map->rescaleDataRange(true);
@@ -136,8 +160,7 @@ void LayerLossPlot::clearAll() {
   m_curves->legend->setVisible(false);
   m_curvesEmpty->setVisible(true);
   m_heatEmpty->setVisible(true);
-  m_curves->replot();
-  m_heat->replot();
+  redraw();  // the empty plots' unit labels
 }
 
 int LayerLossPlot::stepCount(const QString& stage) const { return m_data.value(stage).steps.size(); }

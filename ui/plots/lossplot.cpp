@@ -12,10 +12,12 @@ int stageIndex(const std::string& s) {
     if (s == kStages[i]) return i;
   return 4;
 }
-QString stageLabel(const std::string& s) {
+QString stageLabel(const std::string& s, double mseFactor) {
+  // Stages 1-2 report factor x the mean over layers of the layer MSE, the per-layer plot's unit.
+  // (Short: two entries per legend row must fit a 1024 px window.)
   if (s == "teacher") return QObject::tr("teacher (cross-entropy)");
-  if (s == "stage1") return QObject::tr("stage 1: MSE ×1000");
-  if (s == "stage2") return QObject::tr("stage 2: MSE ×1000");
+  if (s == "stage1") return QObject::tr("stage 1: MSE ×%1").arg(mseFactor);
+  if (s == "stage2") return QObject::tr("stage 2: MSE ×%1").arg(mseFactor);
   if (s == "stage3") return QObject::tr("stage 3: KL");
   return QString::fromStdString(s);
 }
@@ -56,12 +58,21 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   const QColor c = ui::modelColor(stageIndex(stage));
   s.raw = addGraph();
   s.raw->setLineStyle(QCPGraph::lsNone);
-  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 90), 5));
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 120), 7));  // visible on a projector
   s.raw->removeFromLegend();
   s.smooth = addGraph();
   s.smooth->setPen(QPen(c, 3));
-  s.smooth->setName(stageLabel(stage));
+  s.smooth->setName(stageLabel(stage, m_factors.value(key, 1000.0)));
   return *m_series.insert(key, s);
+}
+
+void LossPlot::setMseFactor(const QString& stage, double factor) {
+  if (!(factor > 0 && std::isfinite(factor))) return;
+  m_factors[stage] = factor;
+  if (auto it = m_series.find(stage); it != m_series.end()) {
+    it->smooth->setName(stageLabel(stage.toStdString(), factor));
+    replot(rpQueuedReplot);
+  }
 }
 
 void LossPlot::addMetric(const mm::MetricEvent& m) {
@@ -96,11 +107,14 @@ void LossPlot::flush() {
 void LossPlot::fitRanges() {
   const bool log = yAxis->scaleType() == QCPAxis::stLogarithmic;
   double lo = INFINITY, hi = -INFINITY, right = 0;
-  for (const Series& s : m_series)
-    for (auto p = s.raw->data()->constBegin(); p != s.raw->data()->constEnd(); ++p) {
+  auto take = [&](const QCPGraph* g) {
+    for (auto p = g->data()->constBegin(); p != g->data()->constEnd(); ++p) {
       if (log && p->value <= 0) continue;
       lo = std::min(lo, p->value), hi = std::max(hi, p->value), right = std::max(right, p->key);
     }
+  };
+  for (const Series& s : m_series) take(s.raw);
+  for (const Series& s : m_compare) take(s.smooth);
   const bool empty = !(lo <= hi);
   legend->setVisible(!empty);
   m_empty->setVisible(empty);
@@ -129,6 +143,7 @@ void LossPlot::rebuildSmooth(Series& s) {
 void LossPlot::setSmoothing(double weight) {
   m_smoothing = std::clamp(weight, 0.0, 0.999);
   for (Series& s : m_series) rebuildSmooth(s);
+  for (Series& s : m_compare) rebuildCompare(s);
   replot(rpQueuedReplot);
 }
 
@@ -143,9 +158,58 @@ void LossPlot::setLogScale(bool on) {
 void LossPlot::clearAll() {
   m_pending.clear();
   m_series.clear();
+  m_compare.clear();
   clearGraphs();
   fitRanges();
   replot(rpQueuedReplot);
+}
+
+void LossPlot::rebuildCompare(Series& s) {
+  QVector<double> gy;
+  double ema = 0, weight = 0;  // the debiased EMA of rebuildSmooth
+  for (double v : s.y) {
+    ema = m_smoothing * ema + (1 - m_smoothing) * v;
+    weight = m_smoothing * weight + (1 - m_smoothing);
+    gy << (weight > 0 ? ema / weight : v);
+  }
+  s.smooth->setData(s.x, gy, true);
+}
+
+void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics) {
+  for (const Series& s : m_compare) removeGraph(s.smooth);
+  m_compare.clear();
+  QMap<QString, int64_t> totals;  // the compared run's own stage lengths
+  for (const mm::MetricEvent& m : metrics) {
+    if (!std::isfinite(m.loss)) continue;
+    const QString key = QString::fromStdString(m.stage);
+    Series& s = m_compare[key];
+    totals[key] = std::max({totals.value(key), m.total_steps, m.step});
+    while (!s.x.isEmpty() && s.x.back() >= double(m.step)) s.x.removeLast(), s.y.removeLast();  // a resume repeats steps
+    s.x << double(m.step);
+    s.y << m.loss;
+  }
+  bool first = true;
+  for (auto it = m_compare.begin(); it != m_compare.end(); ++it) {
+    double off = 0;
+    for (auto t = totals.begin(); t != totals.end(); ++t)
+      if (stageIndex(t.key().toStdString()) < stageIndex(it.key().toStdString())) off += double(t.value());
+    for (double& x : it->x) x += off;
+    QColor c = ui::modelColor(stageIndex(it.key().toStdString())).lighter(140);
+    it->smooth = addGraph();
+    it->smooth->setPen(QPen(c, 2.5, Qt::DashLine));
+    if (first) it->smooth->setName(tr("%1 (compared, dashed)").arg(name));
+    else it->smooth->removeFromLegend();
+    first = false;
+    rebuildCompare(*it);
+  }
+  fitRanges();
+  replot(rpQueuedReplot);
+}
+
+int LossPlot::comparisonPointCount() const {
+  int n = 0;
+  for (const Series& s : m_compare) n += s.smooth->dataCount();
+  return n;
 }
 
 int LossPlot::pointCount() const {

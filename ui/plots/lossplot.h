@@ -21,8 +21,16 @@ class LossPlot : public QCustomPlot {
   /// 0: no smoothing; towards 1: heavier (EMA weight of the past).
   void setSmoothing(double weight);
   void setLogScale(bool on);
+  /// The recipe's mse_factor of a stage ("stage1"), named in its legend entry (default 1000).
+  void setMseFactor(const QString& stage, double factor);
   /// Flushes buffered points now (tests, export).
   void flush();
+  /// Overlays another run's total loss: its stages end to end by its own step counts, smoothed like
+  /// the live curves, dashed in lighter stage colours, one legend entry "name (compared)". Empty
+  /// metrics remove it; clearAll() too.
+  void setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics);
+  /// Points of the compared run.
+  int comparisonPointCount() const;
   /// Points drawn so far across all stages.
   int pointCount() const;
   /// stage,step,global_step,loss rows.
@@ -38,10 +46,13 @@ class LossPlot : public QCustomPlot {
   Series& series(const std::string& stage, int64_t total);
   double offsetOf(const std::string& stage) const;
   void rebuildSmooth(Series& s);
+  void rebuildCompare(Series& s);
   /// Axis ranges that hold every raw point (with a margin); legend and the empty note follow the data.
   void fitRanges();
 
   QMap<QString, Series> m_series;
+  QMap<QString, Series> m_compare;  ///< the compared run per stage (smooth line only; x already laid end to end)
+  QMap<QString, double> m_factors;
   QVector<mm::MetricEvent> m_pending;
   QTimer m_flushTimer;
   double m_smoothing = 0.9;

@@ -46,6 +46,10 @@ void putLegendAbove(QCustomPlot* plot) {
   plot->legend->setWrap(4);  // a second row rather than a plot wider than a 1024 px window
   plot->legend->setBorderPen(Qt::NoPen);
   plot->plotLayout()->setRowStretchFactor(0, 0.001);
+  // A grid column is as narrow as its narrowest element allows, hidden ones included, and an empty
+  // legend's maximum is its margins: without a width of its own it squeezed the empty plot below it
+  // to a 50 px stub. (Any width under QWIDGETSIZE_MAX replaces the legend's own maximum.)
+  plot->legend->setMaximumSize(1 << 20, QWIDGETSIZE_MAX);
 }
 
 void useIntegerTicks(QCPAxis* axis) {

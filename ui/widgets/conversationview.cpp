@@ -4,6 +4,8 @@
 #include <QLocale>
 #include <QScrollBar>
 
+#include "eval/evaluate.h"
+
 namespace {
 
 QString imageHtml(const QImage& img) {
@@ -36,31 +38,71 @@ void ConversationView::addUser(const QString& text, const QImage& image) {
   m.text = text;
   m.image = image;
   m_messages << m;
+  m_versions.clear();  // the previous reply is settled: a new exchange begins
+  m_version = 0;
   scheduleRender();
 }
 
-void ConversationView::beginReply(bool replaceLast) {
-  if (replaceLast && !m_messages.isEmpty() && !m_messages.back().user) m_messages.removeLast();
+ConversationView::Message* ConversationView::lastReply() {
+  return m_messages.isEmpty() || m_messages.back().user ? nullptr : &m_messages.back();
+}
+
+void ConversationView::replyChanged() {
+  if (m_version < m_versions.size() && lastReply()) m_versions[m_version] = *lastReply();
+  scheduleRender();
+}
+
+void ConversationView::beginReply(bool regenerate) {
   Message m;
   m.streaming = true;
   m.speaker = m_title;
-  m_messages << m;
+  if (regenerate && lastReply()) {
+    if (m_versions.isEmpty()) m_versions << *lastReply();  // e.g. a loaded conversation's reply
+    m_messages.back() = m;
+  } else {
+    m_messages << m;
+    m_versions.clear();
+  }
+  m_versions << m;
+  m_version = int(m_versions.size()) - 1;
   scheduleRender();
+}
+
+bool ConversationView::showVersion(int i) {
+  if (i < 0 || i >= m_versions.size() || !lastReply()) return false;
+  m_version = i;
+  m_messages.back() = m_versions[i];
+  scheduleRender();
+  return true;
+}
+
+void ConversationView::setReplyTruth(const QString& truth) {
+  if (Message* m = lastReply()) {
+    m->truth = truth;
+    replyChanged();
+  }
+}
+
+bool ConversationView::matchesTruth(const Message& m) {
+  return !m.truth.isEmpty() && mm::normalise_answer(m.text.toStdString()) == mm::normalise_answer(m.truth.toStdString());
 }
 
 void ConversationView::appendToReply(const QString& delta) {
-  if (m_messages.isEmpty() || m_messages.back().user) return;
-  m_messages.back().text += delta;
-  scheduleRender();
+  if (Message* m = lastReply()) {
+    m->text += delta;
+    replyChanged();
+  }
 }
 
 void ConversationView::finishReply(const ChatReplyInfo& r) {
-  if (m_messages.isEmpty() || m_messages.back().user) return;
-  Message& m = m_messages.back();
+  Message* reply = lastReply();
+  if (!reply) return;
+  Message& m = *reply;
   m.streaming = false;
   m.text = r.text;
   m.pieces = r.pieces;
   m.ids = r.ids;
+  m.lastToken = r.lastToken;
   const QLocale loc;
   const QString cache = r.kvBytesPerToken > 0
                             ? tr("cache %1, KV grows %2/token").arg(loc.formattedDataSize(r.cacheBytes),
@@ -73,12 +115,13 @@ void ConversationView::finishReply(const ChatReplyInfo& r) {
                 .arg(r.promptTokens)
                 .arg(cache)
                 .arg(r.stopReason == "cancelled" ? tr(" · stopped") : r.stopReason == "max_tokens" ? tr(" · length limit") : "");
-  scheduleRender();
+  replyChanged();
 }
 
 double ConversationView::markAgreement(const QVector<qint64>& reference) {
-  if (m_messages.isEmpty() || m_messages.back().user) return 0;
-  Message& m = m_messages.back();
+  Message* reply = lastReply();
+  if (!reply) return 0;
+  Message& m = *reply;
   m.agreement.clear();
   int same = 0;
   for (int i = 0; i < m.ids.size(); ++i) {
@@ -89,24 +132,30 @@ double ConversationView::markAgreement(const QVector<qint64>& reference) {
   const int n = std::max(m.ids.size(), reference.size());
   const double share = n ? double(same) / n : 1.0;
   m.stats += tr(" · agreement %1%").arg(100 * share, 0, 'f', 0);
-  scheduleRender();
+  replyChanged();
   return share;
 }
 
 void ConversationView::failReply(const QString& message) {
-  if (m_messages.isEmpty() || m_messages.back().user) return;
-  m_messages.back().streaming = false;
-  m_messages.back().stats = tr("<font color=#b00>failed: %1</font>").arg(message.toHtmlEscaped());
-  scheduleRender();
+  Message* m = lastReply();
+  if (!m) return;
+  m->streaming = false;
+  m->failed = true;
+  m->stats = tr("<font color=#b00>failed: %1</font>").arg(message.toHtmlEscaped());
+  replyChanged();
 }
 
 void ConversationView::clearAll() {
   m_messages.clear();
+  m_versions.clear();
+  m_version = 0;
   scheduleRender();
 }
 
 void ConversationView::setMessages(const QVector<Message>& messages) {
   m_messages = messages;
+  m_versions.clear();
+  m_version = 0;
   scheduleRender();
 }
 
@@ -116,7 +165,7 @@ void ConversationView::scheduleRender() {
 
 void ConversationView::render() {
   QString html = QString("<h3>%1</h3>").arg(m_title.toHtmlEscaped());
-  for (const Message& m : m_messages) {
+  for (const Message& m : std::as_const(m_messages)) {
     if (m.user) {
       html += "<p style='background:#e8eef8; color:#111; padding:6px'><b>You</b><br>" +
               (m.image.isNull() ? QString() : imageHtml(m.image)) + escapeText(m.text) + "</p>";
@@ -133,7 +182,21 @@ void ConversationView::render() {
       body = escapeText(m.text) + (m.streaming ? " ▌" : "");
     }
     const QString who = !m.speaker.isEmpty() ? m.speaker : !m_title.isEmpty() ? m_title : tr("Model");
-    html += "<p><b>" + who.toHtmlEscaped() + "</b><br>" + body + "<br><small style='color:#777'>" + m.stats + "</small></p>";
+    // The last reply names its version once regenerate made more than one.
+    const bool last = &m == &m_messages.constLast();
+    const QString version = last && m_versions.size() > 1
+                                ? tr(" <span style='color:#555'>· version %1 of %2%3</span>")
+                                      .arg(m_version + 1).arg(m_versions.size()).arg(m.streaming ? tr(", writing…") : "")
+                                : QString();
+    // The known answer, and whether the reply is right: marked apart from the agreement colours.
+    QString truth;
+    if (!m.truth.isEmpty())
+      truth = "<br>" + tr("truth: <b>%1</b>").arg(m.truth.toHtmlEscaped()) +
+              (m.streaming || m.failed ? QString()
+               : matchesTruth(m) ? tr(" <span style='color:#1a7f37'>✓ right</span>")
+                                 : tr(" <span style='color:#b00'>✗ wrong</span>"));
+    html += "<p><b>" + who.toHtmlEscaped() + "</b>" + version + "<br>" + body + truth + "<br><span style='color:#555'>" +
+            m.stats + "</span></p>";  // full size: read from the back of a room
   }
   QScrollBar* bar = verticalScrollBar();
   const bool atEnd = bar->value() >= bar->maximum() - 4;

@@ -18,6 +18,7 @@ ImageDrop::ImageDrop(QWidget* parent) : QLabel(parent) {
 
 void ImageDrop::setImage(const QImage& image, const QString& source) {
   m_image = image;
+  m_scene.reset();  // a scene's image sets it again after this
   setToolTip(source);
   refresh();
   emit imageChanged(m_image, source);
@@ -25,6 +26,7 @@ void ImageDrop::setImage(const QImage& image, const QString& source) {
 
 void ImageDrop::clear() {
   m_image = QImage();
+  m_scene.reset();
   setPixmap(QPixmap());
   setText(tr("Drop or paste an image,\nor make a random scene"));
   setToolTip({});
@@ -55,6 +57,7 @@ void ImageDrop::makeScene(quint64 seed) {
   }
   const QImage img(rgb.data(), scene.side, scene.side, scene.side * 3, QImage::Format_RGB888);
   setImage(img.copy(), tr("random scene %1").arg(seed));
+  m_scene = scene;
 }
 
 void ImageDrop::refresh() {

@@ -4,6 +4,10 @@
 #include <QImage>
 #include <QLabel>
 
+#include <optional>
+
+#include "data/scene.h"
+
 class ImageDrop : public QLabel {
   Q_OBJECT
  public:
@@ -15,6 +19,8 @@ class ImageDrop : public QLabel {
   bool loadFile(const QString& path, QString* error);
   /// A random scene from the demo data generator (deterministic in seed).
   void makeScene(quint64 seed);
+  /// The scene the image shows when makeScene drew it (its objects answer questions), else none.
+  const std::optional<mm::data::Scene>& scene() const { return m_scene; }
 
  signals:
   void imageChanged(const QImage& image, const QString& source);
@@ -28,4 +34,5 @@ class ImageDrop : public QLabel {
  private:
   void refresh();
   QImage m_image;
+  std::optional<mm::data::Scene> m_scene;
 };

@@ -17,10 +17,18 @@ LayerStrip::LayerStrip(QWidget* parent) : QWidget(parent) {
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
 }
 
-void LayerStrip::setLayers(const mm::ModelConfig& config, bool teacherView) {
+LayerStrip::Look LayerStrip::lookForStage(const QString& stage, bool teacher) {
+  if (teacher) return Look::teacher;
+  if (stage == "stage3") return Look::distilled;
+  if (stage == "stage2") return Look::stage2;
+  if (stage == "stage1") return Look::stage1;
+  return Look::seeded;
+}
+
+void LayerStrip::setLayers(const mm::ModelConfig& config, Look look) {
   m_config = config;
   m_stats = mm::compute_layer_stats(config);
-  m_teacherView = teacherView;
+  m_look = look;
   updateGeometry();
   update();
 }
@@ -64,11 +72,11 @@ void LayerStrip::paintEvent(QPaintEvent*) {
     const bool attention = m_config.layer_kinds[size_t(i)] == mm::LayerKind::attention;
     const QRect r = cellRect(i);
     QColor fill = attention ? ui::kAttentionColor : ui::kMambaColor;
-    if (!m_teacherView && attention) fill = fill.lighter(135);  // frozen in the student
+    if (m_look != Look::teacher && attention) fill = fill.lighter(135);  // frozen in the student
     p.setBrush(fill);
     p.setPen(QPen(fill.darker(140), 1.2));
     p.drawRoundedRect(r, 5, 5);
-    if (!m_teacherView && !attention) {  // seeded and trainable: a bright edge
+    if (m_look != Look::teacher && m_look != Look::distilled && !attention) {  // still to train: a bright edge
       p.setPen(QPen(ui::kTrainableEdge, 2.4));
       p.setBrush(Qt::NoBrush);
       p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 4, 4);
@@ -91,22 +99,32 @@ void LayerStrip::paintEvent(QPaintEvent*) {
     p.drawText(QPoint(x + 16, y + 11), text);
     x += 22 + p.fontMetrics().horizontalAdvance(text);
   };
-  if (m_teacherView) {
-    legend(ui::kAttentionColor, tr("attention (teacher)"), false);
-    legend(ui::kMambaColor, tr("Mamba-2"), false);
-  } else {
-    legend(ui::kAttentionColor.lighter(135), tr("attention, kept and frozen"), false);
-    legend(ui::kMambaColor, tr("Mamba-2, seeded and trainable"), true);
+  switch (m_look) {
+    case Look::teacher:
+      legend(ui::kAttentionColor, tr("attention (teacher)"), false);
+      legend(ui::kMambaColor, tr("Mamba-2"), false);
+      break;
+    case Look::distilled:
+      legend(ui::kAttentionColor.lighter(135), tr("attention, kept from the teacher"), false);
+      legend(ui::kMambaColor, tr("Mamba-2, distilled (stage 3 done)"), false);
+      break;
+    default:
+      legend(ui::kAttentionColor.lighter(135), tr("attention, kept and frozen"), false);
+      legend(ui::kMambaColor, m_look == Look::seeded ? tr("Mamba-2, seeded and trainable")
+                              : m_look == Look::stage1 ? tr("Mamba-2, after stage 1, trainable")
+                                                       : tr("Mamba-2, after stage 2, trainable"), true);
   }
-  if (m_editable) legend(palette().color(QPalette::Window), tr("click a cell to toggle"), false);
+  if (m_editable) legend(palette().color(QPalette::Window), tr("click a cell to plan it yourself"), false);
 }
 
 QString LayerStrip::tooltipFor(int i) const {
   const mm::LayerStats& s = m_stats[size_t(i)];
   const bool attention = m_config.layer_kinds[size_t(i)] == mm::LayerKind::attention;
   const QLocale loc;
-  QString state = m_teacherView ? tr("teacher layer") : attention ? tr("attention, restored from the teacher, frozen")
-                                                                  : tr("seeded from attention, trained in stages 1-3");
+  const QString state = m_look == Look::teacher ? tr("teacher layer")
+                        : attention ? tr("attention, restored from the teacher, frozen")
+                        : m_look == Look::distilled ? tr("seeded from attention, distilled in stages 1-3")
+                                                    : tr("seeded from attention, trained in stages 1-3");
   QString cache = attention ? tr("KV cache %1 per token").arg(loc.formattedDataSize(s.kv_bytes_per_token))
                             : tr("state %1, constant").arg(loc.formattedDataSize(s.state_bytes));
   return tr("<b>layer %1</b> (%2)<br>%3<br>%4 parameters<br>%5")

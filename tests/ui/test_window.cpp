@@ -1,0 +1,263 @@
+// The studio's window: at the smallest screen it promises (1024x700, a projector's) every page fits and
+// nothing a speaker needs is squeezed (the chat prompt, the plots); it remembers its geometry, page,
+// Distill recipe, paths and chat sampling in QSettings (a temporary scope here); the Distill page
+// starts with the shipped demo recipe.
+#include <cmath>
+
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QLabel>
+#include <QSettings>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QPlainTextEdit>
+#include <QStackedWidget>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include "controller/enginecontroller.h"
+#include "mainwindow.h"
+#include "pages/benchmarkpage.h"
+#include "pages/chatpage.h"
+#include "pages/distillpage.h"
+#include "pages/modelpage.h"
+#include "plots/layerlossplot.h"
+#include "plots/lossplot.h"
+#include "runtime/resources.h"
+#include "widgets/layerstrip.h"
+#include "widgets/imagedrop.h"
+#include "widgets/conversationview.h"
+#include "widgets/promptedit.h"
+
+namespace {
+const QSize kSmallScreen(1024, 700);
+const char* const kPageNames[] = {"Model", "Distill", "Chat", "Benchmark"};
+}  // namespace
+
+/// A run directory with every stage's points (stage 1 and 2 with per-layer losses), as a finished
+/// run has them; factor is the recipe's mse_factor.
+QString writeRun(const QString& dir, int factor) {
+  QDir().mkpath(dir);
+  QFile recipe(dir + "/recipe.json");
+  if (!recipe.open(QIODevice::WriteOnly)) return {};
+  recipe.write(QString(R"({"name": "unit", "stages": [{"stage": 1, "steps": 2, "mse_factor": %1},
+                       {"stage": 2, "steps": 2, "mse_factor": %1}, {"stage": 3, "steps": 2}]})").arg(factor).toUtf8());
+  QFile metrics(dir + "/metrics.jsonl");
+  if (!metrics.open(QIODevice::WriteOnly)) return {};
+  const double f = factor;
+  const double layers[2][2] = {{0.25, 0.5}, {0.125, 0.375}};
+  for (const char* stage : {"stage1", "stage2"})
+    for (int step = 1; step <= 2; ++step)
+      metrics.write(QString(R"({"stage": "%1", "step": %2, "loss": %3, "layer_losses": [%4, %5]})" "\n")
+                        .arg(stage).arg(step).arg(f * (layers[step - 1][0] + layers[step - 1][1]) / 2)
+                        .arg(layers[step - 1][0]).arg(layers[step - 1][1]).toUtf8());
+  metrics.write(R"({"stage": "stage3", "step": 1, "loss": 2.5})" "\n" R"({"stage": "stage3", "step": 2, "loss": 2.25})" "\n");
+  return dir;
+}
+
+class TestWindow : public QObject {
+  Q_OBJECT
+  EngineController* m_engine = nullptr;
+  QTemporaryDir m_settingsDir;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_settingsDir.isValid());
+    // Every QSettings() of the studio reads and writes a file in this directory only.
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
+    QCoreApplication::setOrganizationName("mmMamba-test");
+    QCoreApplication::setApplicationName("test_window");
+    m_engine = new EngineController(this);
+  }
+
+  void init() { QSettings().clear(); }  // each test starts from nothing remembered
+
+  void everyPageFitsIn1024x700AndKeepsItsRoom() {
+    MainWindow window(m_engine);
+    window.openDefaultModels();  // the demo models (MMMAMBA_MODELS): the strip, the plots and chat filled
+    QTRY_VERIFY_WITH_TIMEOUT(!window.modelPage()->model().path.isEmpty(), 30000);
+    window.resize(kSmallScreen);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    // A side-by-side reply to an image: the tiles row and both conversations filled, as on stage.
+    ChatPage* chat = window.chatPage();
+    window.showPage(2);
+    chat->setSideBySide(true);
+    chat->imageDrop()->makeScene(7);
+    chat->ask("What colour is the circle?");
+    QTRY_VERIFY_WITH_TIMEOUT(!chat->busy(), 60000);
+    QCOMPARE(chat->view(1)->messages().size(), 2);
+    // A finished run on the Distill page: three stages in the legend, per-layer curves.
+    QString error;
+    QVERIFY2(window.distillPage()->openRun(writeRun(m_settingsDir.filePath("layout-run"), 1000), &error), qPrintable(error));
+    auto* stack = window.findChild<QStackedWidget*>();
+    QVERIFY(stack);
+    QStringList tooBig;
+    for (int i = 0; i < 4; ++i) {
+      window.showPage(i);
+      QTest::qWait(50);  // layouts settle, a window whose contents need more grows
+      QWidget* page = stack->widget(i);
+      const QSize need = page->minimumSizeHint().expandedTo(page->minimumSize());
+      qInfo("%s page needs %dx%d, window %dx%d", kPageNames[i], need.width(), need.height(), window.width(), window.height());
+      if (window.size() != kSmallScreen) {
+        tooBig << QString("%1 grew the window to %2x%3").arg(kPageNames[i]).arg(window.width()).arg(window.height());
+        window.resize(kSmallScreen);
+        continue;
+      }
+      // Every visible plot on the page keeps a readable height, and its data area most of its width
+      // (an empty plot's hidden legend once squeezed it to 50 px).
+      for (QCustomPlot* plot : page->findChildren<QCustomPlot*>()) {
+        if (!plot->isVisible()) continue;
+        plot->replot();
+        if (plot->height() < 150) tooBig << QString("%1: a plot is %2 px high").arg(kPageNames[i]).arg(plot->height());
+        if (plot->axisRect()->width() < plot->width() / 2)
+          tooBig << QString("%1: a plot's data area is %2 of its %3 px").arg(kPageNames[i]).arg(plot->axisRect()->width()).arg(plot->width());
+      }
+    }
+    QVERIFY2(tooBig.isEmpty(), qPrintable(tooBig.join("; ")));
+    window.showPage(2);
+    QTest::qWait(50);
+    // The prompt holds at least two lines of text.
+    QWidget* prompt = chat->input();
+    const int line = prompt->fontMetrics().lineSpacing();
+    QVERIFY2(prompt->height() >= 2 * line + 8, qPrintable(QString("the prompt is %1 px high").arg(prompt->height())));
+  }
+
+  void theDistillPageStartsWithTheShippedDemoRecipe() {
+    QFile f(MM_SOURCE_DIR "/examples/recipes/demo-linear.json");
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const nlohmann::json shipped = nlohmann::json::parse(f.readAll().toStdString());
+    DistillPage page(m_engine);
+    const nlohmann::json r = page.recipe();
+    QCOMPARE(r["stages"], shipped["stages"]);
+    QCOMPARE(r["plan"], shipped["plan"]);
+    QCOMPARE(r["init"], shipped["init"]);
+    QCOMPARE(r["max_length"], shipped["max_length"]);
+    QCOMPARE(page.stageTable()->item(0, 1)->text().toLongLong(), shipped["stages"][0]["steps"].get<int64_t>());
+    // Its data paths point at files that are not shipped: the fields stay empty for Generate scene data.
+    QVERIFY(!r.contains("train_data") && !r.contains("eval_data"));
+  }
+
+  void settingsAreRemembered() {
+    const QString evalData = m_settingsDir.filePath("val.jsonl");
+    const QString runDir = m_settingsDir.filePath("runs/remembered");
+    {
+      MainWindow window(m_engine);
+      window.show();
+      window.resize(1100, 720);
+      window.showPage(2);
+      window.findChild<QDoubleSpinBox*>("temperature")->setValue(0.7);
+      window.findChild<QDoubleSpinBox*>("topP")->setValue(0.9);
+      window.findChild<QSpinBox*>("maxTokens")->setValue(33);
+      DistillPage* distill = window.distillPage();
+      distill->setPlan("interval:2:tail");
+      distill->setEvalData(evalData);
+      distill->setRunDirectory(runDir);
+      distill->stageTable()->item(0, 1)->setText("17");
+      QVERIFY(window.close());  // nothing unsaved in the chat: it closes and remembers
+    }
+    MainWindow window(m_engine);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QCOMPARE(window.size(), QSize(1100, 720));
+    QCOMPARE(window.findChild<QStackedWidget*>()->currentIndex(), 2);
+    QCOMPARE(window.findChild<QDoubleSpinBox*>("temperature")->value(), 0.7);
+    QCOMPARE(window.findChild<QDoubleSpinBox*>("topP")->value(), 0.9);
+    QCOMPARE(window.findChild<QSpinBox*>("maxTokens")->value(), 33);
+    const nlohmann::json r = window.distillPage()->recipe();
+    QCOMPARE(window.distillPage()->planText(), QString("interval:2:tail"));
+    QCOMPARE(r["eval_data"].get<std::string>(), evalData.toStdString());
+    QCOMPARE(r["stages"][0]["steps"].get<int64_t>(), int64_t(17));
+    QCOMPARE(window.distillPage()->runDirectory(), runDir);
+
+    // A damaged entry (an edited settings file) leaves the shipped demo recipe.
+    QSettings().setValue("distill/recipe", "{\"stages\": [");
+    MainWindow again(m_engine);
+    QCOMPARE(again.distillPage()->recipe()["stages"], DistillPage(m_engine).recipe()["stages"]);
+  }
+
+  void theStripShowsTheCheckpointsStateAndACellClickPlansIt() {
+    ModelPage page(m_engine);
+    QSignalSpy loaded(&page, &ModelPage::modelLoaded);
+    page.openModel(QString::fromStdString(mm::find_embedded_model("demo-linear")));  // finished stage 3
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(page.layerStrip()->look(), LayerStrip::Look::distilled);
+    page.openModel(QString::fromStdString(mm::find_embedded_model("demo-teacher")));
+    QVERIFY(loaded.wait(10000));
+    // A teacher opens on the interval planner: the strip shows the student that seeding would make.
+    QCOMPARE(page.planText(), QString("interval:4:head"));
+    QCOMPARE(page.layerStrip()->look(), LayerStrip::Look::seeded);
+    const std::vector<mm::LayerKind> before = page.layerStrip()->kinds();
+    int mamba = 0;
+    while (before[size_t(mamba)] != mm::LayerKind::mamba2) ++mamba;
+    page.show();
+    QTest::mouseClick(page.layerStrip(), Qt::LeftButton, {}, page.layerStrip()->cellRect(mamba).center());
+    // The click took effect at once: the plan box says Custom, the cell is attention now.
+    QCOMPARE(page.planMode()->currentData().toString(), QString("custom"));
+    std::vector<mm::LayerKind> expected = before;
+    expected[size_t(mamba)] = mm::LayerKind::attention;
+    QCOMPARE(page.layerStrip()->kinds(), expected);
+    QVERIFY2(page.planText().startsWith("list:") && page.planText().split(',').size() == 3, qPrintable(page.planText()));
+    QCOMPARE(LayerStrip::lookForStage("stage1", false), LayerStrip::Look::stage1);
+    QCOMPARE(LayerStrip::lookForStage("stage3", true), LayerStrip::Look::teacher);
+  }
+
+  void theTotalAndPerLayerLossesShareOneUnit() {
+    // A run whose recipe scales the layer MSE by 100: the per-layer curves show 100 x MSE, the total
+    // (100 x the mean over layers) is their mean, and both name the factor.
+    const QString dir = writeRun(m_settingsDir.filePath("unit-run"), 100);
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(dir, &error), qPrintable(error));
+    page.lossPlot()->flush();
+    page.layerPlot()->flush();
+    QCustomPlot* curves = page.layerPlot()->curves();
+    QCOMPARE(curves->graphCount(), 2);
+    QCOMPARE(curves->graph(0)->data()->at(0)->value, 25.0);
+    QCOMPARE(curves->graph(1)->data()->at(1)->value, 37.5);
+    for (int i = 0; i < 2; ++i) {
+      const double mean = (curves->graph(0)->data()->at(i)->value + curves->graph(1)->data()->at(i)->value) / 2;
+      bool found = false;
+      for (int g = 0; g < page.lossPlot()->graphCount(); ++g)
+        if (page.lossPlot()->graph(g)->dataCount() == 2) found |= page.lossPlot()->graph(g)->data()->at(i)->value == mean;
+      QVERIFY2(found, "the total is the mean of the per-layer curves");
+    }
+    QCOMPARE(curves->yAxis->label(), QString("layer MSE ×100"));
+    QStringList names;
+    for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i))) names << item->plottable()->name();
+    QVERIFY2(names.contains("stage 1: MSE ×100"), qPrintable(names.join("; ")));
+  }
+
+  void aSecondRunIsDrawnBesideTheFirst() {
+    const QString a = writeRun(m_settingsDir.filePath("run-a"), 1000), b = writeRun(m_settingsDir.filePath("run-b"), 100);
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(a, &error), qPrintable(error));
+    const int own = page.lossPlot()->pointCount();
+    QVERIFY2(page.compareWith(b, &error), qPrintable(error));
+    QCOMPARE(page.lossPlot()->comparisonPointCount(), 6);  // every stage of run-b, laid end to end
+    QCOMPARE(page.lossPlot()->pointCount(), own);
+    // Run b's stage 1 sits where run a's does, at a tenth of its value (factor 100 against 1000).
+    double lowest = INFINITY;
+    for (int g = 0; g < page.lossPlot()->graphCount(); ++g)
+      if (page.lossPlot()->graph(g)->pen().style() == Qt::DashLine)
+        for (auto p = page.lossPlot()->graph(g)->data()->constBegin(); p != page.lossPlot()->graph(g)->data()->constEnd(); ++p)
+          if (p->key == 1) lowest = std::min(lowest, p->value);
+    QCOMPARE(lowest, 37.5);
+    bool named = false;
+    for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i)))
+        named |= item->plottable()->name() == "run-b (compared, dashed)";
+    QVERIFY(named);
+    QVERIFY(!page.compareWith(m_settingsDir.filePath("no-such-run"), &error));
+    QVERIFY(!error.isEmpty());
+    QVERIFY2(page.openRun(a, &error), qPrintable(error));  // another run shown: the comparison goes
+    QCOMPARE(page.lossPlot()->comparisonPointCount(), 0);
+  }
+};
+
+QTEST_MAIN(TestWindow)
+#include "test_window.moc"
