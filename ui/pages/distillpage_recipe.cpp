@@ -89,9 +89,13 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   m_stages->setHorizontalHeaderLabels({tr("use"), tr("steps"), tr("learning rate"), tr("batch")});
   m_stages->setVerticalHeaderLabels({tr("stage 1"), tr("stage 2"), tr("stage 3")});
   m_stages->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  m_stages->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+  m_stages->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
   m_stages->setToolTip(tr("Stage 1: new parameters, layerwise MSE. Stage 2: whole layer, layerwise MSE. "
                           "Stage 3: end-to-end KL against the teacher."));
-  m_stages->setMaximumHeight(130);
+  // Exactly the header and three rows: no empty band below stage 3.
+  m_stages->setFixedHeight(m_stages->horizontalHeader()->sizeHint().height() +
+                           3 * m_stages->verticalHeader()->defaultSectionSize() + 2 * m_stages->frameWidth());
   form->addRow(m_stages);
   auto* load = new QPushButton(tr("Load…"));
   auto* save = new QPushButton(tr("Save…"));
