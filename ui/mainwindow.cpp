@@ -18,6 +18,7 @@
 #include <QTextBrowser>
 #include <QThread>
 #include <QStackedWidget>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -40,6 +41,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   m_model = new ModelPage(engine);
   m_distill = new DistillPage(engine);
   m_chat = new ChatPage(engine);
+  m_chat->setAutosaveDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/conversations");
   m_bench = new BenchmarkPage(engine);
   m_pages = new QStackedWidget;
   m_nav = new QListWidget;
@@ -226,7 +228,8 @@ void MainWindow::showGuide() {
       "<li><b>Chat</b>: make a scene (or drop, paste, open an image) and ask; for a random scene the "
       "true answer is shown under each reply, marked right or wrong. <i>Regenerate</i> keeps every "
       "version (‹ 2/3 ›). <i>Side by side</i> asks a second model; tokens both chose are blue, tokens "
-      "they disagree on amber.</li>"
+      "they disagree on amber. Every conversation is saved as it goes: <i>Load…</i> lists them "
+      "to open or delete.</li>"
       "<li><b>Benchmark</b>: prefill and decode time and memory against context length: the "
       "teacher's cache grows, the linear student's state does not.</li></ol>"
       "<p>Every page's work is also a command: Help → Show CLI command.</p>"

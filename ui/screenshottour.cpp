@@ -12,6 +12,7 @@
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
+#include "widgets/conversationsdialog.h"
 #include "widgets/imagedrop.h"
 #include "widgets/scenedatadialog.h"
 
@@ -78,6 +79,12 @@ void ScreenshotTour::start() {
         chat->regenerate();
         waitFor([chat] { return !chat->busy(); }, 60000, [this, chat] {
         grab("3c-chat-versions");
+        if (!chat->autosaveDir().isEmpty()) {  // the conversation list Load… opens, this one at the top
+          ConversationsDialog list(chat->autosaveDir(), m_window);
+          list.show();
+          QCoreApplication::processEvents();
+          if (!list.grab().save(QDir(m_outDir).filePath("3d-chat-conversations.png"))) m_ok = false;
+        }
         chat->findChild<QDoubleSpinBox*>("temperature")->setValue(0);
         // A checkpoint given on the command line (e.g. `mmmamba create --arch tiny`) answers too.
         const QString opened = m_window->modelPage()->model().path;

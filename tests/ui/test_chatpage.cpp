@@ -17,6 +17,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
+#include <QStandardPaths>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
@@ -28,6 +29,7 @@
 #include "eval/evaluate.h"
 #include "mainwindow.h"
 #include "pages/chatpage.h"
+#include "widgets/conversationsdialog.h"
 #include "widgets/conversationview.h"
 #include "widgets/imagedrop.h"
 #include "widgets/promptedit.h"
@@ -68,6 +70,7 @@ class TestChatPage : public QObject {
  private slots:
   void initTestCase() {
     QVERIFY(m_dir.isValid());
+    QStandardPaths::setTestModeEnabled(true);  // the window's autosave goes to a test location
     QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_dir.filePath("settings"));
     QCoreApplication::setOrganizationName("mmMamba-test");
     const mm::ModelConfig cfg = mm::architecture_preset("micro");
@@ -221,6 +224,8 @@ class TestChatPage : public QObject {
 
   void closingTheWindowAsksToo() {
     MainWindow window(m_engine);
+    QVERIFY(!window.chatPage()->autosaveDir().isEmpty());  // the studio autosaves...
+    window.chatPage()->setAutosaveDir({});                  // ...without it, closing asks
     window.chatPage()->addModel("student", m_student, true);
     window.chatPage()->setMaxNewTokens(3);
     window.show();
@@ -230,6 +235,46 @@ class TestChatPage : public QObject {
     QVERIFY(window.isVisible());
     answerNextMessageBox(QMessageBox::Discard);
     QVERIFY(window.close());
+  }
+
+  // With autosave every conversation gets a file of its own after each turn: New chat asks nothing
+  // and loses nothing, the list (Load…) has them newest first, and a loaded one goes on in its own file.
+  void autosaveKeepsEveryConversationInTheHistory() {
+    QTemporaryDir dir;
+    ChatPage page(m_engine);
+    page.addModel("student", m_student, true);
+    page.setMaxNewTokens(3);
+    page.setAutosaveDir(dir.path());
+    page.show();
+    askAndWait(page, "Is there a red circle?");
+    const QString first = page.autosavePath();
+    QVERIFY(QFile::exists(first));
+    askAndWait(page, "And a blue square?");
+    QCOMPARE(page.autosavePath(), first);  // one file per conversation
+    QVERIFY(page.hasUnsavedConversation());
+    QVERIFY(page.confirmDiscard());  // no question: the file holds it (a question would block here)
+    page.findChild<QPushButton*>("newChat")->click();
+    QVERIFY(page.view(0)->messages().isEmpty());
+    QVERIFY(page.autosavePath().isEmpty());
+    askAndWait(page, "How many things are there?");
+    const QString second = page.autosavePath();
+    QVERIFY(!second.isEmpty() && second != first);
+
+    const QVector<ConversationsDialog::Entry> entries = ConversationsDialog::list(dir.path());
+    QCOMPARE(entries.size(), 2);
+    QCOMPARE(entries[0].path, second);  // newest first
+    QCOMPARE(entries[0].firstQuestion, QString("How many things are there?"));
+    QCOMPARE(entries[1].messages, 4);
+    QCOMPARE(entries[1].models, QStringList{"student"});
+
+    QString error;
+    QVERIFY2(page.loadConversation(first, &error), qPrintable(error));
+    QCOMPARE(page.view(0)->messages().size(), 4);
+    QCOMPARE(page.autosavePath(), first);
+    askAndWait(page, "And now?");
+    QCOMPARE(ConversationsDialog::list(dir.path()).size(), 2);
+    QFile f(first);
+    QVERIFY(f.open(QIODevice::ReadOnly) && f.readAll().contains("And now?"));
   }
 };
 

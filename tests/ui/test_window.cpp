@@ -14,6 +14,7 @@
 #include <QTemporaryDir>
 #include <QPlainTextEdit>
 #include <QStackedWidget>
+#include <QStandardPaths>
 #include <QtTest>
 #include <qcustomplot.h>
 
@@ -65,6 +66,7 @@ class TestWindow : public QObject {
  private slots:
   void initTestCase() {
     QVERIFY(m_settingsDir.isValid());
+    QStandardPaths::setTestModeEnabled(true);  // the chat's autosave goes to a test location
     // Every QSettings() of the studio reads and writes a file in this directory only.
     QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
     QCoreApplication::setOrganizationName("mmMamba-test");

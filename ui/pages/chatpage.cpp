@@ -153,6 +153,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   buttonRow->addWidget(m_prevVersion);
   buttonRow->addWidget(m_versionLabel);
   buttonRow->addWidget(m_nextVersion);
+  m_load = load;
   for (QPushButton* b : {reset, save, load}) buttonRow->addWidget(b);
   buttonRow->addStretch();
   inputRow->addLayout(buttonRow);
@@ -201,6 +202,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
     if (!f.isEmpty()) saveTo(f);
   });
   connect(load, &QPushButton::clicked, this, [this] {
+    if (!m_autosaveDir.isEmpty()) return showHistory();  // the list, with "Other file…" in it
     if (!confirmDiscard()) return;
     const QString f = QFileDialog::getOpenFileName(this, tr("Load conversation"), {}, tr("JSON (*.json)"));
     QString error;
@@ -219,6 +221,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
     view(s)->finishReply(r);
     m_lastReplies[s] = r;
     m_unsaved = true;
+    m_autosaved = false;
     emit replyDone(s, r);
   });
   connect(engine, &EngineController::failed, this, [this](quint64 id, const QString& message) {
@@ -230,6 +233,7 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   connect(engine, &EngineController::finished, this, [this](quint64 id) {
     if (!m_jobs.remove(id)) return;
     if (m_jobs.isEmpty()) compareReplies();
+    if (m_jobs.isEmpty()) autosave();
     updateButtons();
   });
   updateButtons();
@@ -338,6 +342,8 @@ void ChatPage::resetConversation() {
   m_truth.clear();
   m_unsaved = false;
   m_savedPath.clear();
+  m_autosavePath.clear();
+  m_autosaved = false;
   showTiles(TilePreview{});  // the previous image's tiles go with the conversation
   updateButtons();
 }
@@ -356,6 +362,7 @@ void ChatPage::showReplyVersion(int i) {
     r.lastToken = m.lastToken;
     m_engine->useReply(modelPath(s), r);  // the next question follows the version shown
   }
+  autosave();  // the file holds the versions shown
   updateButtons();  // each version keeps the agreement marks of its own comparison
 }
 

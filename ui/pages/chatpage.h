@@ -57,6 +57,14 @@ class ChatPage : public QWidget {
   /// Writes the conversation (the versions shown) as JSON; it then counts as saved.
   bool saveConversation(const QString& path, QString* error);
   bool loadConversation(const QString& path, QString* error);
+  /// Each conversation is also written to a file of its own in dir after every turn, and Load… lists
+  /// them; then New chat, Load and quit lose nothing and ask nothing. Empty: off (the default).
+  void setAutosaveDir(const QString& dir);
+  QString autosaveDir() const { return m_autosaveDir; }
+  /// The file the current conversation is autosaved to, or empty before its first turn.
+  QString autosavePath() const { return m_autosavePath; }
+  /// The conversation list (Load… with autosave on); loads the conversation chosen there.
+  void showHistory();
 
   ImageDrop* imageDrop() const { return m_image; }
   ConversationView* view(int side) const { return side == 0 ? m_left : m_right; }
@@ -72,6 +80,8 @@ class ChatPage : public QWidget {
  private:
   void send(bool regenerate);
   bool saveTo(const QString& path);
+  QByteArray conversationJson() const;
+  void autosave();
   void showTiles(const TilePreview& preview);
   void updateButtons();
   void compareReplies();
@@ -87,6 +97,10 @@ class ChatPage : public QWidget {
   QString m_truth;  ///< the known answer to the last question, or empty
   bool m_unsaved = false;
   QString m_savedPath;  ///< where the conversation was last saved or loaded from
+  QString m_autosaveDir;
+  QString m_autosavePath;
+  bool m_autosaved = false;  ///< the autosave file holds every reply shown
+  QPushButton* m_load = nullptr;
   quint64 m_sceneSeed = 1;
 
   QComboBox* m_model;

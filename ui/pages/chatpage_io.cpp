@@ -1,7 +1,9 @@
-// Saving and loading conversations (JSON with the images inline as base64 PNG), the question before an
-// unsaved one is dropped, and the page's remembered settings.
+// Saving and loading conversations (JSON with the images inline as base64 PNG), autosave and the
+// conversation list, the question before an unsaved one is dropped, and the page's remembered settings.
 #include <QBuffer>
 #include <QComboBox>
+#include <QDateTime>
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFile>
@@ -10,6 +12,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPlainTextEdit>
+#include <QPushButton>
 #include <QMessageBox>
 #include <QSaveFile>
 #include <QSettings>
@@ -17,6 +20,7 @@
 
 #include "controller/enginecontroller.h"
 #include "pages/chatpage.h"
+#include "widgets/conversationsdialog.h"
 #include "widgets/conversationview.h"
 #include "widgets/messages.h"
 
@@ -34,7 +38,7 @@ QString pngBase64(const QImage& img) {
 
 }  // namespace
 
-bool ChatPage::saveConversation(const QString& path, QString* error) {
+QByteArray ChatPage::conversationJson() const {
   QJsonArray sides;
   for (int s = 0; s < (m_right->isVisible() ? 2 : 1); ++s) {
     QJsonArray messages;
@@ -47,8 +51,12 @@ bool ChatPage::saveConversation(const QString& path, QString* error) {
   }
   const QJsonObject root{{"format", "mmmamba-conversation"}, {"version", kFormatVersion},
                          {"system_prompt", m_system->toPlainText()}, {"sides", sides}};
+  return QJsonDocument(root).toJson();
+}
+
+bool ChatPage::saveConversation(const QString& path, QString* error) {
   QSaveFile f(path);  // temp file + rename
-  if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(root).toJson()) < 0 || !f.commit()) {
+  if (!f.open(QIODevice::WriteOnly) || f.write(conversationJson()) < 0 || !f.commit()) {
     if (error) *error = tr("Cannot write %1: %2").arg(path, f.errorString());
     return false;
   }
@@ -102,6 +110,10 @@ bool ChatPage::loadConversation(const QString& path, QString* error) {
   }
   m_unsaved = false;
   m_savedPath = path;
+  // An autosaved conversation goes on in its own file; one loaded from elsewhere gets a new one.
+  const bool autosaved = !m_autosaveDir.isEmpty() && QFileInfo(path).absolutePath() == QDir(m_autosaveDir).absolutePath();
+  m_autosavePath = autosaved ? path : QString();
+  m_autosaved = autosaved;
   // The loaded images' scenes are not known: no truth for questions about them.
   bool images = false;
   for (int s = 0; s < 2; ++s)
@@ -112,8 +124,32 @@ bool ChatPage::loadConversation(const QString& path, QString* error) {
   return true;
 }
 
+void ChatPage::setAutosaveDir(const QString& dir) {
+  m_autosaveDir = dir;
+  m_load->setToolTip(dir.isEmpty() ? tr("Open a saved conversation")
+                                   : tr("Every conversation, saved as it goes: open or delete one, or open another file"));
+}
+
+void ChatPage::autosave() {
+  if (m_autosaveDir.isEmpty() || view(0)->messages().isEmpty()) return;
+  if (m_autosavePath.isEmpty()) {
+    if (!QDir().mkpath(m_autosaveDir)) return;
+    const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-hhmmss-zzz");
+    m_autosavePath = QDir(m_autosaveDir).filePath("chat-" + stamp + ".json");
+  }
+  QSaveFile f(m_autosavePath);
+  m_autosaved = f.open(QIODevice::WriteOnly) && f.write(conversationJson()) >= 0 && f.commit();
+}
+
+void ChatPage::showHistory() {
+  ConversationsDialog dialog(m_autosaveDir, this);
+  if (dialog.exec() != QDialog::Accepted || dialog.chosen().isEmpty() || !confirmDiscard()) return;
+  QString error;
+  if (!loadConversation(dialog.chosen(), &error)) ui::showError(this, tr("Cannot load"), error);
+}
+
 bool ChatPage::confirmDiscard() {
-  if (!m_unsaved) return true;
+  if (!m_unsaved || m_autosaved) return true;  // nothing would be lost
   QMessageBox box(QMessageBox::Question, tr("Unsaved conversation"),
                   tr("The conversation has replies that are not saved."), QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
   box.setInformativeText(m_savedPath.isEmpty() ? tr("Save it before it is cleared?")
