@@ -62,6 +62,7 @@ struct MetricEvent {
   double wall_s = 0;     ///< training time since the stage started (resumes included, pauses not)
   double eval_loss = -1; ///< held-out loss when evaluated at this step, else negative
   int64_t tokens = 0;    ///< tokens trained on so far in this stage (resumes included)
+  std::vector<double> rank_tokens_per_s;  ///< data parallel: each rank's own tokens/s (empty: one process)
 };
 struct CheckpointEvent {
   std::string stage;

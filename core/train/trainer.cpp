@@ -272,6 +272,7 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
 
       MetricEvent m{stage, step_no, st.steps, loss, layer_losses, lr, gnorm, double(tokens) / dt, state.wall_s};
       m.tokens = state.tokens;
+      m.rank_tokens_per_s = rank_tokens_per_s;
       const bool last = step_no == st.steps;
       if (lead && job.eval && ((st.eval_every > 0 && step_no % st.eval_every == 0) || last)) m.eval_loss = eval_loss(job);
       json line = {{"stage", stage}, {"step", step_no}, {"loss", loss}, {"lr", lr}, {"grad_norm", gnorm},

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "bench/benchmark.h"
+#include "dist/dist_group.h"
 #include "io/checkpoint.h"
 #include "models/random_init.h"
 #include "seeding/seed_student.h"
@@ -195,6 +196,42 @@ class TestStudio : public QObject {
     QCOMPARE(page.lossPlot()->pointCount(), 50);  // every step of both stages, repeats after resume dropped
     QCOMPARE(page.layerPlot()->stepCount("stage1"), 40);
     QVERIFY(page.lossPlot()->toCsv().count('\n') == 51);
+  }
+
+  // Issue 12: the Distill page runs a recipe data parallel with N workers in the studio; rank 0 writes
+  // each step once with every rank's tokens/s, the status shows them, the CLI line says --nproc.
+  void twoWorkersRunARecipeDataParallel() {
+    if (!mm::DistGroup::has_backend(c10::kCPU)) QSKIP("this build has no Gloo backend (install libgloo-dev)");
+    DistillPage page(m_engine);
+    const QString recipe = path("recipe-dp.json");
+    std::ofstream(recipe.toStdString()) << json{
+        {"name", "ui-dp"}, {"teacher", m_teacher.toStdString()}, {"plan", "interval:3"},
+        {"train_data", path("train.jsonl").toStdString()}, {"seed", 1}, {"max_length", 512},
+        {"stages", {{{"stage", 1}, {"steps", 4}, {"lr", 0.01}, {"batch", 4}, {"checkpoint_every", 2}}}}}.dump();
+    QString error;
+    QVERIFY2(page.loadRecipe(recipe, &error), qPrintable(error));
+    page.setRunDirectory(path("run-dp"));
+    page.findChild<QSpinBox*>("workers")->setValue(2);
+    QVERIFY(page.cliEquivalent().contains("mmmamba distill --nproc 2 --recipe"));
+    QSignalSpy stopped(&page, &DistillPage::runStopped);
+    page.start();
+    QVERIFY(page.running());
+    QVERIFY(!page.findChild<QPushButton*>("pause")->isEnabled());  // Pause needs one worker
+    QVERIFY(stopped.wait(60000));
+    QCOMPARE(stopped.last().at(0).toBool(), true);
+    QFile metrics(path("run-dp/metrics.jsonl"));
+    QVERIFY(metrics.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = metrics.readAll().split('\n');
+    int steps = 0;
+    for (const QByteArray& line : lines) {
+      if (line.trimmed().isEmpty()) continue;
+      const json j = json::parse(line.toStdString());
+      QCOMPARE(j.at("rank_tokens_per_s").size(), size_t(2));
+      ++steps;
+    }
+    QCOMPARE(steps, 4);  // written once, by rank 0
+    QFile log(path("run-dp/run.log"));
+    QVERIFY(log.open(QIODevice::ReadOnly) && log.readAll().contains("2 ranks over gloo"));
   }
 
   void theExportedCsvHasEveryMetricColumnAndThePlotsATitle() {

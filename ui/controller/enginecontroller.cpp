@@ -6,12 +6,16 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include <thread>
+
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
 
 #include "bench/benchmark.h"
 #include "config/plan_stats.h"
 #include "data/scene.h"
+#include "dist/dist_env.h"
+#include "dist/dist_group.h"
 #include "controller/enginestate.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -180,15 +184,48 @@ quint64 EngineController::startRun(const RunRequest& req) {
   if (!req.recipeJson.isEmpty())
     o.recipe = mm::Recipe::from_json(nlohmann::json::parse(req.recipeJson.toStdString()), req.recipeBase.toStdString());
   const bool teacher = req.teacher;
-  return submit([this, o, teacher](mm::JobContext& ctx, const Poster&) -> GuiResult {
-    const mm::TrainRunResult r = teacher ? mm::train_teacher(o, ctx) : mm::distill(o, ctx);
-    RunSummary s;
-    s.runDir = qs(o.run_dir);
-    for (const auto& [stage, path] : r.checkpoints) s.checkpoints.insert(qs(stage), qs(path));
-    for (const auto& [stage, sec] : r.stage_seconds) s.stageSeconds.insert(qs(stage), sec);
-    for (const std::string& w : r.warnings) s.warnings << qs(w);
-    return [this, s](quint64 id) { emit runFinished(id, s); };
+  const int workers = std::max(1, req.workers);
+  return submit([this, o, teacher, workers](mm::JobContext& ctx, const Poster&) -> GuiResult {
+    auto job = teacher ? &mm::train_teacher : &mm::distill;
+    if (workers == 1) return finishedRun(o, job(o, ctx));
+    // Data parallel in this process: rank 0 here (progress, metrics, Stop), ranks 1.. on threads of
+    // their own; the trainer's agreed stop takes rank 0's Stop to every rank at the same step.
+    mm::DistEnv env;
+    env.world_size = workers;
+    env.master_port = mm::free_local_port();
+    env.timeout_s = 60;
+    std::vector<std::thread> peers;
+    for (int r = 1; r < workers; ++r)
+      peers.emplace_back([o, env, r, job]() mutable {
+        env.rank = env.local_rank = r;
+        o.control.reset();  // Pause is rank 0's alone (the page offers none with several workers)
+        try {
+          o.group = mm::DistGroup::rendezvous(env);
+          job(o, mm::JobContext{});
+        } catch (const std::exception&) {
+          // rank 0 reports the run's failure: a peer's end reaches it through the group, naming the rank
+        }
+        o.group.reset();
+      });
+    struct Join {  // every peer is joined however rank 0 ends
+      std::vector<std::thread>& t;
+      ~Join() { for (auto& p : t) p.join(); }
+    } join{peers};
+    mm::TrainRunOptions lead = o;
+    lead.group = mm::DistGroup::rendezvous(env);
+    const mm::TrainRunResult r = job(lead, ctx);
+    lead.group.reset();
+    return finishedRun(o, r);
   });
+}
+
+EngineController::GuiResult EngineController::finishedRun(const mm::TrainRunOptions& o, const mm::TrainRunResult& r) {
+  RunSummary s;
+  s.runDir = qs(o.run_dir);
+  for (const auto& [stage, path] : r.checkpoints) s.checkpoints.insert(qs(stage), qs(path));
+  for (const auto& [stage, sec] : r.stage_seconds) s.stageSeconds.insert(qs(stage), sec);
+  for (const std::string& w : r.warnings) s.warnings << qs(w);
+  return [this, s](quint64 id) { emit runFinished(id, s); };
 }
 
 void EngineController::setRunPaused(bool paused) { m_trainControl->paused = paused; }

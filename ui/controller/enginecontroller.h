@@ -18,6 +18,8 @@ struct BenchOptions;
 class JobQueue;
 struct JobContext;
 struct TrainControl;
+struct TrainRunOptions;
+struct TrainRunResult;
 }  // namespace mm
 struct EngineState;
 
@@ -98,6 +100,7 @@ class EngineController : public QObject {
   /// the GUI thread. A failure becomes failed(), a success (after its result) or a cancellation finished().
   quint64 submit(std::function<GuiResult(mm::JobContext&, const Poster&)> body);
   void dispatch(quint64 jobId, const mm::Event& event);
+  GuiResult finishedRun(const mm::TrainRunOptions& o, const mm::TrainRunResult& r);
 
   std::shared_ptr<EngineState> m_state;  ///< touched only on the engine thread
   std::shared_ptr<mm::TrainControl> m_trainControl;

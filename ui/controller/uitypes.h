@@ -94,6 +94,7 @@ struct RunRequest {
   QString recipeBase;  ///< directory the recipe's relative paths are resolved against
   bool resume = false;
   bool teacher = false;  ///< stage 0 (train-teacher) instead of distillation
+  int workers = 1;       ///< data parallel: ranks in this process, one thread each, over Gloo on loopback
 };
 
 struct RunSummary {

@@ -18,6 +18,7 @@
 #include <QPushButton>
 #include <QSaveFile>
 #include <QSlider>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTableWidget>
@@ -242,6 +243,7 @@ void DistillPage::start() {
   m_checkpoints.clear();
   m_metrics.clear();
   m_progress->setValue(0);
+  req.workers = m_workers->value();
   try {
     m_runJob = m_engine->startRun(req);
   } catch (const std::exception& e) {
@@ -263,6 +265,7 @@ void DistillPage::resumeRun() {
   RunRequest req;
   req.runDir = dir;
   req.resume = true;
+  req.workers = m_workers->value();  // the checkpoint resumes on any number of workers
   m_runJob = m_engine->startRun(req);
   m_status->setText(tr("Resuming from the last checkpoint…"));
   setRunning(true);
@@ -298,8 +301,9 @@ void DistillPage::rememberStageSteps(const nlohmann::json& recipe) {
 void DistillPage::setRunning(bool on) {
   m_start->setEnabled(!on);
   m_resume->setEnabled(!on);
-  m_pause->setEnabled(on);
+  m_pause->setEnabled(on && m_workers->value() == 1);
   m_stop->setEnabled(on);
+  m_workers->setEnabled(!on);
   if (!on) {
     const QSignalBlocker block(m_pause);
     m_pause->setChecked(false);
@@ -325,11 +329,17 @@ void DistillPage::onMetric(const mm::MetricEvent& m) {
                         .arg(m.lr, 0, 'e', 2)
                         .arg(m.tokens_per_s, 0, 'f', 0)
                         .arg(formatSeconds(perStep * double(total - done))));
+  if (m.rank_tokens_per_s.size() > 1) {
+    QStringList ranks;
+    for (double t : m.rank_tokens_per_s) ranks << QString::number(t, 'f', 0);
+    m_status->setText(m_status->text() + tr(" · %1 workers: %2 tok/s each").arg(m.rank_tokens_per_s.size()).arg(ranks.join(" / ")));
+  }
 }
 
 QString DistillPage::cliEquivalent() const {
-  return QString("mmmamba distill --recipe RECIPE.json --run %1   # the recipe as shown, saved with Save…\n"
-                 "mmmamba distill --run %1 --resume\n"
+  const QString nproc = m_workers->value() > 1 ? QString(" --nproc %1").arg(m_workers->value()) : QString();
+  return QString("mmmamba distill%3 --recipe RECIPE.json --run %1   # the recipe as shown, saved with Save…\n"
+                 "mmmamba distill%3 --run %1 --resume\n"
                  "mmmamba eval --data %2 --run %1")
-      .arg(ui::shellQuote(m_runDir->text()), ui::shellQuote(m_evalData->text()));
+      .arg(ui::shellQuote(m_runDir->text()), ui::shellQuote(m_evalData->text()), nproc);
 }

@@ -23,6 +23,7 @@ class QProgressBar;
 class QPushButton;
 class QSettings;
 class QSlider;
+class QSpinBox;
 class QTableWidget;
 
 class DistillPage : public QWidget {
@@ -121,6 +122,7 @@ class DistillPage : public QWidget {
   QPushButton* m_pause;
   QPushButton* m_stop;
   QPushButton* m_resume;
+  QSpinBox* m_workers;
   QProgressBar* m_progress;
   QLabel* m_status;
   LossPlot* m_loss;

@@ -19,6 +19,7 @@
 #include <QPushButton>
 #include <QSaveFile>
 #include <QSettings>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -110,10 +111,18 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   m_runDir->setText(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs/studio-linear");
   m_start = new QPushButton(tr("Start"));
   m_pause = new QPushButton(tr("Pause"));
+  m_pause->setObjectName("pause");
   m_pause->setCheckable(true);
   m_stop = new QPushButton(tr("Stop"));
   m_resume = new QPushButton(tr("Resume run"));
   m_resume->setToolTip(tr("Continue the run in this directory from its last checkpoint"));
+  m_workers = new QSpinBox;
+  m_workers->setObjectName("workers");
+  m_workers->setRange(1, 8);
+  m_workers->setToolTip(tr("Data parallel: ranks that each take a share of every batch and average their "
+                           "gradients (c10d over Gloo, in this process). The results match one worker; "
+                           "Pause needs one worker. mmmamba distill --nproc N does the same in N processes."));
+  runForm->addRow(tr("Workers"), m_workers);
   auto* buttons = new QHBoxLayout;
   for (QPushButton* b : {m_start, m_pause, m_stop, m_resume}) buttons->addWidget(b);
   runForm->addRow(buttons);
