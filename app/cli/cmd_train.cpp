@@ -93,8 +93,9 @@ int run_training(const std::vector<std::string>& argv, const char* command, cons
 
 int cmd_train_teacher(const std::vector<std::string>& argv) {
   return run_training(argv, "train-teacher",
-                      "Trains a HoVLE-architecture teacher from scratch on conversation data (next-token cross-entropy\n"
-                      "on the answers, AdamW, warmup-stable-decay, clipping). Ctrl-C stops with a checkpoint.",
+                      "Trains a HoVLE-architecture teacher on conversation data, from scratch or on from a teacher's\n"
+                      "weights (stage 0 \"from\": DIR): next-token cross-entropy on the answers, AdamW,\n"
+                      "warmup-stable-decay, clipping. Ctrl-C stops with a checkpoint.",
                       &train_teacher);
 }
 

@@ -30,7 +30,8 @@ struct StageSettings {
   int64_t eval_every = 0;         ///< steps between held-out loss evaluations; 0: at the end only
   int64_t eval_batches = 4;       ///< batches of the eval set per evaluation
   /// Where the stage's weights come from: "" = the previous stage of this recipe (stage 1: seeded from
-  /// the teacher), "seed" = freshly seeded from the teacher, or a checkpoint directory.
+  /// the teacher), "seed" = freshly seeded from the teacher, or a checkpoint directory. Stage 0: a
+  /// teacher directory to continue training from (its config.json replaces "architecture").
   std::string from;
   bool allow_any_stage = false;   ///< accept a "from" checkpoint of another stage than stage - 1
   std::string name() const { return stage == 0 ? "teacher" : "stage" + std::to_string(stage); }

@@ -133,8 +133,20 @@ std::vector<std::string> validate_recipe(const Recipe& r) {
                       "1 shards the AdamW state over the ranks of a data-parallel run (ZeRO-1)");
 
   if (r.stages[0].stage == 0) {
-    if (r.architecture.empty()) throw ConfigError("the recipe names no \"architecture\"", "e.g. \"demo\" or \"tiny\"");
-    teacher_architecture(r.architecture, r.architecture_overrides).validate();
+    const std::string& from = r.stages[0].from;
+    if (!from.empty()) {  // continued training: the model's own config.json is the architecture
+      if (!r.architecture.empty() || !r.architecture_overrides.empty())
+        throw ConfigError("stage 0 starts \"from\" " + from + ", so \"architecture\" and \"architecture_overrides\" "
+                          "cannot also be set (the model's config.json is used)",
+                          "remove them from the recipe, e.g. --set architecture=");
+      require_checkpoint(from, "stage 0 \"from\"");
+      if (!load_model_config(from).is_teacher())
+        throw ConfigError("stage 0 \"from\": " + from + " is not an all-attention teacher",
+                          "continue training a teacher, or distil a student with mmmamba distill");
+    } else {
+      if (r.architecture.empty()) throw ConfigError("the recipe names no \"architecture\"", "e.g. \"demo\" or \"tiny\"");
+      teacher_architecture(r.architecture, r.architecture_overrides).validate();
+    }
     if (r.tokenizer.empty())
       throw ConfigError("the recipe names no \"tokenizer\" directory", "make one with: mmmamba make-data --tokenizer DIR");
     require_file((fs::path(r.tokenizer) / "tokenizer.model").string(), "tokenizer",

@@ -19,13 +19,20 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   if (recipe.stages.size() != 1 || recipe.stages[0].stage != 0)
     throw ConfigError("a teacher-training recipe has exactly one stage, stage 0",
                       "see examples/recipes/demo-teacher.json");
-  if (recipe.architecture.empty()) throw ConfigError("the recipe names no \"architecture\"", "e.g. \"demo\" or \"tiny\"");
   if (recipe.tokenizer.empty()) throw ConfigError("the recipe names no \"tokenizer\" directory",
                                                   "make one with: mmmamba make-data --tokenizer DIR");
   auto tok = std::shared_ptr<const Tokenizer>(Tokenizer::load(recipe.tokenizer));
-  ModelConfig cfg = teacher_architecture(recipe.architecture, recipe.architecture_overrides);
-  cfg.vocab_size = cfg.text_vocab_size = tok->vocab_size();
-  cfg.img_context_token_id = tok->token_id(kImgContext);
+  const std::string& from = recipe.stages[0].from;  // continued training from a model's weights
+  ModelConfig cfg = from.empty() ? teacher_architecture(recipe.architecture, recipe.architecture_overrides)
+                                 : load_model_config(from);
+  if (from.empty()) {
+    cfg.vocab_size = cfg.text_vocab_size = tok->vocab_size();
+    cfg.img_context_token_id = tok->token_id(kImgContext);
+  } else if (cfg.vocab_size != tok->vocab_size() || cfg.img_context_token_id != tok->token_id(kImgContext)) {
+    throw ConfigError("stage 0 \"from\": " + from + " has a vocabulary of " + std::to_string(cfg.vocab_size) +
+                          " tokens, the recipe's tokenizer " + recipe.tokenizer + " " + std::to_string(tok->vocab_size()),
+                      "use the tokenizer the model was trained with (its directory holds tokenizer.model)");
+  }
   cfg.validate();
 
   ctx.progress("teacher", -1, "reading data");
@@ -48,6 +55,9 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
     cfg = resume->config;
     weights = resume->weights;
     if (lead) run.truncate_metrics("teacher", resume->state.step);
+  } else if (!from.empty()) {
+    weights = load_checkpoint(from).weights;  // fp32 master weights whatever the file's dtype
+    if (lead) run.write_stage_start("teacher", {{"source", from}, {"seed", recipe.seed}});
   } else {
     weights = random_weights(cfg, recipe.seed);
     if (lead) run.write_stage_start("teacher", {{"source", "random"}, {"seed", recipe.seed}, {"architecture", recipe.architecture}});

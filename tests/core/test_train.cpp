@@ -336,6 +336,32 @@ class TestTrain : public QObject {
     QCOMPARE(t.metadata.at("mmmamba.stage"), std::string("teacher"));
   }
 
+  // Stage 0 "from": training continues from a teacher's weights (not a random init), with its config.
+  void teacherTrainingContinuesFromAModel() {
+    Recipe r;
+    r.tokenizer = path("tok");
+    r.train_data = train_data_;
+    StageSettings s = stage(0, 2, 1e-9);
+    s.from = teacher_;
+    r.stages = {s};
+    TrainRunOptions o;
+    o.run_dir = path("teacher-continued");
+    o.recipe = r;
+    const TrainRunResult res = train_teacher(o, JobContext{});
+    const json start = json::parse(std::ifstream(path("teacher-continued/teacher/start.json")));
+    QCOMPARE(start.at("source").get<std::string>(), teacher_);
+    const Checkpoint before = load_checkpoint(teacher_), after = load_checkpoint(res.checkpoints.at("teacher"));
+    QCOMPARE(after.weights.size(), before.weights.size());
+    for (const auto& [name, w] : before.weights)  // two steps at lr 1e-9 move nothing measurable
+      QVERIFY2(at::allclose(after.weights.at(name), w, 1e-5, 1e-6), name.c_str());
+
+    r.architecture = "micro";  // "from" brings its own architecture: both at once is refused
+    o.run_dir = path("teacher-from-and-arch");
+    o.recipe = r;
+    QVERIFY_EXCEPTION_THROWN(train_teacher(o, JobContext{}), ConfigError);
+    QVERIFY(!fs::exists(path("teacher-from-and-arch/recipe.json")));
+  }
+
   // ---- issue 10: nothing lost, nothing injected ----
 
   // Leftovers of killed writes (ckpt-N.partial-PID) never count as checkpoints: with two of them for
