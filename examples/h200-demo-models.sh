@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# What ran on the device's H200 to make the embedded demo models (resources/models), in two calls of at
+# What ran on the device's H200 to make the embedded demo models (resources/models), in three calls of at
 # most 10 minutes each:
 #   examples/h200-demo-models.sh BIN WORK teacher    scene data and the teacher (demo-teacher.json) alone on
-#                                                    the GPU, bf16 export, scored on the val and test splits
+#                                                    the GPU, bf16 export (WORK/models/demo-teacher-first)
+#   examples/h200-demo-models.sh BIN WORK teacher-on 5500 more steps from those weights
+#                                                    (demo-teacher-continued.json, stage 0 "from"), bf16
+#                                                    export (WORK/models/demo-teacher), both teachers
+#                                                    scored on the val and test splits
 #   examples/h200-demo-models.sh BIN WORK students   the linear and hybrid students from WORK/models/demo-teacher
 #                                                    (full-length recipes) side by side, bf16 exports, all
 #                                                    three scored on the test and val splits
@@ -32,10 +36,19 @@ if [ "$phase" = teacher ]; then
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} timeout -s INT "${TEACHER_SECONDS:-390}" "$bin" train-teacher \
     --run "$work/teacher" --recipe "$recipes/demo-teacher.json" --set "tokenizer=$data/tokenizer" \
     --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl" --set "device=$device" || true
-  "$bin" export "$(final "$work/teacher/teacher")" --out "$models/demo-teacher" --dtype bf16
+  "$bin" export "$(final "$work/teacher/teacher")" --out "$models/demo-teacher-first" --dtype bf16
+  exit 0
+fi
+
+if [ "$phase" = teacher-on ]; then
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} timeout -s INT "${TEACHER_SECONDS:-480}" "$bin" train-teacher \
+    --run "$work/teacher-on" --recipe "$recipes/demo-teacher-continued.json" --set "tokenizer=$data/tokenizer" \
+    --set "stage0.from=$models/demo-teacher-first" --set "train_data=$data/train.jsonl" \
+    --set "eval_data=$data/val.jsonl" --set "device=$device" || true
+  "$bin" export "$(final "$work/teacher-on/teacher")" --out "$models/demo-teacher" --dtype bf16
   for split in val test; do
-    "$bin" eval --device "$device" --data "$data/$split.jsonl" "$models/demo-teacher" --label teacher \
-      --json "$work/teacher-$split.json"
+    "$bin" eval --device "$device" --data "$data/$split.jsonl" "$models/demo-teacher-first" "$models/demo-teacher" \
+      --label first --label teacher --json "$work/teacher-$split.json"
   done
   exit 0
 fi
