@@ -17,6 +17,7 @@ namespace {
 
 void write_outputs(const std::vector<EvalResult>& results, const Args& args) {
   std::printf("%s", format_eval_table(results).c_str());
+  std::printf("\n%s", format_images_table(results).c_str());
   if (args.has("json")) write_text_atomic(args.get("json"), eval_json(results).dump(2) + "\n");
   if (args.has("csv")) write_text_atomic(args.get("csv"), eval_csv(results));
   for (const char* k : {"json", "csv"})

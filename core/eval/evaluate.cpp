@@ -87,9 +87,11 @@ EvalResult evaluate_checkpoint(const std::string& checkpoint, const std::string&
     const std::string want = normalise_answer(s.turns.back().value);
     const std::string fam = s.family.empty() ? "all" : s.family;
     const bool ok = got == want;
+    FamilyScore& by_images = r.by_images[int(s.images.size())];
     r.families[fam].total++;
     r.overall.total++;
-    if (ok) r.families[fam].correct++, r.overall.correct++;
+    by_images.total++;
+    if (ok) r.families[fam].correct++, r.overall.correct++, by_images.correct++;
     else if (r.mistakes.size() < 20) r.mistakes.push_back({{"id", s.id}, {"family", fam}, {"expected", want}, {"got", got}});
     if (i % 16 == 0 || i + 1 == n)
       ctx.progress("eval", double(i + 1) / double(n), label + ": " + std::to_string(i + 1) + "/" + std::to_string(n));
@@ -146,12 +148,39 @@ std::string format_eval_table(const std::vector<EvalResult>& results) {
   return out;
 }
 
+std::string format_images_table(const std::vector<EvalResult>& results) {
+  std::set<int> counts;
+  for (const auto& r : results)
+    for (const auto& [n, _] : r.by_images) counts.insert(n);
+  std::string out;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%-16s", "images");
+  out += buf;
+  for (int n : counts) std::snprintf(buf, sizeof buf, " %14s", (std::to_string(n) + (n == 1 ? " image" : " images")).c_str()), out += buf;
+  out += "\n";
+  for (const auto& r : results) {
+    std::snprintf(buf, sizeof buf, "%-16s", r.label.substr(0, 16).c_str());
+    out += buf;
+    for (int n : counts) {
+      auto it = r.by_images.find(n);
+      if (it == r.by_images.end()) std::snprintf(buf, sizeof buf, " %14s", "-");
+      else std::snprintf(buf, sizeof buf, " %7.1f%% %5lld", 100 * it->second.accuracy(), static_cast<long long>(it->second.total));
+      out += buf;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 json eval_json(const std::vector<EvalResult>& results) {
   json arr = json::array();
   for (const auto& r : results) {
     json fams = json::object();
     for (const auto& [f, s] : r.families) fams[f] = {{"correct", s.correct}, {"total", s.total}, {"accuracy", s.accuracy()}};
-    arr.push_back({{"label", r.label}, {"model", r.model}, {"families", fams},
+    json images = json::object();
+    for (const auto& [n, s] : r.by_images)
+      images[std::to_string(n)] = {{"correct", s.correct}, {"total", s.total}, {"accuracy", s.accuracy()}};
+    arr.push_back({{"label", r.label}, {"model", r.model}, {"families", fams}, {"images", images},
                    {"overall", {{"correct", r.overall.correct}, {"total", r.overall.total}, {"accuracy", r.overall.accuracy()}}},
                    {"seconds", r.seconds}, {"mistakes", r.mistakes}});
   }
@@ -177,6 +206,12 @@ std::vector<EvalResult> eval_from_json(const json& j) {
     if (e.value("families", json()).is_object())
       for (const auto& [name, s] : e["families"].items())
         if (FamilyScore f; score(s, f)) r.families[name] = f;
+    if (e.value("images", json()).is_object())
+      for (const auto& [name, s] : e["images"].items()) {
+        FamilyScore f;
+        const bool count = !name.empty() && name.size() < 4 && name.find_first_not_of("0123456789") == std::string::npos;
+        if (count && score(s, f)) r.by_images[std::stoi(name)] = f;
+      }
     if (e.value("mistakes", json()).is_array())
       for (const json& m : e["mistakes"]) r.mistakes.push_back(m);
     out.push_back(std::move(r));

@@ -25,6 +25,7 @@ struct EvalResult {
   std::string label;                        ///< short name for tables ("teacher", "stage3", ...)
   std::map<std::string, FamilyScore> families;
   FamilyScore overall;
+  std::map<int, FamilyScore> by_images;     ///< keyed by the number of images in the conversation
   double seconds = 0;
   std::vector<nlohmann::json> mistakes;     ///< up to 20: id, family, expected, got
 };
@@ -56,6 +57,8 @@ std::vector<EvalResult> evaluate(const EvalOptions& opts, const JobContext& ctx)
 
 /// A fixed-width table: one row per model, one column per family plus overall.
 std::string format_eval_table(const std::vector<EvalResult>& results);
+/// The same models by the number of images in a conversation (columns "1 image", "2 images", ...).
+std::string format_images_table(const std::vector<EvalResult>& results);
 nlohmann::json eval_json(const std::vector<EvalResult>& results);
 /// eval_json read back; entries of the wrong shape are skipped (a hostile or hand-edited file).
 std::vector<EvalResult> eval_from_json(const nlohmann::json& j);

@@ -308,6 +308,19 @@ class TestTrain : public QObject {
     const std::string table = format_eval_table(results);
     QVERIFY(table.find("exist") != std::string::npos && table.find("overall") != std::string::npos);
     QCOMPARE(eval_json(results)["results"][1]["label"].get<std::string>(), std::string("b"));
+    // By images per conversation: these records have none, so every one is counted under 0.
+    QCOMPARE(results[0].by_images.size(), size_t(1));
+    QCOMPARE(results[0].by_images.at(0).total, int64_t(8));
+    QCOMPARE(results[0].by_images.at(0).correct, results[0].overall.correct);
+    QVERIFY(format_images_table(results).find("0 images") != std::string::npos);
+    json j = eval_json(results);
+    j["results"][0]["images"] = {{"1", {{"correct", 3}, {"total", 4}}}, {"2", {{"correct", 1}, {"total", 2}}},
+                                 {"x", {{"correct", 1}, {"total", 1}}}, {"99999", {{"correct", 1}, {"total", 1}}},
+                                 {"3", {{"correct", 5}, {"total", 2}}}};  // the last three are refused
+    const auto back = eval_from_json(j);
+    QCOMPARE(back[0].by_images.size(), size_t(2));
+    QCOMPARE(back[0].by_images.at(2).correct, int64_t(1));
+    QCOMPARE(back[1].by_images.at(0).total, int64_t(8));
     QVERIFY(eval_csv(results).find("a,overall,") != std::string::npos);
     o.labels = {"only-one"};
     QVERIFY_EXCEPTION_THROWN(evaluate(o, JobContext{}), InputError);
