@@ -38,8 +38,7 @@ void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QSt
   plot->yAxis->setLabel(y);
   ui::styleForProjector(plot);
   ui::usePowerOfTwoTicks(plot->xAxis);  // context lengths are powers of 2: 128, 1K, 32K
-  plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(plot->yAxis);
   // Above the plot: one legend entry per model, and under it what the line styles mean (a short
   // vertical axis has no room for that).
   ui::putLegendAbove(plot);
@@ -115,8 +114,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
              tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)"));
   // Prefill seconds on their own axis: a different unit and a different range.
   m_latency->yAxis2->setVisible(true);
-  m_latency->yAxis2->setScaleType(QCPAxis::stLogarithmic);
-  m_latency->yAxis2->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(m_latency->yAxis2);
   m_latency->yAxis2->setLabel(tr("prefill s"));
   m_memory = new QCustomPlot;
   setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),

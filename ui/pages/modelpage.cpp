@@ -122,8 +122,7 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_plot->setMinimumSize(300, 260);
   m_plot->xAxis->setLabel(tr("context length (tokens)"));
   m_plot->yAxis->setLabel(tr("predicted memory, MiB (bf16 weights + cache)"));
-  m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(m_plot->yAxis);
   ui::usePowerOfTwoTicks(m_plot->xAxis);  // 1K, 32K, 1M instead of 10^6
   const char* names[] = {"teacher", "linear", "this plan"};
   for (int i = 0; i < 3; ++i) {

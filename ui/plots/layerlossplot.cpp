@@ -17,8 +17,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_curves->xAxis->setLabel(tr("step"));
 
   m_curves->yAxis->setTickLabelPadding(2);
-  m_curves->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  m_curves->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(m_curves->yAxis);  // 100, 200, 500: not 100, 150, ..., 400 on top of each other
   m_curves->legend->setVisible(false);  // until there are curves
   ui::styleForProjector(m_curves);
   ui::putLegendAbove(m_curves);

@@ -1,5 +1,6 @@
 // Shared looks for the studio's plots: sizes readable on a projector, integer step ticks, powers of 2
-// on context-length axes, an "empty" note instead of an empty legend, and ranges with a margin.
+// on context-length axes, few plain labels on log value axes, an "empty" note instead of an empty
+// legend, and ranges with a margin.
 #pragma once
 
 #include <QString>
@@ -18,6 +19,10 @@ void putLegendAbove(QCustomPlot* plot);
 void useIntegerTicks(QCPAxis* axis);
 /// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K.
 void usePowerOfTwoTicks(QCPAxis* axis);
+/// A log axis for values (losses, milliseconds, MiB) with at most six plain-number labels that never
+/// crowd: powers of ten when the range spans decades (with 2..9 as unlabelled minor ticks), else
+/// 1-2-5 or 1-2-3-5 steps, and evenly spaced ticks over less than a factor of 3.
+void useLogTicks(QCPAxis* axis);
 /// A centred grey note, shown while the plot has nothing to draw (hide it when data arrives).
 QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text);
 /// Widens the axis's current range so points on its edges are drawn whole: x1.25 per side on a log
