@@ -1,7 +1,8 @@
 // The studio's window: at the smallest screen it promises (1024x700, a projector's) every page fits and
 // nothing a speaker needs is squeezed (the chat prompt, the plots); it remembers its geometry, page,
 // Distill recipe, paths and chat sampling in QSettings (a temporary scope here); the Distill page
-// starts with the shipped demo recipe.
+// starts with the shipped demo recipe. Plot looks a projector needs: log axes with few labels that never
+// crowd, the smoothed loss over faint raw points; the status bar shortens long text, tooltip whole.
 #include <cmath>
 
 #include <QDir>
@@ -19,6 +20,7 @@
 #include <qcustomplot.h>
 
 #include "controller/enginecontroller.h"
+#include "controller/opsummary.h"
 #include "mainwindow.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
@@ -26,10 +28,12 @@
 #include "pages/modelpage.h"
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
+#include "plots/plotstyle.h"
 #include "runtime/resources.h"
 #include "widgets/layerstrip.h"
 #include "widgets/imagedrop.h"
 #include "widgets/conversationview.h"
+#include "widgets/elidedlabel.h"
 #include "widgets/promptedit.h"
 
 namespace {
@@ -119,6 +123,11 @@ class TestWindow : public QObject {
       }
     }
     QVERIFY2(tooBig.isEmpty(), qPrintable(tooBig.join("; ")));
+    // After a chat every op has run: the status bar's op paths still read whole beside the threads box.
+    auto* status = window.findChild<ui::ElidedLabel*>("deviceStatus");
+    QVERIFY(status);
+    QVERIFY2(status->text().contains("ops: all"), qPrintable(status->text()));
+    QVERIFY2(!status->isElided(), qPrintable(QString("shown as \"%1\" in %2 px").arg(status->displayedText()).arg(status->width())));
     window.showPage(2);
     QTest::qWait(50);
     // The prompt holds at least two lines of text.
@@ -231,6 +240,79 @@ class TestWindow : public QObject {
     for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i))) names << item->plottable()->name();
     QVERIFY2(names.contains("stage 1: MSE ×100"), qPrintable(names.join("; ")));
+  }
+
+  void theSmoothedLossIsDrawnOverTheRawPoints() {
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(writeRun(m_settingsDir.filePath("smooth-run"), 1000), &error), qPrintable(error));
+    page.lossPlot()->flush();
+    for (const QString& stage : {"stage1", "stage2", "stage3"}) {
+      const QCPGraph* smooth = page.lossPlot()->smoothGraph(stage);
+      QVERIFY(smooth);
+      QCOMPARE(smooth->pen().color().alpha(), 255);  // full colour
+      for (const QString& other : {"stage1", "stage2", "stage3"}) {  // above every stage's points
+        const QCPGraph* raw = page.lossPlot()->rawGraph(other);
+        QVERIFY(raw);
+        QVERIFY(smooth->layer()->index() > raw->layer()->index());
+        QVERIFY(raw->scatterStyle().pen().color().alpha() < 128);  // faint
+        QVERIFY(smooth->pen().widthF() >= 3);
+      }
+    }
+  }
+
+  void logAxesTickAtFewReadableValues() {
+    QCustomPlot plot;
+    ui::useLogTicks(plot.yAxis);
+    QVector<double> ticks, sub;
+    auto labels = [&](double lo, double hi) {
+      QVector<QString> text;
+      ticks.clear(), sub.clear();
+      plot.yAxis->ticker()->generate(QCPRange(lo, hi), QLocale::c(), 'g', 6, ticks, &sub, &text);
+      return QStringList(text.begin(), text.end());
+    };
+    // The ranges that crowded: a run's total loss (KL 30 to MSE x1000 450), per-layer curves.
+    QCOMPARE(labels(30, 450), QStringList({"50", "100", "200"}));
+    QCOMPARE(labels(90, 400), QStringList({"100", "200", "300"}));
+    QCOMPARE(labels(2.5, 1500), QStringList({"10", "100", "1000"}));  // decades, 2..9 as minor ticks
+    QVERIFY(sub.contains(20) && sub.contains(500));
+    QCOMPARE(labels(1e-3, 1e5), QStringList({"0.01", "1", "100", "10000"}));  // every other decade
+    QCOMPARE(labels(0.75, 1.65), QStringList({"0.75", "1", "1.25", "1.5"}));  // under a factor of 3: even steps
+    // Any range: two to seven labels, no two closer than a tenth of the axis, short plain numbers.
+    for (double lo = 1e-3; lo < 1e4; lo *= 1.7)
+      for (double ratio : {1.2, 2.0, 2.9, 3.0, 3.5, 4.5, 7.0, 15.0, 60.0, 300.0, 999.0, 1e4, 1e8}) {
+        const QStringList text = labels(lo, lo * ratio);
+        const QString what = QString("[%1, %2]: %3").arg(lo).arg(lo * ratio).arg(text.join(" "));
+        QVERIFY2(text.size() >= 2 && text.size() <= 7, qPrintable(what));
+        for (int i = 1; i < ticks.size(); ++i)
+          QVERIFY2(std::log(ticks[i] / ticks[i - 1]) >= 0.1 * std::log(ratio), qPrintable(what));
+        for (const QString& t : text) QVERIFY2(t.size() <= 7, qPrintable(what));
+      }
+  }
+
+  void aLongStatusIsShortenedWithItsWholeTextInTheTooltip() {
+    ui::ElidedLabel label;
+    const QString text = "Device: cuda:0 (NVIDIA H200) · ops: attention_decode flash 100%, ssd_scan cuda 100%";
+    label.setText(text);
+    label.setDetail("the per-op table");
+    label.resize(120, label.sizeHint().height());
+    QVERIFY(label.isElided());
+    QVERIFY2(label.displayedText().endsWith(QChar(0x2026)), qPrintable(label.displayedText()));
+    QVERIFY(label.fontMetrics().horizontalAdvance(label.displayedText()) <= 120);
+    QVERIFY(label.toolTip().startsWith(text));
+    QVERIFY(label.toolTip().endsWith("the per-op table"));
+    label.resize(label.sizeHint());  // room enough: all of it
+    QCOMPARE(label.displayedText(), text);
+    QVERIFY(label.minimumSizeHint().width() < label.sizeHint().width() / 2);  // a full bar shortens it
+  }
+
+  void theOpSummaryNamesFastPathsAndCountsTheRest() {
+    using R = mm::OpPathRecord;
+    QCOMPARE(ui::opPathSummary({R{"rms_norm"}, R{"rope"}}), QString("ops: nothing run yet"));
+    QCOMPARE(ui::opPathSummary({R{"rms_norm", 0, 5}, R{"rope", 0, 5}, R{"ssd_scan"}}), QString("ops: all 2 on the reference"));
+    const std::vector<R> mixed = {R{"rms_norm", 0, 9}, R{"attention_decode", 10, 0, "flash"},
+                                  R{"ssd_scan", 97, 3, "cuda", "needs grad"}, R{"conv1d", 0, 2}};
+    QCOMPARE(ui::opPathSummary(mixed), QString("ops: attention_decode flash 100%, ssd_scan cuda 97% · 2 on the reference"));
   }
 
   void aSecondRunIsDrawnBesideTheFirst() {

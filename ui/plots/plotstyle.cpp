@@ -51,14 +51,17 @@ class ReadableLogTicker : public QCPAxisTicker {
       return int(std::count_if(t.begin(), t.end(), [&](double v) { return v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9); }));
     };
     constexpr int kMaxLabels = 6;
-    if (const int decades = inside(ticksOf({1}, 1)); decades >= 3) {
+    const int decades = inside(ticksOf({1}, 1));
+    const QVector<double> oneTwoFive = ticksOf({1, 2, 5}, 1);
+    const int n125 = inside(oneTwoFive);
+    if (decades >= 3 || n125 > kMaxLabels + 1) {  // two decades or more
       const int every = (decades + kMaxLabels - 1) / kMaxLabels;
       m_subTicks = every == 1 ? 8 : 0;  // 2·10^k ... 9·10^k
       return ticksOf({1}, every);
     }
     m_subTicks = 0;
-    for (const QVector<double>& t : {ticksOf({1, 2, 5}, 1), ticksOf({1, 2, 3, 5}, 1)})
-      if (const int n = inside(t); n >= 3 && n <= kMaxLabels + 1) return t;
+    if (n125 >= 3) return oneTwoFive;
+    if (const QVector<double> t = ticksOf({1, 2, 3, 5}, 1); inside(t) >= 3) return t;
     return ticksOf({1, 1.5, 2, 3, 5, 7}, 1);  // a factor of 3 to 5: at least two of these inside
   }
 
