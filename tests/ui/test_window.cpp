@@ -263,7 +263,10 @@ class TestWindow : public QObject {
 
   void logAxesTickAtFewReadableValues() {
     QCustomPlot plot;
+    ui::styleForProjector(&plot);
     ui::useLogTicks(plot.yAxis);
+    plot.resize(500, 400);
+    plot.replot();  // the axis's height sets how many labels fit
     QVector<double> ticks, sub;
     auto labels = [&](double lo, double hi) {
       QVector<QString> text;
@@ -272,22 +275,29 @@ class TestWindow : public QObject {
       return QStringList(text.begin(), text.end());
     };
     // The ranges that crowded: a run's total loss (KL 30 to MSE x1000 450), per-layer curves.
-    QCOMPARE(labels(30, 450), QStringList({"50", "100", "200"}));
+    QCOMPARE(labels(30, 450), QStringList({"30", "100", "300"}));
     QCOMPARE(labels(90, 400), QStringList({"100", "200", "300"}));
     QCOMPARE(labels(2.5, 1500), QStringList({"10", "100", "1000"}));  // decades, 2..9 as minor ticks
     QVERIFY(sub.contains(20) && sub.contains(500));
-    QCOMPARE(labels(1e-3, 1e5), QStringList({"0.01", "1", "100", "10000"}));  // every other decade
-    QCOMPARE(labels(0.75, 1.65), QStringList({"0.75", "1", "1.25", "1.5"}));  // under a factor of 3: even steps
-    // Any range: two to seven labels, no two closer than a tenth of the axis, short plain numbers.
-    for (double lo = 1e-3; lo < 1e4; lo *= 1.7)
-      for (double ratio : {1.2, 2.0, 2.9, 3.0, 3.5, 4.5, 7.0, 15.0, 60.0, 300.0, 999.0, 1e4, 1e8}) {
-        const QStringList text = labels(lo, lo * ratio);
-        const QString what = QString("[%1, %2]: %3").arg(lo).arg(lo * ratio).arg(text.join(" "));
-        QVERIFY2(text.size() >= 2 && text.size() <= 7, qPrintable(what));
-        for (int i = 1; i < ticks.size(); ++i)
-          QVERIFY2(std::log(ticks[i] / ticks[i - 1]) >= 0.1 * std::log(ratio), qPrintable(what));
-        for (const QString& t : text) QVERIFY2(t.size() <= 7, qPrintable(what));
-      }
+    QCOMPARE(labels(1e-3, 1e5), QStringList({"0.001", "0.1", "10", "1000", "100000"}));  // every other decade
+    QCOMPARE(labels(0.75, 1.65), QStringList({"0.8", "1", "1.2", "1.4", "1.6"}));  // under a factor of 3: even steps
+    // Any range on a tall or a short plot: at least two labels, no two closer than a label's height,
+    // short plain numbers.
+    const int labelHeight = QFontMetrics(plot.yAxis->tickLabelFont()).height();
+    for (int height : {400, 140}) {
+      plot.resize(500, height);
+      plot.replot();
+      const int px = plot.axisRect()->height();
+      for (double lo = 1e-3; lo < 1e4; lo *= 1.7)
+        for (double ratio : {1.2, 2.0, 2.9, 3.0, 3.5, 4.5, 7.0, 15.0, 60.0, 300.0, 999.0, 1e4, 1e8}) {
+          const QStringList text = labels(lo, lo * ratio);
+          const QString what = QString("%1 px, [%2, %3]: %4").arg(px).arg(lo).arg(lo * ratio).arg(text.join(" "));
+          QVERIFY2(text.size() >= 2, qPrintable(what));
+          for (int i = 1; i < ticks.size(); ++i)
+            QVERIFY2(px * std::log(ticks[i] / ticks[i - 1]) / std::log(ratio) >= labelHeight, qPrintable(what));
+          for (const QString& t : text) QVERIFY2(t.size() <= 7, qPrintable(what));
+        }
+    }
   }
 
   void aLongStatusIsShortenedWithItsWholeTextInTheTooltip() {

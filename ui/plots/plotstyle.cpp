@@ -1,5 +1,6 @@
 #include "plots/plotstyle.h"
 
+#include <QPointer>
 #include <qcustomplot.h>
 
 #include <algorithm>
@@ -28,6 +29,9 @@ class PowerOfTwoTicker : public QCPAxisTickerLog {
 /// Log-axis ticks that never crowd (see useLogTicks): QCPAxisTickerLog falls back to linear steps
 /// below 1.6 decades, which bunch up at the top of a log axis (100, 150, ..., 400 overlapped).
 class ReadableLogTicker : public QCPAxisTicker {
+ public:
+  explicit ReadableLogTicker(QCPAxis* axis) : m_axis(axis) {}
+
  protected:
   double getTickStep(const QCPRange&) override { return 1.0; }  // unused: createTickVector decides
   int getSubTickCount(double) override { return m_subTicks; }
@@ -36,54 +40,68 @@ class ReadableLogTicker : public QCPAxisTicker {
   }
   QVector<double> createTickVector(double, const QCPRange& range) override {
     const double lo = range.lower, hi = range.upper;
-    if (!(lo > 0 && hi > lo) || hi / lo < 3) return linearTicks(lo, hi);
+    const int budget = labelBudget();
+    if (!(lo > 0 && hi > lo) || hi / lo < 3) return linearTicks(lo, hi, budget);
     const int kLo = int(std::floor(std::log10(lo))) - 1, kHi = int(std::ceil(std::log10(hi))) + 1;
-    // Mantissas m at m·10^k for every every-th k, from one below the range to one above (QCPAxisTicker
-    // keeps one tick beyond each edge for the minor ticks and drops the rest).
+    auto inside = [&](double v) { return v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9); };
+    // Mantissas m at m·10^k for every every-th k counted from the first decade inside, from one below
+    // the range to one above (QCPAxisTicker keeps one tick beyond each edge and drops the rest).
     auto ticksOf = [&](std::initializer_list<double> mantissas, int every) {
+      int first = kLo;
+      while (first < kHi && !inside(std::pow(10.0, first))) ++first;
       QVector<double> t;
       for (int k = kLo; k <= kHi; ++k)
-        if (((k % every) + every) % every == 0)
+        if ((((k - first) % every) + every) % every == 0)
           for (double m : mantissas) t << m * std::pow(10.0, k);
       return t;
     };
-    auto inside = [&](const QVector<double>& t) {
-      return int(std::count_if(t.begin(), t.end(), [&](double v) { return v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9); }));
-    };
-    constexpr int kMaxLabels = 6;
-    const int decades = inside(ticksOf({1}, 1));
-    const QVector<double> oneTwoFive = ticksOf({1, 2, 5}, 1);
-    const int n125 = inside(oneTwoFive);
-    if (decades >= 3 || n125 > kMaxLabels + 1) {  // two decades or more
-      const int every = (decades + kMaxLabels - 1) / kMaxLabels;
-      m_subTicks = every == 1 ? 8 : 0;  // 2·10^k ... 9·10^k
+    auto count = [&](const QVector<double>& t) { return int(std::count_if(t.begin(), t.end(), inside)); };
+    if (const int decades = count(ticksOf({1}, 1)); decades > budget) {  // many decades: every n-th
+      const int every = (decades + budget - 1) / budget;
+      m_subTicks = every == 1 ? 8 : 0;
       return ticksOf({1}, every);
     }
-    m_subTicks = 0;
-    if (n125 >= 3) return oneTwoFive;
-    if (const QVector<double> t = ticksOf({1, 2, 3, 5}, 1); inside(t) >= 3) return t;
-    return ticksOf({1, 1.5, 2, 3, 5, 7}, 1);  // a factor of 3 to 5: at least two of these inside
+    // Sparsest first: the first set with three labels that fit, else the densest with two that fit.
+    const QVector<double> sets[] = {ticksOf({1}, 1), ticksOf({1, 3}, 1), ticksOf({1, 2, 5}, 1),
+                                    ticksOf({1, 2, 3, 5}, 1), ticksOf({1, 1.5, 2, 3, 5, 7}, 1)};
+    const QVector<double>* pick = nullptr;
+    for (const QVector<double>& t : sets) {
+      const int n = count(t);
+      if (n > budget + 1) break;
+      if (n >= 2) pick = &t;
+      if (n >= 3) break;
+    }
+    if (!pick) pick = &sets[1];  // nothing fits: ticks a factor of 3 apart (a very short axis)
+    m_subTicks = pick == &sets[0] ? 8 : 0;  // 2·10^k ... 9·10^k between decades
+    return *pick;
   }
 
  private:
-  /// About four evenly spaced ticks at 1, 2, 2.5 or 5 times a power of ten: over less than a factor of
-  /// 3 they do not bunch up on a log axis.
-  QVector<double> linearTicks(double lo, double hi) {
-    const double raw = std::max((hi - lo) / 4, 1e-300);
+  /// How many labels the axis has room for: one per 2.2 label heights, 2 to 6.
+  int labelBudget() const {
+    if (!m_axis || !m_axis->axisRect()) return 6;
+    const QRect r = m_axis->axisRect()->rect();
+    const int length = m_axis->orientation() == Qt::Vertical ? r.height() : r.width();
+    const int per = int(2.2 * QFontMetrics(m_axis->tickLabelFont()).height());
+    return length > 0 ? std::clamp(length / std::max(per, 1), 2, 6) : 6;
+  }
+
+  /// Evenly spaced ticks at 1, 2 or 5 times a power of ten, about budget of them: over less than a
+  /// factor of 3 they do not bunch up on a log axis.
+  QVector<double> linearTicks(double lo, double hi, int budget) {
+    const double raw = std::max((hi - lo) / budget, 1e-300);
     const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-    double step = 10 * mag;
-    for (double m : {1.0, 2.0, 2.5, 5.0})
-      if (m * mag >= raw * (1 - 1e-9)) {
-        step = m * mag;
-        break;
-      }
-    m_subTicks = std::fabs(step / mag - 2) < 1e-9 ? 3 : 4;
+    double step = mag;
+    for (double m : {2.0, 5.0, 10.0})  // the nearest on a log scale
+      if (std::fabs(std::log(m * mag / raw)) < std::fabs(std::log(step / raw))) step = m * mag;
+    m_subTicks = std::fabs(step / std::pow(10.0, std::floor(std::log10(step) + 1e-9)) - 2) < 1e-9 ? 3 : 4;
     QVector<double> t;
     for (double k = std::floor(lo / step) - 1; k <= std::ceil(hi / step) + 1 && t.size() < 64; ++k)
       if (k * step > 0) t << k * step;
     return t;
   }
 
+  QPointer<QCPAxis> m_axis;
   int m_subTicks = 0;
 };
 
@@ -131,7 +149,7 @@ void usePowerOfTwoTicks(QCPAxis* axis) {
 
 void useLogTicks(QCPAxis* axis) {
   axis->setScaleType(QCPAxis::stLogarithmic);
-  axis->setTicker(QSharedPointer<ReadableLogTicker>::create());
+  axis->setTicker(QSharedPointer<ReadableLogTicker>::create(axis));
 }
 
 QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text) {

@@ -19,9 +19,9 @@ void putLegendAbove(QCustomPlot* plot);
 void useIntegerTicks(QCPAxis* axis);
 /// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K.
 void usePowerOfTwoTicks(QCPAxis* axis);
-/// A log axis for values (losses, milliseconds, MiB) with at most six plain-number labels that never
-/// crowd: powers of ten when the range spans decades (with 2..9 as unlabelled minor ticks), else
-/// 1-2-5 or 1-2-3-5 steps, and evenly spaced ticks over less than a factor of 3.
+/// A log axis for values (losses, milliseconds, MiB) with plain-number labels that never crowd, as
+/// many as its height has room for (2 to 6): powers of ten when the range spans decades (2..9 as
+/// unlabelled minor ticks), else 1-2-5 or 1-2-3-5 steps, and even steps over less than a factor of 3.
 void useLogTicks(QCPAxis* axis);
 /// A centred grey note, shown while the plot has nothing to draw (hide it when data arrives).
 QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text);
