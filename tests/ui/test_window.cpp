@@ -242,6 +242,40 @@ class TestWindow : public QObject {
     QVERIFY2(names.contains("stage 1: MSE ×100"), qPrintable(names.join("; ")));
   }
 
+  void theRecipeHasNoEmptyBandOnALargeScreen() {
+    // At 1920x1080 the spare height once went to the plan check under the Plan box: a one-line
+    // "✓ a valid plan" in an 83 px row.
+    MainWindow window(m_engine);
+    window.resize(1920, 1080);
+    window.show();
+    window.showPage(1);
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    auto* check = window.findChild<QLabel*>("planCheck");
+    QVERIFY(check);
+    for (const char* plan : {"linear", "interval:9:middle"}) {
+      window.distillPage()->setPlan(plan);
+      QTest::qWait(50);
+      const int need = std::max(check->heightForWidth(check->width()), check->sizeHint().height());
+      QVERIFY2(check->height() <= need + 2, qPrintable(QString("%1: %2 px for %3").arg(check->text()).arg(check->height()).arg(need)));
+      QVERIFY2(check->height() >= check->heightForWidth(check->width()), qPrintable(check->text()));  // and never cut
+    }
+  }
+
+  void aWideConversationHasLargerText() {
+    ConversationView view;
+    const double base = view.font().pointSizeF();
+    view.resize(300, 300);  // a side-by-side pane in a 1024 px window: the normal size
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QCOMPARE(view.textScale(), 1.0);
+    QCOMPARE(view.font().pointSizeF(), base);
+    view.resize(700, 300);  // a pane at 1920 px, read on a projector
+    QCOMPARE(view.textScale(), 1.5);
+    QVERIFY(view.font().pointSizeF() > 1.4 * base);
+    view.resize(300, 300);  // and back, without growing on every resize
+    QCOMPARE(view.font().pointSizeF(), base);
+  }
+
   void theSmoothedLossIsDrawnOverTheRawPoints() {
     DistillPage page(m_engine);
     QString error;
@@ -297,6 +331,34 @@ class TestWindow : public QObject {
             QVERIFY2(px * std::log(ticks[i] / ticks[i - 1]) / std::log(ratio) >= labelHeight, qPrintable(what));
           for (const QString& t : text) QVERIFY2(t.size() <= 7, qPrintable(what));
         }
+    }
+  }
+
+  void contextLengthTicksFitSideBySide() {
+    QCustomPlot plot;
+    ui::styleForProjector(&plot);
+    ui::usePowerOfTwoTicks(plot.xAxis);
+    const QFontMetrics fm(plot.xAxis->tickLabelFont());
+    auto labels = [&](double lo, double hi, QVector<double>* ticks) {
+      QVector<QString> text;
+      plot.xAxis->ticker()->generate(QCPRange(lo, hi), QLocale::c(), 'g', 6, *ticks, nullptr, &text);
+      return QStringList(text.begin(), text.end());
+    };
+    QVector<double> ticks;
+    plot.resize(900, 300);
+    plot.replot();
+    QCOMPARE(labels(50, 1300, &ticks), QStringList({"64", "128", "256", "512", "1K"}));  // a benchmark sweep
+    for (int width : {260, 500, 900, 1600}) {  // the Model page's 256..1M at 1024 px and beyond
+      plot.resize(width, 300);
+      plot.replot();
+      const QStringList text = labels(256 / 1.25, 1.25 * (1 << 20), &ticks);
+      const double px = plot.axisRect()->width(), span = std::log2(1.25 * 1.25 * (1 << 12));
+      QVERIFY2(text.size() >= 3 && text.contains("1M"), qPrintable(text.join(" ")));
+      for (int i = 1; i < ticks.size(); ++i) {
+        const double gap = px * std::log2(ticks[i] / ticks[i - 1]) / span;
+        QVERIFY2(gap >= fm.horizontalAdvance(text[i - 1]) / 2.0 + fm.horizontalAdvance(text[i]) / 2.0 + 8,
+                 qPrintable(QString("%1 px: %2").arg(px).arg(text.join(" "))));
+      }
     }
   }
 

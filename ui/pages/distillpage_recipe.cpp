@@ -75,6 +75,8 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   m_planCheck = new QLabel;
   m_planCheck->setObjectName("planCheck");
   m_planCheck->setWordWrap(true);
+  // One line high: a growable label took all the form's spare height (an 83 px row at 1080 px).
+  m_planCheck->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
   form->addRow(QString(), m_planCheck);
   connect(m_plan, &QComboBox::editTextChanged, this, &DistillPage::checkPlan);
   m_init = new QComboBox;

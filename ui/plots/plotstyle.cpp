@@ -9,21 +9,52 @@
 namespace ui {
 namespace {
 
-/// Ticks at 2^k, labelled with K and M suffixes (1024 = 1K).
-class PowerOfTwoTicker : public QCPAxisTickerLog {
+/// Ticks at 2^k, labelled with K and M suffixes (1024 = 1K): every octave while the labels fit side
+/// by side, else every n-th (256, 4K, 64K, 1M on a narrow plot).
+class PowerOfTwoTicker : public QCPAxisTicker {
  public:
-  PowerOfTwoTicker() {
-    setLogBase(2);
-    setSubTickCount(0);
-  }
+  explicit PowerOfTwoTicker(QCPAxis* axis) : m_axis(axis) {}
 
  protected:
+  double getTickStep(const QCPRange&) override { return 1.0; }  // unused: createTickVector decides
+  int getSubTickCount(double) override { return 0; }
   QString getTickLabel(double tick, const QLocale&, QChar, int) override {
     const double v = std::round(tick);
     if (v >= 1 << 20 && std::fmod(v, 1 << 20) == 0) return QString("%1M").arg(v / (1 << 20));
     if (v >= 1024 && std::fmod(v, 1024) == 0) return QString("%1K").arg(v / 1024);
     return QString::number(v);
   }
+  QVector<double> createTickVector(double, const QCPRange& range) override {
+    if (!(range.lower > 0 && range.upper > range.lower)) return {};
+    const int eLo = int(std::floor(std::log2(range.lower))) - 1, eHi = int(std::ceil(std::log2(range.upper))) + 1;
+    auto inside = [&](int e) { return std::ldexp(1.0, e) >= range.lower && std::ldexp(1.0, e) <= range.upper; };
+    int first = eHi, octaves = 0;
+    for (int e = eLo; e <= eHi; ++e)
+      if (inside(e)) first = std::min(first, e), ++octaves;
+    const int every = std::max(1, (octaves + labelBudget() - 1) / labelBudget());
+    // Exponents that are multiples of every (1K, 32K, 1M for every 5), from the first inside when
+    // those leave fewer than two labels.
+    int anchor = 0, shown = 0;
+    for (int e = eLo; e <= eHi; ++e) shown += inside(e) && e % every == 0;
+    if (shown < 2) anchor = first;
+    QVector<double> t;
+    for (int e = eLo; e <= eHi; ++e)
+      if ((((e - anchor) % every) + every) % every == 0) t << std::ldexp(1.0, e);
+    return t;
+  }
+
+ private:
+  /// Labels that fit along the axis, each given 1.5 times the width of "256K" (2 to 12).
+  int labelBudget() const {
+    if (!m_axis || !m_axis->axisRect()) return 12;
+    const QFontMetrics fm(m_axis->tickLabelFont());
+    const bool across = m_axis->orientation() == Qt::Horizontal;
+    const int length = across ? m_axis->axisRect()->width() : m_axis->axisRect()->height();
+    const int per = int(1.5 * (across ? fm.horizontalAdvance("256K") : 1.5 * fm.height()));
+    return length > 0 ? std::clamp(length / std::max(per, 1), 2, 12) : 12;
+  }
+
+  QPointer<QCPAxis> m_axis;
 };
 
 /// Log-axis ticks that never crowd (see useLogTicks): QCPAxisTickerLog falls back to linear steps
@@ -144,7 +175,7 @@ void useIntegerTicks(QCPAxis* axis) {
 
 void usePowerOfTwoTicks(QCPAxis* axis) {
   axis->setScaleType(QCPAxis::stLogarithmic);
-  axis->setTicker(QSharedPointer<PowerOfTwoTicker>::create());
+  axis->setTicker(QSharedPointer<PowerOfTwoTicker>::create(axis));
 }
 
 void useLogTicks(QCPAxis* axis) {

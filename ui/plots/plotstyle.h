@@ -17,7 +17,8 @@ void styleForProjector(QCustomPlot* plot);
 void putLegendAbove(QCustomPlot* plot);
 /// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
 void useIntegerTicks(QCPAxis* axis);
-/// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K.
+/// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K, every n-th octave when
+/// the plot is too narrow for all of them.
 void usePowerOfTwoTicks(QCPAxis* axis);
 /// A log axis for values (losses, milliseconds, MiB) with plain-number labels that never crowd, as
 /// many as its height has room for (2 to 6): powers of ten when the range spans decades (2..9 as
