@@ -122,6 +122,9 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_table = new QTableWidget(0, 11);
   m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
                                       tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
+  m_table->horizontalHeaderItem(5)->setToolTip(tr("Decode floor: the time to read the weights and the cache once "
+                                                  "at the device's memory bandwidth (– where the bandwidth is not known, as on a CPU)"));
+  m_table->horizontalHeaderItem(6)->setToolTip(tr("Measured decode time over the floor: 1.00 is as fast as memory allows"));
   m_table->horizontalHeaderItem(7)->setToolTip(tr("Peak bytes of this model's tensors (GPU: the CUDA allocator's)"));
   m_table->horizontalHeaderItem(9)->setToolTip(tr("CPU: the whole process's peak resident set, for comparison"));
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);

@@ -34,6 +34,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_scale = new QCPColorScale(m_heat);
   m_heat->plotLayout()->addElement(0, 1, m_scale);
   m_scale->setDataScaleType(QCPAxis::stLogarithmic);
+  ui::useLogTicks(m_scale->axis());  // 100, 200, 300: the colour scale labelled like the curves
   m_map->setColorScale(m_scale);
   m_map->setGradient(QCPColorGradient::gpThermal);
   m_map->setInterpolate(false);

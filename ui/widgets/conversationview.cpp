@@ -146,7 +146,8 @@ double ConversationView::markAgreement(const QVector<qint64>& reference) {
   }
   const int n = std::max(m.ids.size(), reference.size());
   const double share = n ? double(same) / n : 1.0;
-  m.stats += tr(" · agreement %1%").arg(100 * share, 0, 'f', 0);
+  // The colours explained where they are seen (before, only in Help): agreement, not right or wrong.
+  m.stats += tr(" · agreement %1% (blue: same token as the other model, amber: another)").arg(100 * share, 0, 'f', 0);
   replyChanged();
   return share;
 }
