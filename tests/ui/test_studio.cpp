@@ -442,6 +442,8 @@ class TestStudio : public QObject {
     for (int i = 0; i < page.latencyPlot()->graphCount(); ++i)
       marked |= page.latencyPlot()->graph(i)->name().contains("out of memory") && page.latencyPlot()->graph(i)->dataCount() == 1;
     QVERIFY(marked);
+    // The CPU's bandwidth is not known: no floor is drawn, and the key does not promise one.
+    QVERIFY2(!page.latencyKeyText().contains("floor"), qPrintable(page.latencyKeyText()));
 
     // A saved sweep overlays beside the live curves under its file's name.
     mm::BenchRow row;
@@ -449,6 +451,7 @@ class TestStudio : public QObject {
     row.length = 1024;
     row.phase = "decode";
     row.seconds = 0.002;
+    row.floor_seconds = 0.001;  // a GPU row: its floor drawn dashed
     row.repeats = 1;
     mm::BenchOptions o;
     o.models = {{"gpu", "", "micro", "linear"}};
@@ -458,6 +461,7 @@ class TestStudio : public QObject {
     QString error;
     QVERIFY2(page.loadOverlay(saved, &error), qPrintable(error));
     QCOMPARE(page.pointCount("gpu [saved-bench]"), 1);
+    QVERIFY2(page.latencyKeyText().contains("dashed: decode floor"), qPrintable(page.latencyKeyText()));
     QVERIFY(!page.loadOverlay(path("train.jsonl"), &error));
   }
 

@@ -33,7 +33,8 @@ namespace {
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
 using ui::qs;
 
-void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QString& lineKey) {
+/// The axes, the legend above and under it the line key; returns the key (its text can change).
+QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QString& lineKey) {
   plot->xAxis->setLabel(x);
   plot->yAxis->setLabel(y);
   ui::styleForProjector(plot);
@@ -49,6 +50,13 @@ void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QSt
   plot->plotLayout()->addElement(1, 0, key);
   plot->plotLayout()->setRowStretchFactor(1, 0.001);
   plot->setMinimumHeight(220);
+  return key;
+}
+
+/// What the latency plot's line styles mean; the floor only when one is drawn (it needs a known bandwidth).
+QString latencyKey(bool floorDrawn) {
+  return floorDrawn ? QObject::tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)")
+                    : QObject::tr("solid: decode · dotted squares: prefill (right axis)");
 }
 
 }  // namespace
@@ -110,8 +118,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   setup->setMaximumWidth(380);
 
   m_latency = new QCustomPlot;
-  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"),
-             tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)"));
+  m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"), latencyKey(false));
   // Prefill seconds on their own axis: a different unit and a different range.
   m_latency->yAxis2->setVisible(true);
   ui::useLogTicks(m_latency->yAxis2);
@@ -270,9 +277,15 @@ void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool ove
   redraw();
 }
 
+QString BenchmarkPage::latencyKeyText() const { return m_latencyKey->text(); }
+
 void BenchmarkPage::redraw() {
   m_latency->clearGraphs();
   m_memory->clearGraphs();
+  bool floorDrawn = false;
+  for (const Curve& c : m_curves)
+    for (const mm::BenchRow& r : c.rows) floorDrawn |= !r.oom && r.phase == "decode" && r.floor_seconds > 0;
+  m_latencyKey->setText(latencyKey(floorDrawn));  // no "dashed: floor" on a CPU, where none is drawn
   double top = 0, memTop = 0;
   bool oomInLegend = false;
   for (const Curve& c : m_curves)

@@ -43,6 +43,8 @@ QLineEdit* pathRow(QFormLayout* form, const QString& label, bool directory, QWid
   row->addWidget(edit, 1);
   row->addWidget(browse);
   form->addRow(label, row);
+  // A long path shows only its tail in the narrow recipe column: the tooltip holds all of it.
+  QObject::connect(edit, &QLineEdit::textChanged, edit, [edit](const QString& text) { edit->setToolTip(text); });
   QObject::connect(browse, &QPushButton::clicked, parent, [=] {
     const QString p = directory ? QFileDialog::getExistingDirectory(parent, label, edit->text())
                                 : QFileDialog::getOpenFileName(parent, label, edit->text(), QObject::tr("JSONL (*.jsonl)"));
