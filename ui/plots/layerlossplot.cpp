@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "plots/plotstyle.h"
+#include "widgets/palette.h"
 
 LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_stage = new QComboBox;
@@ -114,7 +115,7 @@ void LayerLossPlot::redraw() {
   while (m_curves->graphCount() < layers) {
     const int i = m_curves->graphCount();
     QCPGraph* g = m_curves->addGraph();
-    g->setPen(QPen(QColor::fromHsv((i * 300 / std::max(layers, 1)) % 360, 200, 200), 1.5));
+    g->setPen(QPen(ui::seriesColor(i), 2.0, i < 10 ? Qt::SolidLine : Qt::DashLine));  // past ten: dashed
     g->setName(tr("layer %1").arg(i));
   }
   for (int i = 0; i < layers; ++i) {
