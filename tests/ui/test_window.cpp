@@ -276,6 +276,29 @@ class TestWindow : public QObject {
     QCOMPARE(view.font().pointSizeF(), base);
   }
 
+  void anEmptyPlotShowsANoteAndNoMadeUpRange() {
+    LossPlot loss;
+    LayerLossPlot layers;
+    QVERIFY(!loss.yAxis->tickLabels() && !loss.xAxis->tickLabels());
+    QVERIFY(!layers.curves()->yAxis->tickLabels() && !layers.heatmap()->xAxis->tickLabels());
+    mm::MetricEvent m;
+    m.stage = "stage1";
+    m.step = 1;
+    m.total_steps = 2;
+    m.loss = 300;
+    m.layer_losses = {0.25, 0.35};
+    loss.addMetric(m);
+    layers.addMetric(m);
+    loss.flush();
+    layers.flush();
+    QVERIFY(loss.yAxis->tickLabels() && loss.xAxis->tickLabels());
+    QVERIFY(layers.curves()->yAxis->tickLabels() && layers.heatmap()->yAxis->tickLabels());
+    loss.clearAll();
+    layers.clearAll();
+    QVERIFY(!loss.yAxis->tickLabels());
+    QVERIFY(!layers.curves()->yAxis->tickLabels());
+  }
+
   void theSmoothedLossIsDrawnOverTheRawPoints() {
     DistillPage page(m_engine);
     QString error;

@@ -124,8 +124,8 @@ void LayerLossPlot::redraw() {
     m_curves->graph(i)->setData(d.steps, scaled, true);
   }
   m_curves->legend->setVisible(layers > 0 && layers <= 12);  // beyond a dozen the legend hides the curves
-  m_curvesEmpty->setVisible(d.steps.isEmpty());
-  m_heatEmpty->setVisible(d.steps.isEmpty());
+  ui::setEmpty(m_curvesEmpty, d.steps.isEmpty());
+  ui::setEmpty(m_heatEmpty, d.steps.isEmpty());
   m_curves->rescaleAxes();
   ui::padRange(m_curves->yAxis);
   m_curves->xAxis->setRange(0, std::max(1.0, (d.steps.isEmpty() ? 0 : d.steps.back()) + 1));
@@ -159,8 +159,8 @@ void LayerLossPlot::clearAll() {
   m_curves->clearGraphs();
   m_map->data()->clear();
   m_curves->legend->setVisible(false);
-  m_curvesEmpty->setVisible(true);
-  m_heatEmpty->setVisible(true);
+  ui::setEmpty(m_curvesEmpty, true);
+  ui::setEmpty(m_heatEmpty, true);
   redraw();  // the empty plots' unit labels
 }
 

@@ -124,7 +124,7 @@ void LossPlot::fitRanges() {
   for (const Series& s : m_compare) take(s.smooth);
   const bool empty = !(lo <= hi);
   legend->setVisible(!empty);
-  m_empty->setVisible(empty);
+  ui::setEmpty(m_empty, empty);
   if (empty) return;
   xAxis->setRange(0, std::max(1.0, right + 1));
   // Every point inside, with a margin: a factor on a log axis, a share of the span on a linear one.

@@ -193,7 +193,13 @@ QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text) {
   f.setPointSizeF(std::max(12.0, f.pointSizeF() + 2));
   note->setFont(f);
   note->setClipToAxisRect(false);
+  setEmpty(note, true);
   return note;
+}
+
+void setEmpty(QCPItemText* note, bool empty) {
+  note->setVisible(empty);
+  for (QCPAxis* axis : note->parentPlot()->axisRect()->axes()) axis->setTickLabels(!empty);
 }
 
 void padRange(QCPAxis* axis) {

@@ -24,8 +24,11 @@ void usePowerOfTwoTicks(QCPAxis* axis);
 /// many as its height has room for (2 to 6): powers of ten when the range spans decades (2..9 as
 /// unlabelled minor ticks), else 1-2-5 or 1-2-3-5 steps, and even steps over less than a factor of 3.
 void useLogTicks(QCPAxis* axis);
-/// A centred grey note, shown while the plot has nothing to draw (hide it when data arrives).
+/// A centred grey note, shown while the plot has nothing to draw (setEmpty(note, false) when data
+/// arrives). The axes' tick labels are hidden meanwhile: an empty plot showed a made-up 0.001-1 range.
 QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text);
+/// Shows the note and hides the tick labels of its plot's axes while empty, and the reverse.
+void setEmpty(QCPItemText* note, bool empty);
 /// Widens the axis's current range so points on its edges are drawn whole: x1.25 per side on a log
 /// axis, 5% of the span on a linear one.
 void padRange(QCPAxis* axis);
