@@ -105,6 +105,7 @@ void ScreenshotTour::start() {
           if (other) grab("3b-chat-opened-model");
           m_window->showPage(3);
           BenchmarkPage* bench = m_window->benchmarkPage();
+          grab("4a-benchmark-empty");  // what a first visit shows
           bench->setLengths("64,128,256,512,1024");
           bench->setPhases(true, true);
           bench->setRepeats(2);

@@ -119,6 +119,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
 
   m_latency = new QCustomPlot;
   m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"), latencyKey(false));
+  m_latencyEmpty = ui::addEmptyNote(m_latency, tr("No measurements yet: Run sweep"));
   // Prefill seconds on their own axis: a different unit and a different range.
   m_latency->yAxis2->setVisible(true);
   ui::useLogTicks(m_latency->yAxis2);
@@ -126,6 +127,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_memory = new QCustomPlot;
   setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),
              tr("peak while decoding · solid: measured · dashed: predicted"));
+  m_memoryEmpty = ui::addEmptyNote(m_memory, tr("No measurements yet"));
   m_table = new QTableWidget(0, 11);
   m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
                                       tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
@@ -354,6 +356,8 @@ void BenchmarkPage::redraw() {
     graph(m_memory, mx, my, Qt::SolidLine, name, QCPScatterStyle::ssDisc);
     graph(m_memory, qx, qy, Qt::DashLine, QString(), QCPScatterStyle::ssNone);
   }
+  ui::setEmpty(m_latencyEmpty, m_latency->graphCount() == 0);
+  ui::setEmpty(m_memoryEmpty, m_memory->graphCount() == 0);
   for (QCustomPlot* p : {m_latency, m_memory}) {
     p->rescaleAxes();
     p->xAxis->scaleRange(1.3, p->xAxis->range().center());

@@ -12,6 +12,7 @@
 
 class EngineController;
 class QComboBox;
+class QCPItemText;
 class QCPTextElement;
 class QCustomPlot;
 class QLineEdit;
@@ -82,6 +83,8 @@ class BenchmarkPage : public QWidget {
   QPushButton* m_stop;
   QCustomPlot* m_latency;
   QCPTextElement* m_latencyKey;  ///< what the latency plot's line styles mean
+  QCPItemText* m_latencyEmpty;   ///< "No measurements yet" on each plot before a sweep
+  QCPItemText* m_memoryEmpty;
   QCustomPlot* m_memory;
   QTableWidget* m_table;
 };
