@@ -24,12 +24,14 @@
 #include <qcustomplot.h>
 
 #include "controller/enginecontroller.h"
+#include "controller/opsummary.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
 #include "ops/op_registry.h"
 #include "runtime/resources.h"
+#include "widgets/elidedlabel.h"
 
 namespace {
 const char* const kThreadsKey = "engine/cpuThreads";
@@ -70,20 +72,21 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   m_nav->setCurrentRow(0);
 
   // Status bar: the device and the fast paths in use, and the running job.
-  m_jobLabel = new QLabel;
+  m_jobLabel = new ui::ElidedLabel;
   m_jobProgress = new QProgressBar;
   m_jobProgress->setMaximumWidth(180);
   m_jobProgress->setFormat(tr("this job: %p%"));
   m_jobProgress->hide();
   statusBar()->addWidget(m_jobLabel, 1);
   statusBar()->addPermanentWidget(m_jobProgress);
-  auto* device = new QLabel;
+  auto* device = new ui::ElidedLabel;
   device->setObjectName("deviceStatus");
   // The op paths come from the engine's record of what actually ran (ops/op_registry.h), refreshed after
-  // every job; the tooltip holds the full table.
+  // every job: the fast paths by name and a count of the rest, shortened with "…" if the window is
+  // narrow; the tooltip holds every op and the full table.
   auto showDevice = [device, engine] {
-    device->setText(tr("Device: %1 · %2").arg(engine->deviceDescription(), QString::fromStdString(mm::op_path_status())));
-    device->setToolTip(QString::fromStdString(mm::op_path_report()));
+    device->setText(tr("Device: %1 · %2").arg(engine->deviceDescription(), ui::opPathSummary(mm::op_path_records())));
+    device->setDetail(QString::fromStdString(mm::op_path_status() + "\n\n" + mm::op_path_report()));
   };
   // CPU threads, remembered; "auto" is OMP_NUM_THREADS or every core. Small models decode on one
   // thread whatever this says (runtime/device.h), so a busy laptop does not slow the chat.
@@ -107,17 +110,20 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   connect(engine, &EngineController::progressChanged, this,
           [this](quint64, const QString& stage, double fraction, const QString& message) {
             m_jobLabel->setText(message.isEmpty() ? stage : message);
+            m_jobLabel->setDetail({});
             m_jobProgress->show();
             if (fraction < 0) m_jobProgress->setRange(0, 0);  // indeterminate until the first estimate
             else m_jobProgress->setRange(0, 1000), m_jobProgress->setValue(int(1000 * fraction));
           });
   connect(engine, &EngineController::finished, this, [this](quint64) {
     m_jobProgress->hide();
-    m_jobLabel->clear();
+    m_jobLabel->setText({});
+    m_jobLabel->setDetail({});
   });
   connect(engine, &EngineController::failed, this, [this](quint64, const QString& message) {
     m_jobProgress->hide();
     m_jobLabel->setText(tr("Failed: %1").arg(message.section('\n', 0, 0)));
+    m_jobLabel->setDetail(message);  // the HINT lines too
   });
 
   // Pages talk through the window: an opened model is offered to Chat and Distill.

@@ -13,6 +13,9 @@ class QLabel;
 class QListWidget;
 class QProgressBar;
 class QStackedWidget;
+namespace ui {
+class ElidedLabel;
+}
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -49,7 +52,7 @@ class MainWindow : public QMainWindow {
   DistillPage* m_distill;
   ChatPage* m_chat;
   BenchmarkPage* m_bench;
-  QLabel* m_jobLabel;
+  ui::ElidedLabel* m_jobLabel;  ///< the running job's message, shortened with "…" when the bar is full
   QProgressBar* m_jobProgress;
   bool m_startingUp = false;  ///< the embedded teacher opening at start: a remembered Distill teacher stays
 };

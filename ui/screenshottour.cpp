@@ -6,12 +6,14 @@
 #include <QFileInfo>
 #include <QElapsedTimer>
 #include <QTimer>
+#include <qcustomplot.h>
 
 #include "mainwindow.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
 #include "pages/modelpage.h"
+#include "plots/layerlossplot.h"
 #include "widgets/conversationsdialog.h"
 #include "widgets/imagedrop.h"
 #include "widgets/scenedatadialog.h"
@@ -57,6 +59,11 @@ void ScreenshotTour::start() {
     if (!m_runDir.isEmpty() && !distill->openRun(m_runDir, &error)) qWarning("%s", qPrintable(error));
     waitFor([] { return true; }, 0, [this, distill] {
       grab("2-distill");
+      distill->layerPlot()->showPage(distill->layerPlot()->heatmap());  // the other view of a run
+      QCoreApplication::processEvents();
+      distill->layerPlot()->heatmap()->replot();
+      grab("2d-distill-heatmap");
+      distill->layerPlot()->showPage(distill->layerPlot()->curves());
       // A plan the engine cannot run, as a user might type it: refused on the spot.
       const QString plan = distill->planText();
       distill->setPlan("interval:9:middle");
@@ -98,6 +105,7 @@ void ScreenshotTour::start() {
           if (other) grab("3b-chat-opened-model");
           m_window->showPage(3);
           BenchmarkPage* bench = m_window->benchmarkPage();
+          grab("4a-benchmark-empty");  // what a first visit shows
           bench->setLengths("64,128,256,512,1024");
           bench->setPhases(true, true);
           bench->setRepeats(2);

@@ -1,7 +1,8 @@
 // The studio's window: at the smallest screen it promises (1024x700, a projector's) every page fits and
 // nothing a speaker needs is squeezed (the chat prompt, the plots); it remembers its geometry, page,
 // Distill recipe, paths and chat sampling in QSettings (a temporary scope here); the Distill page
-// starts with the shipped demo recipe.
+// starts with the shipped demo recipe. Plot looks a projector needs: log axes with few labels that never
+// crowd, the smoothed loss over faint raw points; the status bar shortens long text, tooltip whole.
 #include <cmath>
 
 #include <QDir>
@@ -19,6 +20,7 @@
 #include <qcustomplot.h>
 
 #include "controller/enginecontroller.h"
+#include "controller/opsummary.h"
 #include "mainwindow.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
@@ -26,10 +28,12 @@
 #include "pages/modelpage.h"
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
+#include "plots/plotstyle.h"
 #include "runtime/resources.h"
 #include "widgets/layerstrip.h"
 #include "widgets/imagedrop.h"
 #include "widgets/conversationview.h"
+#include "widgets/elidedlabel.h"
 #include "widgets/promptedit.h"
 
 namespace {
@@ -119,6 +123,11 @@ class TestWindow : public QObject {
       }
     }
     QVERIFY2(tooBig.isEmpty(), qPrintable(tooBig.join("; ")));
+    // After a chat every op has run: the status bar's op paths still read whole beside the threads box.
+    auto* status = window.findChild<ui::ElidedLabel*>("deviceStatus");
+    QVERIFY(status);
+    QVERIFY2(status->text().contains("ops: all"), qPrintable(status->text()));
+    QVERIFY2(!status->isElided(), qPrintable(QString("shown as \"%1\" in %2 px").arg(status->displayedText()).arg(status->width())));
     window.showPage(2);
     QTest::qWait(50);
     // The prompt holds at least two lines of text.
@@ -231,6 +240,174 @@ class TestWindow : public QObject {
     for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i))) names << item->plottable()->name();
     QVERIFY2(names.contains("stage 1: MSE ×100"), qPrintable(names.join("; ")));
+  }
+
+  void theRecipeHasNoEmptyBandOnALargeScreen() {
+    // At 1920x1080 the spare height once went to the plan check under the Plan box: a one-line
+    // "✓ a valid plan" in an 83 px row.
+    MainWindow window(m_engine);
+    window.resize(1920, 1080);
+    window.show();
+    window.showPage(1);
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    auto* check = window.findChild<QLabel*>("planCheck");
+    QVERIFY(check);
+    for (const char* plan : {"linear", "interval:9:middle"}) {
+      window.distillPage()->setPlan(plan);
+      QTest::qWait(50);
+      const int need = std::max(check->heightForWidth(check->width()), check->sizeHint().height());
+      QVERIFY2(check->height() <= need + 2, qPrintable(QString("%1: %2 px for %3").arg(check->text()).arg(check->height()).arg(need)));
+      QVERIFY2(check->height() >= check->heightForWidth(check->width()), qPrintable(check->text()));  // and never cut
+    }
+  }
+
+  void aWideConversationHasLargerText() {
+    ConversationView view;
+    const double base = view.font().pointSizeF();
+    view.resize(300, 300);  // a side-by-side pane in a 1024 px window: the normal size
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QCOMPARE(view.textScale(), 1.0);
+    QCOMPARE(view.font().pointSizeF(), base);
+    view.resize(700, 300);  // a pane at 1920 px, read on a projector
+    QCOMPARE(view.textScale(), 1.5);
+    QVERIFY(view.font().pointSizeF() > 1.4 * base);
+    view.resize(300, 300);  // and back, without growing on every resize
+    QCOMPARE(view.font().pointSizeF(), base);
+  }
+
+  void anEmptyPlotShowsANoteAndNoMadeUpRange() {
+    LossPlot loss;
+    LayerLossPlot layers;
+    QVERIFY(!loss.yAxis->tickLabels() && !loss.xAxis->tickLabels());
+    QVERIFY(!layers.curves()->yAxis->tickLabels() && !layers.heatmap()->xAxis->tickLabels());
+    mm::MetricEvent m;
+    m.stage = "stage1";
+    m.step = 1;
+    m.total_steps = 2;
+    m.loss = 300;
+    m.layer_losses = {0.25, 0.35};
+    loss.addMetric(m);
+    layers.addMetric(m);
+    loss.flush();
+    layers.flush();
+    QVERIFY(loss.yAxis->tickLabels() && loss.xAxis->tickLabels());
+    QVERIFY(layers.curves()->yAxis->tickLabels() && layers.heatmap()->yAxis->tickLabels());
+    loss.clearAll();
+    layers.clearAll();
+    QVERIFY(!loss.yAxis->tickLabels());
+    QVERIFY(!layers.curves()->yAxis->tickLabels());
+  }
+
+  void theSmoothedLossIsDrawnOverTheRawPoints() {
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(writeRun(m_settingsDir.filePath("smooth-run"), 1000), &error), qPrintable(error));
+    page.lossPlot()->flush();
+    for (const QString& stage : {"stage1", "stage2", "stage3"}) {
+      const QCPGraph* smooth = page.lossPlot()->smoothGraph(stage);
+      QVERIFY(smooth);
+      QCOMPARE(smooth->pen().color().alpha(), 255);  // full colour
+      for (const QString& other : {"stage1", "stage2", "stage3"}) {  // above every stage's points
+        const QCPGraph* raw = page.lossPlot()->rawGraph(other);
+        QVERIFY(raw);
+        QVERIFY(smooth->layer()->index() > raw->layer()->index());
+        QVERIFY(raw->scatterStyle().pen().color().alpha() < 128);  // faint
+        QVERIFY(smooth->pen().widthF() >= 3);
+      }
+    }
+  }
+
+  void logAxesTickAtFewReadableValues() {
+    QCustomPlot plot;
+    ui::styleForProjector(&plot);
+    ui::useLogTicks(plot.yAxis);
+    plot.resize(500, 400);
+    plot.replot();  // the axis's height sets how many labels fit
+    QVector<double> ticks, sub;
+    auto labels = [&](double lo, double hi) {
+      QVector<QString> text;
+      ticks.clear(), sub.clear();
+      plot.yAxis->ticker()->generate(QCPRange(lo, hi), QLocale::c(), 'g', 6, ticks, &sub, &text);
+      return QStringList(text.begin(), text.end());
+    };
+    // The ranges that crowded: a run's total loss (KL 30 to MSE x1000 450), per-layer curves.
+    QCOMPARE(labels(30, 450), QStringList({"30", "100", "300"}));
+    QCOMPARE(labels(90, 400), QStringList({"100", "200", "300"}));
+    QCOMPARE(labels(2.5, 1500), QStringList({"10", "100", "1000"}));  // decades, 2..9 as minor ticks
+    QVERIFY(sub.contains(20) && sub.contains(500));
+    QCOMPARE(labels(1e-3, 1e5), QStringList({"0.001", "0.1", "10", "1000", "100000"}));  // every other decade
+    QCOMPARE(labels(0.75, 1.65), QStringList({"0.8", "1", "1.2", "1.4", "1.6"}));  // under a factor of 3: even steps
+    // Any range on a tall or a short plot: at least two labels, no two closer than a label's height,
+    // short plain numbers.
+    const int labelHeight = QFontMetrics(plot.yAxis->tickLabelFont()).height();
+    for (int height : {400, 140}) {
+      plot.resize(500, height);
+      plot.replot();
+      const int px = plot.axisRect()->height();
+      for (double lo = 1e-3; lo < 1e4; lo *= 1.7)
+        for (double ratio : {1.2, 2.0, 2.9, 3.0, 3.5, 4.5, 7.0, 15.0, 60.0, 300.0, 999.0, 1e4, 1e8}) {
+          const QStringList text = labels(lo, lo * ratio);
+          const QString what = QString("%1 px, [%2, %3]: %4").arg(px).arg(lo).arg(lo * ratio).arg(text.join(" "));
+          QVERIFY2(text.size() >= 2, qPrintable(what));
+          for (int i = 1; i < ticks.size(); ++i)
+            QVERIFY2(px * std::log(ticks[i] / ticks[i - 1]) / std::log(ratio) >= labelHeight, qPrintable(what));
+          for (const QString& t : text) QVERIFY2(t.size() <= 7, qPrintable(what));
+        }
+    }
+  }
+
+  void contextLengthTicksFitSideBySide() {
+    QCustomPlot plot;
+    ui::styleForProjector(&plot);
+    ui::usePowerOfTwoTicks(plot.xAxis);
+    const QFontMetrics fm(plot.xAxis->tickLabelFont());
+    auto labels = [&](double lo, double hi, QVector<double>* ticks) {
+      QVector<QString> text;
+      plot.xAxis->ticker()->generate(QCPRange(lo, hi), QLocale::c(), 'g', 6, *ticks, nullptr, &text);
+      return QStringList(text.begin(), text.end());
+    };
+    QVector<double> ticks;
+    plot.resize(900, 300);
+    plot.replot();
+    QCOMPARE(labels(50, 1300, &ticks), QStringList({"64", "128", "256", "512", "1K"}));  // a benchmark sweep
+    for (int width : {260, 500, 900, 1600}) {  // the Model page's 256..1M at 1024 px and beyond
+      plot.resize(width, 300);
+      plot.replot();
+      const QStringList text = labels(256 / 1.25, 1.25 * (1 << 20), &ticks);
+      const double px = plot.axisRect()->width(), span = std::log2(1.25 * 1.25 * (1 << 12));
+      QVERIFY2(text.size() >= 3 && text.contains("1M"), qPrintable(text.join(" ")));
+      for (int i = 1; i < ticks.size(); ++i) {
+        const double gap = px * std::log2(ticks[i] / ticks[i - 1]) / span;
+        QVERIFY2(gap >= fm.horizontalAdvance(text[i - 1]) / 2.0 + fm.horizontalAdvance(text[i]) / 2.0 + 8,
+                 qPrintable(QString("%1 px: %2").arg(px).arg(text.join(" "))));
+      }
+    }
+  }
+
+  void aLongStatusIsShortenedWithItsWholeTextInTheTooltip() {
+    ui::ElidedLabel label;
+    const QString text = "Device: cuda:0 (NVIDIA H200) · ops: attention_decode flash 100%, ssd_scan cuda 100%";
+    label.setText(text);
+    label.setDetail("the per-op table");
+    label.resize(120, label.sizeHint().height());
+    QVERIFY(label.isElided());
+    QVERIFY2(label.displayedText().endsWith(QChar(0x2026)), qPrintable(label.displayedText()));
+    QVERIFY(label.fontMetrics().horizontalAdvance(label.displayedText()) <= 120);
+    QVERIFY(label.toolTip().startsWith(text));
+    QVERIFY(label.toolTip().endsWith("the per-op table"));
+    label.resize(label.sizeHint());  // room enough: all of it
+    QCOMPARE(label.displayedText(), text);
+    QVERIFY(label.minimumSizeHint().width() < label.sizeHint().width() / 2);  // a full bar shortens it
+  }
+
+  void theOpSummaryNamesFastPathsAndCountsTheRest() {
+    using R = mm::OpPathRecord;
+    QCOMPARE(ui::opPathSummary({R{"rms_norm"}, R{"rope"}}), QString("ops: nothing run yet"));
+    QCOMPARE(ui::opPathSummary({R{"rms_norm", 0, 5}, R{"rope", 0, 5}, R{"ssd_scan"}}), QString("ops: all 2 on the reference"));
+    const std::vector<R> mixed = {R{"rms_norm", 0, 9}, R{"attention_decode", 10, 0, "flash"},
+                                  R{"ssd_scan", 97, 3, "cuda", "needs grad"}, R{"conv1d", 0, 2}};
+    QCOMPARE(ui::opPathSummary(mixed), QString("ops: attention_decode flash 100%, ssd_scan cuda 97% · 2 on the reference"));
   }
 
   void aSecondRunIsDrawnBesideTheFirst() {

@@ -33,13 +33,13 @@ namespace {
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
 using ui::qs;
 
-void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QString& lineKey) {
+/// The axes, the legend above and under it the line key; returns the key (its text can change).
+QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QString& lineKey) {
   plot->xAxis->setLabel(x);
   plot->yAxis->setLabel(y);
   ui::styleForProjector(plot);
   ui::usePowerOfTwoTicks(plot->xAxis);  // context lengths are powers of 2: 128, 1K, 32K
-  plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(plot->yAxis);
   // Above the plot: one legend entry per model, and under it what the line styles mean (a short
   // vertical axis has no room for that).
   ui::putLegendAbove(plot);
@@ -50,6 +50,13 @@ void setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QSt
   plot->plotLayout()->addElement(1, 0, key);
   plot->plotLayout()->setRowStretchFactor(1, 0.001);
   plot->setMinimumHeight(220);
+  return key;
+}
+
+/// What the latency plot's line styles mean; the floor only when one is drawn (it needs a known bandwidth).
+QString latencyKey(bool floorDrawn) {
+  return floorDrawn ? QObject::tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)")
+                    : QObject::tr("solid: decode · dotted squares: prefill (right axis)");
 }
 
 }  // namespace
@@ -111,19 +118,22 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   setup->setMaximumWidth(380);
 
   m_latency = new QCustomPlot;
-  setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"),
-             tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)"));
+  m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"), latencyKey(false));
+  m_latencyEmpty = ui::addEmptyNote(m_latency, tr("No measurements yet: Run sweep"));
   // Prefill seconds on their own axis: a different unit and a different range.
   m_latency->yAxis2->setVisible(true);
-  m_latency->yAxis2->setScaleType(QCPAxis::stLogarithmic);
-  m_latency->yAxis2->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(m_latency->yAxis2);
   m_latency->yAxis2->setLabel(tr("prefill s"));
   m_memory = new QCustomPlot;
   setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),
              tr("peak while decoding · solid: measured · dashed: predicted"));
+  m_memoryEmpty = ui::addEmptyNote(m_memory, tr("No measurements yet"));
   m_table = new QTableWidget(0, 11);
   m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
                                       tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
+  m_table->horizontalHeaderItem(5)->setToolTip(tr("Decode floor: the time to read the weights and the cache once "
+                                                  "at the device's memory bandwidth (– where the bandwidth is not known, as on a CPU)"));
+  m_table->horizontalHeaderItem(6)->setToolTip(tr("Measured decode time over the floor: 1.00 is as fast as memory allows"));
   m_table->horizontalHeaderItem(7)->setToolTip(tr("Peak bytes of this model's tensors (GPU: the CUDA allocator's)"));
   m_table->horizontalHeaderItem(9)->setToolTip(tr("CPU: the whole process's peak resident set, for comparison"));
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -269,9 +279,15 @@ void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool ove
   redraw();
 }
 
+QString BenchmarkPage::latencyKeyText() const { return m_latencyKey->text(); }
+
 void BenchmarkPage::redraw() {
   m_latency->clearGraphs();
   m_memory->clearGraphs();
+  bool floorDrawn = false;
+  for (const Curve& c : m_curves)
+    for (const mm::BenchRow& r : c.rows) floorDrawn |= !r.oom && r.phase == "decode" && r.floor_seconds > 0;
+  m_latencyKey->setText(latencyKey(floorDrawn));  // no "dashed: floor" on a CPU, where none is drawn
   double top = 0, memTop = 0;
   bool oomInLegend = false;
   for (const Curve& c : m_curves)
@@ -340,6 +356,8 @@ void BenchmarkPage::redraw() {
     graph(m_memory, mx, my, Qt::SolidLine, name, QCPScatterStyle::ssDisc);
     graph(m_memory, qx, qy, Qt::DashLine, QString(), QCPScatterStyle::ssNone);
   }
+  ui::setEmpty(m_latencyEmpty, m_latency->graphCount() == 0);
+  ui::setEmpty(m_memoryEmpty, m_memory->graphCount() == 0);
   for (QCustomPlot* p : {m_latency, m_memory}) {
     p->rescaleAxes();
     p->xAxis->scaleRange(1.3, p->xAxis->range().center());

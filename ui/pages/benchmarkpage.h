@@ -12,6 +12,8 @@
 
 class EngineController;
 class QComboBox;
+class QCPItemText;
+class QCPTextElement;
 class QCustomPlot;
 class QLineEdit;
 class QListWidget;
@@ -44,6 +46,8 @@ class BenchmarkPage : public QWidget {
   int pointCount(const QString& model) const;
   int oomCount() const;
   QCustomPlot* latencyPlot() const { return m_latency; }
+  /// The line key under the latency plot's legend.
+  QString latencyKeyText() const;
   QCustomPlot* memoryPlot() const { return m_memory; }
 
  signals:
@@ -78,6 +82,9 @@ class BenchmarkPage : public QWidget {
   QPushButton* m_run;
   QPushButton* m_stop;
   QCustomPlot* m_latency;
+  QCPTextElement* m_latencyKey;  ///< what the latency plot's line styles mean
+  QCPItemText* m_latencyEmpty;   ///< "No measurements yet" on each plot before a sweep
+  QCPItemText* m_memoryEmpty;
   QCustomPlot* m_memory;
   QTableWidget* m_table;
 };

@@ -43,6 +43,8 @@ QLineEdit* pathRow(QFormLayout* form, const QString& label, bool directory, QWid
   row->addWidget(edit, 1);
   row->addWidget(browse);
   form->addRow(label, row);
+  // A long path shows only its tail in the narrow recipe column: the tooltip holds all of it.
+  QObject::connect(edit, &QLineEdit::textChanged, edit, [edit](const QString& text) { edit->setToolTip(text); });
   QObject::connect(browse, &QPushButton::clicked, parent, [=] {
     const QString p = directory ? QFileDialog::getExistingDirectory(parent, label, edit->text())
                                 : QFileDialog::getOpenFileName(parent, label, edit->text(), QObject::tr("JSONL (*.jsonl)"));
@@ -75,6 +77,8 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   m_planCheck = new QLabel;
   m_planCheck->setObjectName("planCheck");
   m_planCheck->setWordWrap(true);
+  // One line high: a growable label took all the form's spare height (an 83 px row at 1080 px).
+  m_planCheck->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
   form->addRow(QString(), m_planCheck);
   connect(m_plan, &QComboBox::editTextChanged, this, &DistillPage::checkPlan);
   m_init = new QComboBox;

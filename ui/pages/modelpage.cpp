@@ -121,9 +121,11 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_plot = new QCustomPlot;
   m_plot->setMinimumSize(300, 260);
   m_plot->xAxis->setLabel(tr("context length (tokens)"));
-  m_plot->yAxis->setLabel(tr("predicted memory, MiB (bf16 weights + cache)"));
-  m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  m_plot->yAxis->setLabel(tr("predicted MiB (bf16)"));  // short: fits the plot's height at 1024x700
+  m_plot->setToolTip(tr("Predicted memory against context length: the bf16 weights plus the KV cache "
+                        "(attention layers) or the constant state (Mamba-2 layers)"));
+  ui::styleForProjector(m_plot);  // the same label sizes as the other pages' plots
+  ui::useLogTicks(m_plot->yAxis);
   ui::usePowerOfTwoTicks(m_plot->xAxis);  // 1K, 32K, 1M instead of 10^6
   const char* names[] = {"teacher", "linear", "this plan"};
   for (int i = 0; i < 3; ++i) {

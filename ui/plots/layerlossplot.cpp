@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "plots/plotstyle.h"
+#include "widgets/palette.h"
 
 LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_stage = new QComboBox;
@@ -17,8 +18,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_curves->xAxis->setLabel(tr("step"));
 
   m_curves->yAxis->setTickLabelPadding(2);
-  m_curves->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  m_curves->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  ui::useLogTicks(m_curves->yAxis);  // 100, 200, 500: not 100, 150, ..., 400 on top of each other
   m_curves->legend->setVisible(false);  // until there are curves
   ui::styleForProjector(m_curves);
   ui::putLegendAbove(m_curves);
@@ -35,6 +35,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_scale = new QCPColorScale(m_heat);
   m_heat->plotLayout()->addElement(0, 1, m_scale);
   m_scale->setDataScaleType(QCPAxis::stLogarithmic);
+  ui::useLogTicks(m_scale->axis());  // 100, 200, 300: the colour scale labelled like the curves
   m_map->setColorScale(m_scale);
   m_map->setGradient(QCPColorGradient::gpThermal);
   m_map->setInterpolate(false);
@@ -114,7 +115,7 @@ void LayerLossPlot::redraw() {
   while (m_curves->graphCount() < layers) {
     const int i = m_curves->graphCount();
     QCPGraph* g = m_curves->addGraph();
-    g->setPen(QPen(QColor::fromHsv((i * 300 / std::max(layers, 1)) % 360, 200, 200), 1.5));
+    g->setPen(QPen(ui::seriesColor(i), 2.0, i < 10 ? Qt::SolidLine : Qt::DashLine));  // past ten: dashed
     g->setName(tr("layer %1").arg(i));
   }
   for (int i = 0; i < layers; ++i) {
@@ -123,8 +124,8 @@ void LayerLossPlot::redraw() {
     m_curves->graph(i)->setData(d.steps, scaled, true);
   }
   m_curves->legend->setVisible(layers > 0 && layers <= 12);  // beyond a dozen the legend hides the curves
-  m_curvesEmpty->setVisible(d.steps.isEmpty());
-  m_heatEmpty->setVisible(d.steps.isEmpty());
+  ui::setEmpty(m_curvesEmpty, d.steps.isEmpty());
+  ui::setEmpty(m_heatEmpty, d.steps.isEmpty());
   m_curves->rescaleAxes();
   ui::padRange(m_curves->yAxis);
   m_curves->xAxis->setRange(0, std::max(1.0, (d.steps.isEmpty() ? 0 : d.steps.back()) + 1));
@@ -158,8 +159,8 @@ void LayerLossPlot::clearAll() {
   m_curves->clearGraphs();
   m_map->data()->clear();
   m_curves->legend->setVisible(false);
-  m_curvesEmpty->setVisible(true);
-  m_heatEmpty->setVisible(true);
+  ui::setEmpty(m_curvesEmpty, true);
+  ui::setEmpty(m_heatEmpty, true);
   redraw();  // the empty plots' unit labels
 }
 

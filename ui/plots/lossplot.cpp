@@ -6,6 +6,9 @@
 #include "widgets/palette.h"
 
 namespace {
+const char* const kSmoothLayer = "smooth";
+const int kRawAlpha = 75;         // of 255: raw points faint behind the line
+const double kSmoothWidth = 4.0;  // px: the line reads from the back of a room
 const char* kStages[] = {"teacher", "stage1", "stage2", "stage3"};
 int stageIndex(const std::string& s) {
   for (int i = 0; i < 4; ++i)
@@ -33,6 +36,7 @@ LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   m_empty = ui::addEmptyNote(this, tr("No loss yet: start a run or open one"));
   legend->setVisible(false);  // until a stage has points
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  addLayer(kSmoothLayer, layer("main"), limAbove);  // smoothed lines over all raw points
   setMinimumHeight(220);
   m_flushTimer.setInterval(33);  // ~30 redraws per second at most
   m_flushTimer.setSingleShot(true);
@@ -58,10 +62,13 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   const QColor c = ui::modelColor(stageIndex(stage));
   s.raw = addGraph();
   s.raw->setLineStyle(QCPGraph::lsNone);
-  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), 120), 7));  // visible on a projector
+  // The smoothed line is what a viewer should read: thick, full colour, over every stage's points;
+  // the raw points stay as faint dots behind it.
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), kRawAlpha), 5));
   s.raw->removeFromLegend();
   s.smooth = addGraph();
-  s.smooth->setPen(QPen(c, 3));
+  s.smooth->setLayer(kSmoothLayer);
+  s.smooth->setPen(QPen(c, kSmoothWidth, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
   s.smooth->setName(stageLabel(stage, m_factors.value(key, 1000.0)));
   return *m_series.insert(key, s);
 }
@@ -117,7 +124,7 @@ void LossPlot::fitRanges() {
   for (const Series& s : m_compare) take(s.smooth);
   const bool empty = !(lo <= hi);
   legend->setVisible(!empty);
-  m_empty->setVisible(empty);
+  ui::setEmpty(m_empty, empty);
   if (empty) return;
   xAxis->setRange(0, std::max(1.0, right + 1));
   // Every point inside, with a margin: a factor on a log axis, a share of the span on a linear one.
@@ -148,9 +155,12 @@ void LossPlot::setSmoothing(double weight) {
 }
 
 void LossPlot::setLogScale(bool on) {
-  yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-  if (on) yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  else yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  if (on) {
+    ui::useLogTicks(yAxis);
+  } else {
+    yAxis->setScaleType(QCPAxis::stLinear);
+    yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  }
   fitRanges();
   replot(rpQueuedReplot);
 }
@@ -196,6 +206,7 @@ void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEv
     for (double& x : it->x) x += off;
     QColor c = ui::modelColor(stageIndex(it.key().toStdString())).lighter(140);
     it->smooth = addGraph();
+    it->smooth->setLayer(kSmoothLayer);
     it->smooth->setPen(QPen(c, 2.5, Qt::DashLine));
     if (first) it->smooth->setName(tr("%1 (compared, dashed)").arg(name));
     else it->smooth->removeFromLegend();

@@ -1,6 +1,6 @@
 // Total loss per stage against the step count over the whole run (stages laid end to end). Points are
 // buffered and appended in batches with one queued replot per frame, so a fast stream stays smooth.
-// Raw points stay visible as dots under a debiased exponentially smoothed line.
+// Raw points stay visible as faint dots under a thick, debiased exponentially smoothed line.
 #pragma once
 
 #include <QMap>
@@ -33,6 +33,9 @@ class LossPlot : public QCustomPlot {
   int comparisonPointCount() const;
   /// Points drawn so far across all stages.
   int pointCount() const;
+  /// The smoothed line and the raw points of a stage ("stage1"), nullptr when it has none (tests).
+  const QCPGraph* smoothGraph(const QString& stage) const { return m_series.contains(stage) ? m_series[stage].smooth : nullptr; }
+  const QCPGraph* rawGraph(const QString& stage) const { return m_series.contains(stage) ? m_series[stage].raw : nullptr; }
   /// stage,step,global_step,loss rows.
   QString toCsv() const;
 

@@ -1,27 +1,139 @@
 #include "plots/plotstyle.h"
 
+#include <QPointer>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace ui {
 namespace {
 
-/// Ticks at 2^k, labelled with K and M suffixes (1024 = 1K).
-class PowerOfTwoTicker : public QCPAxisTickerLog {
+/// Ticks at 2^k, labelled with K and M suffixes (1024 = 1K): every octave while the labels fit side
+/// by side, else every n-th (256, 4K, 64K, 1M on a narrow plot).
+class PowerOfTwoTicker : public QCPAxisTicker {
  public:
-  PowerOfTwoTicker() {
-    setLogBase(2);
-    setSubTickCount(0);
-  }
+  explicit PowerOfTwoTicker(QCPAxis* axis) : m_axis(axis) {}
 
  protected:
+  double getTickStep(const QCPRange&) override { return 1.0; }  // unused: createTickVector decides
+  int getSubTickCount(double) override { return 0; }
   QString getTickLabel(double tick, const QLocale&, QChar, int) override {
     const double v = std::round(tick);
     if (v >= 1 << 20 && std::fmod(v, 1 << 20) == 0) return QString("%1M").arg(v / (1 << 20));
     if (v >= 1024 && std::fmod(v, 1024) == 0) return QString("%1K").arg(v / 1024);
     return QString::number(v);
   }
+  QVector<double> createTickVector(double, const QCPRange& range) override {
+    if (!(range.lower > 0 && range.upper > range.lower)) return {};
+    const int eLo = int(std::floor(std::log2(range.lower))) - 1, eHi = int(std::ceil(std::log2(range.upper))) + 1;
+    auto inside = [&](int e) { return std::ldexp(1.0, e) >= range.lower && std::ldexp(1.0, e) <= range.upper; };
+    int first = eHi, octaves = 0;
+    for (int e = eLo; e <= eHi; ++e)
+      if (inside(e)) first = std::min(first, e), ++octaves;
+    const int every = std::max(1, (octaves + labelBudget() - 1) / labelBudget());
+    // Exponents that are multiples of every (1K, 32K, 1M for every 5), from the first inside when
+    // those leave fewer than two labels.
+    int anchor = 0, shown = 0;
+    for (int e = eLo; e <= eHi; ++e) shown += inside(e) && e % every == 0;
+    if (shown < 2) anchor = first;
+    QVector<double> t;
+    for (int e = eLo; e <= eHi; ++e)
+      if ((((e - anchor) % every) + every) % every == 0) t << std::ldexp(1.0, e);
+    return t;
+  }
+
+ private:
+  /// Labels that fit along the axis, each given 1.5 times the width of "256K" (2 to 12).
+  int labelBudget() const {
+    if (!m_axis || !m_axis->axisRect()) return 12;
+    const QFontMetrics fm(m_axis->tickLabelFont());
+    const bool across = m_axis->orientation() == Qt::Horizontal;
+    const int length = across ? m_axis->axisRect()->width() : m_axis->axisRect()->height();
+    const int per = int(1.5 * (across ? fm.horizontalAdvance("256K") : 1.5 * fm.height()));
+    return length > 0 ? std::clamp(length / std::max(per, 1), 2, 12) : 12;
+  }
+
+  QPointer<QCPAxis> m_axis;
+};
+
+/// Log-axis ticks that never crowd (see useLogTicks): QCPAxisTickerLog falls back to linear steps
+/// below 1.6 decades, which bunch up at the top of a log axis (100, 150, ..., 400 overlapped).
+class ReadableLogTicker : public QCPAxisTicker {
+ public:
+  explicit ReadableLogTicker(QCPAxis* axis) : m_axis(axis) {}
+
+ protected:
+  double getTickStep(const QCPRange&) override { return 1.0; }  // unused: createTickVector decides
+  int getSubTickCount(double) override { return m_subTicks; }
+  QString getTickLabel(double tick, const QLocale&, QChar, int) override {
+    return QString::number(tick, 'g', 6);  // 0.3, 150, 1000: no 1.5·10² on a projector
+  }
+  QVector<double> createTickVector(double, const QCPRange& range) override {
+    const double lo = range.lower, hi = range.upper;
+    const int budget = labelBudget();
+    if (!(lo > 0 && hi > lo) || hi / lo < 3) return linearTicks(lo, hi, budget);
+    const int kLo = int(std::floor(std::log10(lo))) - 1, kHi = int(std::ceil(std::log10(hi))) + 1;
+    auto inside = [&](double v) { return v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9); };
+    // Mantissas m at m·10^k for every every-th k counted from the first decade inside, from one below
+    // the range to one above (QCPAxisTicker keeps one tick beyond each edge and drops the rest).
+    auto ticksOf = [&](std::initializer_list<double> mantissas, int every) {
+      int first = kLo;
+      while (first < kHi && !inside(std::pow(10.0, first))) ++first;
+      QVector<double> t;
+      for (int k = kLo; k <= kHi; ++k)
+        if ((((k - first) % every) + every) % every == 0)
+          for (double m : mantissas) t << m * std::pow(10.0, k);
+      return t;
+    };
+    auto count = [&](const QVector<double>& t) { return int(std::count_if(t.begin(), t.end(), inside)); };
+    if (const int decades = count(ticksOf({1}, 1)); decades > budget) {  // many decades: every n-th
+      const int every = (decades + budget - 1) / budget;
+      m_subTicks = every == 1 ? 8 : 0;
+      return ticksOf({1}, every);
+    }
+    // Sparsest first: the first set with three labels that fit, else the densest with two that fit.
+    const QVector<double> sets[] = {ticksOf({1}, 1), ticksOf({1, 3}, 1), ticksOf({1, 2, 5}, 1),
+                                    ticksOf({1, 2, 3, 5}, 1), ticksOf({1, 1.5, 2, 3, 5, 7}, 1)};
+    const QVector<double>* pick = nullptr;
+    for (const QVector<double>& t : sets) {
+      const int n = count(t);
+      if (n > budget + 1) break;
+      if (n >= 2) pick = &t;
+      if (n >= 3) break;
+    }
+    if (!pick) pick = &sets[1];  // nothing fits: ticks a factor of 3 apart (a very short axis)
+    m_subTicks = pick == &sets[0] ? 8 : 0;  // 2·10^k ... 9·10^k between decades
+    return *pick;
+  }
+
+ private:
+  /// How many labels the axis has room for: one per 2.2 label heights, 2 to 6.
+  int labelBudget() const {
+    if (!m_axis || !m_axis->axisRect()) return 6;
+    const QRect r = m_axis->axisRect()->rect();
+    const int length = m_axis->orientation() == Qt::Vertical ? r.height() : r.width();
+    const int per = int(2.2 * QFontMetrics(m_axis->tickLabelFont()).height());
+    return length > 0 ? std::clamp(length / std::max(per, 1), 2, 6) : 6;
+  }
+
+  /// Evenly spaced ticks at 1, 2 or 5 times a power of ten, about budget of them: over less than a
+  /// factor of 3 they do not bunch up on a log axis.
+  QVector<double> linearTicks(double lo, double hi, int budget) {
+    const double raw = std::max((hi - lo) / budget, 1e-300);
+    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = mag;
+    for (double m : {2.0, 5.0, 10.0})  // the nearest on a log scale
+      if (std::fabs(std::log(m * mag / raw)) < std::fabs(std::log(step / raw))) step = m * mag;
+    m_subTicks = std::fabs(step / std::pow(10.0, std::floor(std::log10(step) + 1e-9)) - 2) < 1e-9 ? 3 : 4;
+    QVector<double> t;
+    for (double k = std::floor(lo / step) - 1; k <= std::ceil(hi / step) + 1 && t.size() < 64; ++k)
+      if (k * step > 0) t << k * step;
+    return t;
+  }
+
+  QPointer<QCPAxis> m_axis;
+  int m_subTicks = 0;
 };
 
 }  // namespace
@@ -63,7 +175,12 @@ void useIntegerTicks(QCPAxis* axis) {
 
 void usePowerOfTwoTicks(QCPAxis* axis) {
   axis->setScaleType(QCPAxis::stLogarithmic);
-  axis->setTicker(QSharedPointer<PowerOfTwoTicker>::create());
+  axis->setTicker(QSharedPointer<PowerOfTwoTicker>::create(axis));
+}
+
+void useLogTicks(QCPAxis* axis) {
+  axis->setScaleType(QCPAxis::stLogarithmic);
+  axis->setTicker(QSharedPointer<ReadableLogTicker>::create(axis));
 }
 
 QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text) {
@@ -76,7 +193,13 @@ QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text) {
   f.setPointSizeF(std::max(12.0, f.pointSizeF() + 2));
   note->setFont(f);
   note->setClipToAxisRect(false);
+  setEmpty(note, true);
   return note;
+}
+
+void setEmpty(QCPItemText* note, bool empty) {
+  note->setVisible(empty);
+  for (QCPAxis* axis : note->parentPlot()->axisRect()->axes()) axis->setTickLabels(!empty);
 }
 
 void padRange(QCPAxis* axis) {

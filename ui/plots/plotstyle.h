@@ -1,5 +1,6 @@
 // Shared looks for the studio's plots: sizes readable on a projector, integer step ticks, powers of 2
-// on context-length axes, an "empty" note instead of an empty legend, and ranges with a margin.
+// on context-length axes, few plain labels on log value axes, an "empty" note instead of an empty
+// legend, and ranges with a margin.
 #pragma once
 
 #include <QString>
@@ -16,10 +17,18 @@ void styleForProjector(QCustomPlot* plot);
 void putLegendAbove(QCustomPlot* plot);
 /// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
 void useIntegerTicks(QCPAxis* axis);
-/// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K.
+/// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K, every n-th octave when
+/// the plot is too narrow for all of them.
 void usePowerOfTwoTicks(QCPAxis* axis);
-/// A centred grey note, shown while the plot has nothing to draw (hide it when data arrives).
+/// A log axis for values (losses, milliseconds, MiB) with plain-number labels that never crowd, as
+/// many as its height has room for (2 to 6): powers of ten when the range spans decades (2..9 as
+/// unlabelled minor ticks), else 1-2-5 or 1-2-3-5 steps, and even steps over less than a factor of 3.
+void useLogTicks(QCPAxis* axis);
+/// A centred grey note, shown while the plot has nothing to draw (setEmpty(note, false) when data
+/// arrives). The axes' tick labels are hidden meanwhile: an empty plot showed a made-up 0.001-1 range.
 QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text);
+/// Shows the note and hides the tick labels of its plot's axes while empty, and the reverse.
+void setEmpty(QCPItemText* note, bool empty);
 /// Widens the axis's current range so points on its edges are drawn whole: x1.25 per side on a log
 /// axis, 5% of the span on a linear one.
 void padRange(QCPAxis* axis);

@@ -50,6 +50,7 @@ ConversationsDialog::ConversationsDialog(const QString& dir, QWidget* parent) : 
   note->setWordWrap(true);
   m_list = new QListWidget;
   m_list->setObjectName("conversationList");
+  m_list->setAlternatingRowColors(true);  // each entry is two lines: bands tell them apart
   m_open = new QPushButton(tr("Open"));
   m_delete = new QPushButton(tr("Delete…"));
   auto* other = new QPushButton(tr("Other file…"));

@@ -4,6 +4,9 @@
 #include <QLocale>
 #include <QScrollBar>
 
+#include <algorithm>
+#include <cmath>
+
 #include "eval/evaluate.h"
 
 namespace {
@@ -25,6 +28,18 @@ ConversationView::ConversationView(QWidget* parent) : QTextBrowser(parent) {
   m_renderTimer.setSingleShot(true);
   m_renderTimer.setInterval(16);
   connect(&m_renderTimer, &QTimer::timeout, this, &ConversationView::render);
+}
+
+void ConversationView::resizeEvent(QResizeEvent* event) {
+  if (m_basePointSize <= 0) m_basePointSize = font().pointSizeF();
+  const double scale = std::clamp(std::round(width() / 48.0) / 10.0, 1.0, 1.5);  // 0.1 steps: few relayouts
+  if (scale != m_scale && m_basePointSize > 0) {
+    m_scale = scale;
+    QFont f = font();
+    f.setPointSizeF(m_basePointSize * scale);
+    setFont(f);  // the document's default font: headings and stats scale with it
+  }
+  QTextBrowser::resizeEvent(event);
 }
 
 void ConversationView::setTitle(const QString& title) {
@@ -108,10 +123,10 @@ void ConversationView::finishReply(const ChatReplyInfo& r) {
                             ? tr("cache %1, KV grows %2/token").arg(loc.formattedDataSize(r.cacheBytes),
                                                                     loc.formattedDataSize(r.kvBytesPerToken))
                             : tr("cache %1, constant state").arg(loc.formattedDataSize(r.cacheBytes));
-  m.stats = tr("first token %1 s · %2 tok/s · %3 tokens · prompt %4 · %5%6")
+  m.stats = tr("first token %1 s · %2 tok/s · %3 · prompt %4 · %5%6")
                 .arg(r.timeToFirstToken, 0, 'f', 3)
                 .arg(r.tokensPerSecond, 0, 'f', 1)
-                .arg(r.newTokens)
+                .arg(r.newTokens == 1 ? tr("1 token") : tr("%1 tokens").arg(r.newTokens))
                 .arg(r.promptTokens)
                 .arg(cache)
                 .arg(r.stopReason == "cancelled" ? tr(" · stopped") : r.stopReason == "max_tokens" ? tr(" · length limit") : "");
@@ -131,7 +146,8 @@ double ConversationView::markAgreement(const QVector<qint64>& reference) {
   }
   const int n = std::max(m.ids.size(), reference.size());
   const double share = n ? double(same) / n : 1.0;
-  m.stats += tr(" · agreement %1%").arg(100 * share, 0, 'f', 0);
+  // The colours explained where they are seen (before, only in Help): agreement, not right or wrong.
+  m.stats += tr(" · agreement %1% (blue: same token as the other model, amber: another)").arg(100 * share, 0, 'f', 0);
   replyChanged();
   return share;
 }

@@ -54,6 +54,12 @@ class ConversationView : public QTextBrowser {
   const Message& version(int i) const { return m_versions[i]; }
   const QVector<Message>& messages() const { return m_messages; }
   void setMessages(const QVector<Message>& messages);
+  /// The text's size against the widget's own font: 1 up to 480 px wide, up to 1.5 on a wide view.
+  double textScale() const { return m_scale; }
+
+ protected:
+  /// Larger text on a wide view (a 1920 px projector), the normal size in a 1024 px window.
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
   /// The reply being written or shown: the last message (a reply), kept in step with its version.
@@ -67,4 +73,6 @@ class ConversationView : public QTextBrowser {
   QVector<Message> m_versions;  ///< the last reply's versions; m_messages.back() shows m_versions[m_version]
   int m_version = 0;
   QTimer m_renderTimer;
+  double m_basePointSize = 0;  ///< the font's size before scaling
+  double m_scale = 1;
 };

@@ -11,6 +11,8 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 
+#include <algorithm>
+
 #include "runtime/errors.h"
 #include "widgets/messages.h"
 
@@ -62,6 +64,8 @@ SceneDataDialog::SceneDataDialog(QWidget* parent) : QDialog(parent) {
   form->addRow(buttons);
 
   m_dir->setText(defaultDirectory());
+  // Wide enough for the suggested path (it was cut at both ends in a 430 px dialog).
+  m_dir->setMinimumWidth(std::min(560, m_dir->fontMetrics().horizontalAdvance(m_dir->text()) + 24));
   connect(m_dir, &QLineEdit::textEdited, this, [this] { m_dirEdited = true; });
   for (QSpinBox* s : {m_train, m_seed})
     connect(s, &QSpinBox::valueChanged, this, [this] {
