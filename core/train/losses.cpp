@@ -20,6 +20,9 @@ std::vector<std::string> trainable_tensors(const ModelConfig& cfg, const TensorM
     const std::string a = layer_prefix(cfg, i) + "attention.";
     for (const std::string& p : parts)
       if (weights.count(a + p)) out.push_back(a + p);
+    if (st.stage == 3 && st.train_mlp)
+      for (const char* w : {"feed_forward.w1.weight", "feed_forward.w2.weight", "feed_forward.w3.weight"})
+        if (weights.count(layer_prefix(cfg, i) + w)) out.push_back(layer_prefix(cfg, i) + w);
   }
   return out;
 }

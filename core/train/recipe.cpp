@@ -33,7 +33,7 @@ std::string resolve(const std::string& path, const std::string& base) {
 json stage_json(const StageSettings& s) {
   return {{"stage", s.stage}, {"steps", s.steps}, {"lr", s.lr}, {"weight_decay", s.weight_decay},
           {"warmup", s.warmup}, {"decay", s.decay}, {"batch", s.batch}, {"micro_batch", s.micro_batch}, {"clip", s.clip},
-          {"mse_factor", s.mse_factor}, {"temperature", s.temperature}, {"train_a", s.train_a},
+          {"mse_factor", s.mse_factor}, {"temperature", s.temperature}, {"train_a", s.train_a}, {"train_mlp", s.train_mlp},
           {"checkpoint_every", s.checkpoint_every}, {"eval_every", s.eval_every},
           {"eval_batches", s.eval_batches}, {"from", s.from}, {"allow_any_stage", s.allow_any_stage}};
 }
@@ -158,6 +158,9 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     read_field(sj, "mse_factor", s.mse_factor, sw);
     read_field(sj, "temperature", s.temperature, sw);
     read_field(sj, "train_a", s.train_a, sw);
+    read_field(sj, "train_mlp", s.train_mlp, sw);
+    if (s.train_mlp && stage != 3)
+      throw ConfigError(sw + ": \"train_mlp\" applies to stage 3 only", "remove it from stage " + std::to_string(stage));
     read_field(sj, "checkpoint_every", s.checkpoint_every, sw);
     read_field(sj, "eval_every", s.eval_every, sw);
     read_field(sj, "eval_batches", s.eval_batches, sw);

@@ -26,6 +26,8 @@ struct StageSettings {
   double temperature = 1.0;       ///< stage 3 KL temperature
   bool train_a = true;            ///< stage 3: train a (A_log_bias) as the paper says; the public code freezes it
                                   ///< (config/stage_trainables.h: kStage3TrainsA)
+  bool train_mlp = false;         ///< stage 3: also train the MLPs of the Mamba-2 layers (not the paper's
+                                  ///< setting: its stage 3 freezes them; Llamba-style distillation trains them)
   int64_t checkpoint_every = 0;   ///< steps between checkpoints; 0: at the end only
   int64_t eval_every = 0;         ///< steps between held-out loss evaluations; 0: at the end only
   int64_t eval_batches = 4;       ///< batches of the eval set per evaluation

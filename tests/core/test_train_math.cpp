@@ -21,6 +21,8 @@
 #include "text/tokenizer_files.h"
 #include "train/adamw.h"
 #include "train/losses.h"
+#include "train/recipe.h"
+#include "runtime/errors.h"
 #include "train/examples.h"
 #include "train/trainer.h"
 
@@ -195,6 +197,24 @@ class TestTrainMath : public QObject {
         QCOMPARE(std::set<std::string>(got.begin(), got.end()), want);
         QCOMPARE(got.size(), want.size());
       }
+    // "train_mlp" (not the paper's): stage 3 also trains the MLP of every Mamba-2 layer, no other layer's.
+    const auto stage3 = [](bool train_mlp) {
+      StageSettings st;
+      st.stage = 3;
+      st.train_mlp = train_mlp;
+      return st;
+    };
+    const std::vector<std::string> paper = trainable_tensors(s.config, s.weights, stage3(false));
+    std::set<std::string> want(paper.begin(), paper.end());
+    for (int64_t i = 0; i < s.config.n_layers(); ++i)
+      if (s.config.layer_kinds[size_t(i)] == LayerKind::mamba2)
+        for (const char* w : {"feed_forward.w1.weight", "feed_forward.w2.weight", "feed_forward.w3.weight"})
+          want.insert(layer_prefix(s.config, i) + w);
+    const std::vector<std::string> got = trainable_tensors(s.config, s.weights, stage3(true));
+    QCOMPARE(std::set<std::string>(got.begin(), got.end()), want);
+    QVERIFY(want.size() > paper.size());
+    QVERIFY_EXCEPTION_THROWN(Recipe::from_json(nlohmann::json::parse(R"({"stages": [{"stage": 2, "train_mlp": true}]})"), "."),
+                             ConfigError);
     // The planner's trainable share counts the same stage-3 set (a trained, the recipes' default).
     StageSettings st3;
     st3.stage = 3;
