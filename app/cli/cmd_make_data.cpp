@@ -1,4 +1,5 @@
 // mmmamba make-data: synthetic scene conversations (PNG + JSONL) and the tokenizer trained on their text.
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <sstream>
@@ -10,13 +11,44 @@
 namespace mm::cli {
 namespace {
 
-std::vector<data::Family> parse_families(const std::string& list) {
-  if (list == "all") return data::all_families();
-  std::vector<data::Family> out;
+/// "all", "exist,color" or with draw weights "all,multi:30" (a later item sets an earlier one's weight).
+void parse_families(const std::string& list, data::SceneDataOptions& o) {
+  std::vector<data::Family> fams;
+  std::vector<int> weights;
+  bool weighted = false;
+  const auto add = [&](data::Family f, int w) {
+    const auto it = std::find(fams.begin(), fams.end(), f);
+    if (it == fams.end()) fams.push_back(f), weights.push_back(w);
+    else weights[size_t(it - fams.begin())] = w;
+  };
   std::stringstream in(list);
-  for (std::string name; std::getline(in, name, ',');)
-    if (!name.empty()) out.push_back(data::parse_family(name));
-  return out;
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item.empty()) continue;
+    const size_t colon = item.find(':');
+    const std::string name = item.substr(0, colon);
+    if (name == "all") {
+      for (data::Family f : data::all_families())
+        if (std::find(fams.begin(), fams.end(), f) == fams.end()) add(f, data::default_family_weight(f));
+      continue;
+    }
+    const data::Family f = data::parse_family(name);
+    int w = data::default_family_weight(f);
+    if (colon != std::string::npos) {
+      const std::string text = item.substr(colon + 1);
+      size_t used = 0;
+      try {
+        w = std::stoi(text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (text.empty() || used != text.size())
+        throw InputError("--families: '" + item + "' has no whole-number weight", "write NAME:WEIGHT, e.g. multi:30");
+      weighted = true;
+    }
+    add(f, w);
+  }
+  o.families = fams;
+  o.weights = weighted ? weights : std::vector<int>{};
 }
 
 int clamped_int(const Args& args, const char* name) {
@@ -52,7 +84,7 @@ int cmd_make_data(const std::vector<std::string>& argv) {
              {"split", "NAME", "train, val or test", "train"},
              {"count", "N", "samples (conversations)", "1000"},
              {"seed", "S", "generator seed", "0"},
-             {"families", "LIST", "comma-separated families, or all", "all"},
+             {"families", "LIST", "comma-separated families, or all; NAME:W sets a draw weight (default 15, multi 10), e.g. all,multi:30", "all"},
              {"questions-per-scene", "K", "questions per conversation (> 1: multi-turn)", "1"},
              {"image-size", "PX", "image side, a multiple of 4", "112"},
              {"word-prob", "P", "chance that an object is a word instead of a shape", "0"},
@@ -66,7 +98,7 @@ int cmd_make_data(const std::vector<std::string>& argv) {
   o.split = args.get("split");
   o.count = clamped_int(args, "count");
   o.seed = uint64_t(args.get_int("seed"));
-  o.families = parse_families(args.get("families"));
+  parse_families(args.get("families"), o);
   o.questions_per_scene = clamped_int(args, "questions-per-scene");
   o.image_side = clamped_int(args, "image-size");
   o.word_prob = args.get_double("word-prob");

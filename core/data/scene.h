@@ -145,10 +145,13 @@ struct SceneDataOptions {
   int count = 1000;  ///< samples (conversations)
   uint64_t seed = 0;
   std::vector<Family> families = all_families();  ///< chosen with weight 15 each, multi 10
+  std::vector<int> weights;  ///< one per family, 1-1000, overriding those defaults (empty: the defaults)
   int image_side = 112;
   int questions_per_scene = 1;  ///< > 1: multi-turn about the same image(s); fewer when it has fewer distinct questions
   double word_prob = 0.0;
 };
+/// The default draw weight of a family: 15, multi 10.
+int default_family_weight(Family f);
 /// InputError with a hint on any out-of-range option.
 void validate(const SceneDataOptions& o);
 

@@ -72,13 +72,13 @@ class SampleStream {
  private:
   Family pick_family() {
     int total = 0;
-    for (Family f : o_.families) total += weight(f);
+    for (size_t i = 0; i < o_.families.size(); ++i) total += weight(i);
     int x = rng_.below(total);
-    for (Family f : o_.families)
-      if ((x -= weight(f)) < 0) return f;
+    for (size_t i = 0; i < o_.families.size(); ++i)
+      if ((x -= weight(i)) < 0) return o_.families[i];
     return o_.families.back();
   }
-  static int weight(Family f) { return f == Family::multi ? 10 : 15; }
+  int weight(size_t i) const { return o_.weights.empty() ? default_family_weight(o_.families[i]) : o_.weights[i]; }
 
   Scene draw_scene() {
     const SceneOptions so{o_.image_side, o_.word_prob};
@@ -112,6 +112,8 @@ class SampleStream {
 
 }  // namespace
 
+int default_family_weight(Family f) { return f == Family::multi ? 10 : 15; }
+
 void validate(const SceneDataOptions& o) {
   parse_split(o.split);
   if (o.count < 1 || o.count > kMaxCount)
@@ -123,6 +125,14 @@ void validate(const SceneDataOptions& o) {
       if (o.families[i] == o.families[j])
         throw InputError(std::string("the family ") + family_name(o.families[i]) + " is named twice", "name each family once");
   }
+  if (!o.weights.empty() && o.weights.size() != o.families.size())
+    throw InputError("give one weight per family (" + std::to_string(o.families.size()) + "), got " +
+                     std::to_string(o.weights.size()));
+  for (size_t i = 0; i < o.weights.size(); ++i)
+    if (o.weights[i] < 1 || o.weights[i] > 1000)
+      throw InputError(std::string("the weight of ") + family_name(o.families[i]) + " is " + std::to_string(o.weights[i]) +
+                           ", out of range",
+                       "give a weight from 1 to 1000 (defaults: 15, multi 10), e.g. --families all,multi:30");
   if (o.image_side < 32 || o.image_side > 1024 || o.image_side % kGrid != 0)
     throw InputError("image size " + std::to_string(o.image_side) + " is out of range", "use a multiple of 4 from 32 to 1024");
   if (o.questions_per_scene < 1 || o.questions_per_scene > kMaxQuestions)

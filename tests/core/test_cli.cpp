@@ -189,6 +189,14 @@ class TestCli : public QObject {
     QVERIFY(records[0].turns.size() >= 2 && records[0].turns[0].value.rfind("<image>\n", 0) == 0);
     QVERIFY(QFile::exists(path("tok/tokenizer.model")) && QFile::exists(path("tok/added_tokens.json")));
 
+    r = mmmamba({"make-data", "--out", path("w"), "--count", "60", "--families", "count,multi:1000"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    int multi = 0;
+    for (const auto& rec : data::read_jsonl(path("w/train.jsonl").toStdString())) multi += rec.family == "multi";
+    QVERIFY2(multi >= 55, qPrintable(r.out));  // 1000 : 15
+    r = mmmamba({"make-data", "--out", path("x"), "--families", "all,multi:x"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("whole-number weight") && r.err.contains("HINT"), qPrintable(r.err));
     r = mmmamba({"make-data", "--out", path("x"), "--families", "exist,colour"});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("unknown question family 'colour'") && r.err.contains("HINT"), qPrintable(r.err));

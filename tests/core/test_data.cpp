@@ -282,6 +282,16 @@ class TestData : public QObject {
     }
     QCOMPARE(families.size(), size_t(7));
     QVERIFY2(families["multi"] > 75 && families["multi"] < 225, "multi is about 10%");
+    // Draw weights: the defaults written out give the same samples; multi at 100 of 190 is about half.
+    SceneDataOptions w = options("", "train", 1500, 21);
+    for (Family f : w.families) w.weights.push_back(default_family_weight(f));
+    const auto same = generate_scene_samples(w, ctx);
+    for (size_t i = 0; i < samples.size(); i += 97) QCOMPARE(same[i].record.id, samples[i].record.id);
+    w.weights.back() = 100;  // all_families() ends with multi
+    QCOMPARE(w.families.back(), Family::multi);
+    int multi = 0;
+    for (const auto& s : generate_scene_samples(w, ctx)) multi += s.record.family == "multi";
+    QVERIFY2(multi > 650 && multi < 930, qPrintable(QString("multi %1 of 1500").arg(multi)));
     for (const char* f : {"exist", "relation", "multi"}) {
       const auto [y, n] = yn[f];
       QVERIFY2(y > 15 && std::abs(y - n) <= 1, qPrintable(QString("%1: %2 yes, %3 no").arg(f).arg(y).arg(n)));
@@ -332,6 +342,8 @@ class TestData : public QObject {
     bad([](SceneDataOptions& o) { o.count = 0; }, "count");
     bad([](SceneDataOptions& o) { o.families = {}; }, "no question families");
     bad([](SceneDataOptions& o) { o.families = {Family::exist, Family::exist}; }, "named twice");
+    bad([](SceneDataOptions& o) { o.weights = {1, 2}; }, "one weight per family");
+    bad([](SceneDataOptions& o) { o.families = {Family::exist}; o.weights = {0}; }, "weight of exist");
     bad([](SceneDataOptions& o) { o.image_side = 110; }, "image size");
     bad([](SceneDataOptions& o) { o.questions_per_scene = 0; }, "questions per scene");
     bad([](SceneDataOptions& o) { o.word_prob = 1.5; }, "word probability");
