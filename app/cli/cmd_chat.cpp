@@ -5,6 +5,7 @@
 #include "cli/common.h"
 #include "generate/chat_session.h"
 #include "image/model_tiles.h"
+#include "io/safetensors.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -30,7 +31,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
             "otherwise reads questions from standard input. The reply streams as it is generated.",
             {{"prompt", "TEXT", "ask this and exit"},
              {"image", "FILE", "image for the (first) question", "", true},
-             {"system", "TEXT", "system prompt", "InternVL's"},
+             {"system", "TEXT", "system prompt (default: the one the model was trained with: none for models trained here, InternVL's for HoVLE checkpoints)"},
              {"temperature", "T", "0 is greedy", "0"},
              {"top-k", "K", "sample from the K best tokens (0: off)", "0"},
              {"top-p", "P", "nucleus sampling mass (1: off)", "1"},
@@ -51,7 +52,8 @@ int cmd_chat(const std::vector<std::string>& argv) {
   opts.max_new_tokens = args.get_int("max-new-tokens");
   opts.seed = uint64_t(args.get_int("seed"));
   validate(opts);
-  const std::string system = args.has("system") ? args.get("system") : kDefaultSystemPrompt;
+  const std::string system =
+      args.has("system") ? args.get("system") : trained_system_prompt(SafetensorsDir::open(dir).metadata());
   const int max_tiles = args.has("max-tiles") ? int(args.get_int_in("max-tiles", 1, 64)) : 0;
 
   auto model = run_on_engine<std::shared_ptr<VlmModel>>([&](JobContext& ctx) {

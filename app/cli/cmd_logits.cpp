@@ -5,6 +5,7 @@
 #include "cli/common.h"
 #include "generate/generator.h"
 #include "image/model_tiles.h"
+#include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -47,7 +48,7 @@ int cmd_logits(const std::vector<std::string>& argv) {
              {"ids", "I,J,...", "raw token ids"},
              {"image", "FILE", "an image for the prompt", "", true},
              {"chat", "", "wrap --text in the internlm2-chat template"},
-             {"system", "TEXT", "system prompt with --chat", "(InternVL's)"},
+             {"system", "TEXT", "system prompt with --chat (default: the one the model was trained with)"},
              {"max-tiles", "N", "most tiles per image", "config"},
              {"out", "FILE", "output safetensors file"},
              {"device", "DEV", "auto, cpu, cuda[:N]", "cpu"},
@@ -73,7 +74,8 @@ int cmd_logits(const std::vector<std::string>& argv) {
       const std::string text = ensure_image_placeholders(args.get("text"), int(images.size()));
       // The text is plain: what it spells never becomes a control token; the template and the image
       // blocks make those.
-      const std::string system = args.flag("chat") ? (args.has("system") ? args.get("system") : kDefaultSystemPrompt) : "";
+      const std::string system =
+          !args.flag("chat") ? "" : args.has("system") ? args.get("system") : trained_system_prompt(SafetensorsDir::open(dir).metadata());
       const Prompt prompt = args.flag("chat") ? chat_prompt(system, {{"user", text}}, true, per_image)
                                               : image_prompt(text, per_image);
       ids = tok->encode(prompt, true);

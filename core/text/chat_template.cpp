@@ -7,6 +7,11 @@ namespace mm {
 const char* const kDefaultSystemPrompt =
     "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, 是一个有用无害的人工智能助手。";
 
+std::string trained_system_prompt(const std::map<std::string, std::string>& metadata) {
+  if (auto it = metadata.find("mmmamba.system_prompt"); it != metadata.end()) return it->second;
+  return metadata.count("mmmamba.stage") ? std::string() : std::string(kDefaultSystemPrompt);
+}
+
 namespace {
 
 size_t count_occurrences(const std::string& text, const std::string& what) {

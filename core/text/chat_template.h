@@ -2,6 +2,7 @@
 // <image> placeholders into the image-context tokens that the vision embeddings replace.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ inline constexpr const char* kImagePlaceholder = "<image>";
 
 /// InternVL's default system prompt.
 extern const char* const kDefaultSystemPrompt;
+
+/// The system prompt a checkpoint was trained with, from its safetensors metadata: the recorded
+/// "mmmamba.system_prompt"; "" for a model trained here before that was recorded (an "mmmamba.stage"
+/// and no prompt: the recipes' default is none); InternVL's for anything else (HoVLE checkpoints).
+std::string trained_system_prompt(const std::map<std::string, std::string>& metadata);
 
 struct ChatTurn {
   std::string role;  // "user" | "assistant"

@@ -215,6 +215,7 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
     job.metadata["mmmamba.stage"] = name;
     job.metadata["mmmamba.recipe"] = recipe.name;
     job.metadata["mmmamba.seed"] = std::to_string(recipe.seed);
+    job.metadata["mmmamba.system_prompt"] = recipe.system_prompt;  // what chat uses by default
     job.metadata["mmmamba.plan"] = plan_for(recipe, st.stage).to_string();
     job.metadata["mmmamba.init"] = recipe.init;
     job.metadata["mmmamba.teacher"] = recipe.teacher;

@@ -77,6 +77,7 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   job.metadata["mmmamba.stage"] = "teacher";
   job.metadata["mmmamba.recipe"] = recipe.name;
   job.metadata["mmmamba.seed"] = std::to_string(recipe.seed);
+  job.metadata["mmmamba.system_prompt"] = recipe.system_prompt;  // what chat uses by default
   job.tokenizer_dir = recipe.tokenizer;
   job.seed = recipe.seed;
   job.resume = resume ? &*resume : nullptr;

@@ -145,6 +145,11 @@ class TestTokenizer : public QObject {
     QCOMPARE(render_internlm2_chat("S", {}, true), std::string("<|im_start|>system\nS<|im_end|><|im_start|>assistant\n"));
     QVERIFY_THROWS_EXCEPTION(InputError, render_internlm2_chat("", {{"robot", "hi"}}, true));
     QVERIFY(std::string(kDefaultSystemPrompt).find("InternVL") != std::string::npos);
+    // A checkpoint's own system prompt: recorded, none for one trained here before it was, else InternVL's.
+    QCOMPARE(trained_system_prompt({{"mmmamba.system_prompt", "Be brief."}, {"mmmamba.stage", "stage3"}}), std::string("Be brief."));
+    QCOMPARE(trained_system_prompt({{"mmmamba.system_prompt", ""}}), std::string());
+    QCOMPARE(trained_system_prompt({{"mmmamba.stage", "teacher"}}), std::string());
+    QCOMPARE(trained_system_prompt({{"format", "pt"}}), std::string(kDefaultSystemPrompt));
   }
 
   void chat_template_tokens() {

@@ -347,6 +347,7 @@ class TestTrain : public QObject {
     const Checkpoint t = load_checkpoint(res.checkpoints.at("teacher"));
     QVERIFY(t.config.is_teacher());
     QCOMPARE(t.metadata.at("mmmamba.stage"), std::string("teacher"));
+    QCOMPARE(t.metadata.at("mmmamba.system_prompt"), std::string());  // chat's default for this model
   }
 
   // Stage 0 "from": training continues from a teacher's weights (not a random init), with its config.

@@ -93,6 +93,8 @@ class TestChatPage : public QObject {
     QTest::keyClick(prompt, Qt::Key_Return, Qt::ShiftModifier);
     QTest::keyClicks(prompt, "And a square?");
     QCOMPARE(prompt->text(), QString("Is there a circle?\nAnd a square?"));
+    // The CLI line names the system prompt even when it is none: the CLI's default is the model's own.
+    QVERIFY2(page.cliEquivalent().contains("--system ''"), qPrintable(page.cliEquivalent()));
     QVERIFY(!page.busy());
     QSignalSpy replies(&page, &ChatPage::replyDone);
     QTest::keyClick(prompt, Qt::Key_Return);

@@ -427,6 +427,6 @@ QString ChatPage::cliEquivalent() const {
                         "--max-new-tokens %6 --seed %7")
                     .arg(ui::shellQuote(modelPath(0))).arg(s.temperature).arg(s.topK).arg(s.topP).arg(s.repetitionPenalty)
                     .arg(s.maxNewTokens).arg(s.seed);
-  if (!m_system->toPlainText().isEmpty()) cmd += " --system " + ui::shellQuote(m_system->toPlainText());
+  cmd += " --system " + ui::shellQuote(m_system->toPlainText());  // always: the CLI's default is the model's own
   return cmd + " --image IMAGE --prompt 'QUESTION'";
 }
