@@ -410,6 +410,65 @@ class TestWindow : public QObject {
     QCOMPARE(ui::opPathSummary(mixed), QString("ops: attention_decode flash 100%, ssd_scan cuda 97% · 2 on the reference"));
   }
 
+  void stage3sKlHasItsOwnAxis() {
+    // Stages 1-2 report 1000 x layer MSE (250-375 here), stage 3 a KL of 2.25-2.5: on one axis the
+    // step between them read as a fall in loss. Each gets its own scale, the right one named and tinted.
+    const QString a = writeRun(m_settingsDir.filePath("axes-a"), 1000), b = writeRun(m_settingsDir.filePath("axes-b"), 100);
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(a, &error), qPrintable(error));
+    LossPlot* plot = page.lossPlot();
+    plot->flush();
+    for (const char* stage : {"stage1", "stage2"}) {
+      QCOMPARE(plot->smoothGraph(stage)->valueAxis(), plot->yAxis);
+      QCOMPARE(plot->rawGraph(stage)->valueAxis(), plot->yAxis);
+    }
+    QCOMPARE(plot->smoothGraph("stage3")->valueAxis(), plot->yAxis2);
+    QCOMPARE(plot->rawGraph("stage3")->valueAxis(), plot->yAxis2);
+    QVERIFY(plot->yAxis2->visible() && plot->yAxis2->tickLabels());
+    QCOMPARE(plot->yAxis2->label(), QString("stage 3 KL"));
+    QCOMPARE(plot->yAxis->label(), QString("layer MSE ×1000"));
+    QCOMPARE(plot->yAxis2->scaleType(), QCPAxis::stLogarithmic);
+    QCOMPARE(plot->yAxis2->labelColor(), plot->yAxis2->tickLabelColor());
+    QVERIFY(plot->yAxis2->labelColor() != plot->yAxis->labelColor());  // coloured apart
+    // Each axis spans its own stages only: the KL fills the right, the MSE the left.
+    QVERIFY(plot->yAxis2->range().contains(2.25) && plot->yAxis2->range().contains(2.5));
+    QVERIFY(plot->yAxis2->range().upper < 4);
+    QVERIFY(plot->yAxis->range().contains(250) && plot->yAxis->range().contains(375));
+    QVERIFY(plot->yAxis->range().lower > 100);
+    // The band starts between stage 2's last step (4) and stage 3's first (5), runs to the right edge.
+    QVERIFY(plot->stage3Band()->visible());
+    const double bandStart = plot->stage3Band()->topLeft->coords().x();
+    QVERIFY2(bandStart > 4 && bandStart < 5, qPrintable(QString::number(bandStart)));
+    QCOMPARE(plot->stage3Band()->bottomRight->coords().x(), plot->xAxis->range().upper);
+    // A compared run's stage 3 follows its own axis too; linear scale turns both axes.
+    QVERIFY2(page.compareWith(b, &error), qPrintable(error));
+    int dashedOnRight = 0;
+    for (int g = 0; g < plot->graphCount(); ++g)
+      if (plot->graph(g)->pen().style() == Qt::DashLine && plot->graph(g)->valueAxis() == plot->yAxis2) {
+        ++dashedOnRight;
+        QCOMPARE(plot->graph(g)->dataCount(), 2);  // run-b's two stage 3 steps
+      }
+    QCOMPARE(dashedOnRight, 1);
+    QCOMPARE(plot->yAxis->label(), QString("layer MSE × factor"));  // 1000 here, 100 in run-b
+    plot->setLogScale(false);
+    QCOMPARE(plot->yAxis->scaleType(), QCPAxis::stLinear);
+    QCOMPARE(plot->yAxis2->scaleType(), QCPAxis::stLinear);
+    // Live: the right axis and the band appear with stage 3's first point, not before.
+    plot->clearAll();
+    QVERIFY(!plot->yAxis2->visible() && !plot->stage3Band()->visible());
+    mm::MetricEvent m;
+    m.stage = "stage1", m.step = 1, m.total_steps = 2, m.loss = 300;
+    plot->addMetric(m);
+    plot->flush();
+    QVERIFY(!plot->yAxis2->visible() && !plot->stage3Band()->visible());
+    m.stage = "stage3", m.loss = 3;
+    plot->addMetric(m);
+    plot->flush();
+    QVERIFY(plot->yAxis2->visible() && plot->stage3Band()->visible());
+    QVERIFY(plot->yAxis2->range().contains(3) && !plot->yAxis2->range().contains(300));
+  }
+
   void aSecondRunIsDrawnBesideTheFirst() {
     const QString a = writeRun(m_settingsDir.filePath("run-a"), 1000), b = writeRun(m_settingsDir.filePath("run-b"), 100);
     DistillPage page(m_engine);
@@ -429,7 +488,7 @@ class TestWindow : public QObject {
     bool named = false;
     for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i)))
-        named |= item->plottable()->name() == "run-b (compared, dashed)";
+        named |= item->plottable()->name() == "run-b (compared, dashed; MSE ×100)";  // its factor, not this run's
     QVERIFY(named);
     QVERIFY(!page.compareWith(m_settingsDir.filePath("no-such-run"), &error));
     QVERIFY(!error.isEmpty());

@@ -177,14 +177,21 @@ void LossPlot::fitRanges() {
   }
 }
 
-void LossPlot::labelAxes(bool left, bool right) {
-  // Left: the unit of the stages 1-2 entries, their factor when they share one.
+QList<double> LossPlot::leftFactors(bool compared) const {
   QList<double> factors;
   for (const QString& stage : {QString("stage1"), QString("stage2")})
-    if (m_series.contains(stage) || m_compare.contains(stage)) {
-      const double f = m_factors.value(stage, 1000.0);
+    if (compared ? m_compare.contains(stage) : m_series.contains(stage)) {
+      const double f = (compared ? m_compareFactors : m_factors).value(stage, 1000.0);
       if (!factors.contains(f)) factors << f;
     }
+  return factors;
+}
+
+void LossPlot::labelAxes(bool left, bool right) {
+  // Left: the unit of the stages 1-2 entries, their factor when every curve shares one.
+  QList<double> factors = leftFactors(false);
+  for (double f : leftFactors(true))
+    if (!factors.contains(f)) factors << f;
   yAxis->setLabel(!left ? QString() : factors.size() == 1 ? tr("layer MSE ×%1").arg(factors[0]) : tr("layer MSE × factor"));
   QStringList parts;
   if (m_series.contains("teacher") || m_compare.contains("teacher")) parts << tr("teacher cross-entropy");
@@ -231,6 +238,7 @@ void LossPlot::clearAll() {
   m_pending.clear();
   m_series.clear();
   m_compare.clear();
+  m_compareFactors.clear();
   clearGraphs();
   fitRanges();
   replot(rpQueuedReplot);
@@ -247,9 +255,11 @@ void LossPlot::rebuildCompare(Series& s) {
   s.smooth->setData(s.x, gy, true);
 }
 
-void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics) {
+void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics,
+                             const QMap<QString, double>& factors) {
   for (const Series& s : m_compare) removeGraph(s.smooth);
   m_compare.clear();
+  m_compareFactors = factors;
   QMap<QString, int64_t> totals;  // the compared run's own stage lengths
   for (const mm::MetricEvent& m : metrics) {
     if (!std::isfinite(m.loss)) continue;
@@ -260,6 +270,9 @@ void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEv
     s.x << double(m.step);
     s.y << m.loss;
   }
+  // Its stages 1-2 in another unit than the shown run's: the entry says which.
+  const QList<double> own = leftFactors(false), theirs = leftFactors(true);
+  const QString unit = theirs.size() == 1 && !own.isEmpty() && own != theirs ? tr("MSE ×%1").arg(theirs[0]) : QString();
   bool first = true;
   for (auto it = m_compare.begin(); it != m_compare.end(); ++it) {
     double off = 0;
@@ -270,7 +283,8 @@ void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEv
     it->smooth = addGraph(xAxis, valueAxisOf(it.key()));
     it->smooth->setLayer(kSmoothLayer);
     it->smooth->setPen(QPen(c, 2.5, Qt::DashLine));
-    if (first) it->smooth->setName(tr("%1 (compared, dashed)").arg(name));
+    if (first) it->smooth->setName(unit.isEmpty() ? tr("%1 (compared, dashed)").arg(name)
+                                                  : tr("%1 (compared, dashed; %2)").arg(name, unit));
     else it->smooth->removeFromLegend();
     first = false;
     rebuildCompare(*it);

@@ -30,8 +30,10 @@ class LossPlot : public QCustomPlot {
   void flush();
   /// Overlays another run's total loss: its stages end to end by its own step counts, smoothed like
   /// the live curves, dashed in lighter stage colours, one legend entry "name (compared)". Empty
-  /// metrics remove it; clearAll() too.
-  void setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics);
+  /// metrics remove it; clearAll() too. factors: its stages' mse_factor (default 1000), named in the
+  /// legend entry where they differ from the shown run's.
+  void setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics,
+                     const QMap<QString, double>& factors = {});
   /// Points of the compared run.
   int comparisonPointCount() const;
   /// Points drawn so far across all stages.
@@ -65,6 +67,9 @@ class LossPlot : public QCustomPlot {
   QMap<QString, Series> m_series;
   QMap<QString, Series> m_compare;  ///< the compared run per stage (smooth line only; x already laid end to end)
   QMap<QString, double> m_factors;
+  QMap<QString, double> m_compareFactors;  ///< the compared run's mse_factor per stage
+  /// The distinct mse_factors of stages 1-2 drawn from m_series (or m_compare): the left axis's unit.
+  QList<double> leftFactors(bool compared) const;
   QVector<mm::MetricEvent> m_pending;
   QTimer m_flushTimer;
   double m_smoothing = 0.9;
