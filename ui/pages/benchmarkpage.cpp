@@ -1,6 +1,7 @@
 #include "pages/benchmarkpage.h"
 
 #include <QComboBox>
+#include <QEvent>
 #include <QSet>
 #include <utility>
 #include <QFileDialog>
@@ -15,6 +16,7 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStyle>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -31,6 +33,8 @@
 namespace {
 
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
+constexpr int kModelColumn = 200;  ///< px at most for the model's name in the results table
+constexpr int kCompactBelow = 600;  ///< px of both plots' height together under which they go compact
 using ui::qs;
 
 /// The axes, the legend above and under it the line key; returns the key (its text can change).
@@ -129,29 +133,55 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
              tr("peak while decoding · solid: measured · dashed: predicted"));
   m_memoryEmpty = ui::addEmptyNote(m_memory, tr("No measurements yet"));
   m_table = new QTableWidget(0, 11);
-  m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
-                                      tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
-  m_table->horizontalHeaderItem(5)->setToolTip(tr("Decode floor: the time to read the weights and the cache once "
-                                                  "at the device's memory bandwidth (– where the bandwidth is not known, as on a CPU)"));
-  m_table->horizontalHeaderItem(6)->setToolTip(tr("Measured decode time over the floor: 1.00 is as fast as memory allows"));
-  m_table->horizontalHeaderItem(7)->setToolTip(tr("Peak bytes of this model's tensors (GPU: the CUDA allocator's)"));
-  m_table->horizontalHeaderItem(9)->setToolTip(tr("CPU: the whole process's peak resident set, for comparison"));
+  // Short headers, each explained in its tooltip: all eleven columns fit beside each other at 1024 px.
+  const std::pair<QString, QString> columns[] = {
+      {tr("model"), tr("The model measured (a saved sweep's in [brackets])")},
+      {tr("length"), tr("Context length in tokens")},
+      {tr("phase"), tr("prefill: the whole prompt at once · decode: one token at a time over that context")},
+      {tr("time"), tr("Prefill: seconds for the prompt · decode: milliseconds per token (mean over repeats)")},
+      {tr("± sd"), tr("Standard deviation over the repeats")},
+      {tr("floor"), tr("Decode floor: the time to read the weights and the cache once at the device's memory "
+                       "bandwidth (– where the bandwidth is not known, as on a CPU)")},
+      {tr("× floor"), tr("Measured decode time over the floor: 1.00 is as fast as memory allows")},
+      {tr("peak"), tr("Measured peak bytes of this model's tensors, weights included (GPU: the CUDA allocator's)")},
+      {tr("pred."), tr("Predicted: the weights plus the cache (or state) at this length, from the plan")},
+      {tr("RSS"), tr("CPU: the whole process's peak resident set, for comparison")},
+      {tr("note"), tr("Errors and out-of-memory messages")}};
+  for (int c = 0; c < 11; ++c) {
+    auto* header = new QTableWidgetItem(columns[c].first);
+    header->setToolTip(columns[c].second);
+    m_table->setHorizontalHeaderItem(c, header);
+  }
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // The model's name is the one open-ended cell: at most kModelColumn px, elided, whole in its tooltip.
+  m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);
   m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->setTextElideMode(Qt::ElideMiddle);
   m_table->verticalHeader()->hide();
+  m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 8);  // compact rows
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  // Time above memory, both over the same lengths: side by side at 1024 px each plot kept 110 px of
-  // data area between its two labelled axes.
+  // Time above memory over the same lengths, beside the setup; the table under both at the page's full
+  // width (beside the plots at 1024 px it showed 7 of its 11 columns). A splitter gives it more room.
   auto* plots = new QSplitter(Qt::Vertical);
   plots->addWidget(m_latency);
   plots->addWidget(m_memory);
-  plots->addWidget(m_table);
-  plots->setStretchFactor(0, 3);
-  plots->setStretchFactor(1, 3);
-  plots->setStretchFactor(2, 2);
+  plots->setChildrenCollapsible(false);
+  auto* top = new QWidget;
+  auto* topLayout = new QHBoxLayout(top);
+  topLayout->setContentsMargins(0, 0, 0, 0);
+  topLayout->addWidget(ui::scrollable(setup));
+  topLayout->addWidget(plots, 1);
+  auto* page = new QSplitter(Qt::Vertical);
+  page->setObjectName("benchmarkSplitter");
+  page->addWidget(top);
+  page->addWidget(m_table);
+  page->setStretchFactor(0, 3);
+  page->setStretchFactor(1, 1);
+  page->setSizes({3000, 1000});  // three quarters for the plots at any window size
+  page->setCollapsible(0, false);
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(ui::scrollable(setup));
-  layout->addWidget(plots, 1);
+  layout->addWidget(page);
 
   connect(addArch, &QPushButton::clicked, this, [this] { addArchitecture(m_arch->currentText(), m_archPlan->currentText(), true); });
   connect(m_run, &QPushButton::clicked, this, &BenchmarkPage::start);
@@ -189,6 +219,33 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
     emit sweepFinished();
   });
   m_stop->setEnabled(false);
+  m_latency->installEventFilter(this);
+  m_memory->installEventFilter(this);
+}
+
+bool BenchmarkPage::eventFilter(QObject* watched, QEvent* event) {
+  if (event->type() == QEvent::Resize && (watched == m_latency || watched == m_memory))
+    setCompact(m_latency->height() + m_memory->height() < kCompactBelow);
+  return QWidget::eventFilter(watched, event);
+}
+
+void BenchmarkPage::setCompact(bool compact) {
+  if (compact == m_compact) return;
+  m_compact = compact;
+  m_latency->xAxis->setLabel(compact ? QString() : tr("context length (tokens)"));
+  // Out of the layout, not just hidden: a hidden legend keeps its row.
+  QCPLayoutGrid* layout = m_memory->plotLayout();
+  if (compact) {
+    layout->take(m_memory->legend);
+    layout->simplify();  // drops its empty row
+  } else {
+    layout->insertRow(0);
+    layout->addElement(0, 0, m_memory->legend);
+    layout->setRowStretchFactor(0, 0.001);
+  }
+  m_memory->legend->setVisible(!compact);
+  m_latency->replot(QCustomPlot::rpQueuedReplot);
+  m_memory->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void BenchmarkPage::addCheckpoint(const QString& label, const QString& path, bool checked) {
@@ -274,7 +331,14 @@ void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool ove
                              row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–",
                              row.predicted_bytes > 0 ? QLocale().formattedDataSize(row.predicted_bytes) : "–",
                              row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", qs(row.error)};
-  for (int c = 0; c < cells.size(); ++c) m_table->setItem(r, c, new QTableWidgetItem(cells[c]));
+  for (int c = 0; c < cells.size(); ++c) {
+    auto* item = new QTableWidgetItem(cells[c]);
+    if (c == 0 || c == 10) item->setToolTip(cells[c]);  // the cells that can be elided
+    m_table->setItem(r, c, item);
+  }
+  // The model column as wide as its longest name, up to kModelColumn px.
+  const int want = m_table->fontMetrics().horizontalAdvance(key) + 2 * m_table->style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 12;
+  if (want > m_table->columnWidth(0)) m_table->setColumnWidth(0, std::min(want, kModelColumn));
   m_table->scrollToBottom();
   redraw();
 }
@@ -398,9 +462,12 @@ void BenchmarkPage::exportResults() {
   for (const Curve& c : m_curves)
     if (!c.overlay) rows.insert(rows.end(), c.rows.begin(), c.rows.end());
   QString error;
+  const bool compact = m_compact;
+  setCompact(false);  // a file stands alone: each plot with its legend and both axis titles
   bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, tr("Benchmark: decode and prefill time per context length"), &error) &&
             ui::exportPlot(m_memory, stem + "-memory" + ext, tr("Benchmark: memory per context length"), &error) &&
             ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), &error);
+  setCompact(compact);
   if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, &error);
   if (!ok) ui::showError(this, tr("Export failed"), error);
 }

@@ -49,6 +49,13 @@ class BenchmarkPage : public QWidget {
   /// The line key under the latency plot's legend.
   QString latencyKeyText() const;
   QCustomPlot* memoryPlot() const { return m_memory; }
+  /// Short plots (under 600 px together, as at 1024x700) drop what the other one shows: the
+  /// latency plot's x-axis title (the memory plot's, just below, names the same lengths) and the
+  /// memory plot's legend (the latency plot's, just above, has the same models in the same colours).
+  /// Exports always have both.
+  bool compact() const { return m_compact; }
+  /// A row per measurement, under the plots at the page's full width.
+  QTableWidget* resultsTable() const { return m_table; }
 
  signals:
   void sweepFinished();
@@ -64,10 +71,13 @@ class BenchmarkPage : public QWidget {
   void addRow(const QString& key, const mm::BenchRow& row, bool overlay);
   void redraw();
   void exportResults();
+  bool eventFilter(QObject* watched, QEvent* event) override;
+  void setCompact(bool compact);
 
   EngineController* m_engine;
   quint64 m_job = 0;
   qint64 m_injectOom = -1;
+  bool m_compact = false;
   QString m_lastJson;
   QMap<QString, Curve> m_curves;  ///< by model label (overlays suffixed with their file)
 
