@@ -7,6 +7,9 @@
 
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QScrollBar>
 #include <QFile>
 #include <QLabel>
 #include <QSettings>
@@ -19,6 +22,7 @@
 #include <QtTest>
 #include <qcustomplot.h>
 
+#include "bench/benchmark.h"
 #include "controller/enginecontroller.h"
 #include "controller/opsummary.h"
 #include "mainwindow.h"
@@ -134,6 +138,79 @@ class TestWindow : public QObject {
     QWidget* prompt = chat->input();
     const int line = prompt->fontMetrics().lineSpacing();
     QVERIFY2(prompt->height() >= 2 * line + 8, qPrintable(QString("the prompt is %1 px high").arg(prompt->height())));
+  }
+
+  void theBenchmarkTableAndPlotsFitIn1024x700() {
+    // A saved GPU sweep fills every column (floor, × floor, peak, predicted, RSS, a note) under a long
+    // model name. At 1024x700 the table once showed 7 of its 11 columns and each plot 95 px of data.
+    std::vector<mm::BenchRow> rows;
+    for (int64_t length : {1024, 8192, 65536})
+      for (const char* phase : {"prefill", "decode"}) {
+        mm::BenchRow r;
+        r.model = "hovle-2.6b/hybrid distilled with a long recipe name";
+        r.length = length, r.phase = phase, r.repeats = 3;
+        r.seconds = phase[0] == 'd' ? 0.0123456 : 1.234567, r.stddev = r.seconds / 7;
+        if (phase[0] == 'd') r.floor_seconds = 0.0101;
+        r.peak_bytes = 5'432'109'876, r.predicted_bytes = 5'400'000'000, r.rss_peak_bytes = 6'543'210'987;
+        r.error = length == 65536 ? "a note" : "";
+        rows.push_back(r);
+      }
+    mm::BenchOptions o;
+    o.models = {{rows[0].model, "", "hovle-2.6b", "hybrid"}};
+    o.lengths = {1024, 8192, 65536};
+    const QString saved = m_settingsDir.filePath("h200-bench.json");
+    QFile f(saved);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(mm::bench_json(rows, o).dump()));
+    f.close();
+    MainWindow window(m_engine);
+    BenchmarkPage* bench = window.benchmarkPage();
+    QString error;
+    QVERIFY2(bench->loadOverlay(saved, &error), qPrintable(error));
+    for (const QSize size : {kSmallScreen, QSize(1920, 1080)}) {
+      window.resize(size);
+      window.show();
+      window.showPage(3);
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      QTest::qWait(50);
+      QCOMPARE(window.size(), size);  // the long name, elided in the legends, did not widen it
+      const QString at = QString("at %1x%2: ").arg(size.width()).arg(size.height());
+      // Every column in view, none cut: no sideways scrolling, each header whole.
+      QTableWidget* table = bench->resultsTable();
+      QVERIFY2(table->horizontalScrollBar()->maximum() == 0,
+               qPrintable(at + QString("the table scrolls %1 px sideways").arg(table->horizontalScrollBar()->maximum())));
+      QHeaderView* header = table->horizontalHeader();
+      for (int c = 0; c < table->columnCount(); ++c) {
+        const QString label = table->horizontalHeaderItem(c)->text();
+        QVERIFY2(header->sectionSize(c) >= header->fontMetrics().horizontalAdvance(label),
+                 qPrintable(at + QString("header %1 is %2 px").arg(label).arg(header->sectionSize(c))));
+        QVERIFY2(!table->horizontalHeaderItem(c)->toolTip().isEmpty(), qPrintable(label));
+      }
+      for (int c = 1; c < table->columnCount() - 1; ++c) {  // the numbers whole; only the name may be elided
+        const QString text = table->item(1, c)->text();
+        QVERIFY2(header->sectionSize(c) >= table->fontMetrics().horizontalAdvance(text),
+                 qPrintable(at + QString("%1 in %2 px").arg(text).arg(header->sectionSize(c))));
+      }
+      QCOMPARE(table->item(0, 0)->toolTip(), table->item(0, 0)->text());  // the whole name
+      QVERIFY2(table->width() > bench->width() * 9 / 10, qPrintable(at + QString("table %1 of %2 px").arg(table->width()).arg(bench->width())));
+      QVERIFY2(table->height() >= header->height() + 4 * table->rowHeight(0), qPrintable(at + "fewer than 4 rows in view"));
+      // Both plots keep a readable data area.
+      for (QCustomPlot* plot : {bench->latencyPlot(), bench->memoryPlot()}) {
+        plot->replot();
+        QVERIFY2(plot->axisRect()->height() >= 130, qPrintable(at + QString("a plot's data area is %1 px high").arg(plot->axisRect()->height())));
+      }
+      // Short plots share one legend and one x-axis title; tall ones have their own.
+      const bool small = size == kSmallScreen;
+      QCOMPARE(bench->compact(), small);
+      QCOMPARE(bench->memoryPlot()->legend->layout() != nullptr, !small);
+      QCOMPARE(bench->latencyPlot()->xAxis->label().isEmpty(), small);
+      QVERIFY(!bench->memoryPlot()->xAxis->label().isEmpty());
+      // An export has both whatever the window, and leaves the page as it was.
+      QVERIFY2(bench->exportTo(m_settingsDir.filePath("bench-export.png"), &error), qPrintable(error));
+      QVERIFY(QFileInfo::exists(m_settingsDir.filePath("bench-export-memory.png")));
+      QCOMPARE(bench->compact(), small);
+      QCOMPARE(bench->memoryPlot()->legend->layout() != nullptr, !small);
+    }
   }
 
   void theDistillPageStartsWithTheShippedDemoRecipe() {

@@ -34,6 +34,7 @@ namespace {
 
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
 constexpr int kModelColumn = 200;  ///< px at most for the model's name in the results table
+constexpr int kLegendEntry = 220;  ///< px at most for a model's name in the plots' legends
 constexpr int kCompactBelow = 600;  ///< px of both plots' height together under which they go compact
 using ui::qs;
 
@@ -385,7 +386,9 @@ void BenchmarkPage::redraw() {
     }
     for (auto p = peakAt.begin(); p != peakAt.end(); ++p) mx << p.key(), my << p.value();
     for (auto p = predictedAt.begin(); p != predictedAt.end(); ++p) qx << p.key(), qy << p.value();
-    const QString name = it.key();
+    // A long name (a saved sweep's, with its file) elided in the legends, whole in the table: a legend
+    // entry as wide as the name made the plot, and the window, wider than 1024 px.
+    const QString name = QFontMetrics(m_latency->legend->font()).elidedText(it.key(), Qt::ElideMiddle, kLegendEntry);
     auto graph = [&](QCustomPlot* plot, const QVector<double>& x, const QVector<double>& y, Qt::PenStyle style,
                      const QString& label, QCPScatterStyle::ScatterShape shape, QCPAxis* valueAxis = nullptr) {
       if (x.isEmpty()) return;
@@ -456,20 +459,23 @@ bool BenchmarkPage::loadOverlay(const QString& path, QString* error) {
 void BenchmarkPage::exportResults() {
   const QString base = QFileDialog::getSaveFileName(this, tr("Export plots, CSV and JSON (base name)"), "bench.png",
                                                     tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
-  if (base.isEmpty()) return;
-  const QString stem = base.left(base.lastIndexOf('.')), ext = base.mid(base.lastIndexOf('.'));
+  QString error;
+  if (!base.isEmpty() && !exportTo(base, &error)) ui::showError(this, tr("Export failed"), error);
+}
+
+bool BenchmarkPage::exportTo(const QString& path, QString* error) {
+  const QString stem = path.left(path.lastIndexOf('.')), ext = path.mid(path.lastIndexOf('.'));
   std::vector<mm::BenchRow> rows;
   for (const Curve& c : m_curves)
     if (!c.overlay) rows.insert(rows.end(), c.rows.begin(), c.rows.end());
-  QString error;
   const bool compact = m_compact;
   setCompact(false);  // a file stands alone: each plot with its legend and both axis titles
-  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, tr("Benchmark: decode and prefill time per context length"), &error) &&
-            ui::exportPlot(m_memory, stem + "-memory" + ext, tr("Benchmark: memory per context length"), &error) &&
-            ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), &error);
+  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, tr("Benchmark: decode and prefill time per context length"), error) &&
+            ui::exportPlot(m_memory, stem + "-memory" + ext, tr("Benchmark: memory per context length"), error) &&
+            ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), error);
+  if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, error);
   setCompact(compact);
-  if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, &error);
-  if (!ok) ui::showError(this, tr("Export failed"), error);
+  return ok;
 }
 
 QString BenchmarkPage::cliEquivalent() const {

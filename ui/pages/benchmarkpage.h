@@ -41,6 +41,9 @@ class BenchmarkPage : public QWidget {
   /// Draws a saved sweep (bench JSON) beside the live curves. False with a reason when unreadable.
   bool loadOverlay(const QString& path, QString* error);
   QString cliEquivalent() const;
+  /// Writes both plots to STEM-latency.EXT and STEM-memory.EXT (the extension picks PNG, SVG or PDF),
+  /// the live rows to STEM.csv and the last sweep's JSON to STEM.json. False with a reason on failure.
+  bool exportTo(const QString& path, QString* error);
 
   /// Points drawn for a model (live rows; an oom row counts as one point).
   int pointCount(const QString& model) const;
