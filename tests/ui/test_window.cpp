@@ -199,6 +199,10 @@ class TestWindow : public QObject {
         plot->replot();
         QVERIFY2(plot->axisRect()->height() >= 130, qPrintable(at + QString("a plot's data area is %1 px high").arg(plot->axisRect()->height())));
       }
+      // One prefill time at every length: a sane span around it on the log axis (was 10^-42 to 10^-11).
+      const QCPRange prefill = bench->latencyPlot()->yAxis2->range();
+      QVERIFY2(prefill.contains(1.234567) && prefill.lower > 0.1 && prefill.upper < 10,
+               qPrintable(at + QString("prefill axis %1..%2").arg(prefill.lower).arg(prefill.upper)));
       // Short plots share one legend and one x-axis title; tall ones have their own.
       const bool small = size == kSmallScreen;
       QCOMPARE(bench->compact(), small);
@@ -207,7 +211,8 @@ class TestWindow : public QObject {
       QVERIFY(!bench->memoryPlot()->xAxis->label().isEmpty());
       // An export has both whatever the window, and leaves the page as it was.
       QVERIFY2(bench->exportTo(m_settingsDir.filePath("bench-export.png"), &error), qPrintable(error));
-      QVERIFY(QFileInfo::exists(m_settingsDir.filePath("bench-export-memory.png")));
+      const QImage png(m_settingsDir.filePath("bench-export-memory.png"));
+      QVERIFY2(png.width() >= 1600 && png.height() >= 900, qPrintable(at + QString("exported %1x%2").arg(png.width()).arg(png.height())));
       QCOMPARE(bench->compact(), small);
       QCOMPARE(bench->memoryPlot()->legend->layout() != nullptr, !small);
     }

@@ -426,10 +426,18 @@ void BenchmarkPage::redraw() {
   ui::setEmpty(m_latencyEmpty, m_latency->graphCount() == 0);
   ui::setEmpty(m_memoryEmpty, m_memory->graphCount() == 0);
   for (QCustomPlot* p : {m_latency, m_memory}) {
+    // One value on an axis (a single length, a flat line): rescaleAxes keeps the old span around it,
+    // on a log axis its ratio; from the default 0..5 that was ticks at 10^-42. From 1..10 it is sane.
+    for (QCPAxis* axis : {p->xAxis, p->yAxis, p->yAxis2}) axis->setRange(1, 10);
     p->rescaleAxes();
-    p->xAxis->scaleRange(1.3, p->xAxis->range().center());
-    p->yAxis->scaleRange(1.6, p->yAxis->range().center());
-    if (p->yAxis2->visible()) p->yAxis2->scaleRange(1.6, p->yAxis2->range().center());
+    for (QCPAxis* axis : {p->xAxis, p->yAxis, p->yAxis2}) {
+      const QCPRange r = axis->range();
+      if (r.lower <= 0 || r.upper <= r.lower * 1.05) {
+        if (r.center() > 0) axis->setRange(r.center() / 2, r.center() * 2);
+      } else {
+        axis->scaleRange(axis == p->xAxis ? 1.3 : 1.6, r.center());
+      }
+    }
     p->replot(QCustomPlot::rpQueuedReplot);
   }
 }
