@@ -34,6 +34,7 @@
 #include "plots/lossplot.h"
 #include "plots/plotstyle.h"
 #include "runtime/resources.h"
+#include "widgets/benchtable.h"
 #include "widgets/layerstrip.h"
 #include "widgets/imagedrop.h"
 #include "widgets/conversationview.h"

@@ -9,15 +9,12 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QSplitter>
-#include <QStyle>
-#include <QTableWidget>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -25,6 +22,7 @@
 #include "controller/enginecontroller.h"
 #include "plots/exportplot.h"
 #include "plots/plotstyle.h"
+#include "widgets/benchtable.h"
 #include "widgets/messages.h"
 #include "widgets/scrollable.h"
 #include "widgets/palette.h"
@@ -33,7 +31,6 @@
 namespace {
 
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
-constexpr int kModelColumn = 200;  ///< px at most for the model's name in the results table
 constexpr int kLegendEntry = 220;  ///< px at most for a model's name in the plots' legends
 constexpr int kCompactBelow = 600;  ///< px of both plots' height together under which they go compact
 using ui::qs;
@@ -133,35 +130,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),
              tr("peak while decoding · solid: measured · dashed: predicted"));
   m_memoryEmpty = ui::addEmptyNote(m_memory, tr("No measurements yet"));
-  m_table = new QTableWidget(0, 11);
-  // Short headers, each explained in its tooltip: all eleven columns fit beside each other at 1024 px.
-  const std::pair<QString, QString> columns[] = {
-      {tr("model"), tr("The model measured (a saved sweep's in [brackets])")},
-      {tr("length"), tr("Context length in tokens")},
-      {tr("phase"), tr("prefill: the whole prompt at once · decode: one token at a time over that context")},
-      {tr("time"), tr("Prefill: seconds for the prompt · decode: milliseconds per token (mean over repeats)")},
-      {tr("± sd"), tr("Standard deviation over the repeats")},
-      {tr("floor"), tr("Decode floor: the time to read the weights and the cache once at the device's memory "
-                       "bandwidth (– where the bandwidth is not known, as on a CPU)")},
-      {tr("× floor"), tr("Measured decode time over the floor: 1.00 is as fast as memory allows")},
-      {tr("peak"), tr("Measured peak bytes of this model's tensors, weights included (GPU: the CUDA allocator's)")},
-      {tr("pred."), tr("Predicted: the weights plus the cache (or state) at this length, from the plan")},
-      {tr("RSS"), tr("CPU: the whole process's peak resident set, for comparison")},
-      {tr("note"), tr("Errors and out-of-memory messages")}};
-  for (int c = 0; c < 11; ++c) {
-    auto* header = new QTableWidgetItem(columns[c].first);
-    header->setToolTip(columns[c].second);
-    m_table->setHorizontalHeaderItem(c, header);
-  }
-  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  // The model's name is the one open-ended cell: at most kModelColumn px, elided, whole in its tooltip.
-  m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);
-  m_table->horizontalHeader()->setStretchLastSection(true);
-  m_table->setTextElideMode(Qt::ElideMiddle);
-  m_table->verticalHeader()->hide();
-  m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-  m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 8);  // compact rows
-  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_table = new BenchTable;
   // Time above memory over the same lengths, beside the setup; the table under both at the page's full
   // width (beside the plots at 1024 px it showed 7 of its 11 columns). A splitter gives it more room.
   auto* plots = new QSplitter(Qt::Vertical);
@@ -174,7 +143,6 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   topLayout->addWidget(ui::scrollable(setup));
   topLayout->addWidget(plots, 1);
   auto* page = new QSplitter(Qt::Vertical);
-  page->setObjectName("benchmarkSplitter");
   page->addWidget(top);
   page->addWidget(m_table);
   page->setStretchFactor(0, 3);
@@ -322,25 +290,7 @@ void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool ove
     m_curves.insert(key, c);
   }
   m_curves[key].rows << row;
-  const int r = m_table->rowCount();
-  m_table->insertRow(r);
-  const bool decode = row.phase == "decode";
-  auto time = [&](double s) { return s <= 0 ? QString("–") : decode ? QString("%1 ms").arg(1e3 * s, 0, 'f', 3) : QString("%1 s").arg(s, 0, 'f', 4); };
-  const QStringList cells = {key, QString::number(row.length), qs(row.phase), row.oom ? tr("out of memory") : time(row.seconds),
-                             row.oom ? "" : time(row.stddev), time(row.floor_seconds),
-                             row.floor_ratio() > 0 ? QString::number(row.floor_ratio(), 'f', 2) : "–",
-                             row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–",
-                             row.predicted_bytes > 0 ? QLocale().formattedDataSize(row.predicted_bytes) : "–",
-                             row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", qs(row.error)};
-  for (int c = 0; c < cells.size(); ++c) {
-    auto* item = new QTableWidgetItem(cells[c]);
-    if (c == 0 || c == 10) item->setToolTip(cells[c]);  // the cells that can be elided
-    m_table->setItem(r, c, item);
-  }
-  // The model column as wide as its longest name, up to kModelColumn px.
-  const int want = m_table->fontMetrics().horizontalAdvance(key) + 2 * m_table->style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 12;
-  if (want > m_table->columnWidth(0)) m_table->setColumnWidth(0, std::min(want, kModelColumn));
-  m_table->scrollToBottom();
+  m_table->addRow(key, row);
   redraw();
 }
 

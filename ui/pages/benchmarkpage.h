@@ -10,6 +10,7 @@
 #include "bench/benchmark.h"
 #include "controller/uitypes.h"
 
+class BenchTable;
 class EngineController;
 class QComboBox;
 class QCPItemText;
@@ -19,7 +20,6 @@ class QLineEdit;
 class QListWidget;
 class QPushButton;
 class QSpinBox;
-class QTableWidget;
 
 class BenchmarkPage : public QWidget {
   Q_OBJECT
@@ -58,7 +58,7 @@ class BenchmarkPage : public QWidget {
   /// Exports always have both.
   bool compact() const { return m_compact; }
   /// A row per measurement, under the plots at the page's full width.
-  QTableWidget* resultsTable() const { return m_table; }
+  BenchTable* resultsTable() const { return m_table; }
 
  signals:
   void sweepFinished();
@@ -99,5 +99,5 @@ class BenchmarkPage : public QWidget {
   QCPItemText* m_latencyEmpty;   ///< "No measurements yet" on each plot before a sweep
   QCPItemText* m_memoryEmpty;
   QCustomPlot* m_memory;
-  QTableWidget* m_table;
+  BenchTable* m_table;
 };
