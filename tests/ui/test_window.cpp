@@ -7,6 +7,9 @@
 
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QScrollBar>
 #include <QFile>
 #include <QLabel>
 #include <QSettings>
@@ -19,6 +22,7 @@
 #include <QtTest>
 #include <qcustomplot.h>
 
+#include "bench/benchmark.h"
 #include "controller/enginecontroller.h"
 #include "controller/opsummary.h"
 #include "mainwindow.h"
@@ -30,6 +34,7 @@
 #include "plots/lossplot.h"
 #include "plots/plotstyle.h"
 #include "runtime/resources.h"
+#include "widgets/benchtable.h"
 #include "widgets/layerstrip.h"
 #include "widgets/imagedrop.h"
 #include "widgets/conversationview.h"
@@ -134,6 +139,84 @@ class TestWindow : public QObject {
     QWidget* prompt = chat->input();
     const int line = prompt->fontMetrics().lineSpacing();
     QVERIFY2(prompt->height() >= 2 * line + 8, qPrintable(QString("the prompt is %1 px high").arg(prompt->height())));
+  }
+
+  void theBenchmarkTableAndPlotsFitIn1024x700() {
+    // A saved GPU sweep fills every column (floor, × floor, peak, predicted, RSS, a note) under a long
+    // model name. At 1024x700 the table once showed 7 of its 11 columns and each plot 95 px of data.
+    std::vector<mm::BenchRow> rows;
+    for (int64_t length : {1024, 8192, 65536})
+      for (const char* phase : {"prefill", "decode"}) {
+        mm::BenchRow r;
+        r.model = "hovle-2.6b/hybrid distilled with a long recipe name";
+        r.length = length, r.phase = phase, r.repeats = 3;
+        r.seconds = phase[0] == 'd' ? 0.0123456 : 1.234567, r.stddev = r.seconds / 7;
+        if (phase[0] == 'd') r.floor_seconds = 0.0101;
+        r.peak_bytes = 5'432'109'876, r.predicted_bytes = 5'400'000'000, r.rss_peak_bytes = 6'543'210'987;
+        r.error = length == 65536 ? "a note" : "";
+        rows.push_back(r);
+      }
+    mm::BenchOptions o;
+    o.models = {{rows[0].model, "", "hovle-2.6b", "hybrid"}};
+    o.lengths = {1024, 8192, 65536};
+    const QString saved = m_settingsDir.filePath("h200-bench.json");
+    QFile f(saved);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(mm::bench_json(rows, o).dump()));
+    f.close();
+    MainWindow window(m_engine);
+    BenchmarkPage* bench = window.benchmarkPage();
+    QString error;
+    QVERIFY2(bench->loadOverlay(saved, &error), qPrintable(error));
+    for (const QSize size : {kSmallScreen, QSize(1920, 1080)}) {
+      window.resize(size);
+      window.show();
+      window.showPage(3);
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      QTest::qWait(50);
+      QCOMPARE(window.size(), size);  // the long name, elided in the legends, did not widen it
+      const QString at = QString("at %1x%2: ").arg(size.width()).arg(size.height());
+      // Every column in view, none cut: no sideways scrolling, each header whole.
+      QTableWidget* table = bench->resultsTable();
+      QVERIFY2(table->horizontalScrollBar()->maximum() == 0,
+               qPrintable(at + QString("the table scrolls %1 px sideways").arg(table->horizontalScrollBar()->maximum())));
+      QHeaderView* header = table->horizontalHeader();
+      for (int c = 0; c < table->columnCount(); ++c) {
+        const QString label = table->horizontalHeaderItem(c)->text();
+        QVERIFY2(header->sectionSize(c) >= header->fontMetrics().horizontalAdvance(label),
+                 qPrintable(at + QString("header %1 is %2 px").arg(label).arg(header->sectionSize(c))));
+        QVERIFY2(!table->horizontalHeaderItem(c)->toolTip().isEmpty(), qPrintable(label));
+      }
+      for (int c = 1; c < table->columnCount() - 1; ++c) {  // the numbers whole; only the name may be elided
+        const QString text = table->item(1, c)->text();
+        QVERIFY2(header->sectionSize(c) >= table->fontMetrics().horizontalAdvance(text),
+                 qPrintable(at + QString("%1 in %2 px").arg(text).arg(header->sectionSize(c))));
+      }
+      QCOMPARE(table->item(0, 0)->toolTip(), table->item(0, 0)->text());  // the whole name
+      QVERIFY2(table->width() > bench->width() * 9 / 10, qPrintable(at + QString("table %1 of %2 px").arg(table->width()).arg(bench->width())));
+      QVERIFY2(table->height() >= header->height() + 4 * table->rowHeight(0), qPrintable(at + "fewer than 4 rows in view"));
+      // Both plots keep a readable data area.
+      for (QCustomPlot* plot : {bench->latencyPlot(), bench->memoryPlot()}) {
+        plot->replot();
+        QVERIFY2(plot->axisRect()->height() >= 130, qPrintable(at + QString("a plot's data area is %1 px high").arg(plot->axisRect()->height())));
+      }
+      // One prefill time at every length: a sane span around it on the log axis (was 10^-42 to 10^-11).
+      const QCPRange prefill = bench->latencyPlot()->yAxis2->range();
+      QVERIFY2(prefill.contains(1.234567) && prefill.lower > 0.1 && prefill.upper < 10,
+               qPrintable(at + QString("prefill axis %1..%2").arg(prefill.lower).arg(prefill.upper)));
+      // Short plots share one legend and one x-axis title; tall ones have their own.
+      const bool small = size == kSmallScreen;
+      QCOMPARE(bench->compact(), small);
+      QCOMPARE(bench->memoryPlot()->legend->layout() != nullptr, !small);
+      QCOMPARE(bench->latencyPlot()->xAxis->label().isEmpty(), small);
+      QVERIFY(!bench->memoryPlot()->xAxis->label().isEmpty());
+      // An export has both whatever the window, and leaves the page as it was.
+      QVERIFY2(bench->exportTo(m_settingsDir.filePath("bench-export.png"), &error), qPrintable(error));
+      const QImage png(m_settingsDir.filePath("bench-export-memory.png"));
+      QVERIFY2(png.width() >= 1600 && png.height() >= 900, qPrintable(at + QString("exported %1x%2").arg(png.width()).arg(png.height())));
+      QCOMPARE(bench->compact(), small);
+      QCOMPARE(bench->memoryPlot()->legend->layout() != nullptr, !small);
+    }
   }
 
   void theDistillPageStartsWithTheShippedDemoRecipe() {
@@ -410,6 +493,65 @@ class TestWindow : public QObject {
     QCOMPARE(ui::opPathSummary(mixed), QString("ops: attention_decode flash 100%, ssd_scan cuda 97% · 2 on the reference"));
   }
 
+  void stage3sKlHasItsOwnAxis() {
+    // Stages 1-2 report 1000 x layer MSE (250-375 here), stage 3 a KL of 2.25-2.5: on one axis the
+    // step between them read as a fall in loss. Each gets its own scale, the right one named and tinted.
+    const QString a = writeRun(m_settingsDir.filePath("axes-a"), 1000), b = writeRun(m_settingsDir.filePath("axes-b"), 100);
+    DistillPage page(m_engine);
+    QString error;
+    QVERIFY2(page.openRun(a, &error), qPrintable(error));
+    LossPlot* plot = page.lossPlot();
+    plot->flush();
+    for (const char* stage : {"stage1", "stage2"}) {
+      QCOMPARE(plot->smoothGraph(stage)->valueAxis(), plot->yAxis);
+      QCOMPARE(plot->rawGraph(stage)->valueAxis(), plot->yAxis);
+    }
+    QCOMPARE(plot->smoothGraph("stage3")->valueAxis(), plot->yAxis2);
+    QCOMPARE(plot->rawGraph("stage3")->valueAxis(), plot->yAxis2);
+    QVERIFY(plot->yAxis2->visible() && plot->yAxis2->tickLabels());
+    QCOMPARE(plot->yAxis2->label(), QString("stage 3 KL"));
+    QCOMPARE(plot->yAxis->label(), QString("layer MSE ×1000"));
+    QCOMPARE(plot->yAxis2->scaleType(), QCPAxis::stLogarithmic);
+    QCOMPARE(plot->yAxis2->labelColor(), plot->yAxis2->tickLabelColor());
+    QVERIFY(plot->yAxis2->labelColor() != plot->yAxis->labelColor());  // coloured apart
+    // Each axis spans its own stages only: the KL fills the right, the MSE the left.
+    QVERIFY(plot->yAxis2->range().contains(2.25) && plot->yAxis2->range().contains(2.5));
+    QVERIFY(plot->yAxis2->range().upper < 4);
+    QVERIFY(plot->yAxis->range().contains(250) && plot->yAxis->range().contains(375));
+    QVERIFY(plot->yAxis->range().lower > 100);
+    // The band starts between stage 2's last step (4) and stage 3's first (5), runs to the right edge.
+    QVERIFY(plot->stage3Band()->visible());
+    const double bandStart = plot->stage3Band()->topLeft->coords().x();
+    QVERIFY2(bandStart > 4 && bandStart < 5, qPrintable(QString::number(bandStart)));
+    QCOMPARE(plot->stage3Band()->bottomRight->coords().x(), plot->xAxis->range().upper);
+    // A compared run's stage 3 follows its own axis too; linear scale turns both axes.
+    QVERIFY2(page.compareWith(b, &error), qPrintable(error));
+    int dashedOnRight = 0;
+    for (int g = 0; g < plot->graphCount(); ++g)
+      if (plot->graph(g)->pen().style() == Qt::DashLine && plot->graph(g)->valueAxis() == plot->yAxis2) {
+        ++dashedOnRight;
+        QCOMPARE(plot->graph(g)->dataCount(), 2);  // run-b's two stage 3 steps
+      }
+    QCOMPARE(dashedOnRight, 1);
+    QCOMPARE(plot->yAxis->label(), QString("layer MSE × factor"));  // 1000 here, 100 in run-b
+    plot->setLogScale(false);
+    QCOMPARE(plot->yAxis->scaleType(), QCPAxis::stLinear);
+    QCOMPARE(plot->yAxis2->scaleType(), QCPAxis::stLinear);
+    // Live: the right axis and the band appear with stage 3's first point, not before.
+    plot->clearAll();
+    QVERIFY(!plot->yAxis2->visible() && !plot->stage3Band()->visible());
+    mm::MetricEvent m;
+    m.stage = "stage1", m.step = 1, m.total_steps = 2, m.loss = 300;
+    plot->addMetric(m);
+    plot->flush();
+    QVERIFY(!plot->yAxis2->visible() && !plot->stage3Band()->visible());
+    m.stage = "stage3", m.loss = 3;
+    plot->addMetric(m);
+    plot->flush();
+    QVERIFY(plot->yAxis2->visible() && plot->stage3Band()->visible());
+    QVERIFY(plot->yAxis2->range().contains(3) && !plot->yAxis2->range().contains(300));
+  }
+
   void aSecondRunIsDrawnBesideTheFirst() {
     const QString a = writeRun(m_settingsDir.filePath("run-a"), 1000), b = writeRun(m_settingsDir.filePath("run-b"), 100);
     DistillPage page(m_engine);
@@ -429,7 +571,7 @@ class TestWindow : public QObject {
     bool named = false;
     for (int i = 0; i < page.lossPlot()->legend->itemCount(); ++i)
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(page.lossPlot()->legend->item(i)))
-        named |= item->plottable()->name() == "run-b (compared, dashed)";
+        named |= item->plottable()->name() == "run-b (compared, dashed; MSE ×100)";  // its factor, not this run's
     QVERIFY(named);
     QVERIFY(!page.compareWith(m_settingsDir.filePath("no-such-run"), &error));
     QVERIFY(!error.isEmpty());

@@ -1,6 +1,7 @@
 #include "pages/benchmarkpage.h"
 
 #include <QComboBox>
+#include <QEvent>
 #include <QSet>
 #include <utility>
 #include <QFileDialog>
@@ -8,14 +9,12 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QSplitter>
-#include <QTableWidget>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -23,6 +22,7 @@
 #include "controller/enginecontroller.h"
 #include "plots/exportplot.h"
 #include "plots/plotstyle.h"
+#include "widgets/benchtable.h"
 #include "widgets/messages.h"
 #include "widgets/scrollable.h"
 #include "widgets/palette.h"
@@ -31,6 +31,8 @@
 namespace {
 
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
+constexpr int kLegendEntry = 220;  ///< px at most for a model's name in the plots' legends
+constexpr int kCompactBelow = 600;  ///< px of both plots' height together under which they go compact
 using ui::qs;
 
 /// The axes, the legend above and under it the line key; returns the key (its text can change).
@@ -128,30 +130,27 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),
              tr("peak while decoding · solid: measured · dashed: predicted"));
   m_memoryEmpty = ui::addEmptyNote(m_memory, tr("No measurements yet"));
-  m_table = new QTableWidget(0, 11);
-  m_table->setHorizontalHeaderLabels({tr("model"), tr("length"), tr("phase"), tr("time"), tr("± sd"), tr("floor"),
-                                      tr("× floor"), tr("peak"), tr("predicted"), tr("process RSS"), tr("note")});
-  m_table->horizontalHeaderItem(5)->setToolTip(tr("Decode floor: the time to read the weights and the cache once "
-                                                  "at the device's memory bandwidth (– where the bandwidth is not known, as on a CPU)"));
-  m_table->horizontalHeaderItem(6)->setToolTip(tr("Measured decode time over the floor: 1.00 is as fast as memory allows"));
-  m_table->horizontalHeaderItem(7)->setToolTip(tr("Peak bytes of this model's tensors (GPU: the CUDA allocator's)"));
-  m_table->horizontalHeaderItem(9)->setToolTip(tr("CPU: the whole process's peak resident set, for comparison"));
-  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  m_table->horizontalHeader()->setStretchLastSection(true);
-  m_table->verticalHeader()->hide();
-  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  // Time above memory, both over the same lengths: side by side at 1024 px each plot kept 110 px of
-  // data area between its two labelled axes.
+  m_table = new BenchTable;
+  // Time above memory over the same lengths, beside the setup; the table under both at the page's full
+  // width (beside the plots at 1024 px it showed 7 of its 11 columns). A splitter gives it more room.
   auto* plots = new QSplitter(Qt::Vertical);
   plots->addWidget(m_latency);
   plots->addWidget(m_memory);
-  plots->addWidget(m_table);
-  plots->setStretchFactor(0, 3);
-  plots->setStretchFactor(1, 3);
-  plots->setStretchFactor(2, 2);
+  plots->setChildrenCollapsible(false);
+  auto* top = new QWidget;
+  auto* topLayout = new QHBoxLayout(top);
+  topLayout->setContentsMargins(0, 0, 0, 0);
+  topLayout->addWidget(ui::scrollable(setup));
+  topLayout->addWidget(plots, 1);
+  auto* page = new QSplitter(Qt::Vertical);
+  page->addWidget(top);
+  page->addWidget(m_table);
+  page->setStretchFactor(0, 3);
+  page->setStretchFactor(1, 1);
+  page->setSizes({3000, 1000});  // three quarters for the plots at any window size
+  page->setCollapsible(0, false);
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(ui::scrollable(setup));
-  layout->addWidget(plots, 1);
+  layout->addWidget(page);
 
   connect(addArch, &QPushButton::clicked, this, [this] { addArchitecture(m_arch->currentText(), m_archPlan->currentText(), true); });
   connect(m_run, &QPushButton::clicked, this, &BenchmarkPage::start);
@@ -189,6 +188,33 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
     emit sweepFinished();
   });
   m_stop->setEnabled(false);
+  m_latency->installEventFilter(this);
+  m_memory->installEventFilter(this);
+}
+
+bool BenchmarkPage::eventFilter(QObject* watched, QEvent* event) {
+  if (event->type() == QEvent::Resize && (watched == m_latency || watched == m_memory))
+    setCompact(m_latency->height() + m_memory->height() < kCompactBelow);
+  return QWidget::eventFilter(watched, event);
+}
+
+void BenchmarkPage::setCompact(bool compact) {
+  if (compact == m_compact) return;
+  m_compact = compact;
+  m_latency->xAxis->setLabel(compact ? QString() : tr("context length (tokens)"));
+  // Out of the layout, not just hidden: a hidden legend keeps its row.
+  QCPLayoutGrid* layout = m_memory->plotLayout();
+  if (compact) {
+    layout->take(m_memory->legend);
+    layout->simplify();  // drops its empty row
+  } else {
+    layout->insertRow(0);
+    layout->addElement(0, 0, m_memory->legend);
+    layout->setRowStretchFactor(0, 0.001);
+  }
+  m_memory->legend->setVisible(!compact);
+  m_latency->replot(QCustomPlot::rpQueuedReplot);
+  m_memory->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void BenchmarkPage::addCheckpoint(const QString& label, const QString& path, bool checked) {
@@ -264,18 +290,7 @@ void BenchmarkPage::addRow(const QString& key, const mm::BenchRow& row, bool ove
     m_curves.insert(key, c);
   }
   m_curves[key].rows << row;
-  const int r = m_table->rowCount();
-  m_table->insertRow(r);
-  const bool decode = row.phase == "decode";
-  auto time = [&](double s) { return s <= 0 ? QString("–") : decode ? QString("%1 ms").arg(1e3 * s, 0, 'f', 3) : QString("%1 s").arg(s, 0, 'f', 4); };
-  const QStringList cells = {key, QString::number(row.length), qs(row.phase), row.oom ? tr("out of memory") : time(row.seconds),
-                             row.oom ? "" : time(row.stddev), time(row.floor_seconds),
-                             row.floor_ratio() > 0 ? QString::number(row.floor_ratio(), 'f', 2) : "–",
-                             row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–",
-                             row.predicted_bytes > 0 ? QLocale().formattedDataSize(row.predicted_bytes) : "–",
-                             row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", qs(row.error)};
-  for (int c = 0; c < cells.size(); ++c) m_table->setItem(r, c, new QTableWidgetItem(cells[c]));
-  m_table->scrollToBottom();
+  m_table->addRow(key, row);
   redraw();
 }
 
@@ -321,7 +336,9 @@ void BenchmarkPage::redraw() {
     }
     for (auto p = peakAt.begin(); p != peakAt.end(); ++p) mx << p.key(), my << p.value();
     for (auto p = predictedAt.begin(); p != predictedAt.end(); ++p) qx << p.key(), qy << p.value();
-    const QString name = it.key();
+    // A long name (a saved sweep's, with its file) elided in the legends, whole in the table: a legend
+    // entry as wide as the name made the plot, and the window, wider than 1024 px.
+    const QString name = QFontMetrics(m_latency->legend->font()).elidedText(it.key(), Qt::ElideMiddle, kLegendEntry);
     auto graph = [&](QCustomPlot* plot, const QVector<double>& x, const QVector<double>& y, Qt::PenStyle style,
                      const QString& label, QCPScatterStyle::ScatterShape shape, QCPAxis* valueAxis = nullptr) {
       if (x.isEmpty()) return;
@@ -359,10 +376,18 @@ void BenchmarkPage::redraw() {
   ui::setEmpty(m_latencyEmpty, m_latency->graphCount() == 0);
   ui::setEmpty(m_memoryEmpty, m_memory->graphCount() == 0);
   for (QCustomPlot* p : {m_latency, m_memory}) {
+    // One value on an axis (a single length, a flat line): rescaleAxes keeps the old span around it,
+    // on a log axis its ratio; from the default 0..5 that was ticks at 10^-42. From 1..10 it is sane.
+    for (QCPAxis* axis : {p->xAxis, p->yAxis, p->yAxis2}) axis->setRange(1, 10);
     p->rescaleAxes();
-    p->xAxis->scaleRange(1.3, p->xAxis->range().center());
-    p->yAxis->scaleRange(1.6, p->yAxis->range().center());
-    if (p->yAxis2->visible()) p->yAxis2->scaleRange(1.6, p->yAxis2->range().center());
+    for (QCPAxis* axis : {p->xAxis, p->yAxis, p->yAxis2}) {
+      const QCPRange r = axis->range();
+      if (r.lower <= 0 || r.upper <= r.lower * 1.05) {
+        if (r.center() > 0) axis->setRange(r.center() / 2, r.center() * 2);
+      } else {
+        axis->scaleRange(axis == p->xAxis ? 1.3 : 1.6, r.center());
+      }
+    }
     p->replot(QCustomPlot::rpQueuedReplot);
   }
 }
@@ -392,17 +417,23 @@ bool BenchmarkPage::loadOverlay(const QString& path, QString* error) {
 void BenchmarkPage::exportResults() {
   const QString base = QFileDialog::getSaveFileName(this, tr("Export plots, CSV and JSON (base name)"), "bench.png",
                                                     tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
-  if (base.isEmpty()) return;
-  const QString stem = base.left(base.lastIndexOf('.')), ext = base.mid(base.lastIndexOf('.'));
+  QString error;
+  if (!base.isEmpty() && !exportTo(base, &error)) ui::showError(this, tr("Export failed"), error);
+}
+
+bool BenchmarkPage::exportTo(const QString& path, QString* error) {
+  const QString stem = path.left(path.lastIndexOf('.')), ext = path.mid(path.lastIndexOf('.'));
   std::vector<mm::BenchRow> rows;
   for (const Curve& c : m_curves)
     if (!c.overlay) rows.insert(rows.end(), c.rows.begin(), c.rows.end());
-  QString error;
-  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, tr("Benchmark: decode and prefill time per context length"), &error) &&
-            ui::exportPlot(m_memory, stem + "-memory" + ext, tr("Benchmark: memory per context length"), &error) &&
-            ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), &error);
-  if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, &error);
-  if (!ok) ui::showError(this, tr("Export failed"), error);
+  const bool compact = m_compact;
+  setCompact(false);  // a file stands alone: each plot with its legend and both axis titles
+  bool ok = ui::exportPlot(m_latency, stem + "-latency" + ext, tr("Benchmark: decode and prefill time per context length"), error) &&
+            ui::exportPlot(m_memory, stem + "-memory" + ext, tr("Benchmark: memory per context length"), error) &&
+            ui::writeTextFile(stem + ".csv", qs(mm::bench_csv(rows)), error);
+  if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, error);
+  setCompact(compact);
+  return ok;
 }
 
 QString BenchmarkPage::cliEquivalent() const {

@@ -10,6 +10,7 @@
 #include "bench/benchmark.h"
 #include "controller/uitypes.h"
 
+class BenchTable;
 class EngineController;
 class QComboBox;
 class QCPItemText;
@@ -19,7 +20,6 @@ class QLineEdit;
 class QListWidget;
 class QPushButton;
 class QSpinBox;
-class QTableWidget;
 
 class BenchmarkPage : public QWidget {
   Q_OBJECT
@@ -41,6 +41,9 @@ class BenchmarkPage : public QWidget {
   /// Draws a saved sweep (bench JSON) beside the live curves. False with a reason when unreadable.
   bool loadOverlay(const QString& path, QString* error);
   QString cliEquivalent() const;
+  /// Writes both plots to STEM-latency.EXT and STEM-memory.EXT (the extension picks PNG, SVG or PDF),
+  /// the live rows to STEM.csv and the last sweep's JSON to STEM.json. False with a reason on failure.
+  bool exportTo(const QString& path, QString* error);
 
   /// Points drawn for a model (live rows; an oom row counts as one point).
   int pointCount(const QString& model) const;
@@ -49,6 +52,13 @@ class BenchmarkPage : public QWidget {
   /// The line key under the latency plot's legend.
   QString latencyKeyText() const;
   QCustomPlot* memoryPlot() const { return m_memory; }
+  /// Short plots (under 600 px together, as at 1024x700) drop what the other one shows: the
+  /// latency plot's x-axis title (the memory plot's, just below, names the same lengths) and the
+  /// memory plot's legend (the latency plot's, just above, has the same models in the same colours).
+  /// Exports always have both.
+  bool compact() const { return m_compact; }
+  /// A row per measurement, under the plots at the page's full width.
+  BenchTable* resultsTable() const { return m_table; }
 
  signals:
   void sweepFinished();
@@ -64,10 +74,13 @@ class BenchmarkPage : public QWidget {
   void addRow(const QString& key, const mm::BenchRow& row, bool overlay);
   void redraw();
   void exportResults();
+  bool eventFilter(QObject* watched, QEvent* event) override;
+  void setCompact(bool compact);
 
   EngineController* m_engine;
   quint64 m_job = 0;
   qint64 m_injectOom = -1;
+  bool m_compact = false;
   QString m_lastJson;
   QMap<QString, Curve> m_curves;  ///< by model label (overlays suffixed with their file)
 
@@ -86,5 +99,5 @@ class BenchmarkPage : public QWidget {
   QCPItemText* m_latencyEmpty;   ///< "No measurements yet" on each plot before a sweep
   QCPItemText* m_memoryEmpty;
   QCustomPlot* m_memory;
-  QTableWidget* m_table;
+  BenchTable* m_table;
 };

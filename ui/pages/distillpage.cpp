@@ -284,18 +284,26 @@ void DistillPage::stop() {
   m_status->setText(tr("Stopping after the current step…"));
 }
 
+QMap<QString, double> DistillPage::mseFactors(const nlohmann::json& recipe) {
+  QMap<QString, double> factors;
+  if (recipe.is_object() && recipe.contains("stages") && recipe["stages"].is_array())
+    for (const auto& st : recipe["stages"])
+      if (st.is_object() && st.value("stage", nlohmann::json(0)).is_number_integer()) {
+        const nlohmann::json factor = st.value("mse_factor", nlohmann::json(mm::StageSettings{}.mse_factor));
+        if (factor.is_number()) factors.insert(QString("stage%1").arg(st.value("stage", 0)), factor.get<double>());
+      }
+  return factors;
+}
+
 void DistillPage::rememberStageSteps(const nlohmann::json& recipe) {
   m_stageSteps.clear();
   if (recipe.contains("stages") && recipe["stages"].is_array())
     for (const auto& st : recipe["stages"])
       if (st.is_object() && st.value("stage", nlohmann::json(0)).is_number_integer() && st.value("steps", nlohmann::json(0)).is_number_integer())
-      {
-        const QString stage = QString("stage%1").arg(st.value("stage", 0));
-        m_stageSteps.insert(stage, st.value("steps", int64_t(0)));
-        // The unit of stages 1-2's losses, the same in the total and the per-layer plots.
-        const nlohmann::json factor = st.value("mse_factor", nlohmann::json(mm::StageSettings{}.mse_factor));
-        if (factor.is_number()) m_loss->setMseFactor(stage, factor.get<double>()), m_layers->setMseFactor(stage, factor.get<double>());
-      }
+        m_stageSteps.insert(QString("stage%1").arg(st.value("stage", 0)), st.value("steps", int64_t(0)));
+  // The unit of stages 1-2's losses, the same in the total and the per-layer plots.
+  const QMap<QString, double> factors = mseFactors(recipe);
+  for (auto it = factors.begin(); it != factors.end(); ++it) m_loss->setMseFactor(it.key(), *it), m_layers->setMseFactor(it.key(), *it);
 }
 
 void DistillPage::setRunning(bool on) {

@@ -90,6 +90,8 @@ class DistillPage : public QWidget {
   void setRunning(bool running);
   /// Steps per stage of the run being shown, for progress and ETA.
   void rememberStageSteps(const nlohmann::json& recipe);
+  /// "stage1" -> mse_factor for every stage of a recipe (the default where it names none).
+  static QMap<QString, double> mseFactors(const nlohmann::json& recipe);
   void showEval(const std::vector<mm::EvalResult>& results);
   /// Shows a finished evaluation and saves it in the run it was made for (eval.json).
   void onEvaluated(const std::vector<mm::EvalResult>& results);

@@ -80,7 +80,7 @@ bool DistillPage::compareWith(const QString& dir, QString* error) {
     if (error) *error = tr("%1 has no loss points yet (metrics.jsonl is empty).").arg(dir);
     return false;
   }
-  m_loss->setComparison(QFileInfo(dir).fileName(), h.metrics);
+  m_loss->setComparison(QFileInfo(dir).fileName(), h.metrics, mseFactors(nlohmann::json::parse(h.recipe_text, nullptr, false)));
   return true;
 }
 

@@ -10,6 +10,8 @@
 namespace ui {
 namespace {
 
+const QSize kExportMinimum(800, 450);  ///< px (PNG at twice that)
+
 bool savePlot(QCustomPlot* plot, const QString& path, QString* error);
 
 /// A title row above the plot for as long as it lives.
@@ -50,21 +52,24 @@ namespace {
 bool savePlot(QCustomPlot* plot, const QString& path, QString* error) {
   const QString lower = path.toLower();
   plot->replot();  // queued replots may still be pending
+  // At least a slide's share of room: a plot squeezed on a 1024x700 screen keeps its legend, its titles
+  // and a readable data area in the file.
+  const QSize size = plot->size().expandedTo(kExportMinimum);
   bool ok = false;
   if (lower.endsWith(".png")) {
-    ok = plot->savePng(path, 0, 0, 2.0);
+    ok = plot->savePng(path, size.width(), size.height(), 2.0);
   } else if (lower.endsWith(".pdf")) {
-    ok = plot->savePdf(path);
+    ok = plot->savePdf(path, size.width(), size.height());
   } else if (lower.endsWith(".svg")) {
 #if MM_HAVE_QT_SVG
     QSvgGenerator svg;
     svg.setFileName(path);
-    svg.setSize(plot->size());
-    svg.setViewBox(QRect(QPoint(0, 0), plot->size()));
+    svg.setSize(size);
+    svg.setViewBox(QRect(QPoint(0, 0), size));
     QCPPainter painter;
     ok = painter.begin(&svg);
     if (ok) {
-      plot->toPainter(&painter, plot->width(), plot->height());
+      plot->toPainter(&painter, size.width(), size.height());
       ok = painter.end();
     }
 #else

@@ -21,15 +21,36 @@ QString stageLabel(const std::string& s, double mseFactor) {
   if (s == "teacher") return QObject::tr("teacher (cross-entropy)");
   if (s == "stage1") return QObject::tr("stage 1: MSE ×%1").arg(mseFactor);
   if (s == "stage2") return QObject::tr("stage 2: MSE ×%1").arg(mseFactor);
-  if (s == "stage3") return QObject::tr("stage 3: KL");
+  if (s == "stage3") return QObject::tr("stage 3: KL (right axis)");
   return QString::fromStdString(s);
 }
+/// Losses of the output distribution (nats) go on the right axis, layer MSE on the left.
+bool onRightAxis(const QString& stage) { return stage == "stage3" || stage == "teacher"; }
+/// The right axis's colour: stage 3's, a little darker so its labels read on white.
+QColor rightAxisColor() { return ui::modelColor(stageIndex("stage3")).darker(115); }
 }  // namespace
 
 LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   xAxis->setLabel(tr("step (stages end to end)"));
-  yAxis->setLabel(tr("loss"));
   ui::styleForProjector(this);
+  // The right axis in stage 3's colour, drawn only while a stage on it has points.
+  const QColor right = rightAxisColor();
+  yAxis2->setBasePen(QPen(right, 1.5));
+  yAxis2->setTickPen(QPen(right));
+  yAxis2->setSubTickPen(QPen(right));
+  yAxis2->setTickLabelColor(right);
+  yAxis2->setLabelColor(right);
+  axisRect()->setRangeDragAxes({xAxis}, {yAxis, yAxis2});
+  axisRect()->setRangeZoomAxes({xAxis}, {yAxis, yAxis2});
+  m_band = new QCPItemRect(this);
+  m_band->setLayer("grid");  // under the points and lines
+  m_band->setPen(Qt::NoPen);
+  m_band->setBrush(QColor(right.red(), right.green(), right.blue(), 22));
+  m_band->topLeft->setTypeY(QCPItemPosition::ptAxisRectRatio);
+  m_band->bottomRight->setTypeY(QCPItemPosition::ptAxisRectRatio);
+  m_band->topLeft->setCoords(0, 0);
+  m_band->bottomRight->setCoords(0, 1);
+  m_band->setVisible(false);
   ui::putLegendAbove(this);
   legend->setWrap(2);  // two columns: the plot stays narrow enough for a 1024 px window
   ui::useIntegerTicks(xAxis);
@@ -60,13 +81,14 @@ LossPlot::Series& LossPlot::series(const std::string& stage, int64_t total) {
   Series s;
   s.total = total;
   const QColor c = ui::modelColor(stageIndex(stage));
-  s.raw = addGraph();
+  QCPAxis* value = valueAxisOf(key);
+  s.raw = addGraph(xAxis, value);
   s.raw->setLineStyle(QCPGraph::lsNone);
   // The smoothed line is what a viewer should read: thick, full colour, over every stage's points;
   // the raw points stay as faint dots behind it.
   s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(c.red(), c.green(), c.blue(), kRawAlpha), 5));
   s.raw->removeFromLegend();
-  s.smooth = addGraph();
+  s.smooth = addGraph(xAxis, value);
   s.smooth->setLayer(kSmoothLayer);
   s.smooth->setPen(QPen(c, kSmoothWidth, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
   s.smooth->setName(stageLabel(stage, m_factors.value(key, 1000.0)));
@@ -78,9 +100,12 @@ void LossPlot::setMseFactor(const QString& stage, double factor) {
   m_factors[stage] = factor;
   if (auto it = m_series.find(stage); it != m_series.end()) {
     it->smooth->setName(stageLabel(stage.toStdString(), factor));
-    replot(rpQueuedReplot);
   }
+  fitRanges();  // the left axis names the factor
+  replot(rpQueuedReplot);
 }
+
+QCPAxis* LossPlot::valueAxisOf(const QString& stage) const { return onRightAxis(stage) ? yAxis2 : yAxis; }
 
 void LossPlot::addMetric(const mm::MetricEvent& m) {
   m_pending.push_back(m);
@@ -112,24 +137,66 @@ void LossPlot::flush() {
 }
 
 void LossPlot::fitRanges() {
-  const bool log = yAxis->scaleType() == QCPAxis::stLogarithmic;
-  double lo = INFINITY, hi = -INFINITY, right = 0;
-  auto take = [&](const QCPGraph* g) {
+  struct Span {
+    double lo = INFINITY, hi = -INFINITY;
+    bool any() const { return lo <= hi; }
+  } left, right;
+  double last = 0, bandStart = INFINITY;
+  auto take = [&](const QString& stage, const QCPGraph* g) {
+    Span& span = onRightAxis(stage) ? right : left;
+    const bool log = g->valueAxis()->scaleType() == QCPAxis::stLogarithmic;
     for (auto p = g->data()->constBegin(); p != g->data()->constEnd(); ++p) {
       if (log && p->value <= 0) continue;
-      lo = std::min(lo, p->value), hi = std::max(hi, p->value), right = std::max(right, p->key);
+      span.lo = std::min(span.lo, p->value), span.hi = std::max(span.hi, p->value), last = std::max(last, p->key);
+      if (stage == "stage3") bandStart = std::min(bandStart, p->key);
     }
   };
-  for (const Series& s : m_series) take(s.raw);
-  for (const Series& s : m_compare) take(s.smooth);
-  const bool empty = !(lo <= hi);
+  for (auto it = m_series.begin(); it != m_series.end(); ++it) take(it.key(), it->raw);
+  for (auto it = m_compare.begin(); it != m_compare.end(); ++it) take(it.key(), it->smooth);
+  const bool empty = !left.any() && !right.any();
   legend->setVisible(!empty);
   ui::setEmpty(m_empty, empty);
+  yAxis2->setVisible(right.any());
+  yAxis->setTickLabels(left.any());  // a stage-3-only run: no made-up range on the left
+  labelAxes(left.any(), right.any());
+  m_band->setVisible(std::isfinite(bandStart));
   if (empty) return;
-  xAxis->setRange(0, std::max(1.0, right + 1));
+  xAxis->setRange(0, std::max(1.0, last + 1));
   // Every point inside, with a margin: a factor on a log axis, a share of the span on a linear one.
-  if (log) yAxis->setRange(lo / 1.25, hi * 1.25);
-  else yAxis->setRange(lo - 0.05 * std::max(hi - lo, 1e-9), hi + 0.05 * std::max(hi - lo, 1e-9));
+  auto fit = [](QCPAxis* axis, const Span& s) {
+    if (!s.any()) return;
+    const double pad = 0.05 * std::max(s.hi - s.lo, 1e-9);
+    if (axis->scaleType() == QCPAxis::stLogarithmic) axis->setRange(s.lo / 1.25, s.hi * 1.25);
+    else axis->setRange(s.lo - pad, s.hi + pad);
+  };
+  fit(yAxis, left);
+  fit(yAxis2, right);
+  if (m_band->visible()) {  // from half a step before stage 3's first to the right edge
+    m_band->topLeft->setCoords(bandStart - 0.5, 0);
+    m_band->bottomRight->setCoords(xAxis->range().upper, 1);
+  }
+}
+
+QList<double> LossPlot::leftFactors(bool compared) const {
+  QList<double> factors;
+  for (const QString& stage : {QString("stage1"), QString("stage2")})
+    if (compared ? m_compare.contains(stage) : m_series.contains(stage)) {
+      const double f = (compared ? m_compareFactors : m_factors).value(stage, 1000.0);
+      if (!factors.contains(f)) factors << f;
+    }
+  return factors;
+}
+
+void LossPlot::labelAxes(bool left, bool right) {
+  // Left: the unit of the stages 1-2 entries, their factor when every curve shares one.
+  QList<double> factors = leftFactors(false);
+  for (double f : leftFactors(true))
+    if (!factors.contains(f)) factors << f;
+  yAxis->setLabel(!left ? QString() : factors.size() == 1 ? tr("layer MSE ×%1").arg(factors[0]) : tr("layer MSE × factor"));
+  QStringList parts;
+  if (m_series.contains("teacher") || m_compare.contains("teacher")) parts << tr("teacher cross-entropy");
+  if (m_series.contains("stage3") || m_compare.contains("stage3")) parts << tr("stage 3 KL");
+  yAxis2->setLabel(right ? parts.join(" · ") : QString());
 }
 
 void LossPlot::rebuildSmooth(Series& s) {
@@ -155,11 +222,13 @@ void LossPlot::setSmoothing(double weight) {
 }
 
 void LossPlot::setLogScale(bool on) {
-  if (on) {
-    ui::useLogTicks(yAxis);
-  } else {
-    yAxis->setScaleType(QCPAxis::stLinear);
-    yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  for (QCPAxis* axis : {yAxis, yAxis2}) {
+    if (on) {
+      ui::useLogTicks(axis);
+    } else {
+      axis->setScaleType(QCPAxis::stLinear);
+      axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    }
   }
   fitRanges();
   replot(rpQueuedReplot);
@@ -169,6 +238,7 @@ void LossPlot::clearAll() {
   m_pending.clear();
   m_series.clear();
   m_compare.clear();
+  m_compareFactors.clear();
   clearGraphs();
   fitRanges();
   replot(rpQueuedReplot);
@@ -185,9 +255,11 @@ void LossPlot::rebuildCompare(Series& s) {
   s.smooth->setData(s.x, gy, true);
 }
 
-void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics) {
+void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEvent>& metrics,
+                             const QMap<QString, double>& factors) {
   for (const Series& s : m_compare) removeGraph(s.smooth);
   m_compare.clear();
+  m_compareFactors = factors;
   QMap<QString, int64_t> totals;  // the compared run's own stage lengths
   for (const mm::MetricEvent& m : metrics) {
     if (!std::isfinite(m.loss)) continue;
@@ -198,6 +270,9 @@ void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEv
     s.x << double(m.step);
     s.y << m.loss;
   }
+  // Its stages 1-2 in another unit than the shown run's: the entry says which.
+  const QList<double> own = leftFactors(false), theirs = leftFactors(true);
+  const QString unit = theirs.size() == 1 && !own.isEmpty() && own != theirs ? tr("MSE ×%1").arg(theirs[0]) : QString();
   bool first = true;
   for (auto it = m_compare.begin(); it != m_compare.end(); ++it) {
     double off = 0;
@@ -205,10 +280,11 @@ void LossPlot::setComparison(const QString& name, const std::vector<mm::MetricEv
       if (stageIndex(t.key().toStdString()) < stageIndex(it.key().toStdString())) off += double(t.value());
     for (double& x : it->x) x += off;
     QColor c = ui::modelColor(stageIndex(it.key().toStdString())).lighter(140);
-    it->smooth = addGraph();
+    it->smooth = addGraph(xAxis, valueAxisOf(it.key()));
     it->smooth->setLayer(kSmoothLayer);
     it->smooth->setPen(QPen(c, 2.5, Qt::DashLine));
-    if (first) it->smooth->setName(tr("%1 (compared, dashed)").arg(name));
+    if (first) it->smooth->setName(unit.isEmpty() ? tr("%1 (compared, dashed)").arg(name)
+                                                  : tr("%1 (compared, dashed; %2)").arg(name, unit));
     else it->smooth->removeFromLegend();
     first = false;
     rebuildCompare(*it);

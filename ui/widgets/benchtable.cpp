@@ -1,0 +1,65 @@
+#include "widgets/benchtable.h"
+
+#include <QHeaderView>
+#include <QLocale>
+#include <QStyle>
+
+#include <utility>
+
+#include "widgets/text.h"
+
+namespace {
+constexpr int kModelColumn = 200;  ///< px at most for the model's name
+constexpr int kColumns = 11;
+}  // namespace
+
+BenchTable::BenchTable(QWidget* parent) : QTableWidget(0, kColumns, parent) {
+  const std::pair<QString, QString> columns[kColumns] = {
+      {tr("model"), tr("The model measured (a saved sweep's in [brackets])")},
+      {tr("length"), tr("Context length in tokens")},
+      {tr("phase"), tr("prefill: the whole prompt at once · decode: one token at a time over that context")},
+      {tr("time"), tr("Prefill: seconds for the prompt · decode: milliseconds per token (mean over repeats)")},
+      {tr("± sd"), tr("Standard deviation over the repeats")},
+      {tr("floor"), tr("Decode floor: the time to read the weights and the cache once at the device's memory "
+                       "bandwidth (– where the bandwidth is not known, as on a CPU)")},
+      {tr("× floor"), tr("Measured decode time over the floor: 1.00 is as fast as memory allows")},
+      {tr("peak"), tr("Measured peak bytes of this model's tensors, weights included (GPU: the CUDA allocator's)")},
+      {tr("pred."), tr("Predicted: the weights plus the cache (or state) at this length, from the plan")},
+      {tr("RSS"), tr("CPU: the whole process's peak resident set, for comparison")},
+      {tr("note"), tr("Errors and out-of-memory messages")}};
+  for (int c = 0; c < kColumns; ++c) {
+    auto* header = new QTableWidgetItem(columns[c].first);
+    header->setToolTip(columns[c].second);
+    setHorizontalHeaderItem(c, header);
+  }
+  horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);  // sized in addRow
+  horizontalHeader()->setStretchLastSection(true);
+  setTextElideMode(Qt::ElideMiddle);
+  verticalHeader()->hide();
+  verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);  // compact rows
+  setEditTriggers(QAbstractItemView::NoEditTriggers);
+}
+
+void BenchTable::addRow(const QString& key, const mm::BenchRow& row) {
+  const int r = rowCount();
+  insertRow(r);
+  const bool decode = row.phase == "decode";
+  auto time = [&](double s) { return s <= 0 ? QString("–") : decode ? QString("%1 ms").arg(1e3 * s, 0, 'f', 3) : QString("%1 s").arg(s, 0, 'f', 4); };
+  const QStringList cells = {key, QString::number(row.length), ui::qs(row.phase), row.oom ? tr("out of memory") : time(row.seconds),
+                             row.oom ? "" : time(row.stddev), time(row.floor_seconds),
+                             row.floor_ratio() > 0 ? QString::number(row.floor_ratio(), 'f', 2) : "–",
+                             row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–",
+                             row.predicted_bytes > 0 ? QLocale().formattedDataSize(row.predicted_bytes) : "–",
+                             row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", ui::qs(row.error)};
+  for (int c = 0; c < cells.size(); ++c) {
+    auto* item = new QTableWidgetItem(cells[c]);
+    if (c == 0 || c == kColumns - 1) item->setToolTip(cells[c]);  // the cells that can be elided
+    setItem(r, c, item);
+  }
+  // The model column as wide as its longest name, up to kModelColumn px.
+  const int want = fontMetrics().horizontalAdvance(key) + 2 * style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 12;
+  if (want > columnWidth(0)) setColumnWidth(0, std::min(want, kModelColumn));
+  scrollToBottom();
+}
