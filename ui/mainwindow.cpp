@@ -153,6 +153,7 @@ void MainWindow::saveSettings() const {
   settings.setValue("window/page", m_nav->currentRow());
   m_chat->saveSettings(settings);
   m_distill->saveSettings(settings);
+  m_bench->saveSettings(settings);
 }
 
 void MainWindow::restoreSettings() {
@@ -161,6 +162,7 @@ void MainWindow::restoreSettings() {
   showPage(std::clamp(settings.value("window/page", 0).toInt(), 0, m_pages->count() - 1));
   m_chat->restoreSettings(settings);
   m_distill->restoreSettings(settings);
+  m_bench->restoreSettings(settings);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

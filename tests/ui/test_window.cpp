@@ -14,6 +14,7 @@
 #include <QLabel>
 #include <QSettings>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QPlainTextEdit>
@@ -237,6 +238,7 @@ class TestWindow : public QObject {
   void settingsAreRemembered() {
     const QString evalData = m_settingsDir.filePath("val.jsonl");
     const QString runDir = m_settingsDir.filePath("runs/remembered");
+    int benchTableHeight = 0;
     {
       MainWindow window(m_engine);
       window.show();
@@ -250,6 +252,12 @@ class TestWindow : public QObject {
       distill->setEvalData(evalData);
       distill->setRunDirectory(runDir);
       distill->stageTable()->item(0, 1)->setText("17");
+      window.showPage(3);
+      QSplitter* split = window.benchmarkPage()->pageSplitter();
+      QTest::qWait(20);
+      split->setSizes({split->height() / 2, split->height() / 2});  // the table dragged up to half
+      benchTableHeight = split->sizes().at(1);
+      window.showPage(2);
       QVERIFY(window.close());  // nothing unsaved in the chat: it closes and remembers
     }
     MainWindow window(m_engine);
@@ -265,6 +273,11 @@ class TestWindow : public QObject {
     QCOMPARE(r["eval_data"].get<std::string>(), evalData.toStdString());
     QCOMPARE(r["stages"][0]["steps"].get<int64_t>(), int64_t(17));
     QCOMPARE(window.distillPage()->runDirectory(), runDir);
+    window.showPage(3);
+    QTest::qWait(20);
+    QVERIFY2(std::abs(window.benchmarkPage()->pageSplitter()->sizes().at(1) - benchTableHeight) <= 2,
+             qPrintable(QString("table %1 px, was %2").arg(window.benchmarkPage()->pageSplitter()->sizes().at(1)).arg(benchTableHeight)));
+    window.showPage(2);
 
     // A damaged entry (an edited settings file) leaves the shipped demo recipe.
     QSettings().setValue("distill/recipe", "{\"stages\": [");

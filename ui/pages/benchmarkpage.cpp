@@ -14,6 +14,7 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QSettings>
 #include <QSplitter>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -133,7 +134,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_table = new BenchTable;
   // Time above memory over the same lengths, beside the setup; the table under both at the page's full
   // width (beside the plots at 1024 px it showed 7 of its 11 columns). A splitter gives it more room.
-  auto* plots = new QSplitter(Qt::Vertical);
+  auto* plots = m_plotSplit = new QSplitter(Qt::Vertical);
   plots->addWidget(m_latency);
   plots->addWidget(m_memory);
   plots->setChildrenCollapsible(false);
@@ -142,7 +143,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   topLayout->setContentsMargins(0, 0, 0, 0);
   topLayout->addWidget(ui::scrollable(setup));
   topLayout->addWidget(plots, 1);
-  auto* page = new QSplitter(Qt::Vertical);
+  auto* page = m_pageSplit = new QSplitter(Qt::Vertical);
   page->addWidget(top);
   page->addWidget(m_table);
   page->setStretchFactor(0, 3);
@@ -434,6 +435,17 @@ bool BenchmarkPage::exportTo(const QString& path, QString* error) {
   if (ok && !m_lastJson.isEmpty()) ok = ui::writeTextFile(stem + ".json", m_lastJson, error);
   setCompact(compact);
   return ok;
+}
+
+void BenchmarkPage::saveSettings(QSettings& settings) const {
+  settings.setValue("benchmark/pageSplit", m_pageSplit->saveState());
+  settings.setValue("benchmark/plotSplit", m_plotSplit->saveState());
+}
+
+void BenchmarkPage::restoreSettings(const QSettings& settings) {
+  // A missing or damaged entry leaves the default split (restoreState refuses what it cannot read).
+  m_pageSplit->restoreState(settings.value("benchmark/pageSplit").toByteArray());
+  m_plotSplit->restoreState(settings.value("benchmark/plotSplit").toByteArray());
 }
 
 QString BenchmarkPage::cliEquivalent() const {

@@ -19,6 +19,8 @@ class QCustomPlot;
 class QLineEdit;
 class QListWidget;
 class QPushButton;
+class QSettings;
+class QSplitter;
 class QSpinBox;
 
 class BenchmarkPage : public QWidget {
@@ -41,6 +43,10 @@ class BenchmarkPage : public QWidget {
   /// Draws a saved sweep (bench JSON) beside the live curves. False with a reason when unreadable.
   bool loadOverlay(const QString& path, QString* error);
   QString cliEquivalent() const;
+  /// The splitters' positions (table against plots, time against memory), remembered across starts.
+  void saveSettings(QSettings& settings) const;
+  void restoreSettings(const QSettings& settings);
+  QSplitter* pageSplitter() const { return m_pageSplit; }
   /// Writes both plots to STEM-latency.EXT and STEM-memory.EXT (the extension picks PNG, SVG or PDF),
   /// the live rows to STEM.csv and the last sweep's JSON to STEM.json. False with a reason on failure.
   bool exportTo(const QString& path, QString* error);
@@ -100,4 +106,6 @@ class BenchmarkPage : public QWidget {
   QCPItemText* m_memoryEmpty;
   QCustomPlot* m_memory;
   BenchTable* m_table;
+  QSplitter* m_pageSplit;
+  QSplitter* m_plotSplit;
 };
