@@ -86,7 +86,10 @@ int64_t ModelConfig::count(LayerKind k) const {
 }
 
 void ModelConfig::validate() const {
-  auto fail = [](const std::string& m) { throw ConfigError("invalid model config: " + m); };
+  auto fail = [](const std::string& m) {
+    throw ConfigError("invalid model config: " + m, "the sizes in config.json (or a recipe's architecture_overrides) "
+                      "must describe a model this engine can build");
+  };
   for (const StackConfig* s : {&he, &llm}) {
     const char* name = s == &he ? "embedding_config" : "llm_config";
     if (s->n_layers < 0 || s->hidden <= 0 || s->n_heads <= 0 || s->n_kv_heads <= 0 || s->intermediate <= 0)
@@ -94,6 +97,9 @@ void ModelConfig::validate() const {
     if (s->hidden % s->n_heads != 0) fail(std::string(name) + ": hidden_size not divisible by num_attention_heads");
     if (s->n_heads % s->n_kv_heads != 0)
       fail(std::string(name) + ": num_attention_heads not divisible by num_key_value_heads");
+    if ((s->hidden / s->n_heads) % 2 != 0)  // RoPE rotates channel pairs
+      fail(std::string(name) + ": the head size hidden_size / num_attention_heads = " +
+           std::to_string(s->hidden / s->n_heads) + " is odd (rotary embeddings need an even one)");
   }
   if (he.hidden != llm.hidden) fail("embedding and LLM hidden sizes differ");
   if (he.n_layers > 0 && (he.n_heads != llm.n_heads || he.n_kv_heads != llm.n_kv_heads))

@@ -21,6 +21,10 @@ c10::Device parse_device(const std::string& spec) {
     if (d.is_cuda() && !at::hasCUDA())
       throw InputError("device '" + spec + "' was asked for but this build or machine has no CUDA", "use --device cpu");
     if (!d.is_cpu() && !d.is_cuda()) throw InputError("device '" + spec + "' is not supported", "use cpu or cuda[:N]");
+    if (d.is_cuda() && d.has_index() && size_t(d.index()) >= at::getNumGPUs())
+      throw InputError("device '" + spec + "' does not exist: this machine has " + std::to_string(at::getNumGPUs()) +
+                           " CUDA device(s)",
+                       "use cuda:0 to cuda:" + std::to_string(int64_t(at::getNumGPUs()) - 1));
     return d;
   } catch (const c10::Error&) {
     throw InputError("cannot read device '" + spec + "'", "use auto, cpu, cuda or cuda:N");

@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <sstream>
+#include <type_traits>
 
 #include "runtime/errors.h"
 #include "train/recipe_validate.h"
@@ -14,13 +17,31 @@ using nlohmann::json;
 
 namespace {
 
+/// Whether `v` is an integer JSON number that fits T (T integral).
+template <class T>
+bool fits_integer(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
+  if (!v.is_number_integer()) return false;
+  const int64_t x = v.get<int64_t>();
+  return std::is_signed_v<T> ? x >= int64_t(std::numeric_limits<T>::min()) && x <= int64_t(std::numeric_limits<T>::max())
+                             : x >= 0;
+}
+
 template <class T>
 void read_field(const json& j, const char* key, T& out, const std::string& where) {
   if (!j.contains(key)) return;
+  const json& v = j.at(key);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // get<int64_t>() would truncate 2.5 to 2 and wrap 1e30: an integer field takes whole numbers only.
+    if (!fits_integer<T>(v))
+      throw ConfigError(where + ": field \"" + key + "\" must be a whole number" +
+                            (std::is_signed_v<T> ? "" : " >= 0") + ", got " + v.dump(),
+                        "write it without a fraction or exponent, e.g. \"" + std::string(key) + "\": 100");
+  }
   try {
-    out = j.at(key).get<T>();
+    out = v.get<T>();
   } catch (const json::exception&) {
-    throw ConfigError(where + ": field \"" + key + "\" has the wrong type (" + j.at(key).dump() + ")",
+    throw ConfigError(where + ": field \"" + key + "\" has the wrong type (" + v.dump() + ")",
                       "see examples/recipes/*.json for the expected form");
   }
 }
@@ -68,27 +89,53 @@ void check_keys(const json& j, const std::vector<std::string>& valid, const std:
   for (const auto& [k, v] : j.items()) check_key(k, valid, where);
 }
 
-/// Value ranges of one stage; `where` names it.
+std::string num(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+/// The largest batch and step count a recipe may ask for: far past any real run, and small enough
+/// that step x batch (the data order's counter) cannot overflow and one step's index list fits in memory.
+constexpr int64_t kMaxBatch = 65536;
+constexpr int64_t kMaxSteps = 1000000000;
+
+/// Value ranges of one stage; `sw` names it.
 void check_stage_values(const StageSettings& s, const std::string& sw) {
   auto finite = [&](double v, const char* name) {
-    if (!std::isfinite(v)) throw ConfigError(sw + ": " + name + " must be a finite number");
+    if (!std::isfinite(v)) throw ConfigError(sw + ": " + name + " must be a finite number, got " + num(v), "fix it in the recipe");
   };
   for (auto [v, n] : {std::pair{s.lr, "lr"}, {s.weight_decay, "weight_decay"}, {s.warmup, "warmup"},
                       {s.decay, "decay"}, {s.clip, "clip"}, {s.mse_factor, "mse_factor"},
                       {s.temperature, "temperature"}})
     finite(v, n);
-  if (s.steps <= 0 || s.batch <= 0 || s.lr <= 0 || s.temperature <= 0)
-    throw ConfigError(sw + ": steps, batch, lr and temperature must be positive");
-  if (s.micro_batch < 0) throw ConfigError(sw + ": micro_batch must be 0 (the whole batch at once) or positive");
+  if (s.steps < 1 || s.steps > kMaxSteps)
+    throw ConfigError(sw + ": steps must be 1 to " + std::to_string(kMaxSteps) + ", got " + std::to_string(s.steps),
+                      "the number of optimiser steps of this stage, e.g. \"steps\": 200");
+  if (s.batch < 1 || s.batch > kMaxBatch)
+    throw ConfigError(sw + ": batch must be 1 to " + std::to_string(kMaxBatch) + ", got " + std::to_string(s.batch),
+                      "examples per optimiser step; set \"micro_batch\" to split a large batch into passes that fit in memory");
+  if (s.lr <= 0) throw ConfigError(sw + ": lr must be positive, got " + num(s.lr), "the paper uses 1e-3 / 5e-4 / 5e-5 for stages 1 / 2 / 3");
+  if (s.temperature <= 0)
+    throw ConfigError(sw + ": temperature must be positive, got " + num(s.temperature), "1 is the plain KL of stage 3");
+  if (s.micro_batch < 0 || s.micro_batch > kMaxBatch)
+    throw ConfigError(sw + ": micro_batch must be 0 to " + std::to_string(kMaxBatch) + ", got " + std::to_string(s.micro_batch),
+                      "0 runs the whole batch in one pass; N splits it into passes of N examples");
   if (s.warmup < 0 || s.decay < 0 || s.warmup + s.decay > 1)
-    throw ConfigError(sw + ": warmup and decay are fractions of the steps that add up to at most 1");
-  if (s.clip < 0) throw ConfigError(sw + ": clip must be >= 0", "0 turns gradient clipping off; the paper uses 5.0");
+    throw ConfigError(sw + ": warmup and decay are fractions of the steps that add up to at most 1, got " + num(s.warmup) +
+                          " and " + num(s.decay),
+                      "e.g. \"warmup\": 0.1, \"decay\": 0.1");
+  if (s.clip < 0) throw ConfigError(sw + ": clip must be >= 0, got " + num(s.clip), "0 turns gradient clipping off; the paper uses 5.0");
   if (s.weight_decay < 0 || s.weight_decay > 1)
-    throw ConfigError(sw + ": weight_decay must lie in [0, 1]", "the paper uses 0.05");
-  if (s.mse_factor <= 0) throw ConfigError(sw + ": mse_factor must be positive", "the paper uses 1000");
+    throw ConfigError(sw + ": weight_decay must lie in [0, 1], got " + num(s.weight_decay), "the paper uses 0.05");
+  if (s.mse_factor <= 0) throw ConfigError(sw + ": mse_factor must be positive, got " + num(s.mse_factor), "the paper uses 1000");
   if (s.checkpoint_every < 0 || s.eval_every < 0)
-    throw ConfigError(sw + ": checkpoint_every and eval_every are step counts >= 0", "0 means at the end only");
-  if (s.eval_batches < 1) throw ConfigError(sw + ": eval_batches must be at least 1");
+    throw ConfigError(sw + ": checkpoint_every and eval_every are step counts >= 0, got " + std::to_string(s.checkpoint_every) +
+                          " and " + std::to_string(s.eval_every),
+                      "0 means at the end only");
+  if (s.eval_batches < 1)
+    throw ConfigError(sw + ": eval_batches must be at least 1, got " + std::to_string(s.eval_batches),
+                      "the number of eval batches per evaluation, e.g. 4");
 }
 
 }  // namespace
@@ -113,7 +160,7 @@ json Recipe::to_json() const {
 }
 
 Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
-  if (!j.is_object()) throw ConfigError("a recipe must be a JSON object");
+  if (!j.is_object()) throw ConfigError("a recipe must be a JSON object", "see examples/recipes/*.json");
   Recipe r;
   const std::string where = "recipe";
   check_keys(j, recipe_keys(), where);
@@ -140,11 +187,13 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     throw ConfigError("the recipe has no \"stages\" list", "add e.g. \"stages\": [{\"stage\": 1, \"steps\": 200}]");
   int previous = -1;
   for (const json& sj : j.at("stages")) {
-    if (!sj.is_object()) throw ConfigError("every entry of \"stages\" must be an object");
+    if (!sj.is_object())
+      throw ConfigError("every entry of \"stages\" must be an object, got " + sj.dump(), "e.g. {\"stage\": 1, \"steps\": 200}");
     check_keys(sj, stage_keys(), "recipe stage " + sj.value("stage", json("?")).dump());
     int stage = -1;
     read_field(sj, "stage", stage, where);
-    if (stage < 0 || stage > 3) throw ConfigError("stage must be 0 (teacher) or 1-3, got " + std::to_string(stage));
+    if (stage < 0 || stage > 3) throw ConfigError("stage must be 0 (teacher) or 1-3, got " + std::to_string(stage),
+                        "1-3 are the distillation stages (mmmamba distill), 0 is teacher training (mmmamba train-teacher)");
     const std::string sw = "recipe stage " + std::to_string(stage);
     StageSettings s = paper_stage(stage, 100);
     read_field(sj, "steps", s.steps, sw);
@@ -170,14 +219,20 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     check_stage_values(s, sw);
     if (stage <= previous)
       throw ConfigError("recipe stages must be in increasing order (stage " + std::to_string(stage) + " after " +
-                        std::to_string(previous) + ")");
+                            std::to_string(previous) + ")",
+                        "list each stage once, e.g. stages 1, 2, 3");
     if (stage == 0 && j.at("stages").size() != 1)
-      throw ConfigError("a teacher-training recipe has exactly one stage, stage 0");
+      throw ConfigError("a teacher-training recipe has exactly one stage, stage 0",
+                        "distil with a separate recipe once the teacher is trained");
     previous = stage;
     r.stages.push_back(s);
   }
-  if (r.max_length <= 0) throw ConfigError("max_length must be positive");
-  if (r.threads < 0 || r.threads > 4096) throw ConfigError("threads must be 0 (the machine's choice) to 4096");
+  if (r.max_length <= 0)
+    throw ConfigError("max_length must be positive, got " + std::to_string(r.max_length),
+                      "the longest conversation in tokens that is trained on, e.g. 2048");
+  if (r.threads < 0 || r.threads > 4096)
+    throw ConfigError("threads must be 0 (the machine's choice) to 4096, got " + std::to_string(r.threads),
+                      "0 lets the engine choose; N uses N CPU threads");
   if (r.zero != 0 && r.zero != 1)
     throw ConfigError("zero must be 0 or 1, got " + std::to_string(r.zero), "1 shards the AdamW state over the ranks (ZeRO-1)");
   return r;
@@ -209,7 +264,7 @@ void apply_override(json& j, const std::string& kv) {
   }
   const std::string stage = key.substr(0, dot), field = key.substr(dot + 1);
   if (stage.rfind("stage", 0) != 0 || stage.size() != 6 || stage[5] < '0' || stage[5] > '3')
-    throw ConfigError("override '" + kv + "': use stageN.field (N = 0-3) for stage settings");
+    throw ConfigError("override '" + kv + "': use stageN.field (N = 0-3) for stage settings", "e.g. --set stage1.steps=50");
   check_key(field, stage_keys(), "--set " + kv);
   const int n = stage[5] - '0';
   for (json& sj : j["stages"])
@@ -219,7 +274,8 @@ void apply_override(json& j, const std::string& kv) {
       sj[field] = value;
       return;
     }
-  throw ConfigError("override '" + kv + "': the recipe has no stage " + std::to_string(n));
+  throw ConfigError("override '" + kv + "': the recipe has no stage " + std::to_string(n),
+                    "--set changes a stage the recipe lists; add the stage to the recipe file first");
 }
 
 }  // namespace
@@ -231,7 +287,7 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
   try {
     j = json::parse(in);
   } catch (const json::exception& e) {
-    throw ConfigError("recipe " + path + " is not valid JSON: " + e.what());
+    throw ConfigError("recipe " + path + " is not valid JSON: " + e.what(), "fix the JSON syntax at the byte the message names");
   }
   try {
     for (const std::string& o : overrides) apply_override(j, o);

@@ -5,6 +5,7 @@
 
 #include "config/layer_plan.h"
 #include "io/safetensors.h"
+#include "runtime/device.h"
 #include "runtime/errors.h"
 #include "seeding/seed_student.h"
 
@@ -39,8 +40,8 @@ void require_file(const std::string& path, const std::string& field, const std::
 void require_checkpoint(const std::string& dir, const std::string& field) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw InputError("recipe " + field + ": no checkpoint directory at " + dir, "check the path (relative paths are "
-                     "relative to the recipe file)");
+    throw InputError("recipe " + field + ": no checkpoint directory at " + dir,
+                     "check the path (paths in a recipe file are relative to its folder, --set paths to the current one)");
   if (!fs::is_regular_file(fs::path(dir) / "config.json", ec))
     throw InputError("recipe " + field + ": " + dir + " has no config.json, so it is not a checkpoint",
                      "name a checkpoint directory (mmmamba create / seed / a run's ckpt-*)");
@@ -58,7 +59,7 @@ struct OverrideSpec {
 };
 constexpr OverrideSpec kOverrides[] = {{"hidden", 1 << 16},     {"heads", 1024},       {"kv_heads", 1024},
                                        {"intermediate", 1 << 18}, {"he_layers", 1024},  {"llm_layers", 1024},
-                                       {"image_size", 4480},     {"chunk_size", 4096}, {"max_tiles", 40}};
+                                       {"image_size", 4088},     {"chunk_size", 4096}, {"max_tiles", 40}};
 
 }  // namespace
 
@@ -115,19 +116,32 @@ ModelConfig teacher_architecture(const std::string& preset, const json& override
                           ") is not divisible by kv_heads (" + std::to_string(cfg.llm.n_kv_heads) + ")",
                       "choose kv_heads that divide heads");
   cfg.he.head_dim = cfg.llm.head_dim = cfg.llm.hidden / cfg.llm.n_heads;
-  if (cfg.llm.n_layers + cfg.he.n_layers < 1) throw ConfigError("architecture_overrides: the model has no layers");
+  if (cfg.llm.n_layers + cfg.he.n_layers < 1)
+    throw ConfigError("architecture_overrides: the model has no layers", "set llm_layers (or he_layers) to at least 1");
   cfg.layer_kinds.assign(size_t(cfg.n_layers()), LayerKind::attention);
+  try {
+    cfg.validate();
+  } catch (const ConfigError& e) {  // what the overrides made of the preset, named as overrides
+    throw ConfigError("architecture_overrides: " + std::string(e.what()), "change the overrides so that they describe "
+                      "a buildable model");
+  }
   return cfg;
 }
 
 std::vector<std::string> validate_recipe(const Recipe& r) {
   std::vector<std::string> warnings;
-  if (r.stages.empty()) throw ConfigError("the recipe has no stages");
+  if (r.stages.empty()) throw ConfigError("the recipe has no stages", "add e.g. \"stages\": [{\"stage\": 1, \"steps\": 200}]");
   parse_seed_init(r.init);
   require_file(r.train_data, "train_data", "make scene data with: mmmamba make-data --out DIR --split train");
   if (!r.eval_data.empty()) require_file(r.eval_data, "eval_data", "make it with: mmmamba make-data --split val");
-  if (r.threads < 0 || r.threads > 4096) throw ConfigError("\"threads\" must be 0 (the machine's choice) to 4096");
+  if (r.threads < 0 || r.threads > 4096)
+    throw ConfigError("\"threads\" must be 0 (the machine's choice) to 4096", "0 lets the engine choose");
   if (r.device.empty()) throw ConfigError("\"device\" is empty", "use cpu or cuda[:N]");
+  try {  // here, not when the stage starts: a device this machine lacks must not leave a run behind
+    (void)parse_device(r.device);
+  } catch (const Error& e) {
+    throw ConfigError("recipe \"device\": " + std::string(e.what()), "set \"device\" to cpu or cuda[:N] in the recipe, or --set device=cpu");
+  }
   if (r.zero != 0 && r.zero != 1)
     throw ConfigError("\"zero\" must be 0 or 1, got " + std::to_string(r.zero),
                       "1 shards the AdamW state over the ranks of a data-parallel run (ZeRO-1)");
@@ -145,7 +159,7 @@ std::vector<std::string> validate_recipe(const Recipe& r) {
                           "continue training a teacher, or distil a student with mmmamba distill");
     } else {
       if (r.architecture.empty()) throw ConfigError("the recipe names no \"architecture\"", "e.g. \"demo\" or \"tiny\"");
-      teacher_architecture(r.architecture, r.architecture_overrides).validate();
+      (void)teacher_architecture(r.architecture, r.architecture_overrides);  // validated there
     }
     if (r.tokenizer.empty())
       throw ConfigError("the recipe names no \"tokenizer\" directory", "make one with: mmmamba make-data --tokenizer DIR");

@@ -446,7 +446,19 @@ class TestTrain : public QObject {
     Recipe no_data = recipe({stage(1, 2, 1e-2)});
     no_data.train_data = path("missing.jsonl");
     QVERIFY_EXCEPTION_THROWN(run(no_data, path("v-data")), InputError);
-    for (const char* d : {"v-from", "v-plan", "v-data"}) {
+    // A device this machine cannot use is found here too, not when stage 1 starts (it used to leave a
+    // recipe.json that only --resume, with the same bad device, would accept).
+    for (const char* device : {"banana", "cuda:-1", "tpu"}) {
+      Recipe bad_device = recipe({stage(1, 2, 1e-2)});
+      bad_device.device = device;
+      try {
+        run(bad_device, path("v-device"));
+        QFAIL(device);
+      } catch (const ConfigError& e) {
+        QVERIFY2(std::string(e.what()).find("device") != std::string::npos && !e.hint().empty(), e.what());
+      }
+    }
+    for (const char* d : {"v-from", "v-plan", "v-data", "v-device"}) {
       QVERIFY2(!fs::exists(path(d) + "/metrics.jsonl") && !fs::exists(path(d) + "/stage1"), d);
       QVERIFY2(!fs::exists(path(d) + "/recipe.json"), d);  // a corrected recipe can start there
     }
@@ -484,21 +496,36 @@ class TestTrain : public QObject {
         QVERIFY2(std::string(e.what()).find(std::string("did you mean \"") + near + "\"") != std::string::npos, e.what());
       }
     }
+    // Every range error names the field and carries a HINT; whole-number fields refuse fractions
+    // (2.5 steps used to train 2) and values past any real run (a batch of 1e12 used to be killed for memory).
     for (const auto& [key, value] : {std::pair{"clip", json(-1)}, {"weight_decay", json(2)}, {"mse_factor", json(0)},
-                                     {"checkpoint_every", json(-1)}, {"eval_every", json(-5)}, {"eval_batches", json(0)}}) {
+                                     {"checkpoint_every", json(-1)}, {"eval_every", json(-5)}, {"eval_batches", json(0)},
+                                     {"steps", json(0)}, {"steps", json(2.5)}, {"steps", json(int64_t(1) << 40)},
+                                     {"batch", json(int64_t(1) << 40)}, {"batch", json(1e12)}, {"micro_batch", json(-1)},
+                                     {"lr", json(-1e-3)}, {"temperature", json(0)}, {"warmup", json(0.8)},
+                                     {"stage", json(1.5)}, {"stage", json(7)}}) {
       j = base;
       j["stages"][0][key] = value;
-      QVERIFY2(message(j).find(key) != std::string::npos, (std::string(key) + ": " + message(j)).c_str());
+      if (std::string(key) == "warmup") j["stages"][0]["decay"] = 0.5;
+      const std::string m = message(j);
+      QVERIFY2(m.find(key) != std::string::npos && m.find("\nHINT: ") != std::string::npos, (std::string(key) + ": " + m).c_str());
     }
-    j = base;
-    j["threads"] = -1;
-    QVERIFY2(message(j).find("threads") != std::string::npos, message(j).c_str());
+    for (const auto& [key, value] : {std::pair{"threads", json(-1)}, {"threads", json(2.5)}, {"seed", json(-1)},
+                                     {"max_length", json(0)}, {"max_length", json(1e3)}, {"zero", json(3)}}) {
+      j = base;
+      j[key] = value;
+      const std::string m = message(j);
+      QVERIFY2(m.find(key) != std::string::npos && m.find("\nHINT: ") != std::string::npos, (std::string(key) + ": " + m).c_str());
+    }
   }
 
   // "heads": 0 used to divide by zero (SIGFPE) before the config was checked.
   void teacherOverridesAreCheckedBeforeArithmetic() {
+    // An odd head size (hidden 6 over 2 heads) used to start training and fail in RoPE with a shape
+    // error; an image_size past the tile limit used to fail only when the data was read.
     for (const json& o : {json{{"heads", 0}}, json{{"hidden", 63}}, json{{"heads", 2.5}}, json{{"head", 2}},
-                          json{{"kv_heads", 3}}, json{{"llm_layers", -1}}}) {
+                          json{{"kv_heads", 3}}, json{{"llm_layers", -1}}, json{{"hidden", 6}, {"heads", 2}, {"kv_heads", 1}},
+                          json{{"image_size", 4480}}, json{{"image_size", 30}}}) {
       Recipe r;
       r.architecture = "micro";
       r.architecture_overrides = o;
