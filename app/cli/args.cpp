@@ -93,7 +93,8 @@ long long Args::get_int(const std::string& name) const {
     if (used == v.size()) return x;
   } catch (const std::exception&) {
   }
-  throw InputError("mmmamba " + command_ + ": --" + name + " expects an integer, got '" + v + "'");
+  throw InputError("mmmamba " + command_ + ": --" + name + " expects an integer, got '" + v + "'",
+                   "write a whole number without a fraction or exponent, e.g. --" + name + " 100");
 }
 
 double Args::get_double(const std::string& name) const {

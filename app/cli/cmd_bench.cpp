@@ -78,6 +78,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   BenchOptions o;
   const auto labels = args.all("label");
   if (!labels.empty() && labels.size() != args.positionals().size()) throw InputError("give one --label per checkpoint");
+  check_result_files(args, args.positionals());
   const auto plans = split_list(args.get("plans"));
   if (plans.empty()) throw InputError("--plans is empty", "e.g. --plans teacher,linear,hybrid");
   for (size_t i = 0; i < args.positionals().size(); ++i) {

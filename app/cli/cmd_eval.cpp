@@ -64,6 +64,10 @@ int cmd_eval(const std::vector<std::string>& argv) {
   o.limit = args.get_int("limit");
   o.max_new_tokens = args.get_int("max-new-tokens");
   o.device = args.get("device");
+  std::vector<std::string> sources = o.checkpoints;
+  sources.push_back(o.data);
+  for (const std::string& r : args.all("run")) sources.push_back(r);
+  check_result_files(args, sources);  // now, not after the evaluation
   const auto results = run_on_engine<std::vector<EvalResult>>([&](JobContext& ctx) { return evaluate(o, ctx); });
   write_outputs(results, args);
   return 0;
@@ -88,6 +92,9 @@ int cmd_ablate(const std::vector<std::string>& argv) {
   EvalOptions o;
   o.data = args.get("data");
   o.limit = args.get_int("limit");
+  std::vector<std::string> sources = args.positionals();
+  sources.push_back(o.data);
+  check_result_files(args, sources);
   // Every recipe first: two with one name would share a run directory.
   std::vector<std::pair<std::string, Recipe>> recipes;
   std::vector<std::string> failed;
@@ -97,7 +104,7 @@ int cmd_ablate(const std::vector<std::string>& argv) {
       recipes.emplace_back(path, load_recipe(path, args.all("set")));
     } catch (const Error& e) {
       std::fprintf(stderr, "error: %s\n", e.full_message().c_str());
-      failed.push_back(path + ": " + e.what());
+      failed.push_back(e.what());  // load_recipe's message starts with the path
       continue;
     }
     const std::string& name = recipes.back().second.name;

@@ -5,6 +5,7 @@
 #include "cli/common.h"
 #include "generate/generator.h"
 #include "image/model_tiles.h"
+#include "io/output_target.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "text/chat_template.h"
@@ -57,8 +58,10 @@ int cmd_logits(const std::vector<std::string>& argv) {
   const std::string dir = args.positional(0, "checkpoint directory");
   if (args.has("text") == args.has("ids")) throw InputError("logits needs exactly one of --text and --ids");
   if (!args.has("out")) throw InputError("logits needs --out FILE.safetensors");
-  const std::string out = args.get("out");
   const auto images = args.all("image");
+  std::vector<std::string> sources = images;
+  sources.push_back(dir);
+  const std::string out = check_output_file(args.get("out"), sources);  // never into the model's own files
   run_on_engine<int>([&](JobContext& ctx) {
     auto model = load_model(dir, args.get("device"), args.get("dtype"));
     const ModelConfig& cfg = model->config();

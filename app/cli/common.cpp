@@ -10,7 +10,7 @@
 
 #include "cli/progress.h"
 #include "io/checkpoint.h"
-#include "runtime/device.h"
+#include "io/output_target.h"
 #include "runtime/device.h"
 
 namespace mm::cli {
@@ -18,6 +18,7 @@ namespace {
 
 std::atomic<int> g_interrupts{0};
 std::atomic<bool> g_job_running{false};
+std::atomic<int> g_signal{0};  // the first stop signal, for the message
 
 // SIGINT (Ctrl-C), SIGTERM (schedulers, kill) and SIGHUP (logout) all stop the running job the same
 // way: it writes a checkpoint and ends resumably. A second signal leaves at once; SIGTERM or SIGHUP
@@ -25,6 +26,7 @@ std::atomic<bool> g_job_running{false};
 void on_stop_signal(int sig) {
   if (sig != SIGINT && !g_job_running.load()) _exit(128 + sig);
   if (g_interrupts.fetch_add(1) >= 1) _exit(128 + sig);
+  g_signal = sig;
 }
 
 }  // namespace
@@ -55,7 +57,9 @@ void run_job_blocking(JobQueue& q, const std::function<uint64_t(JobQueue&)>& sub
   bool cancelled = false;
   while (!done) {
     if (!cancelled && g_interrupts.load() > 0) {
-      std::fprintf(stderr, "\ninterrupted: stopping (Ctrl-C again to quit at once)\n");
+      const int sig = g_signal.load();
+      std::fprintf(stderr, "\ninterrupted (%s): stopping (a second signal quits at once)\n",
+                   sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "Ctrl-C");
       q.cancel(id);
       cancelled = true;
     }
@@ -77,6 +81,11 @@ std::unique_ptr<VlmModel> load_model(const std::string& dir, const std::string& 
   auto model = std::make_unique<VlmModel>(std::move(ck.config), std::move(ck.weights));
   if (!dev.is_cpu()) model->to(dev, dt);
   return model;
+}
+
+void check_result_files(const Args& args, const std::vector<std::string>& sources) {
+  for (const char* k : {"json", "csv"})
+    if (args.has(k)) (void)check_output_file(args.get(k), sources);
 }
 
 std::string format_bytes(double b) {

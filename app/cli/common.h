@@ -48,6 +48,9 @@ T run_on_engine(std::function<T(JobContext&)> fn, std::function<void(const Token
 std::unique_ptr<VlmModel> load_model(const std::string& dir, const std::string& device, const std::string& dtype);
 
 /// Human-readable sizes: "1.2 GiB", "3.4 M".
+/// Checks --json and --csv (when given) with check_output_file against `sources`, before any work.
+void check_result_files(const Args& args, const std::vector<std::string>& sources);
+
 std::string format_bytes(double bytes);
 std::string format_count(double n);
 

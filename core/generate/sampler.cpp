@@ -14,7 +14,7 @@ void validate(const SamplingOptions& o) {
   if (!(o.top_p > 0 && o.top_p <= 1)) throw InputError("top-p must be in (0, 1]", "use 1 to turn it off");
   if (!(o.repetition_penalty > 0) || !std::isfinite(o.repetition_penalty))
     throw InputError("repetition penalty must be a finite number > 0", "use 1 to turn it off");
-  if (o.max_new_tokens < 0) throw InputError("max new tokens must be >= 0");
+  if (o.max_new_tokens < 0) throw InputError("max new tokens must be >= 0", "the most tokens one reply may have, e.g. 256");
   if (o.prefill_chunk < 1) throw InputError("prefill chunk must be >= 1");
 }
 

@@ -59,4 +59,26 @@ std::string check_output_dir(const std::string& out, const std::vector<std::stri
   return target.string();
 }
 
+std::string check_output_file(const std::string& out, const std::vector<std::string>& sources) {
+  if (out.empty()) throw ConfigError("no output file given", "name one, e.g. --out result.safetensors");
+  std::error_code ec;
+  if (out.back() == '/' || fs::is_directory(out, ec))
+    throw ConfigError("the output " + out + " is a directory, not a file", "name a file, e.g. " +
+                          (fs::path(out) / "out").lexically_normal().string());
+  const fs::path target = normalised(out);
+  for (const std::string& s : sources) {
+    if (s.empty()) continue;
+    const fs::path src = normalised(s);
+    if (within(target, src))
+      throw ConfigError("the output " + target.string() + (src == target ? " is the input " : " lies inside the input ") +
+                            src.string() + ", which writing it would damage",
+                        "write it somewhere outside the input");
+  }
+  if (is_our_checkpoint(target.parent_path()))
+    throw ConfigError("the output " + target.string() + " would be written into the checkpoint directory " +
+                          target.parent_path().string() + ", whose files belong to the checkpoint",
+                      "write it somewhere outside the checkpoint directory");
+  return target.string();
+}
+
 }  // namespace mm

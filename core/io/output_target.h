@@ -13,4 +13,10 @@ namespace mm {
 /// config.json and model safetensors.
 std::string check_output_dir(const std::string& out, const std::vector<std::string>& sources = {});
 
+/// The normalised absolute path of an output file (logits, JSON, CSV). ConfigError with a hint when it
+/// ends in '/' or is an existing directory; when it is one of `sources` or lies inside a source
+/// directory; or when it would be written into one of our checkpoint directories (whose files belong
+/// to the checkpoint: logits --out MODEL/model.safetensors would replace the weights).
+std::string check_output_file(const std::string& out, const std::vector<std::string>& sources = {});
+
 }  // namespace mm

@@ -244,6 +244,17 @@ class TestCli : public QObject {
     r = mmmamba({"export", path("teacher"), "--out", path("teacher") + "/", "--dtype", "bf16"});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("source itself"), qPrintable(r.err));
+    // Output files too: logits --out MODEL/model.safetensors used to replace the model's weights with logits.
+    r = mmmamba({"logits", path("teacher"), "--ids", "1,2,3", "--out", path("teacher/model.safetensors")});
+    QVERIFY2(r.code == 1 && r.err.contains("inside the input") && r.err.contains("HINT"), qPrintable(r.err));
+    r = mmmamba({"logits", path("student"), "--ids", "1,2,3", "--out", path("teacher/logits.safetensors")});
+    QVERIFY2(r.code == 1 && r.err.contains("into the checkpoint directory"), qPrintable(r.err));
+    r = mmmamba({"logits", path("teacher"), "--ids", "1,2,3", "--out", path("logits-dir") + "/"});
+    QVERIFY2(r.code == 1 && r.err.contains("is a directory"), qPrintable(r.err));
+    write_text(path("held-out.jsonl"), tiny_jsonl());
+    r = mmmamba({"eval", "--data", path("held-out.jsonl"), path("teacher"), "--json", path("held-out.jsonl")});
+    QVERIFY2(r.code == 1 && r.err.contains("is the input"), qPrintable(r.err));
+    QVERIFY(!QFile::exists(path("teacher/logits.safetensors")));
     QCOMPARE(QString::number(QFileInfo(path("teacher/model.safetensors")).size()), before);  // still the f32 original
     QVERIFY(mmmamba({"info", path("teacher"), "--check"}).code == 0);
 
@@ -334,6 +345,7 @@ class TestCli : public QObject {
     const QString run = path("run-term");
     Run r = stop_training_with({"distill", "--recipe", path("long.json"), "--run", run}, run, 2, SIGTERM);
     QVERIFY2(r.code == 130, qPrintable(QString::number(r.code) + " " + r.err));
+    QVERIFY2(r.err.contains("interrupted (SIGTERM)"), qPrintable(r.err));  // it names the signal, not Ctrl-C
     QVERIFY2(r.err.contains("--resume"), qPrintable(r.err));
     QFile latest(run + "/stage1/latest");
     QVERIFY(latest.open(QIODevice::ReadOnly));
