@@ -73,10 +73,15 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
   g.stats.prefill_seconds = seconds_since(t0);
   const auto t1 = std::chrono::steady_clock::now();
   g.stats.stop_reason = "max_tokens";
+  const int64_t positions = max_sequence_length(model.config());
   for (int64_t step = 0; step < opts.max_new_tokens; ++step) {
     if (step > 0) {
       if (cancel && cancel->cancelled()) {
         g.stats.stop_reason = "cancelled";
+        break;
+      }
+      if (cache.seq_len >= positions) {  // the next token would sit past the positions the config declares
+        g.stats.stop_reason = "max_positions";
         break;
       }
       logits = decode_step(model, cache, g.last_token);

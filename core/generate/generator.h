@@ -21,7 +21,7 @@ struct GenerationStats {
   double decode_seconds = 0;
   double time_to_first_token = 0;  ///< prefill + first sample
   int64_t cache_bytes = 0;         ///< after the reply
-  std::string stop_reason;         ///< "stop_token", "max_tokens" or "cancelled"
+  std::string stop_reason;         ///< "stop_token", "max_tokens", "max_positions" (the config's last position) or "cancelled"
   double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_steps / decode_seconds : 0; }
 };
 
@@ -49,8 +49,8 @@ at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& i
 /// small model's step runs on one thread (runtime/device.h: decode_step_threads).
 at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token);
 
-/// Prefills the prompt then decodes until a stop id, max_new_tokens or cancellation (which ends the
-/// reply early, not with an error). on_token is called for every reply token.
+/// Prefills the prompt then decodes until a stop id, max_new_tokens, the last position the config
+/// declares (max_sequence_length: never past it) or cancellation (which ends the reply early, not with an error). on_token is called for every reply token.
 Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,
                     const SamplingOptions& opts, const std::function<void(int64_t)>& on_token,
                     const CancelToken* cancel = nullptr);

@@ -185,6 +185,22 @@ class TestChat : public QObject {
     QCOMPARE(s.ask("Is there a red circle?", {}, {}, greedy(2), ctx).generation.ids.size(), size_t(2));
   }
 
+  // A reply never runs past the last position the config declares (it used to decode on, with RoPE
+  // past its trained range): it stops there with stop_reason max_positions.
+  void repliesStopAtTheMaximumPosition() {
+    ModelConfig small = cfg_;
+    small.he.max_position_embeddings = small.llm.max_position_embeddings = 12;
+    const VlmModel model(small, random_weights(small, 3, 0.1));
+    const at::Tensor ids = at::arange(1, 10, at::kLong).view({1, -1});  // (1, 9): positions 0-8
+    ModelCache cache(model.config(), 1, model.options());
+    const Generation g = generate(model, cache, ids, at::Tensor(), greedy(20), {});
+    QCOMPARE(g.stats.stop_reason, std::string("max_positions"));
+    QCOMPARE(g.ids.size(), size_t(4));  // sampled at positions 8, 9, 10, 11
+    QCOMPARE(cache.seq_len, int64_t(12));
+    ModelCache roomy(model.config(), 1, model.options());
+    QCOMPARE(generate(model, roomy, ids, at::Tensor(), greedy(2), {}).stats.stop_reason, std::string("max_tokens"));
+  }
+
   void imagesAreExpandedAndSeen() {
     // A 2:1 image of two colours -> a 2x1 grid + thumbnail = 3 tiles of 56 px.
     std::vector<uint8_t> rgb(112 * 56 * 3);

@@ -129,7 +129,10 @@ void ConversationView::finishReply(const ChatReplyInfo& r) {
                 .arg(r.newTokens == 1 ? tr("1 token") : tr("%1 tokens").arg(r.newTokens))
                 .arg(r.promptTokens)
                 .arg(cache)
-                .arg(r.stopReason == "cancelled" ? tr(" · stopped") : r.stopReason == "max_tokens" ? tr(" · length limit") : "");
+                .arg(r.stopReason == "cancelled"       ? tr(" · stopped")
+                     : r.stopReason == "max_tokens"    ? tr(" · length limit")
+                     : r.stopReason == "max_positions" ? tr(" · the model's context is full")
+                                                       : "");
   replyChanged();
 }
 
