@@ -87,6 +87,7 @@ class TestStudio : public QObject {
   EngineController* m_engine = nullptr;
 
   QString path(const char* name) const { return m_dir.filePath(name); }
+  QString path(const QString& name) const { return m_dir.filePath(name); }
 
  private slots:
   void initTestCase() {
@@ -314,6 +315,59 @@ class TestStudio : public QObject {
     QTRY_VERIFY(page.findChild<QMessageBox*>("errorBox") != nullptr);
     QVERIFY(page.findChild<QMessageBox*>("errorBox")->informativeText().contains("HINT"));
     QVERIFY(!QFileInfo::exists(path("bad-plan-run")));  // nothing was written
+  }
+
+  // Issue 10: Start runs the engine's whole-recipe check (a typo'd key, missing data, a bad "from"),
+  // writes nothing when it fails, and shows the run's warnings (records left out) on the page.
+  void startValidatesTheRecipeAndShowsItsWarnings() {
+    const json good = {{"name", "ui-check"}, {"teacher", m_teacher.toStdString()}, {"plan", "interval:3"},
+                       {"train_data", path("long-train.jsonl").toStdString()}, {"seed", 1}, {"max_length", 100},
+                       {"stages", {{{"stage", 1}, {"steps", 1}, {"lr", 0.01}, {"batch", 2}}}}};
+    writeData(path("long-train.jsonl").toStdString(), 6, 0);
+    std::string words;
+    for (int i = 0; i < 120; ++i) words += "red circle ";
+    std::ofstream(path("long-train.jsonl").toStdString(), std::ios::app)
+        << json{{"id", "too-long"}, {"conversations", {{{"from", "human"}, {"value", words}}, {{"from", "gpt"}, {"value", "yes"}}}}}.dump()
+        << "\n";
+    struct Bad {
+      json recipe;
+      const char* says;
+    };
+    std::vector<Bad> bad = {{good, "did you mean \"steps\""}, {good, "no file at"}, {good, "no checkpoint directory"}};
+    bad[0].recipe["stages"][0]["step"] = 3;  // a typo the editor does not show, kept from the loaded file
+    bad[1].recipe["train_data"] = path("no-such.jsonl").toStdString();
+    bad[2].recipe["stages"][0]["stage"] = 2;
+    bad[2].recipe["stages"][0]["from"] = path("no-such-checkpoint").toStdString();
+    for (size_t i = 0; i < bad.size(); ++i) {
+      DistillPage page(m_engine);
+      const QString file = path(QString("bad-recipe-%1.json").arg(i));
+      std::ofstream(file.toStdString()) << bad[i].recipe.dump();
+      QString error;
+      QVERIFY2(page.loadRecipe(file, &error), qPrintable(error));
+      const QString run = path(QString("bad-recipe-run-%1").arg(i));
+      page.setRunDirectory(run);
+      page.start();
+      QVERIFY(!page.running());
+      QTRY_VERIFY(page.findChild<QMessageBox*>("errorBox") != nullptr);
+      const QMessageBox* box = page.findChild<QMessageBox*>("errorBox");
+      const QString text = box->text() + "\n" + box->informativeText();
+      QVERIFY2(text.contains(bad[i].says) && text.contains("HINT"), qPrintable(text));
+      QVERIFY2(!QFileInfo::exists(run), qPrintable(run));  // nothing was written
+    }
+    DistillPage page(m_engine);
+    const QString file = path("long-recipe.json");
+    std::ofstream(file.toStdString()) << good.dump();
+    QString error;
+    QVERIFY2(page.loadRecipe(file, &error), qPrintable(error));
+    page.setRunDirectory(path("long-run"));
+    QSignalSpy stopped(&page, &DistillPage::runStopped);
+    page.start();
+    QVERIFY(page.running());
+    QVERIFY(stopped.wait(60000));
+    QVERIFY2(page.warningsLabel()->isVisibleTo(&page) &&
+                 page.warningsLabel()->text().contains("1 of 7 records are longer than max_length 100") &&
+                 page.warningsLabel()->text().contains("too-long"),
+             qPrintable(page.warningsLabel()->text()));
   }
 
   void generatedSceneDataFillsTheRecipeAndSaysSo() {

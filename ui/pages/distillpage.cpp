@@ -79,6 +79,11 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   m_progress->setToolTip(tr("Steps done over all the recipe's stages"));
   m_status = new QLabel(tr("No run yet. Choose a teacher, data and a run directory, then Start."));
   m_status->setWordWrap(true);
+  m_warnings = new QLabel;
+  m_warnings->setObjectName("runWarnings");
+  m_warnings->setWordWrap(true);
+  m_warnings->setStyleSheet("color: #a60");
+  m_warnings->hide();
   m_loss = new LossPlot;
   m_layers = new LayerLossPlot;
   m_smoothing = new QSlider(Qt::Horizontal);
@@ -123,6 +128,7 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   plots->setSizes({1000, 1000});  // an even split at any size (the size hints alone favour the layer plots)
   auto* right = new QVBoxLayout;
   right->addWidget(m_status);
+  right->addWidget(m_warnings);
   right->addWidget(m_progress);
   right->addLayout(plotBar);
   right->addWidget(plots, 1);
@@ -155,6 +161,9 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
     m_runStage = qs(s.stage);
     m_status->setText(s.finished ? tr("%1 finished. %2").arg(m_runStage, qs(s.message))
                                  : tr("%1 started. %2").arg(m_runStage, qs(s.message)));
+  });
+  connect(engine, &EngineController::logged, this, [this](quint64 id, const QString& text) {
+    if (id == m_runJob && text.startsWith("warning: ")) addRunWarning(text.mid(9));  // records left out, ...
   });
   connect(engine, &EngineController::checkpointWritten, this, [this](quint64 id, const mm::CheckpointEvent& c) {
     if (id != m_runJob) return;
@@ -232,12 +241,17 @@ void DistillPage::start() {
   rememberStageSteps(r);
   req.recipeJson = QString::fromStdString(r.dump());
   req.recipeBase = m_recipeBase.isEmpty() ? QDir::currentPath() : m_recipeBase;
+  std::vector<std::string> warnings;
   try {  // the engine's check of the whole recipe, as mmmamba distill runs it, before anything starts
-    mm::validate_recipe(mm::Recipe::from_json(r, req.recipeBase.toStdString()));
+    warnings = mm::validate_recipe(mm::Recipe::from_json(r, req.recipeBase.toStdString()));
   } catch (const mm::Error& e) {
     ui::showError(this, tr("The recipe is not valid"), QString::fromStdString(e.full_message()));
     return;
   }
+  m_runWarnings.clear();
+  m_warnings->clear();
+  m_warnings->hide();
+  for (const std::string& w : warnings) addRunWarning(QString::fromStdString(w));
   m_loss->clearAll();
   m_layers->clearAll();
   m_checkpoints.clear();
@@ -254,6 +268,13 @@ void DistillPage::start() {
   setRunning(true);
 }
 
+void DistillPage::addRunWarning(const QString& warning) {
+  if (m_runWarnings.contains(warning)) return;  // the engine logs the recipe check's warnings again
+  m_runWarnings << warning;
+  m_warnings->setText("⚠ " + m_runWarnings.join("\n⚠ "));
+  m_warnings->show();
+}
+
 void DistillPage::resumeRun() {
   if (running()) return;
   const QString dir = m_runDir->text().trimmed();
@@ -266,6 +287,8 @@ void DistillPage::resumeRun() {
   req.runDir = dir;
   req.resume = true;
   req.workers = m_workers->value();  // the checkpoint resumes on any number of workers
+  m_runWarnings.clear();
+  m_warnings->hide();
   m_runJob = m_engine->startRun(req);
   m_status->setText(tr("Resuming from the last checkpoint…"));
   setRunning(true);

@@ -73,6 +73,8 @@ class DistillPage : public QWidget {
   QTableWidget* stageTable() const { return m_stages; }
   QTableWidget* evalTable() const { return m_eval; }
   QLabel* statusLabel() const { return m_status; }
+  /// The current run's warnings: the recipe check's and the engine's (records left out, ...).
+  QLabel* warningsLabel() const { return m_warnings; }
   QComboBox* planField() const { return m_plan; }
   QLabel* planCheck() const { return m_planCheck; }
 
@@ -89,6 +91,7 @@ class DistillPage : public QWidget {
   void onMetric(const mm::MetricEvent& m);
   void setRunning(bool running);
   /// Steps per stage of the run being shown, for progress and ETA.
+  void addRunWarning(const QString& warning);
   void rememberStageSteps(const nlohmann::json& recipe);
   /// "stage1" -> mse_factor for every stage of a recipe (the default where it names none).
   static QMap<QString, double> mseFactors(const nlohmann::json& recipe);
@@ -127,6 +130,8 @@ class DistillPage : public QWidget {
   QSpinBox* m_workers;
   QProgressBar* m_progress;
   QLabel* m_status;
+  QLabel* m_warnings;       ///< hidden while the run has none
+  QStringList m_runWarnings;
   LossPlot* m_loss;
   LayerLossPlot* m_layers;
   QSlider* m_smoothing;
