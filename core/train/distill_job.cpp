@@ -39,7 +39,9 @@ namespace {
 
 Recipe open_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
   run.lock();  // one process per run; cleans what killed writers left
-  if (run.has_recipe()) {
+  // A run whose setup failed before any stage began (bad data, say) takes a corrected recipe.
+  const bool restart = run.has_recipe() && !opts.resume && opts.recipe && !run.has_started();
+  if (run.has_recipe() && !restart) {
     if (!opts.resume)
       throw ConfigError("run directory " + run.dir() + " already holds a run",
                         "pass --resume to continue it, or choose a new --run directory");
@@ -53,6 +55,7 @@ Recipe open_run(const TrainRunOptions& opts, const RunDir& run, const JobContext
   }
   if (!opts.recipe) throw ConfigError("run directory " + run.dir() + " holds no run to resume", "start it with --recipe");
   report_warnings(validate_recipe(*opts.recipe), run, ctx);  // before stage 1, before anything is written
+  if (restart) run.log("the run never started a stage: its recipe is replaced");
   run.write_recipe(opts.recipe->to_json());
   run.log("run started with recipe " + opts.recipe->name);
   return *opts.recipe;

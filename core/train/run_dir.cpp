@@ -61,6 +61,17 @@ std::string RunDir::stage_dir(const std::string& stage) const { return (fs::path
 
 bool RunDir::has_recipe() const { return fs::exists(fs::path(dir_) / "recipe.json"); }
 
+bool run_has_started(const std::string& dir) {
+  std::error_code ec;
+  const fs::path d(dir);
+  for (const char* stage : {"teacher", "stage1", "stage2", "stage3"})
+    if (fs::exists(d / stage, ec)) return true;
+  const auto metrics = fs::file_size(d / "metrics.jsonl", ec);
+  return !ec && metrics > 0;
+}
+
+bool RunDir::has_started() const { return run_has_started(dir_); }
+
 void RunDir::write_recipe(const json& recipe) const {
   write_text_atomic((fs::path(dir_) / "recipe.json").string(), recipe.dump(2) + "\n");
 }

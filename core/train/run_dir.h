@@ -52,6 +52,10 @@ class RunDir {
   const std::string& dir() const { return dir_; }
   std::string stage_dir(const std::string& stage) const;
   bool has_recipe() const;
+  /// Whether a stage of the run has begun (a stage directory or a metrics line exists). A run whose
+  /// recipe.json was written but whose setup then failed (bad data, a teacher that does not load) has
+  /// not: it may be started again with a corrected recipe.
+  bool has_started() const;
   void write_recipe(const nlohmann::json& recipe) const;
   nlohmann::json read_recipe() const;
 
@@ -83,6 +87,9 @@ class RunDir {
   std::string dir_;
   mutable std::shared_ptr<class DirLock> lock_;
 };
+
+/// RunDir::has_started for `dir` without creating it.
+bool run_has_started(const std::string& dir);
 
 /// Loads a run checkpoint (model in fp32 + optimiser moments + state). CheckpointError when incomplete.
 TrainCheckpoint load_train_checkpoint(const std::string& dir);

@@ -468,6 +468,19 @@ class TestTrain : public QObject {
     QVERIFY(validate_recipe(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "interval:3")).empty());
   }
 
+  // A run whose setup failed after its recipe.json was written (here: no record fits max_length) takes
+  // a corrected recipe in the same directory; once a stage has begun, a different recipe is refused.
+  void aRunThatNeverStartedTakesACorrectedRecipe() {
+    Recipe tight = recipe({stage(1, 1, 1e-2)});
+    tight.max_length = 3;
+    QVERIFY_EXCEPTION_THROWN(run(tight, path("setup-failed")), Error);
+    QVERIFY(fs::exists(path("setup-failed/recipe.json")) && !RunDir(path("setup-failed")).has_started());
+    const Recipe fixed = recipe({stage(1, 1, 1e-2)});
+    QCOMPARE(fs::path(run(fixed, path("setup-failed")).checkpoints.at("stage1")).filename().string(), std::string("ckpt-000001"));
+    QCOMPARE(Recipe::from_json(RunDir(path("setup-failed")).read_recipe(), root_).max_length, fixed.max_length);
+    QVERIFY_EXCEPTION_THROWN(run(tight, path("setup-failed")), ConfigError);  // started: resume or a new directory
+  }
+
   // A typo is an error naming the key and the nearest valid one: top level, stages and --set.
   void unknownRecipeKeysAndBadRangesAreErrors() {
     auto message = [&](const json& j) -> std::string {

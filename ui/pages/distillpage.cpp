@@ -32,6 +32,7 @@
 #include "runtime/resources.h"
 #include "train/recipe.h"
 #include "train/recipe_validate.h"
+#include "train/run_dir.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
 #include "widgets/scrollable.h"
@@ -230,7 +231,7 @@ void DistillPage::start() {
     return;
   }
   const QString dir = m_runDir->text().trimmed();
-  if (QFileInfo::exists(dir + "/recipe.json")) {
+  if (QFileInfo::exists(dir + "/recipe.json") && mm::run_has_started(dir.toStdString())) {  // else the engine replaces it
     ui::showError(this, tr("A run already exists there"),
                   tr("%1 already holds a run.\nPress \"Resume run\" to continue it, or choose another directory.").arg(dir));
     return;
