@@ -32,12 +32,40 @@ void rename_or_throw(const fs::path& from, const fs::path& to) {
   if (ec) throw IoError("cannot move " + from.string() + " to " + to.string() + ": " + ec.message(), "check the permissions of the output directory");
 }
 
+/// A commit killed halfway leaves images/.<split>.old-PID (the previous pictures) behind: undo it when
+/// the new pictures had not gone in yet, else finish it by moving the rest of the staged split in.
+/// Either way the JSONL and the pictures it names belong together again.
+void recover_killed_commit(const fs::path& out, const std::string& split) {
+  std::error_code ec;
+  const std::string prefix = "." + split + ".old-";
+  std::vector<fs::path> olds;
+  for (const auto& e : fs::directory_iterator(out / "images", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && !owner_alive(name)) olds.push_back(e.path());
+  }
+  const fs::path live = out / "images" / split;
+  for (const fs::path& old : olds) {
+    const std::string pid = old.filename().string().substr(prefix.size());
+    const fs::path staged = out / (".staging-" + split + "-" + pid);
+    if (!fs::exists(live, ec)) {
+      rename_or_throw(old, live);  // killed before the new pictures went in: the old split is whole again
+      continue;
+    }
+    std::vector<fs::path> files;  // the new pictures are in: the JSONL (and the rest) follow them
+    for (const auto& e : fs::directory_iterator(staged, ec))
+      if (e.is_regular_file()) files.push_back(e.path());
+    for (const fs::path& f : files) rename_or_throw(f, out / f.filename());
+    mm::io::remove_tree(old, ec);
+  }
+}
+
 }  // namespace
 
 SplitStaging::SplitStaging(const std::string& out_dir, const std::string& split) : out_(out_dir), split_(split) {
   std::error_code ec;
   fs::create_directories(out_, ec);
   if (ec) throw IoError("cannot create " + out_ + ": " + ec.message(), "check the permissions of the output directory");
+  recover_killed_commit(out_, split_);
   const std::string prefix = ".staging-" + split_ + "-";
   std::vector<fs::path> stale;  // listed first: removing while iterating is unspecified
   for (const auto& e : fs::directory_iterator(out_, ec)) {

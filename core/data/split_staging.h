@@ -10,7 +10,8 @@ namespace mm::data {
 
 class SplitStaging {
  public:
-  /// Creates the staging directory; removes staging directories that killed runs left behind.
+  /// Creates the staging directory. First finishes or undoes a commit that a killed run left halfway
+  /// (images/.<split>.old-PID), then removes staging directories that killed runs left behind.
   SplitStaging(const std::string& out_dir, const std::string& split);
   /// Removes the staging directory unless commit() ran.
   ~SplitStaging();

@@ -18,6 +18,7 @@
 #include "data/conversation.h"
 #include "data/image_store.h"
 #include "data/scene.h"
+#include "data/split_staging.h"
 #include "image/image_tiles.h"
 #include "runtime/errors.h"
 #include "runtime/job.h"
@@ -539,6 +540,39 @@ class TestData : public QObject {
     const auto records = read_jsonl(out + "/test.jsonl");
     for (const Sample& r : records)
       for (const std::string& im : r.images) QVERIFY2(fs::exists(im), im.c_str());
+  }
+
+  // A make-data killed in the middle of its commit (between moving the pictures and the JSONL) used to
+  // leave the old JSONL over the new pictures, and images/.test.old-PID forever. The next make-data
+  // undoes such a commit when the new pictures had not gone in yet, and finishes it when they had.
+  void aCommitKilledHalfwayIsFinishedOrUndone() {
+    namespace fs = std::filesystem;
+    QTemporaryDir dir;
+    const fs::path a = dir.path().toStdString() + "/a", b = dir.path().toStdString() + "/b";
+    make_scene_dataset(options(a.string(), "test", 6, 1), JobContext{});
+    make_scene_dataset(options(b.string(), "test", 6, 2), JobContext{});
+    auto snapshot = [](const fs::path& root) {
+      std::map<std::string, std::string> files;
+      for (const auto& e : fs::recursive_directory_iterator(root))
+        if (e.is_regular_file()) files[fs::relative(e.path(), root).string()] = read_file(e.path().string());
+      return files;
+    };
+    const auto old_split = snapshot(a), new_split = snapshot(b);
+    QVERIFY(old_split != new_split);
+    const std::string dead = "99999999";  // past pid_max: no live process has it
+    for (bool pictures_moved : {false, true}) {
+      const fs::path out = dir.path().toStdString() + (pictures_moved ? "/finish" : "/undo");
+      fs::copy(a, out, fs::copy_options::recursive);
+      const fs::path staged = out / (".staging-test-" + dead);
+      fs::create_directories(staged / "images");
+      fs::rename(out / "images" / "test", out / "images" / (".test.old-" + dead));
+      for (const char* f : {"test.jsonl", "test.images.safetensors"}) fs::copy_file(b / f, staged / f);
+      fs::copy(b / "images" / "test", (pictures_moved ? out : staged) / "images" / "test", fs::copy_options::recursive);
+      { SplitStaging next(out.string(), "test"); }  // what the next make-data does first
+      QVERIFY2(snapshot(out) == (pictures_moved ? new_split : old_split), out.c_str());
+      for (const auto& e : fs::recursive_directory_iterator(out))
+        QVERIFY2(e.path().filename().string().find(dead) == std::string::npos, e.path().c_str());
+    }
   }
 
   // Issue 10: a PNG that cannot be written (here: the disk is full) is an error at once, not an
