@@ -61,8 +61,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
       for (const auto& c : o.checkpoints) o.labels.push_back(fs::path(c).lexically_normal().filename().string());
     add_run_checkpoints(r, args.all("run").size() > 1 ? fs::path(r).filename().string() + ":" : "", o);
   }
-  o.limit = args.get_int("limit");
-  o.max_new_tokens = args.get_int("max-new-tokens");
+  o.limit = args.get_int_in("limit", 0, 100000000);
+  o.max_new_tokens = args.get_int_in("max-new-tokens", 1, 4096);
   o.device = args.get("device");
   std::vector<std::string> sources = o.checkpoints;
   sources.push_back(o.data);
@@ -91,7 +91,7 @@ int cmd_ablate(const std::vector<std::string>& argv) {
     throw InputError("ablate needs --out DIR, --data FILE and at least one recipe", "see mmmamba ablate --help");
   EvalOptions o;
   o.data = args.get("data");
-  o.limit = args.get_int("limit");
+  o.limit = args.get_int_in("limit", 0, 100000000);
   std::vector<std::string> sources = args.positionals();
   sources.push_back(o.data);
   check_result_files(args, sources);

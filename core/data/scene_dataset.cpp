@@ -136,8 +136,10 @@ void validate(const SceneDataOptions& o) {
   if (o.image_side < 32 || o.image_side > 1024 || o.image_side % kGrid != 0)
     throw InputError("image size " + std::to_string(o.image_side) + " is out of range", "use a multiple of 4 from 32 to 1024");
   if (o.questions_per_scene < 1 || o.questions_per_scene > kMaxQuestions)
-    throw InputError("questions per scene must be 1 to 16 (got " + std::to_string(o.questions_per_scene) + ")");
-  if (!(o.word_prob >= 0 && o.word_prob <= 1)) throw InputError("the word probability must lie in [0, 1]");
+    throw InputError("questions per scene must be 1 to 16 (got " + std::to_string(o.questions_per_scene) + ")",
+                     "1 asks one question per picture; K > 1 makes K-turn conversations");
+  if (!(o.word_prob >= 0 && o.word_prob <= 1))
+    throw InputError("the word probability must lie in [0, 1]", "0 draws shapes only; 0.3 makes about a third of the objects words");
 }
 
 std::vector<SceneDataSample> generate_scene_samples(const SceneDataOptions& o, const JobContext& ctx) {

@@ -20,7 +20,8 @@ const std::vector<std::string>& internvl_added_tokens() {
 
 void write_tokenizer_dir(const std::string& dir, int vocab_size, const std::vector<std::string>& sentences) {
   const int n_added = int(internvl_added_tokens().size());
-  if (vocab_size < 330) throw InputError("a tokenizer needs a vocabulary of at least 330 (got " + std::to_string(vocab_size) + ")");
+  if (vocab_size < 330) throw InputError("a tokenizer needs a vocabulary of at least 330 (got " + std::to_string(vocab_size) + ")",
+                     "the scene text and the added tokens need 330 pieces; the default --vocab is 2048");
   std::filesystem::create_directories(dir);
   Tokenizer::train(sentences, dir + "/tokenizer", vocab_size - n_added, {kImStart, kImEnd});
   nlohmann::json added = nlohmann::json::object(), decoder = nlohmann::json::object();

@@ -295,6 +295,10 @@ class TestCli : public QObject {
         {{"logits", t, "--ids", "1,,2", "--out", path("o.safetensors")}, "empty entry"},
         {{"logits", t, "--ids", "1,2,", "--out", path("o.safetensors")}, "empty entry"},
         {{"chat", t, "--prompt", "hi", "--device", "cpu", "--dtype", "f16"}, "f16"},
+        {{"chat", t, "--prompt", "hi", "--max-new-tokens", "1e3"}, "--max-new-tokens"},
+        {{"eval", "--data", path("any.jsonl"), t, "--limit", "-1"}, "--limit"},  // was read as "all"
+        {{"eval", "--data", path("any.jsonl"), t, "--max-new-tokens", "0"}, "--max-new-tokens"},  // scored empty answers
+        {{"make-data", "--out", path("words"), "--word-prob", "2"}, "word probability"},
     };
     for (const Case& c : cases) {
       const Run r = mmmamba(c.args);
