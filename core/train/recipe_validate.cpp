@@ -175,9 +175,15 @@ std::vector<std::string> validate_recipe(const Recipe& r) {
   require_file((fs::path(r.teacher) / "tokenizer.model").string(), "teacher",
                "copy tokenizer.model from the original checkpoint into the teacher directory");
   const ModelConfig student = apply_plan(teacher, LayerPlan::parse(r.plan));
-  if (student.is_teacher() && std::any_of(r.stages.begin(), r.stages.end(), [](const StageSettings& s) { return s.stage == 3; }))
-    warnings.push_back("the plan \"" + r.plan + "\" keeps every layer attention, so stage 3 trains nothing new: "
-                       "the student is the teacher (use linear, hybrid or interval:K)");
+  if (student.is_teacher()) {
+    // Stage 3 trains the student's Mamba-2 layers: with none, it would fail after stages 1-2 had run.
+    if (std::any_of(r.stages.begin(), r.stages.end(), [](const StageSettings& s) { return s.stage == 3; }))
+      throw ConfigError("the plan \"" + r.plan + "\" keeps every layer attention, so the student is the teacher and "
+                        "stage 3 has nothing to train",
+                        "use linear, hybrid or interval:K, or leave stage 3 out");
+    warnings.push_back("the plan \"" + r.plan + "\" keeps every layer attention: a student with it trains nothing "
+                       "in stage 3 (stages 1-2 train every layer as Mamba-2 whatever the plan)");
+  }
   bool have_previous = false;
   for (const StageSettings& s : r.stages) {
     const std::string where = "stage " + std::to_string(s.stage);

@@ -1,4 +1,5 @@
 #include "train/run_dir.h"
+#include "train/run_metrics.h"
 
 #include <algorithm>
 #include <chrono>
@@ -60,15 +61,6 @@ RunDir::RunDir(std::string dir) : dir_(fs::absolute(dir).lexically_normal().stri
 std::string RunDir::stage_dir(const std::string& stage) const { return (fs::path(dir_) / stage).string(); }
 
 bool RunDir::has_recipe() const { return fs::exists(fs::path(dir_) / "recipe.json"); }
-
-bool run_has_started(const std::string& dir) {
-  std::error_code ec;
-  const fs::path d(dir);
-  for (const char* stage : {"teacher", "stage1", "stage2", "stage3"})
-    if (fs::exists(d / stage, ec)) return true;
-  const auto metrics = fs::file_size(d / "metrics.jsonl", ec);
-  return !ec && metrics > 0;
-}
 
 bool RunDir::has_started() const { return run_has_started(dir_); }
 

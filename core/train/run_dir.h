@@ -88,9 +88,6 @@ class RunDir {
   mutable std::shared_ptr<class DirLock> lock_;
 };
 
-/// RunDir::has_started for `dir` without creating it.
-bool run_has_started(const std::string& dir);
-
 /// Loads a run checkpoint (model in fp32 + optimiser moments + state). CheckpointError when incomplete.
 TrainCheckpoint load_train_checkpoint(const std::string& dir);
 

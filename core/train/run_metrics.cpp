@@ -75,6 +75,15 @@ RunHistory read_run_history(const std::string& run_dir) {
   return h;
 }
 
+bool run_has_started(const std::string& dir) {
+  std::error_code ec;
+  const fs::path d(dir);
+  for (const char* stage : {"teacher", "stage1", "stage2", "stage3"})
+    if (fs::exists(d / stage, ec)) return true;
+  const auto metrics = fs::file_size(d / "metrics.jsonl", ec);
+  return !ec && metrics > 0;
+}
+
 void save_run_eval(const std::string& run_dir, const std::vector<EvalResult>& results) {
   write_text_atomic((fs::path(run_dir) / kRunEvalFile).string(), eval_json(results).dump(2) + "\n");
 }

@@ -20,6 +20,11 @@ struct RunHistory {
   std::vector<EvalResult> eval;                 ///< the last evaluation saved in the run (eval.json), if any
 };
 
+/// Whether a stage of the run in `dir` has begun (a stage directory or a metrics line exists); creates
+/// nothing. A run whose recipe.json was written but whose setup then failed (bad data, a teacher that
+/// does not load) has not, and may be started again with a corrected recipe.
+bool run_has_started(const std::string& dir);
+
 /// The file a run's last evaluation is kept in, beside recipe.json.
 constexpr const char* kRunEvalFile = "eval.json";
 

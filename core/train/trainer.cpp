@@ -113,6 +113,9 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
   };
   TensorMap& w = job.model->mutable_weights();
   const std::vector<std::string> names = trainable_tensors(job.model->config(), w, st);
+  if (names.empty())  // backward would fail deep inside autograd ("does not require grad")
+    throw ConfigError(st.name() + " has no tensor to train (the model has no Mamba-2 layer)",
+                      "use a plan that turns layers into Mamba-2 (linear, hybrid, interval:K), or leave this stage out");
   std::vector<NamedParam> params;
   for (auto& [name, t] : w) t.requires_grad_(false);
   for (const std::string& n : names) {

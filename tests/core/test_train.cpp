@@ -462,8 +462,15 @@ class TestTrain : public QObject {
       QVERIFY2(!fs::exists(path(d) + "/metrics.jsonl") && !fs::exists(path(d) + "/stage1"), d);
       QVERIFY2(!fs::exists(path(d) + "/recipe.json"), d);  // a corrected recipe can start there
     }
-    // An all-attention plan is valid but trains nothing new in stage 3: a warning.
-    const auto w = validate_recipe(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "teacher"));
+    // An all-attention plan trains nothing: with a stage 3 it is an error here (that stage used to die
+    // in autograd after stages 1-2 had run), without one a warning.
+    try {
+      validate_recipe(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "teacher"));
+      QFAIL("stage 3 with an all-attention student must be refused");
+    } catch (const ConfigError& e) {
+      QVERIFY2(std::string(e.what()).find("nothing to train") != std::string::npos && !e.hint().empty(), e.what());
+    }
+    const auto w = validate_recipe(recipe({stage(1, 2, 1e-2), stage(2, 2, 1e-3)}, "teacher"));
     QVERIFY(w.size() == 1 && w[0].find("every layer attention") != std::string::npos);
     QVERIFY(validate_recipe(recipe({stage(1, 2, 1e-2), stage(3, 2, 1e-3)}, "interval:3")).empty());
   }
@@ -479,6 +486,28 @@ class TestTrain : public QObject {
     QCOMPARE(fs::path(run(fixed, path("setup-failed")).checkpoints.at("stage1")).filename().string(), std::string("ckpt-000001"));
     QCOMPARE(Recipe::from_json(RunDir(path("setup-failed")).read_recipe(), root_).max_length, fixed.max_length);
     QVERIFY_EXCEPTION_THROWN(run(tight, path("setup-failed")), ConfigError);  // started: resume or a new directory
+  }
+
+  // A stage with no tensor to train (stage 3 of an all-attention model) is a ConfigError with a hint,
+  // not autograd's "element 0 of tensors does not require grad".
+  void aStageWithNothingToTrainIsAnError() {
+    const Checkpoint t = load_checkpoint(teacher_);
+    VlmModel model(t.config, t.weights);
+    const auto tok = std::shared_ptr<const Tokenizer>(Tokenizer::load(teacher_));
+    const ExampleSet train(data::read_dataset(train_data_), tok, t.config, "", 2048);
+    const RunDir rd(path("nothing-to-train"));
+    StageJob job;
+    job.settings = stage(3, 1, 1e-3);
+    job.model = &model;
+    job.loss = [&](const Batch& b) { return lm_loss(model, b); };
+    job.train = &train;
+    job.run = &rd;
+    try {
+      run_stage(job, JobContext{});
+      QFAIL("a stage with nothing to train must be refused");
+    } catch (const ConfigError& e) {
+      QVERIFY2(std::string(e.what()).find("no tensor to train") != std::string::npos && !e.hint().empty(), e.what());
+    }
   }
 
   // A typo is an error naming the key and the nearest valid one: top level, stages and --set.

@@ -32,7 +32,6 @@
 #include "runtime/resources.h"
 #include "train/recipe.h"
 #include "train/recipe_validate.h"
-#include "train/run_dir.h"
 #include "train/run_metrics.h"
 #include "widgets/messages.h"
 #include "widgets/scrollable.h"
