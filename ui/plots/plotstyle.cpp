@@ -152,16 +152,28 @@ void styleForProjector(QCustomPlot* plot) {
 }
 
 void putLegendAbove(QCustomPlot* plot) {
-  plot->plotLayout()->insertRow(0);
-  plot->plotLayout()->addElement(0, 0, plot->legend);
   plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
   plot->legend->setWrap(4);  // a second row rather than a plot wider than a 1024 px window
   plot->legend->setBorderPen(Qt::NoPen);
-  plot->plotLayout()->setRowStretchFactor(0, 0.001);
+  showLegendAbove(plot, true);
   // A grid column is as narrow as its narrowest element allows, hidden ones included, and an empty
   // legend's maximum is its margins: without a width of its own it squeezed the empty plot below it
   // to a 50 px stub. (Any width under QWIDGETSIZE_MAX replaces the legend's own maximum.)
   plot->legend->setMaximumSize(1 << 20, QWIDGETSIZE_MAX);
+}
+
+void showLegendAbove(QCustomPlot* plot, bool show) {
+  QCPLayoutGrid* grid = plot->plotLayout();
+  const bool placed = plot->legend->layout() == grid;  // (a new plot's legend is in the axis rect's inset)
+  if (show && !placed) {
+    grid->insertRow(0);
+    grid->addElement(0, 0, plot->legend);
+    grid->setRowStretchFactor(0, 0.001);  // as high as its entries, the rest to the data
+  } else if (!show && placed) {
+    grid->take(plot->legend);
+    grid->simplify();  // drops its row
+  }
+  plot->legend->setVisible(show);
 }
 
 void useIntegerTicks(QCPAxis* axis) {

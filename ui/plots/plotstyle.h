@@ -15,6 +15,9 @@ namespace ui {
 void styleForProjector(QCustomPlot* plot);
 /// The legend as one row above the plot, so that it never covers data.
 void putLegendAbove(QCustomPlot* plot);
+/// Shows the legend in its row above the plot, or takes it out of the layout: hidden or empty, a legend
+/// in the layout kept a blank row over the data.
+void showLegendAbove(QCustomPlot* plot, bool show);
 /// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
 void useIntegerTicks(QCPAxis* axis);
 /// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K, every n-th octave when
