@@ -276,6 +276,75 @@ class TestWindow : public QObject {
     QVERIFY(!r.contains("train_data") && !r.contains("eval_data"));
   }
 
+  void textGrowsWithTheWindowForAProjector() {
+    // At 1024x700 the studio's text is the desktop's; in a 1920x1080 window (a projector) forms, tables
+    // and plots are larger, the pages still fit, the stage table and the prompt still hold their rows;
+    // View > Larger text adds to it and is remembered; closing gives the starting size back.
+    const double base = QApplication::font().pointSizeF();
+    double plotTick = 0;
+    {
+      MainWindow window(m_engine);
+      window.openDefaultModels();
+      QTRY_VERIFY_WITH_TIMEOUT(!window.modelPage()->model().path.isEmpty(), 30000);
+      window.resize(kSmallScreen);
+      window.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      QCOMPARE(QApplication::font().pointSizeF(), base);
+      plotTick = window.distillPage()->lossPlot()->xAxis->tickLabelFont().pointSizeF();
+      window.resize(1920, 1080);
+      QTest::qWait(50);
+      QCOMPARE(window.size(), QSize(1920, 1080));  // nothing grew it
+      const double big = QApplication::font().pointSizeF();
+      QVERIFY2(big >= 1.25 * base, qPrintable(QString("%1 pt at 1920x1080, %2 at 1024x700").arg(big).arg(base)));
+      QCOMPARE(window.font().pointSizeF(), big);
+      for (QCustomPlot* plot : window.findChildren<QCustomPlot*>()) {
+        QVERIFY2(plot->xAxis->tickLabelFont().pointSizeF() >= big, qPrintable(plot->xAxis->label()));
+        QVERIFY(plot->yAxis->labelFont().pointSizeF() > big);
+      }
+      QVERIFY(window.distillPage()->lossPlot()->xAxis->tickLabelFont().pointSizeF() > plotTick);
+      // The stage table: the header and three whole rows at the larger text.
+      window.showPage(1);
+      QTest::qWait(50);
+      QTableWidget* stages = window.distillPage()->stageTable();
+      QVERIFY(!stages->horizontalScrollBar()->isVisible());
+      QVERIFY2(stages->rowViewportPosition(2) + stages->rowHeight(2) <= stages->viewport()->height(),
+               qPrintable(QString("row 3 ends at %1 of %2 px").arg(stages->rowViewportPosition(2) + stages->rowHeight(2)).arg(stages->viewport()->height())));
+      QVERIFY(stages->rowHeight(0) >= stages->fontMetrics().height() + 4);
+      // The prompt still two lines high and more; the chat's text between the studio's and 1.5 times it
+      // (its own scale for wide panes counts the width in the larger text).
+      window.showPage(2);
+      QTest::qWait(50);
+      QVERIFY(window.chatPage()->input()->height() >= 2 * window.chatPage()->input()->fontMetrics().lineSpacing() + 8);
+      const double chat = window.chatPage()->view(0)->font().pointSizeF();
+      QVERIFY2(chat >= big && chat <= 1.5 * big + 0.01, qPrintable(QString("chat %1 pt, studio %2").arg(chat).arg(big)));
+      // Every page fits and its plots keep their room.
+      for (int i = 0; i < 4; ++i) {
+        window.showPage(i);
+        QTest::qWait(50);
+        QCOMPARE(window.size(), QSize(1920, 1080));
+        for (QCustomPlot* plot : window.findChildren<QStackedWidget*>().first()->widget(i)->findChildren<QCustomPlot*>())
+          if (plot->isVisible()) QVERIFY2(plot->height() >= 150, qPrintable(QString("page %1: a plot is %2 px").arg(i).arg(plot->height())));
+      }
+      // Larger text, remembered; Ctrl+0 back to the window's own.
+      QTest::keyClick(&window, Qt::Key_Plus, Qt::ControlModifier);
+      QTRY_VERIFY(QApplication::font().pointSizeF() > big * 1.05);
+      QCOMPARE(window.userTextScale(), 1.1);
+      QCOMPARE(QSettings().value("window/textScale").toDouble(), 1.1);
+      QTest::keyClick(&window, Qt::Key_0, Qt::ControlModifier);
+      QTRY_COMPARE(QApplication::font().pointSizeF(), big);
+      window.resize(kSmallScreen);
+      QTest::qWait(50);
+      QCOMPARE(QApplication::font().pointSizeF(), base);
+      QCOMPARE(window.distillPage()->lossPlot()->xAxis->tickLabelFont().pointSizeF(), plotTick);
+      window.resize(1920, 1080);
+      QTest::qWait(50);
+    }
+    QCOMPARE(QApplication::font().pointSizeF(), base);  // the window closed: the next starts as the desktop is
+    QSettings().setValue("window/textScale", 1.3);  // remembered from an earlier session
+    MainWindow again(m_engine);
+    QCOMPARE(again.userTextScale(), 1.3);
+  }
+
   void settingsAreRemembered() {
     const QString evalData = m_settingsDir.filePath("val.jsonl");
     const QString runDir = m_settingsDir.filePath("runs/remembered");

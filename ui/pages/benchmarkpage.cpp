@@ -28,6 +28,7 @@
 #include "widgets/scrollable.h"
 #include "widgets/palette.h"
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 namespace {
 
@@ -50,6 +51,7 @@ QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QString& y
   auto* key = new QCPTextElement(plot, lineKey, plot->font());
   key->setTextColor(QColor(90, 90, 90));
   plot->plotLayout()->addElement(1, 0, key);
+  ui::sizeWithPlot(plot, key, 0);
   plot->plotLayout()->setRowStretchFactor(1, 0.001);
   ui::showLegendAbove(plot, false);  // no models yet: no blank row over the empty plot
   plot->setMinimumHeight(220);
@@ -118,7 +120,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   buttons2->addWidget(exportButton);
   buttons2->addWidget(clear);
   form->addRow(buttons2);
-  setup->setMaximumWidth(380);
+  ui::followTextSize(setup, [setup] { setup->setMaximumWidth(ui::scaledPx(380)); });
 
   m_latency = new QCustomPlot;
   m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"), latencyKey(false));

@@ -27,7 +27,6 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_heat = new QCustomPlot;
   m_heat->xAxis->setLabel(tr("step"));
   m_heat->yAxis->setLabel(tr("layer"));
-  ui::styleForProjector(m_heat);
   ui::useIntegerTicks(m_heat->xAxis);
   ui::useIntegerTicks(m_heat->yAxis);
   m_heatEmpty = ui::addEmptyNote(m_heat, tr("No per-layer losses yet"));
@@ -37,6 +36,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_scale->setDataScaleType(QCPAxis::stLogarithmic);
   ui::useLogTicks(m_scale->axis());  // 100, 200, 300: the colour scale labelled like the curves
   m_map->setColorScale(m_scale);
+  ui::styleForProjector(m_heat);  // with its colour scale
   m_map->setGradient(QCPColorGradient::gpThermal);
   m_map->setInterpolate(false);
   m_tabs = new QTabWidget;

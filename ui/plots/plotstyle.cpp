@@ -1,10 +1,13 @@
 #include "plots/plotstyle.h"
 
+#include <QApplication>
 #include <QPointer>
 #include <qcustomplot.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "widgets/textscale.h"
 
 namespace ui {
 namespace {
@@ -138,17 +141,59 @@ class ReadableLogTicker : public QCPAxisTicker {
 
 }  // namespace
 
-void styleForProjector(QCustomPlot* plot) {
-  QFont tick = plot->font(), label = plot->font();
-  tick.setPointSizeF(std::max(10.0, tick.pointSizeF()));
-  label.setPointSizeF(std::max(11.0, label.pointSizeF() + 1));
-  for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) {
+namespace {
+
+const char* const kFontPlus = "ui.fontPlus", *const kFontMin = "ui.fontMin", *const kStyled = "ui.projectorStyled";
+
+/// The studio's font plus `plus` points, at least `min`. (Not the plot's: QCustomPlot keeps the font
+/// it was made with, and a new text size never reached it.)
+QFont plotFont(const QCustomPlot*, double plus, double min) {
+  QFont f = QApplication::font();
+  f.setPointSizeF(std::max(min, f.pointSizeF() + plus));
+  return f;
+}
+
+/// Sets every projector size from the plot's font: its axes, colour scales, legend, and the texts
+/// registered with sizeWithPlot.
+void applyProjectorFonts(QCustomPlot* plot) {
+  const QFont tick = plotFont(plot, 0, 10), label = plotFont(plot, 1, 11);
+  for (QCPAxis* a : plot->axisRect()->axes()) {
     a->setTickLabelFont(tick);
     a->setLabelFont(label);
-    a->setBasePen(QPen(Qt::black, 1.5));
+  }
+  for (QCPColorScale* scale : plot->findChildren<QCPColorScale*>()) {  // along a short side: no larger label
+    scale->axis()->setTickLabelFont(tick);
+    scale->axis()->setLabelFont(plotFont(plot, 0, 0));
   }
   plot->legend->setFont(tick);
+  for (QCPItemText* t : plot->findChildren<QCPItemText*>())
+    if (t->property(kFontPlus).isValid()) t->setFont(plotFont(plot, t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble()));
+  for (QCPTextElement* t : plot->findChildren<QCPTextElement*>())
+    if (t->property(kFontPlus).isValid()) {
+      QFont f = plotFont(plot, t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble());
+      f.setBold(t->font().bold());
+      t->setFont(f);
+    }
+}
+
+}  // namespace
+
+void styleForProjector(QCustomPlot* plot) {
+  for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) a->setBasePen(QPen(Qt::black, 1.5));
+  applyProjectorFonts(plot);
   plot->legend->setBrush(QColor(255, 255, 255, 210));
+  if (plot->property(kStyled).toBool()) return;
+  plot->setProperty(kStyled, true);
+  onTextScaleChanged(plot, [plot] {
+    applyProjectorFonts(plot);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+  });
+}
+
+void sizeWithPlot(QCustomPlot* plot, QObject* text, double plus, double min) {
+  text->setProperty(kFontPlus, plus);
+  text->setProperty(kFontMin, min);
+  applyProjectorFonts(plot);
 }
 
 void putLegendAbove(QCustomPlot* plot) {
@@ -201,9 +246,7 @@ QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text) {
   note->position->setCoords(0.5, 0.5);
   note->setText(text);
   note->setColor(Qt::gray);
-  QFont f = plot->font();
-  f.setPointSizeF(std::max(12.0, f.pointSizeF() + 2));
-  note->setFont(f);
+  sizeWithPlot(plot, note, 2, 12);
   note->setClipToAxisRect(false);
   setEmpty(note, true);
   return note;
