@@ -5,7 +5,9 @@
 // crowd, the smoothed loss over faint raw points; the status bar shortens long text, tooltip whole.
 #include <cmath>
 
+#include <QComboBox>
 #include <QDir>
+#include <QScrollArea>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QHeaderView>
@@ -324,6 +326,11 @@ class TestWindow : public QObject {
         QCOMPARE(window.size(), QSize(1920, 1080));
         for (QCustomPlot* plot : window.findChildren<QStackedWidget*>().first()->widget(i)->findChildren<QCustomPlot*>())
           if (plot->isVisible()) QVERIFY2(plot->height() >= 150, qPrintable(QString("page %1: a plot is %2 px").arg(i).arg(plot->height())));
+        // No choice cut short: a side panel once kept its first width and showed "hovle-2." of hovle-2.6b.
+        for (QComboBox* combo : window.findChildren<QStackedWidget*>().first()->widget(i)->findChildren<QComboBox*>())
+          if (combo->isVisible())
+            QVERIFY2(combo->width() >= combo->sizeHint().width(),
+                     qPrintable(QString("page %1: \"%2\" in %3 of %4 px").arg(i).arg(combo->currentText()).arg(combo->width()).arg(combo->sizeHint().width())));
       }
       // Larger text, remembered; Ctrl+0 back to the window's own.
       QTest::keyClick(&window, Qt::Key_Plus, Qt::ControlModifier);
