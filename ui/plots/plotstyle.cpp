@@ -139,38 +139,34 @@ class ReadableLogTicker : public QCPAxisTicker {
   int m_subTicks = 0;
 };
 
-}  // namespace
-
-namespace {
-
 const char* const kFontPlus = "ui.fontPlus", *const kFontMin = "ui.fontMin", *const kStyled = "ui.projectorStyled";
 
 /// The studio's font plus `plus` points, at least `min`. (Not the plot's: QCustomPlot keeps the font
 /// it was made with, and a new text size never reached it.)
-QFont plotFont(const QCustomPlot*, double plus, double min) {
+QFont projectorFont(double plus, double min) {
   QFont f = QApplication::font();
   f.setPointSizeF(std::max(min, f.pointSizeF() + plus));
   return f;
 }
 
-/// Sets every projector size from the plot's font: its axes, colour scales, legend, and the texts
-/// registered with sizeWithPlot.
+/// Sets every projector size from the studio's font: the plot's axes, colour scales, legend, and the
+/// texts registered with sizeWithPlot.
 void applyProjectorFonts(QCustomPlot* plot) {
-  const QFont tick = plotFont(plot, 0, 10), label = plotFont(plot, 1, 11);
+  const QFont tick = projectorFont(0, 10), label = projectorFont(1, 11);
   for (QCPAxis* a : plot->axisRect()->axes()) {
     a->setTickLabelFont(tick);
     a->setLabelFont(label);
   }
   for (QCPColorScale* scale : plot->findChildren<QCPColorScale*>()) {  // along a short side: no larger label
     scale->axis()->setTickLabelFont(tick);
-    scale->axis()->setLabelFont(plotFont(plot, 0, 0));
+    scale->axis()->setLabelFont(projectorFont(0, 0));
   }
   plot->legend->setFont(tick);
   for (QCPItemText* t : plot->findChildren<QCPItemText*>())
-    if (t->property(kFontPlus).isValid()) t->setFont(plotFont(plot, t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble()));
+    if (t->property(kFontPlus).isValid()) t->setFont(projectorFont(t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble()));
   for (QCPTextElement* t : plot->findChildren<QCPTextElement*>())
     if (t->property(kFontPlus).isValid()) {
-      QFont f = plotFont(plot, t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble());
+      QFont f = projectorFont(t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble());
       f.setBold(t->font().bold());
       t->setFont(f);
     }
