@@ -1,5 +1,8 @@
 #include "mainwindow.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
@@ -32,9 +35,12 @@
 #include "ops/op_registry.h"
 #include "runtime/resources.h"
 #include "widgets/elidedlabel.h"
+#include "widgets/textscale.h"
 
 namespace {
 const char* const kThreadsKey = "engine/cpuThreads";
+const char* const kTextScaleKey = "window/textScale";
+constexpr int kNavWidth = 130, kNavIcon = 28;  ///< px at the starting text size
 }  // namespace
 
 MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(parent), m_engine(engine) {
@@ -48,8 +54,10 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   m_pages = new QStackedWidget;
   m_nav = new QListWidget;
   m_nav->setObjectName("pageList");
-  m_nav->setFixedWidth(130);
-  m_nav->setIconSize(QSize(28, 28));
+  ui::followTextSize(m_nav, [this] {
+    m_nav->setFixedWidth(ui::scaledPx(kNavWidth));
+    m_nav->setIconSize(QSize(ui::scaledPx(kNavIcon), ui::scaledPx(kNavIcon)));
+  });
   m_nav->setSpacing(4);
   const struct {
     QWidget* page;
@@ -74,7 +82,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   // Status bar: the device and the fast paths in use, and the running job.
   m_jobLabel = new ui::ElidedLabel;
   m_jobProgress = new QProgressBar;
-  m_jobProgress->setMaximumWidth(180);
+  m_jobProgress->setMaximumWidth(ui::scaledPx(180));
   m_jobProgress->setFormat(tr("this job: %p%"));
   m_jobProgress->hide();
   statusBar()->addWidget(m_jobLabel, 1);
@@ -147,6 +155,23 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   restoreSettings();
 }
 
+MainWindow::~MainWindow() { ui::setTextScale(1.0); }
+
+void MainWindow::setUserTextScale(double factor) {
+  m_userTextScale = std::clamp(std::round(10 * factor) / 10, 0.7, 2.0);
+  QSettings().setValue(kTextScaleKey, m_userTextScale);
+  applyTextScale();
+}
+
+void MainWindow::applyTextScale() {
+  ui::setTextScale(ui::textScaleFor(size()) * m_userTextScale);
+}
+
+void MainWindow::resizeEvent(QResizeEvent* event) {
+  QMainWindow::resizeEvent(event);
+  applyTextScale();
+}
+
 void MainWindow::saveSettings() const {
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
@@ -159,6 +184,8 @@ void MainWindow::saveSettings() const {
 void MainWindow::restoreSettings() {
   const QSettings settings;
   restoreGeometry(settings.value("window/geometry").toByteArray());
+  const double textScale = settings.value(kTextScaleKey, 1.0).toDouble();  // 0 for a damaged entry
+  m_userTextScale = textScale >= 0.7 && textScale <= 2.0 ? textScale : 1.0;
   showPage(std::clamp(settings.value("window/page", 0).toInt(), 0, m_pages->count() - 1));
   m_chat->restoreSettings(settings);
   m_distill->restoreSettings(settings);
@@ -186,6 +213,13 @@ void MainWindow::buildMenus() {
   const char* names[] = {"&Model", "&Distill", "&Chat", "&Benchmark"};
   for (int i = 0; i < 4; ++i)
     go->addAction(tr(names[i]), QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this, [this, i] { showPage(i); });
+  // Text for the back of the room: the window's size sets a factor (larger on a 1920x1080 projector),
+  // these scale it further; every form, table and plot follows.
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  QAction* larger = view->addAction(tr("&Larger text"), this, [this] { setUserTextScale(m_userTextScale + 0.1); });
+  larger->setShortcuts({QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal)});
+  view->addAction(tr("&Smaller text"), QKeySequence::ZoomOut, this, [this] { setUserTextScale(m_userTextScale - 0.1); });
+  view->addAction(tr("&Text size to fit the window"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] { setUserTextScale(1.0); });
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&Getting started and shortcuts…"), QKeySequence::HelpContents, this, &MainWindow::showGuide);
   help->addAction(tr("Show &CLI command…"), QKeySequence(Qt::CTRL | Qt::Key_K), this, &MainWindow::showCliEquivalent);
@@ -208,7 +242,9 @@ void MainWindow::showCliEquivalent() {
   dialog.setWindowTitle(tr("The same with the mmmamba CLI"));
   auto* text = new QPlainTextEdit(cliEquivalent());
   text->setReadOnly(true);
-  text->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  QFont fixed = QFontDatabase::systemFont(QFontDatabase::FixedFont);
+  fixed.setPointSizeF(fixed.pointSizeF() * ui::textScale());
+  text->setFont(fixed);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
   auto* copy = buttons->addButton(tr("Copy"), QDialogButtonBox::ActionRole);
   connect(copy, &QPushButton::clicked, text, [text] { QApplication::clipboard()->setText(text->toPlainText()); });
@@ -217,7 +253,7 @@ void MainWindow::showCliEquivalent() {
   layout->addWidget(new QLabel(tr("What this page shows, as commands (for scripts and headless GPU machines):")));
   layout->addWidget(text);
   layout->addWidget(buttons);
-  dialog.resize(720, 240);
+  dialog.resize(ui::scaledPx(720), ui::scaledPx(240));
   dialog.exec();
 }
 
@@ -245,6 +281,8 @@ void MainWindow::showGuide() {
       "<tr><td><b>Ctrl+1 … Ctrl+4</b></td><td>Model, Distill, Chat, Benchmark</td></tr>"
       "<tr><td><b>Ctrl+O</b></td><td>open a checkpoint</td></tr>"
       "<tr><td><b>Ctrl+K</b></td><td>the page's CLI command</td></tr>"
+      "<tr><td><b>Ctrl++ / Ctrl+−</b></td><td>larger / smaller text (it also grows with the window)</td></tr>"
+      "<tr><td><b>Ctrl+0</b></td><td>the text size that fits the window</td></tr>"
       "<tr><td><b>Enter</b></td><td>Chat: send</td></tr>"
       "<tr><td><b>Shift+Enter</b></td><td>Chat: a new line in the prompt</td></tr>"
       "<tr><td><b>Esc</b></td><td>Chat: stop the reply</td></tr>"
@@ -258,7 +296,7 @@ void MainWindow::showGuide() {
   auto* layout = new QVBoxLayout(&dialog);
   layout->addWidget(text);
   layout->addWidget(buttons);
-  dialog.resize(640, 560);
+  dialog.resize(ui::scaledPx(640), ui::scaledPx(560));
   dialog.exec();
 }
 

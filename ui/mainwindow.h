@@ -21,6 +21,8 @@ class MainWindow : public QMainWindow {
   Q_OBJECT
  public:
   explicit MainWindow(EngineController* engine, QWidget* parent = nullptr);
+  /// Gives the application its starting text size back.
+  ~MainWindow() override;
 
   /// Opens the embedded demo teacher (and offers its students in Chat) when it is installed.
   void openDefaultModels();
@@ -34,16 +36,22 @@ class MainWindow : public QMainWindow {
   /// The window's geometry and page, and each page's remembered settings (QSettings).
   void saveSettings() const;
   void restoreSettings();
+  /// The user's text size over the one the window's size gives (View menu: 0.7 to 2, remembered).
+  double userTextScale() const { return m_userTextScale; }
+  void setUserTextScale(double factor);
 
  protected:
   /// Asks before an unsaved conversation is dropped, then remembers the settings.
   void closeEvent(QCloseEvent* event) override;
+  /// A larger window gets larger text (ui/widgets/textscale.h).
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
   void buildMenus();
   void showCliEquivalent();
   void showAbout();
   void showGuide();
+  void applyTextScale();
 
   EngineController* m_engine;
   QListWidget* m_nav;
@@ -54,5 +62,6 @@ class MainWindow : public QMainWindow {
   BenchmarkPage* m_bench;
   ui::ElidedLabel* m_jobLabel;  ///< the running job's message, shortened with "…" when the bar is full
   QProgressBar* m_jobProgress;
+  double m_userTextScale = 1.0;
   bool m_startingUp = false;  ///< the embedded teacher opening at start: a remembered Distill teacher stays
 };

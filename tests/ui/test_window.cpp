@@ -5,7 +5,9 @@
 // crowd, the smoothed loss over faint raw points; the status bar shortens long text, tooltip whole.
 #include <cmath>
 
+#include <QComboBox>
 #include <QDir>
+#include <QScrollArea>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QHeaderView>
@@ -142,6 +144,47 @@ class TestWindow : public QObject {
     QVERIFY2(prompt->height() >= 2 * line + 8, qPrintable(QString("the prompt is %1 px high").arg(prompt->height())));
   }
 
+  void emptyPlotsKeepNoBlankLegendRow() {
+    // An empty plot's legend had no entries but kept its row: a blank band over "No measurements yet".
+    // Out of the layout while empty, back in its row above the data when entries arrive.
+    MainWindow window(m_engine);
+    window.resize(QSize(1920, 1080));
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    BenchmarkPage* bench = window.benchmarkPage();
+    DistillPage* distill = window.distillPage();
+    const QList<QCustomPlot*> plots = {bench->latencyPlot(), bench->memoryPlot(), distill->lossPlot(), distill->layerPlot()->curves()};
+    QList<int> emptyTop;
+    for (QCustomPlot* plot : plots) {
+      plot->replot();
+      QVERIFY(plot->legend->layout() != plot->plotLayout() && !plot->legend->visible());
+      emptyTop << plot->axisRect()->outerRect().top();
+    }
+    QString error;
+    QVERIFY2(distill->openRun(writeRun(m_settingsDir.filePath("legend-run"), 1000), &error), qPrintable(error));
+    distill->lossPlot()->flush();
+    mm::BenchRow r;
+    r.model = "m", r.length = 128, r.phase = "decode", r.repeats = 1, r.seconds = 0.001, r.peak_bytes = 1 << 20;
+    mm::BenchOptions o;
+    o.models = {{r.model, "", "hovle-2.6b", "linear"}};
+    o.lengths = {128};
+    QFile f(m_settingsDir.filePath("legend-bench.json"));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(mm::bench_json({r}, o).dump()));
+    f.close();
+    QVERIFY2(bench->loadOverlay(f.fileName(), &error), qPrintable(error));
+    for (int i = 0; i < plots.size(); ++i) {
+      plots[i]->replot();
+      QVERIFY2(plots[i]->legend->layout() == plots[i]->plotLayout() && plots[i]->legend->visible(), qPrintable(QString("plot %1").arg(i)));
+      QVERIFY2(plots[i]->axisRect()->outerRect().top() > emptyTop[i] + 10,
+               qPrintable(QString("plot %1: data area from %2 px, empty from %3").arg(i).arg(plots[i]->axisRect()->outerRect().top()).arg(emptyTop[i])));
+    }
+    // Cleared, the blank row does not come back.
+    distill->lossPlot()->clearAll();
+    distill->lossPlot()->replot();
+    QVERIFY(distill->lossPlot()->legend->layout() != distill->lossPlot()->plotLayout());
+  }
+
   void theBenchmarkTableAndPlotsFitIn1024x700() {
     // A saved GPU sweep fills every column (floor, × floor, peak, predicted, RSS, a note) under a long
     // model name. At 1024x700 the table once showed 7 of its 11 columns and each plot 95 px of data.
@@ -233,6 +276,80 @@ class TestWindow : public QObject {
     QCOMPARE(page.stageTable()->item(0, 1)->text().toLongLong(), shipped["stages"][0]["steps"].get<int64_t>());
     // Its data paths point at files that are not shipped: the fields stay empty for Generate scene data.
     QVERIFY(!r.contains("train_data") && !r.contains("eval_data"));
+  }
+
+  void textGrowsWithTheWindowForAProjector() {
+    // At 1024x700 the studio's text is the desktop's; in a 1920x1080 window (a projector) forms, tables
+    // and plots are larger, the pages still fit, the stage table and the prompt still hold their rows;
+    // View > Larger text adds to it and is remembered; closing gives the starting size back.
+    const double base = QApplication::font().pointSizeF();
+    double plotTick = 0;
+    {
+      MainWindow window(m_engine);
+      window.openDefaultModels();
+      QTRY_VERIFY_WITH_TIMEOUT(!window.modelPage()->model().path.isEmpty(), 30000);
+      window.resize(kSmallScreen);
+      window.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      QCOMPARE(QApplication::font().pointSizeF(), base);
+      plotTick = window.distillPage()->lossPlot()->xAxis->tickLabelFont().pointSizeF();
+      window.resize(1920, 1080);
+      QTest::qWait(50);
+      QCOMPARE(window.size(), QSize(1920, 1080));  // nothing grew it
+      const double big = QApplication::font().pointSizeF();
+      QVERIFY2(big >= 1.25 * base, qPrintable(QString("%1 pt at 1920x1080, %2 at 1024x700").arg(big).arg(base)));
+      QCOMPARE(window.font().pointSizeF(), big);
+      for (QCustomPlot* plot : window.findChildren<QCustomPlot*>()) {
+        QVERIFY2(plot->xAxis->tickLabelFont().pointSizeF() >= big, qPrintable(plot->xAxis->label()));
+        QVERIFY(plot->yAxis->labelFont().pointSizeF() > big);
+      }
+      QVERIFY(window.distillPage()->lossPlot()->xAxis->tickLabelFont().pointSizeF() > plotTick);
+      // The stage table: the header and three whole rows at the larger text.
+      window.showPage(1);
+      QTest::qWait(50);
+      QTableWidget* stages = window.distillPage()->stageTable();
+      QVERIFY(!stages->horizontalScrollBar()->isVisible());
+      QVERIFY2(stages->rowViewportPosition(2) + stages->rowHeight(2) <= stages->viewport()->height(),
+               qPrintable(QString("row 3 ends at %1 of %2 px").arg(stages->rowViewportPosition(2) + stages->rowHeight(2)).arg(stages->viewport()->height())));
+      QVERIFY(stages->rowHeight(0) >= stages->fontMetrics().height() + 4);
+      // The prompt still two lines high and more; the chat's text between the studio's and 1.5 times it
+      // (its own scale for wide panes counts the width in the larger text).
+      window.showPage(2);
+      QTest::qWait(50);
+      QVERIFY(window.chatPage()->input()->height() >= 2 * window.chatPage()->input()->fontMetrics().lineSpacing() + 8);
+      const double chat = window.chatPage()->view(0)->font().pointSizeF();
+      QVERIFY2(chat >= big && chat <= 1.5 * big + 0.01, qPrintable(QString("chat %1 pt, studio %2").arg(chat).arg(big)));
+      // Every page fits and its plots keep their room.
+      for (int i = 0; i < 4; ++i) {
+        window.showPage(i);
+        QTest::qWait(50);
+        QCOMPARE(window.size(), QSize(1920, 1080));
+        for (QCustomPlot* plot : window.findChildren<QStackedWidget*>().first()->widget(i)->findChildren<QCustomPlot*>())
+          if (plot->isVisible()) QVERIFY2(plot->height() >= 150, qPrintable(QString("page %1: a plot is %2 px").arg(i).arg(plot->height())));
+        // No choice cut short: a side panel once kept its first width and showed "hovle-2." of hovle-2.6b.
+        for (QComboBox* combo : window.findChildren<QStackedWidget*>().first()->widget(i)->findChildren<QComboBox*>())
+          if (combo->isVisible())
+            QVERIFY2(combo->width() >= combo->sizeHint().width(),
+                     qPrintable(QString("page %1: \"%2\" in %3 of %4 px").arg(i).arg(combo->currentText()).arg(combo->width()).arg(combo->sizeHint().width())));
+      }
+      // Larger text, remembered; Ctrl+0 back to the window's own.
+      QTest::keyClick(&window, Qt::Key_Plus, Qt::ControlModifier);
+      QTRY_VERIFY(QApplication::font().pointSizeF() > big * 1.05);
+      QCOMPARE(window.userTextScale(), 1.1);
+      QCOMPARE(QSettings().value("window/textScale").toDouble(), 1.1);
+      QTest::keyClick(&window, Qt::Key_0, Qt::ControlModifier);
+      QTRY_COMPARE(QApplication::font().pointSizeF(), big);
+      window.resize(kSmallScreen);
+      QTest::qWait(50);
+      QCOMPARE(QApplication::font().pointSizeF(), base);
+      QCOMPARE(window.distillPage()->lossPlot()->xAxis->tickLabelFont().pointSizeF(), plotTick);
+      window.resize(1920, 1080);
+      QTest::qWait(50);
+    }
+    QCOMPARE(QApplication::font().pointSizeF(), base);  // the window closed: the next starts as the desktop is
+    QSettings().setValue("window/textScale", 1.3);  // remembered from an earlier session
+    MainWindow again(m_engine);
+    QCOMPARE(again.userTextScale(), 1.3);
   }
 
   void settingsAreRemembered() {
@@ -522,7 +639,19 @@ class TestWindow : public QObject {
     QCOMPARE(plot->smoothGraph("stage3")->valueAxis(), plot->yAxis2);
     QCOMPARE(plot->rawGraph("stage3")->valueAxis(), plot->yAxis2);
     QVERIFY(plot->yAxis2->visible() && plot->yAxis2->tickLabels());
-    QCOMPARE(plot->yAxis2->label(), QString("stage 3 KL"));
+    // The KL is summed over each sequence's tokens (core/train kl_loss), and the axis says so, in
+    // full where it has the height and shortened where not, never longer than the axis.
+    page.show();
+    for (const QSize size : {QSize(1800, 1000), QSize(880, 640)}) {  // the page at 1920x1080 and 1024x700
+      page.resize(size);
+      QTest::qWait(50);
+      plot->replot();
+      const QString label = plot->yAxis2->label();
+      QVERIFY2(label.contains("KL per sequence") || label.contains("KL, sum"), qPrintable(label));
+      const int length = QFontMetrics(plot->yAxis2->labelFont()).horizontalAdvance(label), axis = plot->axisRect()->height();
+      QVERIFY2(length <= axis, qPrintable(QString("%1 px label on a %2 px axis").arg(length).arg(axis)));
+      if (size.height() == 1000) QCOMPARE(label, QString("stage 3 KL, summed per sequence"));
+    }
     QCOMPARE(plot->yAxis->label(), QString("layer MSE ×1000"));
     QCOMPARE(plot->yAxis2->scaleType(), QCPAxis::stLogarithmic);
     QCOMPARE(plot->yAxis2->labelColor(), plot->yAxis2->tickLabelColor());

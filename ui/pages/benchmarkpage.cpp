@@ -28,6 +28,7 @@
 #include "widgets/scrollable.h"
 #include "widgets/palette.h"
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 namespace {
 
@@ -46,12 +47,13 @@ QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QString& y
   // Above the plot: one legend entry per model, and under it what the line styles mean (a short
   // vertical axis has no room for that).
   ui::putLegendAbove(plot);
-  plot->legend->setVisible(true);
   plot->plotLayout()->insertRow(1);
   auto* key = new QCPTextElement(plot, lineKey, plot->font());
   key->setTextColor(QColor(90, 90, 90));
   plot->plotLayout()->addElement(1, 0, key);
+  ui::sizeWithPlot(plot, key, 0);
   plot->plotLayout()->setRowStretchFactor(1, 0.001);
+  ui::showLegendAbove(plot, false);  // no models yet: no blank row over the empty plot
   plot->setMinimumHeight(220);
   return key;
 }
@@ -118,7 +120,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   buttons2->addWidget(exportButton);
   buttons2->addWidget(clear);
   form->addRow(buttons2);
-  setup->setMaximumWidth(380);
+  ui::followTextSize(setup, [setup] { setup->setMaximumWidth(ui::scaledPx(380)); });
 
   m_latency = new QCustomPlot;
   m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"), latencyKey(false));
@@ -203,19 +205,15 @@ void BenchmarkPage::setCompact(bool compact) {
   if (compact == m_compact) return;
   m_compact = compact;
   m_latency->xAxis->setLabel(compact ? QString() : tr("context length (tokens)"));
-  // Out of the layout, not just hidden: a hidden legend keeps its row.
-  QCPLayoutGrid* layout = m_memory->plotLayout();
-  if (compact) {
-    layout->take(m_memory->legend);
-    layout->simplify();  // drops its empty row
-  } else {
-    layout->insertRow(0);
-    layout->addElement(0, 0, m_memory->legend);
-    layout->setRowStretchFactor(0, 0.001);
-  }
-  m_memory->legend->setVisible(!compact);
+  placeLegends();
   m_latency->replot(QCustomPlot::rpQueuedReplot);
   m_memory->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void BenchmarkPage::placeLegends() {
+  // Compact: the latency plot's legend names the models of both.
+  ui::showLegendAbove(m_latency, m_latency->legend->itemCount() > 0);
+  ui::showLegendAbove(m_memory, !m_compact && m_memory->legend->itemCount() > 0);
 }
 
 void BenchmarkPage::addCheckpoint(const QString& label, const QString& path, bool checked) {
@@ -376,6 +374,7 @@ void BenchmarkPage::redraw() {
   }
   ui::setEmpty(m_latencyEmpty, m_latency->graphCount() == 0);
   ui::setEmpty(m_memoryEmpty, m_memory->graphCount() == 0);
+  placeLegends();
   for (QCustomPlot* p : {m_latency, m_memory}) {
     // One value on an axis (a single length, a flat line): rescaleAxes keeps the old span around it,
     // on a log axis its ratio; from the default 0..5 that was ticks at 10^-42. From 1..10 it is sane.

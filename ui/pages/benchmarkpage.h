@@ -82,6 +82,8 @@ class BenchmarkPage : public QWidget {
   void exportResults();
   bool eventFilter(QObject* watched, QEvent* event) override;
   void setCompact(bool compact);
+  /// Each plot's legend in its row while it has entries (the memory plot's only when not compact).
+  void placeLegends();
 
   EngineController* m_engine;
   quint64 m_job = 0;

@@ -28,6 +28,7 @@
 #include "widgets/messages.h"
 #include "widgets/promptedit.h"
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
   m_model = new QComboBox;
@@ -87,7 +88,6 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   for (const auto& [w, name] : named) w->setObjectName(name);  // for tests and settings
   m_system = new QPlainTextEdit;
   m_system->setPlaceholderText(tr("none (the demo models were trained without one)"));
-  m_system->setFixedHeight(2 * m_system->fontMetrics().lineSpacing() + 14);
   m_system->setToolTip(tr("System prompt"));
   // Two settings per row: the panel stays short enough for a 700 px high window.
   auto* samplingBox = new QGroupBox(tr("Sampling"));
@@ -110,7 +110,6 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   sideLayout->addLayout(models);
   sideLayout->addWidget(imageBox, 1);
   sideLayout->addWidget(samplingBox);
-  side->setMaximumWidth(380);
 
   m_left = new ConversationView;
   m_right = new ConversationView;
@@ -129,7 +128,11 @@ ChatPage::ChatPage(EngineController* engine, QWidget* parent) : QWidget(parent),
   m_nextVersion = new QPushButton(tr("›"));
   m_prevVersion->setToolTip(tr("The previous version of the last reply"));
   m_nextVersion->setToolTip(tr("The next version of the last reply"));
-  for (QPushButton* b : {m_prevVersion, m_nextVersion}) b->setMaximumWidth(28);
+  ui::followTextSize(this, [this, side] {  // sizes at the starting text size, and at any other
+    m_system->setFixedHeight(2 * m_system->fontMetrics().lineSpacing() + 14);
+    side->setMaximumWidth(ui::scaledPx(380));
+    for (QPushButton* b : {m_prevVersion, m_nextVersion}) b->setMaximumWidth(ui::scaledPx(28));
+  });
   m_versionLabel = new QLabel;
   m_versionLabel->setToolTip(tr("Regenerate keeps every version of the last reply; the conversation goes on from the one shown"));
   auto* reset = new QPushButton(tr("New chat"));

@@ -36,6 +36,7 @@
 #include "widgets/messages.h"
 #include "widgets/scrollable.h"
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 namespace {
 
@@ -70,7 +71,7 @@ nlohmann::json shippedDemoRecipe() {
 DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
   auto* editor = new QWidget;
   buildRecipeEditor(editor);
-  editor->setMaximumWidth(360);
+  ui::followTextSize(editor, [editor] { editor->setMaximumWidth(ui::scaledPx(360)); });
 
   m_progress = new QProgressBar;
   m_progress->setRange(0, 1000);

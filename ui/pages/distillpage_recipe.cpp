@@ -29,6 +29,7 @@
 #include "widgets/messages.h"
 #include "widgets/scenedatadialog.h"
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 namespace {
 
@@ -38,7 +39,7 @@ using ui::qs;
 QLineEdit* pathRow(QFormLayout* form, const QString& label, bool directory, QWidget* parent) {
   auto* edit = new QLineEdit;
   auto* browse = new QPushButton(QObject::tr("…"));
-  browse->setMaximumWidth(32);
+  ui::followTextSize(browse, [browse] { browse->setMaximumWidth(ui::scaledPx(32)); });
   auto* row = new QHBoxLayout;
   row->addWidget(edit, 1);
   row->addWidget(browse);
@@ -98,9 +99,11 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   m_stages->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
   m_stages->setToolTip(tr("Stage 1: new parameters, layerwise MSE. Stage 2: whole layer, layerwise MSE. "
                           "Stage 3: end-to-end KL against the teacher."));
-  // Exactly the header and three rows: no empty band below stage 3.
-  m_stages->setFixedHeight(m_stages->horizontalHeader()->sizeHint().height() +
-                           3 * m_stages->verticalHeader()->defaultSectionSize() + 2 * m_stages->frameWidth());
+  // Exactly the header and three rows: no empty band below stage 3 (and none cut at a new text size).
+  ui::followTextSize(m_stages, [this] {
+    m_stages->setFixedHeight(m_stages->horizontalHeader()->sizeHint().height() +
+                             3 * m_stages->verticalHeader()->defaultSectionSize() + 2 * m_stages->frameWidth());
+  });
   form->addRow(m_stages);
   auto* load = new QPushButton(tr("Load…"));
   auto* save = new QPushButton(tr("Save…"));

@@ -27,6 +27,7 @@
 #include "widgets/messages.h"
 #include "widgets/palette.h"
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 namespace {
 
@@ -74,7 +75,7 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   stripScroll->setWidget(m_strip);
   stripScroll->setWidgetResizable(true);
   stripScroll->setFrameShape(QFrame::NoFrame);
-  stripScroll->setFixedHeight(m_strip->sizeHint().height() + 20);
+  ui::followTextSize(m_strip, [this, stripScroll] { stripScroll->setFixedHeight(m_strip->sizeHint().height() + 20); });
   auto* stripBox = new QGroupBox(tr("Layers"));
   (new QVBoxLayout(stripBox))->addWidget(stripScroll);
 
@@ -142,7 +143,11 @@ ModelPage::ModelPage(EngineController* engine, QWidget* parent) : QWidget(parent
   m_report->setReadOnly(true);
   m_report->setPlaceholderText(tr("The seeding report appears here: which tensors were inherited from the "
                                   "teacher and which were initialised, and how."));
-  m_report->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  ui::followTextSize(this, [this] {  // its own font: the fixed one at the studio's text size
+    QFont fixed = QFontDatabase::systemFont(QFontDatabase::FixedFont);
+    fixed.setPointSizeF(fixed.pointSizeF() * ui::textScale());
+    m_report->setFont(fixed);
+  });
 
   auto* middle = new QHBoxLayout;
   middle->addWidget(archBox, 2);

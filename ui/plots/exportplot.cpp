@@ -19,7 +19,7 @@ class ExportTitle {
  public:
   ExportTitle(QCustomPlot* plot, const QString& title) : m_plot(plot) {
     if (title.isEmpty()) return;
-    QFont font = plot->font();
+    QFont font = plot->xAxis->labelFont();  // the projector size at the studio's text size
     font.setBold(true);
     font.setPointSizeF(font.pointSizeF() * 1.15);
     plot->plotLayout()->insertRow(0);

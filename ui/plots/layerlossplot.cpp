@@ -19,15 +19,14 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
 
   m_curves->yAxis->setTickLabelPadding(2);
   ui::useLogTicks(m_curves->yAxis);  // 100, 200, 500: not 100, 150, ..., 400 on top of each other
-  m_curves->legend->setVisible(false);  // until there are curves
   ui::styleForProjector(m_curves);
   ui::putLegendAbove(m_curves);
+  ui::showLegendAbove(m_curves, false);  // until there are curves
   ui::useIntegerTicks(m_curves->xAxis);
   m_curvesEmpty = ui::addEmptyNote(m_curves, tr("None yet: stages 1 and 2 report them"));
   m_heat = new QCustomPlot;
   m_heat->xAxis->setLabel(tr("step"));
   m_heat->yAxis->setLabel(tr("layer"));
-  ui::styleForProjector(m_heat);
   ui::useIntegerTicks(m_heat->xAxis);
   ui::useIntegerTicks(m_heat->yAxis);
   m_heatEmpty = ui::addEmptyNote(m_heat, tr("No per-layer losses yet"));
@@ -37,6 +36,7 @@ LayerLossPlot::LayerLossPlot(QWidget* parent) : QWidget(parent) {
   m_scale->setDataScaleType(QCPAxis::stLogarithmic);
   ui::useLogTicks(m_scale->axis());  // 100, 200, 300: the colour scale labelled like the curves
   m_map->setColorScale(m_scale);
+  ui::styleForProjector(m_heat);  // with its colour scale
   m_map->setGradient(QCPColorGradient::gpThermal);
   m_map->setInterpolate(false);
   m_tabs = new QTabWidget;
@@ -123,7 +123,7 @@ void LayerLossPlot::redraw() {
     for (double& v : scaled) v *= factor;
     m_curves->graph(i)->setData(d.steps, scaled, true);
   }
-  m_curves->legend->setVisible(layers > 0 && layers <= 12);  // beyond a dozen the legend hides the curves
+  ui::showLegendAbove(m_curves, layers > 0 && layers <= 12);  // beyond a dozen the legend hides the curves
   ui::setEmpty(m_curvesEmpty, d.steps.isEmpty());
   ui::setEmpty(m_heatEmpty, d.steps.isEmpty());
   m_curves->rescaleAxes();
@@ -158,7 +158,7 @@ void LayerLossPlot::clearAll() {
   m_stage->clear();
   m_curves->clearGraphs();
   m_map->data()->clear();
-  m_curves->legend->setVisible(false);
+  ui::showLegendAbove(m_curves, false);
   ui::setEmpty(m_curvesEmpty, true);
   ui::setEmpty(m_heatEmpty, true);
   redraw();  // the empty plots' unit labels

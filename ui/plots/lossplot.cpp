@@ -55,10 +55,11 @@ LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   legend->setWrap(2);  // two columns: the plot stays narrow enough for a 1024 px window
   ui::useIntegerTicks(xAxis);
   m_empty = ui::addEmptyNote(this, tr("No loss yet: start a run or open one"));
-  legend->setVisible(false);  // until a stage has points
+  ui::showLegendAbove(this, false);  // until a stage has points
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   addLayer(kSmoothLayer, layer("main"), limAbove);  // smoothed lines over all raw points
   setMinimumHeight(220);
+  connect(this, &QCustomPlot::afterLayout, this, &LossPlot::labelRightAxis);  // the axis's height is known
   m_flushTimer.setInterval(33);  // ~30 redraws per second at most
   m_flushTimer.setSingleShot(true);
   connect(&m_flushTimer, &QTimer::timeout, this, &LossPlot::flush);
@@ -154,7 +155,7 @@ void LossPlot::fitRanges() {
   for (auto it = m_series.begin(); it != m_series.end(); ++it) take(it.key(), it->raw);
   for (auto it = m_compare.begin(); it != m_compare.end(); ++it) take(it.key(), it->smooth);
   const bool empty = !left.any() && !right.any();
-  legend->setVisible(!empty);
+  ui::showLegendAbove(this, !empty);
   ui::setEmpty(m_empty, empty);
   yAxis2->setVisible(right.any());
   yAxis->setTickLabels(left.any());  // a stage-3-only run: no made-up range on the left
@@ -193,10 +194,28 @@ void LossPlot::labelAxes(bool left, bool right) {
   for (double f : leftFactors(true))
     if (!factors.contains(f)) factors << f;
   yAxis->setLabel(!left ? QString() : factors.size() == 1 ? tr("layer MSE ×%1").arg(factors[0]) : tr("layer MSE × factor"));
-  QStringList parts;
-  if (m_series.contains("teacher") || m_compare.contains("teacher")) parts << tr("teacher cross-entropy");
-  if (m_series.contains("stage3") || m_compare.contains("stage3")) parts << tr("stage 3 KL");
-  yAxis2->setLabel(right ? parts.join(" · ") : QString());
+  m_rightLabelled = right;
+  labelRightAxis();
+}
+
+void LossPlot::labelRightAxis() {
+  // Stage 3's loss (core/train/losses.h kl_loss) is KL(teacher || student) summed over a sequence's
+  // tokens and the vocabulary, averaged over the batch: not per token, so it says so.
+  const bool teacher = m_series.contains("teacher") || m_compare.contains("teacher");
+  const bool kl = m_series.contains("stage3") || m_compare.contains("stage3");
+  // The longest form the axis has room for: a label longer than its axis ran into the legend.
+  const QString forms[3][2] = {{tr("teacher cross-entropy per token"), tr("stage 3 KL, summed per sequence")},
+                               {tr("teacher CE per token"), tr("KL, sum per sequence")},
+                               {tr("CE/token"), tr("KL per sequence")}};
+  QString text;
+  for (const auto& form : forms) {
+    QStringList parts;
+    if (teacher) parts << form[0];
+    if (kl) parts << form[1];
+    text = m_rightLabelled ? parts.join(" · ") : QString();
+    if (QFontMetrics(yAxis2->labelFont()).horizontalAdvance(text) <= axisRect()->height()) break;
+  }
+  yAxis2->setLabel(text);  // as thick whatever its length: the layout stands
 }
 
 void LossPlot::rebuildSmooth(Series& s) {

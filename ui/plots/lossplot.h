@@ -63,6 +63,8 @@ class LossPlot : public QCustomPlot {
   /// axis labels, the band and the empty note follow the data.
   void fitRanges();
   void labelAxes(bool left, bool right);
+  /// The right axis's unit, shortened when the axis is too short for the whole of it.
+  void labelRightAxis();
 
   QMap<QString, Series> m_series;
   QMap<QString, Series> m_compare;  ///< the compared run per stage (smooth line only; x already laid end to end)
@@ -75,4 +77,5 @@ class LossPlot : public QCustomPlot {
   double m_smoothing = 0.9;
   QCPItemText* m_empty = nullptr;  ///< "No loss yet" while there is nothing to draw
   QCPItemRect* m_band = nullptr;   ///< behind stage 3's steps, the right axis's colour
+  bool m_rightLabelled = false;    ///< the right axis has points to name
 };

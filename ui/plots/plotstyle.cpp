@@ -1,10 +1,13 @@
 #include "plots/plotstyle.h"
 
+#include <QApplication>
 #include <QPointer>
 #include <qcustomplot.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "widgets/textscale.h"
 
 namespace ui {
 namespace {
@@ -136,32 +139,82 @@ class ReadableLogTicker : public QCPAxisTicker {
   int m_subTicks = 0;
 };
 
+const char* const kFontPlus = "ui.fontPlus", *const kFontMin = "ui.fontMin", *const kStyled = "ui.projectorStyled";
+
+/// The studio's font plus `plus` points, at least `min`. (Not the plot's: QCustomPlot keeps the font
+/// it was made with, and a new text size never reached it.)
+QFont projectorFont(double plus, double min) {
+  QFont f = QApplication::font();
+  f.setPointSizeF(std::max(min, f.pointSizeF() + plus));
+  return f;
+}
+
+/// Sets every projector size from the studio's font: the plot's axes, colour scales, legend, and the
+/// texts registered with sizeWithPlot.
+void applyProjectorFonts(QCustomPlot* plot) {
+  const QFont tick = projectorFont(0, 10), label = projectorFont(1, 11);
+  for (QCPAxis* a : plot->axisRect()->axes()) {
+    a->setTickLabelFont(tick);
+    a->setLabelFont(label);
+  }
+  for (QCPColorScale* scale : plot->findChildren<QCPColorScale*>()) {  // along a short side: no larger label
+    scale->axis()->setTickLabelFont(tick);
+    scale->axis()->setLabelFont(projectorFont(0, 0));
+  }
+  plot->legend->setFont(tick);
+  for (QCPItemText* t : plot->findChildren<QCPItemText*>())
+    if (t->property(kFontPlus).isValid()) t->setFont(projectorFont(t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble()));
+  for (QCPTextElement* t : plot->findChildren<QCPTextElement*>())
+    if (t->property(kFontPlus).isValid()) {
+      QFont f = projectorFont(t->property(kFontPlus).toDouble(), t->property(kFontMin).toDouble());
+      f.setBold(t->font().bold());
+      t->setFont(f);
+    }
+}
+
 }  // namespace
 
 void styleForProjector(QCustomPlot* plot) {
-  QFont tick = plot->font(), label = plot->font();
-  tick.setPointSizeF(std::max(10.0, tick.pointSizeF()));
-  label.setPointSizeF(std::max(11.0, label.pointSizeF() + 1));
-  for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) {
-    a->setTickLabelFont(tick);
-    a->setLabelFont(label);
-    a->setBasePen(QPen(Qt::black, 1.5));
-  }
-  plot->legend->setFont(tick);
+  for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) a->setBasePen(QPen(Qt::black, 1.5));
+  applyProjectorFonts(plot);
   plot->legend->setBrush(QColor(255, 255, 255, 210));
+  if (plot->property(kStyled).toBool()) return;
+  plot->setProperty(kStyled, true);
+  onTextScaleChanged(plot, [plot] {
+    applyProjectorFonts(plot);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+  });
+}
+
+void sizeWithPlot(QCustomPlot* plot, QObject* text, double plus, double min) {
+  text->setProperty(kFontPlus, plus);
+  text->setProperty(kFontMin, min);
+  applyProjectorFonts(plot);
 }
 
 void putLegendAbove(QCustomPlot* plot) {
-  plot->plotLayout()->insertRow(0);
-  plot->plotLayout()->addElement(0, 0, plot->legend);
   plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
   plot->legend->setWrap(4);  // a second row rather than a plot wider than a 1024 px window
   plot->legend->setBorderPen(Qt::NoPen);
-  plot->plotLayout()->setRowStretchFactor(0, 0.001);
+  showLegendAbove(plot, true);
   // A grid column is as narrow as its narrowest element allows, hidden ones included, and an empty
   // legend's maximum is its margins: without a width of its own it squeezed the empty plot below it
   // to a 50 px stub. (Any width under QWIDGETSIZE_MAX replaces the legend's own maximum.)
   plot->legend->setMaximumSize(1 << 20, QWIDGETSIZE_MAX);
+}
+
+void showLegendAbove(QCustomPlot* plot, bool show) {
+  QCPLayoutGrid* grid = plot->plotLayout();
+  const bool placed = plot->legend->layout() == grid;  // (a new plot's legend is in the axis rect's inset)
+  if (show && !placed) {
+    grid->insertRow(0);
+    grid->addElement(0, 0, plot->legend);
+    grid->setRowStretchFactor(0, 0.001);  // as high as its entries, the rest to the data
+  } else if (!show && placed) {
+    grid->take(plot->legend);
+    grid->simplify();  // drops its row
+  }
+  plot->legend->setVisible(show);
 }
 
 void useIntegerTicks(QCPAxis* axis) {
@@ -189,9 +242,7 @@ QCPItemText* addEmptyNote(QCustomPlot* plot, const QString& text) {
   note->position->setCoords(0.5, 0.5);
   note->setText(text);
   note->setColor(Qt::gray);
-  QFont f = plot->font();
-  f.setPointSizeF(std::max(12.0, f.pointSizeF() + 2));
-  note->setFont(f);
+  sizeWithPlot(plot, note, 2, 12);
   note->setClipToAxisRect(false);
   setEmpty(note, true);
   return note;

@@ -5,16 +5,24 @@
 
 #include <QString>
 
+class QObject;
 class QCPAxis;
 class QCPItemText;
 class QCustomPlot;
 
 namespace ui {
 
-/// Larger tick labels, axis labels and legend text, thicker axes.
+/// Larger tick labels, axis labels and legend text, thicker axes; the sizes follow the studio's text
+/// size from then on, a colour scale's too.
 void styleForProjector(QCustomPlot* plot);
+/// A text item or element of a styled plot at the studio's font plus `plus` points (at least `min`),
+/// now and whenever the text size changes.
+void sizeWithPlot(QCustomPlot* plot, QObject* text, double plus, double min = 0);
 /// The legend as one row above the plot, so that it never covers data.
 void putLegendAbove(QCustomPlot* plot);
+/// Shows the legend in its row above the plot, or takes it out of the layout: hidden or empty, a legend
+/// in the layout kept a blank row over the data.
+void showLegendAbove(QCustomPlot* plot, bool show);
 /// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
 void useIntegerTicks(QCPAxis* axis);
 /// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K, every n-th octave when

@@ -1,5 +1,6 @@
 #include "widgets/benchtable.h"
 
+#include <QEvent>
 #include <QHeaderView>
 #include <QLocale>
 #include <QStyle>
@@ -7,6 +8,7 @@
 #include <utility>
 
 #include "widgets/text.h"
+#include "widgets/textscale.h"
 
 namespace {
 constexpr int kModelColumn = 200;  ///< px at most for the model's name
@@ -60,6 +62,22 @@ void BenchTable::addRow(const QString& key, const mm::BenchRow& row) {
   }
   // The model column as wide as its longest name, up to kModelColumn px.
   const int want = fontMetrics().horizontalAdvance(key) + 2 * style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 12;
-  if (want > columnWidth(0)) setColumnWidth(0, std::min(want, kModelColumn));
+  if (want > columnWidth(0)) setColumnWidth(0, std::min(want, ui::scaledPx(kModelColumn)));
   scrollToBottom();
+}
+
+void BenchTable::fitModelColumn() {
+  // As addRow sizes it, over every row at the new text size.
+  int want = horizontalHeader()->sectionSizeHint(0);
+  for (int r = 0; r < rowCount(); ++r)
+    if (const QTableWidgetItem* it = item(r, 0))
+      want = std::max(want, fontMetrics().horizontalAdvance(it->text()) + 2 * style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 12);
+  setColumnWidth(0, std::min(want, ui::scaledPx(kModelColumn)));
+}
+
+void BenchTable::changeEvent(QEvent* event) {
+  QTableWidget::changeEvent(event);
+  if (event->type() != QEvent::FontChange) return;
+  verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
+  fitModelColumn();
 }

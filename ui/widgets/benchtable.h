@@ -14,4 +14,11 @@ class BenchTable : public QTableWidget {
   explicit BenchTable(QWidget* parent = nullptr);
   /// Appends ROW under the model label KEY and scrolls to it.
   void addRow(const QString& key, const mm::BenchRow& row);
+
+ protected:
+  /// A new text size: rows as high as the text, the model column as wide as its names.
+  void changeEvent(QEvent* event) override;
+
+ private:
+  void fitModelColumn();
 };

@@ -14,6 +14,8 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 
+#include "widgets/textscale.h"
+
 #include <algorithm>
 
 QVector<ConversationsDialog::Entry> ConversationsDialog::list(const QString& dir) {
@@ -68,7 +70,7 @@ ConversationsDialog::ConversationsDialog(const QString& dir, QWidget* parent) : 
   layout->addWidget(note);
   layout->addWidget(m_list, 1);
   layout->addWidget(buttons);
-  resize(620, 420);
+  resize(ui::scaledPx(620), ui::scaledPx(420));
 
   auto open = [this] {
     const int row = m_list->currentRow();

@@ -1,5 +1,6 @@
 #include "widgets/conversationview.h"
 
+#include <QApplication>
 #include <QBuffer>
 #include <QLocale>
 #include <QScrollBar>
@@ -8,6 +9,7 @@
 #include <cmath>
 
 #include "eval/evaluate.h"
+#include "widgets/textscale.h"
 
 namespace {
 
@@ -28,18 +30,21 @@ ConversationView::ConversationView(QWidget* parent) : QTextBrowser(parent) {
   m_renderTimer.setSingleShot(true);
   m_renderTimer.setInterval(16);
   connect(&m_renderTimer, &QTimer::timeout, this, &ConversationView::render);
+  ui::onTextScaleChanged(this, [this] { fitText(); });  // its own font: the studio's text size by hand
 }
 
 void ConversationView::resizeEvent(QResizeEvent* event) {
-  if (m_basePointSize <= 0) m_basePointSize = font().pointSizeF();
-  const double scale = std::clamp(std::round(width() / 48.0) / 10.0, 1.0, 1.5);  // 0.1 steps: few relayouts
-  if (scale != m_scale && m_basePointSize > 0) {
-    m_scale = scale;
-    QFont f = font();
-    f.setPointSizeF(m_basePointSize * scale);
-    setFont(f);  // the document's default font: headings and stats scale with it
-  }
+  fitText();
   QTextBrowser::resizeEvent(event);
+}
+
+void ConversationView::fitText() {
+  // By the width in the studio's text: a pane as wide at a larger text size gains less (0.1 steps: few relayouts).
+  const double scale = std::clamp(std::round(width() / (48.0 * ui::textScale())) / 10.0, 1.0, 1.5);
+  QFont f = QApplication::font();  // what the view would have without its own size
+  f.setPointSizeF(f.pointSizeF() * scale);
+  m_scale = scale;
+  if (f != font()) setFont(f);  // the document's default font: headings and stats scale with it
 }
 
 void ConversationView::setTitle(const QString& title) {

@@ -54,7 +54,8 @@ class ConversationView : public QTextBrowser {
   const Message& version(int i) const { return m_versions[i]; }
   const QVector<Message>& messages() const { return m_messages; }
   void setMessages(const QVector<Message>& messages);
-  /// The text's size against the widget's own font: 1 up to 480 px wide, up to 1.5 on a wide view.
+  /// The text's size against the studio's: 1 up to 480 px wide (at the starting text size, wider at a
+  /// larger one), up to 1.5 on a wide view.
   double textScale() const { return m_scale; }
 
  protected:
@@ -67,12 +68,12 @@ class ConversationView : public QTextBrowser {
   void replyChanged();
   void scheduleRender();
   void render();
+  void fitText();
 
   QString m_title;
   QVector<Message> m_messages;
   QVector<Message> m_versions;  ///< the last reply's versions; m_messages.back() shows m_versions[m_version]
   int m_version = 0;
   QTimer m_renderTimer;
-  double m_basePointSize = 0;  ///< the font's size before scaling
   double m_scale = 1;
 };

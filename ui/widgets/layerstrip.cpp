@@ -7,9 +7,11 @@
 #include <QToolTip>
 
 #include "widgets/palette.h"
+#include "widgets/textscale.h"
 
 namespace {
-constexpr int kCell = 34, kGap = 4, kStackGap = 18, kTop = 18, kLegend = 22;
+constexpr int kCell = 34, kGap = 4, kStackGap = 18, kTop = 18, kLegend = 22;  ///< px at the starting text size
+int px(int v) { return ui::scaledPx(v); }
 }
 
 LayerStrip::LayerStrip(QWidget* parent) : QWidget(parent) {
@@ -35,8 +37,8 @@ void LayerStrip::setLayers(const mm::ModelConfig& config, Look look) {
 
 QRect LayerStrip::cellRect(int layer) const {
   const int he = int(m_config.he.n_layers);
-  const int x = 8 + layer * (kCell + kGap) + (layer >= he ? kStackGap : 0);
-  return QRect(x, kTop, kCell, kCell);
+  const int x = px(8) + layer * px(kCell + kGap) + (layer >= he ? px(kStackGap) : 0);
+  return QRect(x, px(kTop), px(kCell), px(kCell));
 }
 
 int LayerStrip::cellAt(const QPoint& pos) const {
@@ -47,7 +49,7 @@ int LayerStrip::cellAt(const QPoint& pos) const {
 
 QSize LayerStrip::sizeHint() const {
   const int n = int(m_config.n_layers());
-  return QSize(n ? cellRect(n - 1).right() + 9 : 200, kTop + kCell + kLegend + 6);
+  return QSize(n ? cellRect(n - 1).right() + px(9) : px(200), px(kTop + kCell + kLegend + 6));
 }
 QSize LayerStrip::minimumSizeHint() const { return QSize(120, sizeHint().height()); }
 
@@ -89,15 +91,15 @@ void LayerStrip::paintEvent(QPaintEvent*) {
     p.setFont(small);
   }
   // Legend.
-  int x = 8;
-  const int y = kTop + kCell + 8;
+  int x = px(8);
+  const int y = px(kTop + kCell + 8), box = px(12);
   auto legend = [&](const QColor& c, const QString& text, bool edge) {
     p.setBrush(c);
     p.setPen(edge ? QPen(ui::kTrainableEdge, 2) : QPen(c.darker(140)));
-    p.drawRoundedRect(QRect(x, y, 12, 12), 3, 3);
+    p.drawRoundedRect(QRect(x, y, box, box), 3, 3);
     p.setPen(palette().color(QPalette::WindowText));
-    p.drawText(QPoint(x + 16, y + 11), text);
-    x += 22 + p.fontMetrics().horizontalAdvance(text);
+    p.drawText(QPoint(x + box + px(4), y + box - 1), text);
+    x += box + px(10) + p.fontMetrics().horizontalAdvance(text);
   };
   switch (m_look) {
     case Look::teacher:

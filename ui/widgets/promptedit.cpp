@@ -1,5 +1,6 @@
 #include "widgets/promptedit.h"
 
+#include <QEvent>
 #include <QKeyEvent>
 
 PromptEdit::PromptEdit(QWidget* parent) : QPlainTextEdit(parent) {
@@ -8,6 +9,7 @@ PromptEdit::PromptEdit(QWidget* parent) : QPlainTextEdit(parent) {
 }
 
 void PromptEdit::setVisibleLines(int lines) {
+  m_lines = lines;
   const QMargins m = contentsMargins();
   const int text = lines * fontMetrics().lineSpacing() + 2 * int(document()->documentMargin());
   setFixedHeight(text + m.top() + m.bottom() + 2 * frameWidth());
@@ -24,4 +26,9 @@ void PromptEdit::keyPressEvent(QKeyEvent* event) {
     return;
   }
   QPlainTextEdit::keyPressEvent(event);
+}
+
+void PromptEdit::changeEvent(QEvent* event) {
+  QPlainTextEdit::changeEvent(event);
+  if (event->type() == QEvent::FontChange) setVisibleLines(m_lines);
 }

@@ -18,4 +18,9 @@ class PromptEdit : public QPlainTextEdit {
 
  protected:
   void keyPressEvent(QKeyEvent* event) override;
+  /// A new text size: still room for the same lines.
+  void changeEvent(QEvent* event) override;
+
+ private:
+  int m_lines = 3;
 };

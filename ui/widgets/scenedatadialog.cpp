@@ -15,6 +15,7 @@
 
 #include "runtime/errors.h"
 #include "widgets/messages.h"
+#include "widgets/textscale.h"
 
 SceneDataDialog::SceneDataDialog(QWidget* parent) : QDialog(parent) {
   setWindowTitle(tr("Generate scene data"));
@@ -22,7 +23,7 @@ SceneDataDialog::SceneDataDialog(QWidget* parent) : QDialog(parent) {
   m_dir = new QLineEdit;
   m_dir->setObjectName("sceneDataDir");
   auto* browse = new QPushButton(tr("…"));
-  browse->setMaximumWidth(32);
+  browse->setMaximumWidth(ui::scaledPx(32));
   auto* dirRow = new QHBoxLayout;
   dirRow->addWidget(m_dir, 1);
   dirRow->addWidget(browse);
@@ -65,7 +66,7 @@ SceneDataDialog::SceneDataDialog(QWidget* parent) : QDialog(parent) {
 
   m_dir->setText(defaultDirectory());
   // Wide enough for the suggested path (it was cut at both ends in a 430 px dialog).
-  m_dir->setMinimumWidth(std::min(560, m_dir->fontMetrics().horizontalAdvance(m_dir->text()) + 24));
+  m_dir->setMinimumWidth(std::min(ui::scaledPx(560), m_dir->fontMetrics().horizontalAdvance(m_dir->text()) + 24));
   connect(m_dir, &QLineEdit::textEdited, this, [this] { m_dirEdited = true; });
   for (QSpinBox* s : {m_train, m_seed})
     connect(s, &QSpinBox::valueChanged, this, [this] {
