@@ -1,15 +1,20 @@
 // The benchmark job: one row per (model, length, phase) in sweep order, each sent as an event as it is
 // measured; an out-of-memory becomes an oom row and the sweep goes on; cancellation; the JSON round trip.
 // Structure only: timings are real but never asserted beyond being positive.
-#include <QTemporaryDir>
-#include <QtTest>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 
+#include <ATen/ATen.h>
+#include <c10/core/CPUAllocator.h>
+
 #include "bench/benchmark.h"
+#include "bench/peak_memory.h"
 #include "test_support.h"
+
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QTemporaryDir>
+#include <QtTest>
 
 using namespace mm;
 
@@ -46,6 +51,30 @@ class TestBench : public QObject {
   QTemporaryDir dir_;
 
  private slots:
+  void cpuMemoryCounterCountsAndServesRawAllocations() {
+    // Installed by the first sweep; the studio's chat runs after it in the same process, and its image
+    // embedding's convolution (oneDNN) allocates raw buffers: it failed an internal assert before.
+    install_cpu_memory_counter();
+    const int64_t before = cpu_tensor_bytes();
+    {
+      const at::Tensor t = at::empty({1000}, at::kFloat);
+      QCOMPARE(cpu_tensor_bytes() - before, int64_t(4000));
+      QCOMPARE(reinterpret_cast<uintptr_t>(t.data_ptr()) % 64, uintptr_t(0));
+    }
+    QCOMPARE(cpu_tensor_bytes(), before);
+    c10::Allocator* a = c10::GetCPUAllocator();
+    void* raw = a->raw_allocate(256);
+    QVERIFY(raw);
+    QCOMPARE(cpu_tensor_bytes() - before, int64_t(256));
+    a->raw_deallocate(raw);
+    QCOMPARE(cpu_tensor_bytes(), before);
+    at::manual_seed(3);
+    const at::Tensor img = at::randn({2, 3, 56, 56}), w = at::randn({16, 3, 14, 14});
+    const at::Tensor y = at::conv2d(img, w, {}, {14, 14});  // (2, 16, 4, 4), through oneDNN where built
+    QCOMPARE(y.sizes(), at::IntArrayRef({2, 16, 4, 4}));
+    QVERIFY(at::allclose(y, at::conv2d(img.to(at::kDouble), w.to(at::kDouble), {}, {14, 14}).to(at::kFloat), 1e-4, 1e-4));
+  }
+
   void rowsArriveInSweepOrder() {
     BenchOptions o = micro_options();
     o.bandwidth_bytes_per_s = 1e10;
