@@ -41,12 +41,13 @@ at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& i
   if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
   if (check_positions) check_sequence_length(model.config(), cache.seq_len + ids.size(1));
   const at::Tensor dev_ids = ids.to(model.options().device());
-  const at::Tensor emb = model.embed(dev_ids, pixels);  // (B, L, D)
+  const PromptImageFeatures images = model.prepare_images(dev_ids, pixels);
+  const int64_t L = dev_ids.size(1);
   at::Tensor h;
-  for (int64_t start = 0; start < emb.size(1); start += chunk) {
+  for (int64_t start = 0; start < L; start += chunk) {  // embedded chunk by chunk: memory flat in L
     if (cancel) cancel->throw_if_cancelled();
-    const int64_t n = std::min(chunk, emb.size(1) - start);
-    h = model.run_all(emb.narrow(1, start, n), &cache);
+    const int64_t n = std::min(chunk, L - start);
+    h = model.run_all(model.embed_span(dev_ids, images, start, n), &cache);  // (B, n, D)
   }
   return model.head(h.narrow(1, h.size(1) - 1, 1)).reshape({-1});  // (V)
 }

@@ -8,6 +8,7 @@
 
 #include "config/layer_plan.h"
 #include "config/plan_stats.h"
+#include "bench/peak_memory.h"
 #include "generate/generator.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -95,6 +96,27 @@ class TestModels : public QObject {
     VlmModel fused = make_model(plan.toStdString());
     fused.fuse_for_inference();
     QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
+  }
+
+  void prefillPeakMemoryDoesNotGrowWithThePrompt() {
+    // Prefill embeds chunk by chunk: a prompt 16x longer raises the peak by its cache only, not by
+    // the whole prompt's (B, L, D) embeddings.
+    install_cpu_memory_counter();
+    const VlmModel model = make_model("linear");
+    const c10::Device cpu(c10::kCPU);
+    const int64_t D = model.config().hidden();
+    auto peak_above_cache = [&](int64_t L) {
+      ModelCache cache = model.new_cache(1);
+      const at::Tensor ids = (at::arange(L, at::kLong) * 37 % 250 + 30).view({1, L});  // text only
+      const int64_t before = cpu_tensor_bytes(), cache_before = cache.bytes();
+      reset_peak_memory(cpu);
+      prefill(model, cache, ids, {}, 32, nullptr, /*check_positions=*/false);
+      return read_peak_memory(cpu) - before - (cache.bytes() - cache_before);
+    };
+    const int64_t short_peak = peak_above_cache(256), long_peak = peak_above_cache(4096);
+    const int64_t whole_prompt = (4096 - 256) * D * 4;  // what the embeddings of the whole prompt add
+    QVERIFY2(long_peak - short_peak < whole_prompt / 4,
+             qPrintable(QString("peak %1 -> %2 bytes above the cache").arg(short_peak).arg(long_peak)));
   }
 
   void decodeOpsMatchTheirReferences() {
