@@ -20,8 +20,8 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-/// "128,1k,4K" -> {128, 1024, 4096}.
-std::vector<int64_t> parse_lengths(const std::string& text) {
+/// "128,1k,4K" -> {128, 1024, 4096}; `flag` names the option in errors.
+std::vector<int64_t> parse_sizes(const std::string& text, const std::string& flag, const std::string& example) {
   std::vector<int64_t> out;
   for (std::string p : split_list(text)) {
     int64_t scale = 1;
@@ -33,10 +33,10 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
       if (used != p.size() || v < 1) throw std::invalid_argument(p);
       out.push_back(int64_t(v) * scale);
     } catch (const std::exception&) {
-      throw InputError("--lengths: '" + p + "' is not a positive length", "give lengths as 128,256,4k");
+      throw InputError("--" + flag + ": '" + p + "' is not a positive number", "give " + flag + " as " + example);
     }
   }
-  if (out.empty()) throw InputError("--lengths is empty", "give lengths as 128,256,4k");
+  if (out.empty()) throw InputError("--" + flag + " is empty", "give " + flag + " as " + example);
   return out;
 }
 
@@ -52,8 +52,9 @@ void write_outputs(const std::vector<BenchRow>& rows, const BenchOptions& o, con
 int cmd_bench(const std::vector<std::string>& argv) {
   Args args("bench", "[CHECKPOINT...] [--arch NAME [--plans teacher,linear,hybrid]] [--lengths 128,256,512]",
             "Measures prefill time, decode time per token (single-token steps after a prefill of each length)\n"
-            "and peak memory, for each model and context length, with random prompt ids. Decode rows show the\n"
-            "bandwidth floor (layer + head weights + cache read once per token) and the ratio to it when the\n"
+            "and peak memory, for each model, context length and batch, with random prompt ids. Decode rows\n"
+            "give tokens/s over the batch and the bandwidth floor (layer + head weights once plus every\n"
+            "sequence's cache, read once per step) and the ratio to it when the\n"
             "bandwidth is known (H100, or --bandwidth). Peak memory: CUDA allocator peak on GPU, process peak\n"
             "RSS on CPU. A model that runs out of memory is reported and the sweep goes on with the next one.\n"
             "--arch benchmarks random weights of a named architecture under each of --plans.",
@@ -61,6 +62,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"plans", "LIST", "plans for --arch (and, when given, for teacher checkpoints)", "teacher,linear,hybrid"},
              {"label", "NAME", "a label per positional checkpoint, in order", "", true},
              {"lengths", "LIST", "context lengths in tokens (k = x1024, m = x1048576)", "128,256,512"},
+             {"batch", "LIST", "sequences decoded together at each length, for throughput (e.g. 1,8,64)", "1"},
              {"mode", "MODE", "prefill, decode or both", "both"},
              {"repeats", "N", "timed repeats per measurement", "3"},
              {"warmup", "N", "untimed repeats before the timed ones", "1"},
@@ -92,7 +94,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
   }
   for (const std::string& arch : args.all("arch"))
     for (const std::string& plan : plans) o.models.push_back({"", "", arch, plan});
-  o.lengths = parse_lengths(args.get("lengths"));
+  o.lengths = parse_sizes(args.get("lengths"), "lengths", "128,256,4k");
+  o.batches = parse_sizes(args.get("batch"), "batch", "1,8,64");
   const std::string mode = args.get("mode");
   if (mode != "prefill" && mode != "decode" && mode != "both")
     throw InputError("--mode must be prefill, decode or both, not '" + mode + "'");

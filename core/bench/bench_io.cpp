@@ -18,6 +18,7 @@ constexpr int kVersion = 1;
 json row_json(const BenchRow& r) {
   return {{"model", r.model},
           {"length", r.length},
+          {"batch", r.batch},
           {"phase", r.phase},
           {"seconds", r.seconds},
           {"stddev", r.stddev},
@@ -36,6 +37,7 @@ BenchRow row_from_json(const json& j) {
   BenchRow r;
   r.model = j.at("model").get<std::string>();
   r.length = j.at("length").get<int64_t>();
+  r.batch = j.value("batch", int64_t(1));  // files from before batches were measured
   r.phase = j.at("phase").get<std::string>();
   r.seconds = j.value("seconds", 0.0);
   r.stddev = j.value("stddev", 0.0);
@@ -73,6 +75,7 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
             {"options",
              {{"models", models},
               {"lengths", opts.lengths},
+              {"batches", opts.batches},
               {"prefill", opts.prefill},
               {"decode", opts.decode},
               {"repeats", opts.repeats},
@@ -97,14 +100,15 @@ json bench_json(const std::vector<BenchRow>& rows, const BenchOptions& opts) {
 std::string bench_csv(const std::vector<BenchRow>& rows) {
   std::string out =
       "model,length,phase,seconds,stddev,min,repeats,peak_bytes,predicted_bytes,floor_seconds,floor_ratio,"
-      "tokens_per_s,oom,error,rss_peak_bytes\n";
+      "tokens_per_s,oom,error,rss_peak_bytes,batch\n";
   char buf[256];
   for (const BenchRow& r : rows) {
     std::snprintf(buf, sizeof buf, ",%lld,%s,%.9g,%.9g,%.9g,%d,%lld,%lld,%.9g,%.6g,%.6g,%d,",
                   static_cast<long long>(r.length), r.phase.c_str(), r.seconds, r.stddev, r.min, r.repeats,
                   static_cast<long long>(r.peak_bytes), static_cast<long long>(r.predicted_bytes), r.floor_seconds,
                   r.floor_ratio(), r.tokens_per_second(), r.oom ? 1 : 0);
-    out += csv_field(r.model) + buf + csv_field(r.error) + "," + std::to_string(r.rss_peak_bytes) + "\n";
+    out += csv_field(r.model) + buf + csv_field(r.error) + "," + std::to_string(r.rss_peak_bytes) + "," +
+           std::to_string(r.batch) + "\n";
   }
   return out;
 }
@@ -145,8 +149,8 @@ BenchFile read_bench_json(const std::string& path) {
 
 std::string format_bench_header() {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "%-24s %8s %-7s %13s %6s %9s %13s %7s %11s %11s %11s\n", "model", "length", "phase",
-                "time", "+-", "tokens/s", "floor", "x floor", "peak mem", "predicted", "peak RSS");
+  std::snprintf(buf, sizeof buf, "%-24s %8s %5s %-7s %13s %6s %9s %13s %7s %11s %11s %11s\n", "model", "length", "batch",
+                "phase", "time", "+-", "tokens/s", "floor", "x floor", "peak mem", "predicted", "peak RSS");
   return buf;
 }
 
@@ -157,7 +161,7 @@ std::string format_bench_row(const BenchRow& r) {
     std::snprintf(s, sizeof s, "%.1f MiB", double(b) / (1024.0 * 1024.0));
     return std::string(s);
   };
-  auto time = [&](double s) {  // decode rows are per token
+  auto time = [&](double s) {  // decode rows are per step (one token for each sequence)
     char t[32];
     if (s <= 0) return std::string("-");
     if (r.phase == "decode" && s < 1e-4) std::snprintf(t, sizeof t, "%.2f us/tok", s * 1e6);
@@ -168,16 +172,16 @@ std::string format_bench_row(const BenchRow& r) {
   char buf[256];
   const std::string name = r.model.size() > 24 ? r.model.substr(0, 24) : r.model;
   if (r.oom) {
-    std::snprintf(buf, sizeof buf, "%-24s %8lld %-7s %s\n", name.c_str(), static_cast<long long>(r.length),
-                  r.phase.c_str(), r.error.rfind("skipped", 0) == 0 ? "skipped (out of memory earlier)" : "OUT OF MEMORY");
+    std::snprintf(buf, sizeof buf, "%-24s %8lld %5lld %-7s %s\n", name.c_str(), static_cast<long long>(r.length),
+                  static_cast<long long>(r.batch), r.phase.c_str(), r.error.rfind("skipped", 0) == 0 ? "skipped (out of memory earlier)" : "OUT OF MEMORY");
     return buf;
   }
   char ratio[32] = "-", tps[32] = "-", spread[32];
   if (r.floor_ratio() > 0) std::snprintf(ratio, sizeof ratio, "%.2f", r.floor_ratio());
   if (r.tokens_per_second() > 0) std::snprintf(tps, sizeof tps, "%.1f", r.tokens_per_second());
   std::snprintf(spread, sizeof spread, "%.1f%%", r.seconds > 0 ? 100.0 * r.stddev / r.seconds : 0.0);
-  std::snprintf(buf, sizeof buf, "%-24s %8lld %-7s %13s %6s %9s %13s %7s %11s %11s %11s\n", name.c_str(),
-                static_cast<long long>(r.length), r.phase.c_str(), time(r.seconds).c_str(), spread, tps,
+  std::snprintf(buf, sizeof buf, "%-24s %8lld %5lld %-7s %13s %6s %9s %13s %7s %11s %11s %11s\n", name.c_str(),
+                static_cast<long long>(r.length), static_cast<long long>(r.batch), r.phase.c_str(), time(r.seconds).c_str(), spread, tps,
                 time(r.floor_seconds).c_str(), ratio, mib(r.peak_bytes).c_str(), mib(r.predicted_bytes).c_str(),
                 mib(r.rss_peak_bytes).c_str());
   return buf;

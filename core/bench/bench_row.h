@@ -10,6 +10,7 @@ namespace mm {
 struct BenchRow {
   std::string model;      ///< the model's label
   int64_t length = 0;     ///< context length in tokens (prompt tokens prefilled before the phase)
+  int64_t batch = 1;      ///< sequences prefilled and decoded together (each of `length` tokens)
   std::string phase;      ///< "prefill" | "decode"
   /// Mean over repeats: prefill = seconds for the whole prompt; decode = seconds per generated token.
   double seconds = 0;
@@ -22,10 +23,10 @@ struct BenchRow {
   int64_t peak_bytes = -1;
   /// CPU only: the whole process's peak resident set during the phase (VmHWM); -1 elsewhere.
   int64_t rss_peak_bytes = -1;
-  /// Weights + cache at this length, from the plan (config/plan_stats.h) at the run's dtype.
+  /// Weights + the batch's cache at this length, from the plan (config/plan_stats.h) at the run's dtype.
   int64_t predicted_bytes = 0;
-  /// Decode only: bytes one token must read (layer + head weights + cache at this length) divided by
-  /// the memory bandwidth; negative when the bandwidth is unknown or for prefill rows.
+  /// Decode only: bytes one step must read (layer + head weights once, plus every sequence's cache at
+  /// this length) divided by the memory bandwidth; negative when the bandwidth is unknown or for prefill rows.
   double floor_seconds = -1;
   /// Out of memory at this point. Lengths after the first OOM of a model are not run; they are
   /// reported as oom rows too, with error "skipped: ...", so every (model, length, phase) has a row.
@@ -36,8 +37,8 @@ struct BenchRow {
 
   /// seconds / floor_seconds, or negative when either is unknown.
   double floor_ratio() const { return floor_seconds > 0 && seconds > 0 && !oom ? seconds / floor_seconds : -1.0; }
-  /// Decode tokens per second (1 / seconds), 0 when not measured.
-  double tokens_per_second() const { return phase == "decode" && seconds > 0 && !oom ? 1.0 / seconds : 0.0; }
+  /// Decode tokens per second over the batch (batch / seconds per step), 0 when not measured.
+  double tokens_per_second() const { return phase == "decode" && seconds > 0 && !oom ? double(batch) / seconds : 0.0; }
 };
 
 }  // namespace mm

@@ -48,6 +48,11 @@ BenchOptions resolve_bench_options(const BenchOptions& in) {
     if (L < 1) throw InputError("context length " + std::to_string(L) + " is not positive", "give lengths >= 1");
   std::sort(o.lengths.begin(), o.lengths.end());
   o.lengths.erase(std::unique(o.lengths.begin(), o.lengths.end()), o.lengths.end());
+  if (o.batches.empty()) throw InputError("no batch sizes to benchmark", "give --batch 1 (or 1,8,64)");
+  for (int64_t B : o.batches)
+    if (B < 1 || B > 4096) throw InputError("batch " + std::to_string(B) + " is out of range", "give batch sizes from 1 to 4096");
+  std::sort(o.batches.begin(), o.batches.end());
+  o.batches.erase(std::unique(o.batches.begin(), o.batches.end()), o.batches.end());
   if (!o.prefill && !o.decode) throw InputError("nothing to measure", "enable prefill, decode or both");
   if (o.repeats < 1) throw InputError("repeats must be >= 1");
   if (o.warmup < 0) throw InputError("warm-up repeats must be >= 0");

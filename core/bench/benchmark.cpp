@@ -67,7 +67,7 @@ void summarise(const std::vector<double>& xs, BenchRow& r) {
 class Sweep {
  public:
   Sweep(const BenchOptions& o, const JobContext& ctx) : o_(o), ctx_(ctx), env_(resolve_bench_env(o)) {
-    total_ = int64_t(o.models.size() * o.lengths.size()) * ((o.prefill ? 1 : 0) + (o.decode ? 1 : 0));
+    total_ = int64_t(o.models.size() * o.lengths.size() * o.batches.size()) * ((o.prefill ? 1 : 0) + (o.decode ? 1 : 0));
   }
 
   std::vector<BenchRow> run() {
@@ -118,79 +118,102 @@ class Sweep {
     const ModelConfig cfg = model ? model->config() : bench_model_config(spec);
     const PlanStats stats = compute_plan_stats(cfg, elem);
     const int64_t read_bytes = decode_weight_bytes(cfg, elem);
+    // Points past one that ran out of memory (as long and as large a batch, or more) are skipped.
+    std::vector<std::pair<int64_t, int64_t>> dead_points;  // (length, batch)
+    if (dead) dead_points.emplace_back(dead_at, o_.batches.front());
     for (int64_t L : o_.lengths) {
-      ModelCache cache;  // the prefilled cache of this length, shared by prefill and decode
-      int64_t next_token = 0;
-      for (const char* phase : {"prefill", "decode"}) {
-        const bool is_prefill = phase[0] == 'p';
-        if (!(is_prefill ? o_.prefill : o_.decode)) continue;
-        ctx_.check_cancel();
-        BenchRow r;
-        r.model = spec.label;
-        r.length = L;
-        r.phase = phase;
-        r.predicted_bytes = stats.total_params * elem + stats.cache_bytes(L);
-        if (!is_prefill && env_.bandwidth > 0) r.floor_seconds = double(read_bytes + stats.cache_bytes(L)) / env_.bandwidth;
-        if (dead) {
-          r.oom = true;
-          r.error = dead_at == L && r.phase == "prefill" ? *dead
-                                                        : "skipped: out of memory at " + std::to_string(dead_at) + " tokens";
-        } else {
-          try {
-            if (L == o_.fail_oom_at_length) throw SimulatedOom();
-            if (is_prefill) measure_prefill(*model, L, cache, next_token, r);
-            else measure_decode(*model, L, cache, next_token, r);
-          } catch (...) {
-            dead = oom_message(std::current_exception());
-            if (!dead) throw;
-            dead_at = L;
-            cache = ModelCache();
-            release_cached_memory(env_.device);
+      for (int64_t B : o_.batches) {
+        ModelCache cache;  // the prefilled cache of this point, shared by prefill and decode
+        at::Tensor next;   // (B, 1) the greedy picks after the prefill
+        for (const char* phase : {"prefill", "decode"}) {
+          const bool is_prefill = phase[0] == 'p';
+          if (!(is_prefill ? o_.prefill : o_.decode)) continue;
+          ctx_.check_cancel();
+          BenchRow r;
+          r.model = spec.label;
+          r.length = L;
+          r.batch = B;
+          r.phase = phase;
+          r.predicted_bytes = stats.total_params * elem + B * stats.cache_bytes(L);
+          if (!is_prefill && env_.bandwidth > 0)
+            r.floor_seconds = double(read_bytes + B * stats.cache_bytes(L)) / env_.bandwidth;
+          const auto killed = std::find_if(dead_points.begin(), dead_points.end(),
+                                           [&](const auto& d) { return d.first <= L && d.second <= B; });
+          if (killed != dead_points.end()) {
             r.oom = true;
-            r.error = *dead;
+            r.error = *killed == std::make_pair(L, B) && r.phase == "prefill" && dead
+                          ? *dead
+                          : "skipped: out of memory at " + std::to_string(killed->first) + " tokens" +
+                                (killed->second > 1 ? " x " + std::to_string(killed->second) : "");
+          } else {
+            try {
+              if (L == o_.fail_oom_at_length) throw SimulatedOom();
+              if (is_prefill) measure_prefill(*model, L, B, cache, next, r);
+              else measure_decode(*model, L, B, cache, next, r);
+            } catch (...) {
+              dead = oom_message(std::current_exception());
+              if (!dead) throw;
+              dead_points.emplace_back(L, B);
+              cache = ModelCache();
+              next = at::Tensor();
+              release_cached_memory(env_.device);
+              r.oom = true;
+              r.error = *dead;
+            }
           }
+          emit(std::move(r));
         }
-        emit(std::move(r));
       }
     }
     model.reset();
     release_cached_memory(env_.device);
   }
 
-  /// (1, L) random token ids below the image-context id, deterministic from the seed and L.
-  at::Tensor prompt(const VlmModel& m, int64_t L) const {
-    at::Generator gen = at::detail::createCPUGenerator(o_.seed * 1000003u + uint64_t(L));
+  /// (B, L) random token ids below the image-context id, deterministic from the seed, L and the row.
+  at::Tensor prompt(const VlmModel& m, int64_t L, int64_t B) const {
     const int64_t hi = std::max<int64_t>(2, std::min(m.config().img_context_token_id, m.config().text_vocab_size));
-    return at::randint(1, hi, {1, L}, gen, at::TensorOptions().dtype(at::kLong)).to(env_.device);  // (1, L)
+    std::vector<at::Tensor> rows;
+    for (int64_t b = 0; b < B; ++b) {  // row b is the same at every batch size
+      at::Generator gen = at::detail::createCPUGenerator(o_.seed * 1000003u + uint64_t(L) + uint64_t(b) * 7919u);
+      rows.push_back(at::randint(1, hi, {1, L}, gen, at::TensorOptions().dtype(at::kLong)));
+    }
+    return at::cat(rows).to(env_.device);  // (B, L)
   }
 
-  /// Prefills ids into a fresh cache; returns the greedy next token (the .item() waits for the device).
-  int64_t run_prefill(const VlmModel& m, const at::Tensor& ids, ModelCache& cache) const {
+  /// Prefills ids (B, L) into a fresh cache; returns the greedy next tokens (B, 1) (reading the first
+  /// waits for the device, so the time is the prefill's).
+  at::Tensor run_prefill(const VlmModel& m, const at::Tensor& ids, ModelCache& cache) const {
+    const int64_t B = ids.size(0);
     cache = ModelCache();  // free the previous repeat's cache before allocating the next
-    cache = m.new_cache(1);
+    cache = m.new_cache(B);
     // Static (preallocated, no growth copies and no 2x KV peak; on CUDA its length on the device, so the
     // decode step of any model can be captured in a graph).
     cache.make_static(m.config(), ids.size(1) + o_.decode_tokens, m.options());
     // Lengths past max_position_embeddings are measured too (the sweep runs to 1M on random weights).
     const at::Tensor logits =
-        prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel, /*check_positions=*/false);  // (V)
-    return logits.argmax().item<int64_t>();
+        prefill(m, cache, ids, {}, o_.prefill_chunk, &ctx_.cancel, /*check_positions=*/false);  // (B * V)
+    const at::Tensor next = logits.view({B, -1}).argmax(-1).view({B, 1});                      // (B, 1)
+    (void)next[0][0].item<int64_t>();
+    return next;
   }
 
-  /// One decode step as the chat generator runs it: embed one token, all layers, head, greedy pick.
-  static int64_t step(const VlmModel& m, ModelCache& cache, int64_t token) {
-    return decode_step(m, cache, token).argmax().item<int64_t>();
+  /// One decode step as the chat generator runs it (embed, all layers, head, greedy pick) for every
+  /// sequence; reads sequence 0's pick, as a chat reads its token.
+  static at::Tensor step(const VlmModel& m, ModelCache& cache, const at::Tensor& tokens) {
+    const at::Tensor next = decode_step(m, cache, tokens).argmax(-1).view({-1, 1});  // (B, 1)
+    (void)next[0][0].item<int64_t>();
+    return next;
   }
 
   /// Untimed, once per model: a short prefill and two steps pay one-off setup costs (kernels, handles).
   void warm_up(const VlmModel& m) const {
     ModelCache cache;
-    const int64_t t = run_prefill(m, prompt(m, std::min<int64_t>(o_.lengths.front(), 16)), cache);
+    const at::Tensor t = run_prefill(m, prompt(m, std::min<int64_t>(o_.lengths.front(), 16), 1), cache);
     step(m, cache, step(m, cache, t));
   }
 
-  void measure_prefill(const VlmModel& m, int64_t L, ModelCache& cache, int64_t& next, BenchRow& r) const {
-    const at::Tensor ids = prompt(m, L);
+  void measure_prefill(const VlmModel& m, int64_t L, int64_t B, ModelCache& cache, at::Tensor& next, BenchRow& r) const {
+    const at::Tensor ids = prompt(m, L, B);
     std::vector<double> secs;
     reset_peak_memory(env_.device);
     for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
@@ -209,10 +232,10 @@ class Sweep {
     if (env_.device.is_cpu()) r.rss_peak_bytes = read_peak_rss();
   }
 
-  /// Per-token seconds of decode_tokens steps after a prefill of L tokens; each repeat restarts from
-  /// the same prefilled state (snapshot), so every step sees a context of L..L+decode_tokens.
-  void measure_decode(const VlmModel& m, int64_t L, ModelCache& cache, int64_t& next, BenchRow& r) const {
-    if (cache.layers.empty() || cache.seq_len != L) next = run_prefill(m, prompt(m, L), cache);  // untimed
+  /// Per-step seconds of decode_tokens steps after a prefill of B prompts of L tokens; each repeat
+  /// restarts from the same prefilled state (snapshot), so every step sees a context of L..L+decode_tokens.
+  void measure_decode(const VlmModel& m, int64_t L, int64_t B, ModelCache& cache, at::Tensor& next, BenchRow& r) const {
+    if (cache.layers.empty() || cache.seq_len != L || cache.batch != B) next = run_prefill(m, prompt(m, L, B), cache);  // untimed
     const CacheSnapshot snap = cache.snapshot();
     std::vector<double> secs;
     reset_peak_memory(env_.device);
@@ -229,9 +252,12 @@ class Sweep {
     for (int i = -o_.warmup; i < o_.repeats; ++i) {  // i < 0: untimed warm-up
       ctx_.check_cancel();
       if (i > -o_.warmup) cache.restore(snap);
-      int64_t t = next;
+      at::Tensor t = next;  // (B, 1): each sequence is fed its own pick
       const auto t0 = Clock::now();
-      for (int k = 0; k < o_.decode_tokens; ++k) t = graph ? graph->step(t) : step(m, cache, t);
+      for (int k = 0; k < o_.decode_tokens; ++k) {
+        if (graph) graph->step(k == 0 ? t : graph->next_tokens());
+        else t = step(m, cache, t);
+      }
       if (i >= 0) secs.push_back(seconds_since(t0) / o_.decode_tokens);
     }
     read_peaks(r);
@@ -243,7 +269,8 @@ class Sweep {
     ctx_.send(BenchEvent{r});
     ++done_;
     ctx_.progress("bench", total_ ? double(done_) / double(total_) : 1.0,
-                  r.model + " " + std::to_string(r.length) + " " + r.phase + (r.oom ? " (out of memory)" : ""));
+                  r.model + " " + std::to_string(r.length) + (r.batch > 1 ? " x " + std::to_string(r.batch) : "") + " " +
+                      r.phase + (r.oom ? " (out of memory)" : ""));
   }
 
   const BenchOptions& o_;

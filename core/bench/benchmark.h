@@ -32,6 +32,9 @@ struct BenchModelSpec {
 struct BenchOptions {
   std::vector<BenchModelSpec> models;
   std::vector<int64_t> lengths;  ///< context lengths in tokens; run in ascending order
+  /// Sequences per measurement, run ascending at each length: decode rows then give throughput
+  /// (batch x tokens per second per sequence). Prompts differ per sequence.
+  std::vector<int64_t> batches = {1};
   bool prefill = true;           ///< measure prefill of each length
   bool decode = true;            ///< measure single-token decode steps after a prefill of each length
   int repeats = 3;               ///< timed repeats per measurement

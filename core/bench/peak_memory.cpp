@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <new>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -47,32 +48,41 @@ bool g_rss_reset_ok = true;  // false once clear_refs was refused: VmHWM would b
 std::atomic<int64_t> g_live{0}, g_peak{0};
 
 /// Forwards to the allocator it wraps and counts the bytes of every block it hands out until freed.
+/// Each block carries a 64-byte header (alignment kept) holding the wrapped allocation, so a block's
+/// context is its data pointer: LibTorch's raw_allocate (oneDNN's convolution buffers) requires that.
 class CountingCpuAllocator final : public c10::Allocator {
  public:
   explicit CountingCpuAllocator(c10::Allocator* inner) : inner_(inner) {}
 
   c10::DataPtr allocate(size_t n) MM_ALLOCATE_CONST override {
-    auto* block = new Block{inner_->allocate(n), int64_t(n)};
-    void* data = block->inner.get();
-    const int64_t live = g_live += block->bytes;
+    c10::DataPtr inner = inner_->allocate(n + kHeader);
+    char* base = static_cast<char*>(inner.get());
+    const c10::Device device = inner.device();
+    new (base) Header{std::move(inner), int64_t(n)};
+    const int64_t live = g_live += int64_t(n);
     int64_t peak = g_peak.load();
     while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
     }
-    return {data, block, &free_block, block->inner.device()};
+    void* data = base + kHeader;
+    return {data, data, &free_block, device};
   }
+  c10::DeleterFnPtr raw_deleter() const override { return &free_block; }
 #if MM_ALLOCATOR_COPY_DATA
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 #endif
 
  private:
-  struct Block {
-    c10::DataPtr inner;
+  struct Header {
+    c10::DataPtr inner;  // owns the block, header included
     int64_t bytes;
   };
-  static void free_block(void* ctx) {
-    auto* block = static_cast<Block*>(ctx);
-    g_live -= block->bytes;
-    delete block;  // frees through the wrapped allocator's deleter
+  static constexpr size_t kHeader = 64;
+  static_assert(sizeof(Header) <= kHeader, "the header must fit in front of the data");
+  static void free_block(void* data) {
+    auto* header = reinterpret_cast<Header*>(static_cast<char*>(data) - kHeader);
+    g_live -= header->bytes;
+    const c10::DataPtr keep = std::move(header->inner);  // frees the block when it goes out of scope
+    header->~Header();
   }
   c10::Allocator* inner_;
 };

@@ -77,10 +77,21 @@ DecodeGraph::DecodeGraph(const VlmModel& model, ModelCache& cache) : impl_(std::
 DecodeGraph::~DecodeGraph() = default;
 
 int64_t DecodeGraph::step(int64_t token) {
+  impl_->ids.fill_(token);
+  return replay();
+}
+
+int64_t DecodeGraph::step(const at::Tensor& tokens) {
+  TORCH_CHECK(tokens.sizes() == impl_->ids.sizes(), "decode graph: tokens must be ", impl_->ids.sizes(), ", got ",
+              tokens.sizes());
+  impl_->ids.copy_(tokens);
+  return replay();
+}
+
+int64_t DecodeGraph::replay() {
   for (const LayerCache& lc : cache_.layers)
     TORCH_CHECK(lc.kind != LayerKind::attention || lc.attn.len < lc.attn.k.size(2), "decode graph: the static KV cache is full at ",
                 lc.attn.len, " positions (HINT: make the cache static for the whole prompt and reply)");
-  impl_->ids.fill_(token);
   impl_->graph.replay();
   cache_.seq_len += 1;
   for (LayerCache& lc : cache_.layers)
@@ -98,6 +109,8 @@ DecodeGraph::DecodeGraph(const VlmModel& model, ModelCache& cache) : cache_(cach
 }
 DecodeGraph::~DecodeGraph() = default;
 int64_t DecodeGraph::step(int64_t) { TORCH_CHECK(false, "decode graph: not built"); }
+int64_t DecodeGraph::step(const at::Tensor&) { TORCH_CHECK(false, "decode graph: not built"); }
+int64_t DecodeGraph::replay() { TORCH_CHECK(false, "decode graph: not built"); }
 const at::Tensor& DecodeGraph::next_tokens() const { TORCH_CHECK(false, "decode graph: not built"); }
 #endif
 

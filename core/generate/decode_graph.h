@@ -30,10 +30,15 @@ class DecodeGraph {
   /// Feeds token (one per sequence of the batch), replays, advances cache.seq_len; returns the greedy
   /// next token of sequence 0 (reading it waits for the device).
   int64_t step(int64_t token);
+  /// Feeds tokens (B, 1) long on the device (e.g. next_tokens(): each sequence its own greedy pick),
+  /// replays and advances like step(int64_t); returns sequence 0's next token.
+  int64_t step(const at::Tensor& tokens);
   /// The greedy next tokens (B, 1) on the device, valid after step().
   const at::Tensor& next_tokens() const;
 
  private:
+  int64_t replay();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ModelCache& cache_;

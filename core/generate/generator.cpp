@@ -41,22 +41,29 @@ at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& i
   if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
   if (check_positions) check_sequence_length(model.config(), cache.seq_len + ids.size(1));
   const at::Tensor dev_ids = ids.to(model.options().device());
-  const at::Tensor emb = model.embed(dev_ids, pixels);  // (B, L, D)
+  const PromptImageFeatures images = model.prepare_images(dev_ids, pixels);
+  const int64_t L = dev_ids.size(1);
   at::Tensor h;
-  for (int64_t start = 0; start < emb.size(1); start += chunk) {
+  for (int64_t start = 0; start < L; start += chunk) {  // embedded chunk by chunk: memory flat in L
     if (cancel) cancel->throw_if_cancelled();
-    const int64_t n = std::min(chunk, emb.size(1) - start);
-    h = model.run_all(emb.narrow(1, start, n), &cache);
+    const int64_t n = std::min(chunk, L - start);
+    h = model.run_all(model.embed_span(dev_ids, images, start, n), &cache);  // (B, n, D)
   }
   return model.head(h.narrow(1, h.size(1) - 1, 1)).reshape({-1});  // (V)
 }
 
-at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token) {
+at::Tensor decode_step(const VlmModel& model, ModelCache& cache, const at::Tensor& tokens) {
+  TORCH_CHECK(tokens.dim() == 2 && tokens.size(1) == 1 && tokens.size(0) == cache.batch,
+              "decode_step: tokens must be (B, 1) for the cache's batch of ", cache.batch, ", got ", tokens.sizes());
   const auto dev = model.options().device();
   const int64_t weight_bytes = model.param_count() * int64_t(model.options().dtype().itemsize());
   const ScopedCpuThreads threads(dev.is_cpu() ? decode_step_threads(weight_bytes + cache.bytes()) : 0);
-  const at::Tensor in = at::full({1, 1}, token, at::TensorOptions().dtype(at::kLong).device(dev));  // (1, 1)
-  return model.head(model.run_all(model.embed_tokens(in), &cache)).reshape({-1});                 // (V)
+  return model.head(model.run_all(model.embed_tokens(tokens), &cache)).squeeze(1);  // (B, 1, V) -> (B, V)
+}
+
+at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token) {
+  const at::Tensor in = at::full({1, 1}, token, at::TensorOptions().dtype(at::kLong).device(model.options().device()));
+  return decode_step(model, cache, in).reshape({-1});  // (V)
 }
 
 Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,

@@ -38,8 +38,9 @@ int64_t max_sequence_length(const ModelConfig& cfg);
 /// InputError with a hint when `tokens` positions (cache + prompt) exceed max_sequence_length.
 void check_sequence_length(const ModelConfig& cfg, int64_t tokens);
 
-/// Feeds ids (1, L) and their images into the cache, prefill_chunk tokens at a time; returns the fp32
-/// logits (V) at the last position. The embedding is computed once for the whole prompt. Prompts past
+/// Feeds ids (B, L) and their images into the cache, prefill_chunk tokens at a time; returns the fp32
+/// logits at the last position, (V) for one sequence and (B * V) row by row for B. Each chunk is
+/// embedded on its own (image features once for the prompt), so memory stays flat in L. Prompts past
 /// max_sequence_length are refused unless check_positions is false (the benchmark: random weights,
 /// where only speed is measured and RoPE past the trained range costs the same).
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
@@ -48,6 +49,9 @@ at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& i
 /// One decode step: feeds token at the cache's next position; returns the fp32 logits (V). On a CPU a
 /// small model's step runs on one thread (runtime/device.h: decode_step_threads).
 at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token);
+/// One decode step for every sequence of the cache's batch: tokens (B, 1) long on the model's device;
+/// returns the fp32 logits (B, V).
+at::Tensor decode_step(const VlmModel& model, ModelCache& cache, const at::Tensor& tokens);
 
 /// Prefills the prompt then decodes until a stop id, max_new_tokens, the last position the config
 /// declares (max_sequence_length: never past it) or cancellation (which ends the reply early, not with an error). on_token is called for every reply token.

@@ -94,9 +94,8 @@ at::Tensor VlmModel::embed_images(const at::Tensor& pixels) const {
   return h.reshape({-1, D});  // (n * tokens_per_tile, D)
 }
 
-at::Tensor VlmModel::embed(const at::Tensor& ids, const at::Tensor& pixels) const {
-  at::Tensor h = embed_tokens(ids);  // (B, L, D)
-  const at::Tensor slots = ids.eq(cfg_.img_context_token_id);
+PromptImageFeatures VlmModel::prepare_images(const at::Tensor& ids, const at::Tensor& pixels) const {
+  const at::Tensor slots = ids.eq(cfg_.img_context_token_id);  // (B, L)
   const int64_t n_slots = slots.sum().item<int64_t>();
   const int64_t n_feats = pixels.defined() ? pixels.size(0) * cfg_.tokens_per_tile() : 0;
   if (n_slots != n_feats)
@@ -104,12 +103,29 @@ at::Tensor VlmModel::embed(const at::Tensor& ids, const at::Tensor& pixels) cons
                          std::to_string(n_feats) + " features",
                      "expand each <image> into <img> + " + std::to_string(cfg_.tokens_per_tile()) +
                          " x <IMG_CONTEXT> per tile + </img>");
-  if (n_feats == 0) return h;
-  const at::Tensor feats = embed_images(pixels);  // (n_feats, D)
+  PromptImageFeatures im;
+  if (n_feats == 0) return im;
+  im.feats = embed_images(pixels);  // (n_feats, D)
+  // Row-major over (B, L): tile order, then patch order.
+  im.feat_index = (slots.flatten().cumsum(0) - 1).view_as(ids).masked_fill(slots.logical_not(), -1);
+  return im;
+}
+
+at::Tensor VlmModel::embed_span(const at::Tensor& ids, const PromptImageFeatures& images, int64_t start, int64_t n) const {
+  at::Tensor h = embed_tokens(ids.narrow(1, start, n));  // (B, n, D)
+  if (!images.feats.defined()) return h;
+  const at::Tensor index = images.feat_index.narrow(1, start, n);  // (B, n)
+  const at::Tensor slots = index.ge(0);
+  const at::Tensor rows = index.masked_select(slots);  // feature rows in the span, row-major
+  if (rows.numel() == 0) return h;
   h = h.clone();
-  h.index_put_({slots}, feats.to(h.scalar_type()));  // row-major over (B, L): tile order, then patch order
-                                                      // (under autocast the features come out in bf16)
+  // Under autocast the features come out in bf16.
+  h.index_put_({slots}, images.feats.index_select(0, rows).to(h.scalar_type()));
   return h;
+}
+
+at::Tensor VlmModel::embed(const at::Tensor& ids, const at::Tensor& pixels) const {
+  return embed_span(ids, prepare_images(ids, pixels), 0, ids.size(1));
 }
 
 at::Tensor VlmModel::run_layers(at::Tensor h, ModelCache* cache, int64_t first, int64_t last, int64_t pos0,

@@ -13,6 +13,14 @@
 
 namespace mm {
 
+/// A prompt's image features, computed once and scattered into the embeddings of any span of the
+/// prompt, so that prefill embeds chunk by chunk (the whole prompt's (B, L, D) embeddings would make a
+/// linear model's peak memory grow with the context: 4 GiB at 1M tokens for HoVLE-2.6B).
+struct PromptImageFeatures {
+  at::Tensor feats;       ///< (n_feats, D); undefined without images
+  at::Tensor feat_index;  ///< (B, L) long: each IMG_CONTEXT slot's row of feats (row-major), -1 elsewhere
+};
+
 class VlmModel {
  public:
   /// Takes the tensors in the internal layout (io/name_table.h); binds every layer.
@@ -36,6 +44,10 @@ class VlmModel {
   at::Tensor embed_images(const at::Tensor& pixels) const;
   /// Text embeddings with image features scattered into the IMG_CONTEXT positions (tile order, row-major).
   at::Tensor embed(const at::Tensor& ids, const at::Tensor& pixels) const;
+  /// Runs the vision embedding once for a prompt; checks that ids has one IMG_CONTEXT slot per feature.
+  PromptImageFeatures prepare_images(const at::Tensor& ids, const at::Tensor& pixels) const;
+  /// Embeddings of ids[:, start : start + n] with their image features: (B, n, D).
+  at::Tensor embed_span(const at::Tensor& ids, const PromptImageFeatures& images, int64_t start, int64_t n) const;
 
   /// Runs layers [first, last) over h (B, L, D). With a cache, positions continue from cache->seq_len
   /// (the caller advances seq_len); without one, they start at pos0.

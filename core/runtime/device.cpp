@@ -95,11 +95,31 @@ const OmpApi& omp_api() {
   return api;
 }
 
+/// MKL's per-thread thread count, where LibTorch carries MKL (PyTorch's wheels link it statically and
+/// export it; Debian's build uses OpenBLAS, which follows OpenMP's count). MKL keeps its own count:
+/// at::set_num_threads sets it for the calling thread only, and OpenMP's count does not reach MKL's
+/// GEMV, so a one-thread decode step would still fork MKL regions over every core. Returns the
+/// previous per-thread count (0 = MKL's global setting). Null without MKL.
+using MklSetLocal = int (*)(int);
+MklSetLocal mkl_set_local() {
+  static const MklSetLocal f = [] {
+    void* p = dlsym(RTLD_DEFAULT, "MKL_Set_Num_Threads_Local");
+    if (!p) p = dlsym(RTLD_DEFAULT, "mkl_set_num_threads_local");
+    return reinterpret_cast<MklSetLocal>(p);
+  }();
+  return f;
+}
+
 }  // namespace
 
 ScopedCpuThreads::ScopedCpuThreads(int threads) {
+  if (threads <= 0) return;
+  if (const MklSetLocal mkl = mkl_set_local()) {
+    previous_mkl_ = mkl(threads);
+    mkl_set_ = true;
+  }
   const OmpApi& omp = omp_api();
-  if (threads <= 0 || !omp.set_num_threads) return;
+  if (!omp.set_num_threads) return;
   at::internal::lazy_init_num_threads();  // else ATen's first region on this thread would reset the count
   const int now = omp.get_max_threads();
   if (now == threads) return;
@@ -109,7 +129,10 @@ ScopedCpuThreads::ScopedCpuThreads(int threads) {
 
 ScopedCpuThreads::~ScopedCpuThreads() {
   if (previous_ > 0) omp_api().set_num_threads(previous_);
+  if (mkl_set_) mkl_set_local()(previous_mkl_);
 }
+
+bool cpu_blas_threads_are_scoped() { return mkl_set_local() != nullptr; }
 
 int decode_step_threads(int64_t step_bytes) { return step_bytes < kParallelDecodeBytes ? 1 : cpu_threads(); }
 

@@ -26,8 +26,9 @@ void sync_cpu_threads();
 /// Parses a --threads / recipe value: "auto" or 0 = the default, else 1..1024. Throws InputError.
 int parse_threads(const std::string& text);
 
-/// Runs the calling thread's OpenMP regions (ATen's and OpenBLAS's) with `threads` threads (0 = leave
-/// as is) until destroyed. Per thread and cheap (no thread pool is rebuilt): fit for every decode step.
+/// Runs the calling thread's OpenMP regions (ATen's and OpenBLAS's) and, where LibTorch carries MKL,
+/// MKL's with `threads` threads (0 = leave as is) until destroyed. Per thread and cheap (no thread pool
+/// is rebuilt): fit for every decode step.
 class ScopedCpuThreads {
  public:
   explicit ScopedCpuThreads(int threads);
@@ -37,7 +38,12 @@ class ScopedCpuThreads {
 
  private:
   int previous_ = 0;
+  int previous_mkl_ = 0;
+  bool mkl_set_ = false;
 };
+
+/// True where LibTorch's BLAS is MKL and ScopedCpuThreads sets MKL's per-thread count too.
+bool cpu_blas_threads_are_scoped();
 
 /// Below this many bytes read per decode step (weights + cache) a CPU step runs on one thread: its
 /// ops are microseconds long, and each OpenMP region then costs more than it saves; with another

@@ -1,15 +1,20 @@
 // The benchmark job: one row per (model, length, phase) in sweep order, each sent as an event as it is
 // measured; an out-of-memory becomes an oom row and the sweep goes on; cancellation; the JSON round trip.
 // Structure only: timings are real but never asserted beyond being positive.
-#include <QTemporaryDir>
-#include <QtTest>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 
+#include <ATen/ATen.h>
+#include <c10/core/CPUAllocator.h>
+
 #include "bench/benchmark.h"
+#include "bench/peak_memory.h"
 #include "test_support.h"
+
+// Qt after ATen: Qt's `slots` macro breaks ATen headers.
+#include <QTemporaryDir>
+#include <QtTest>
 
 using namespace mm;
 
@@ -46,6 +51,30 @@ class TestBench : public QObject {
   QTemporaryDir dir_;
 
  private slots:
+  void cpuMemoryCounterCountsAndServesRawAllocations() {
+    // Installed by the first sweep; the studio's chat runs after it in the same process, and its image
+    // embedding's convolution (oneDNN) allocates raw buffers: it failed an internal assert before.
+    install_cpu_memory_counter();
+    const int64_t before = cpu_tensor_bytes();
+    {
+      const at::Tensor t = at::empty({1000}, at::kFloat);
+      QCOMPARE(cpu_tensor_bytes() - before, int64_t(4000));
+      QCOMPARE(reinterpret_cast<uintptr_t>(t.data_ptr()) % 64, uintptr_t(0));
+    }
+    QCOMPARE(cpu_tensor_bytes(), before);
+    c10::Allocator* a = c10::GetCPUAllocator();
+    void* raw = a->raw_allocate(256);
+    QVERIFY(raw);
+    QCOMPARE(cpu_tensor_bytes() - before, int64_t(256));
+    a->raw_deallocate(raw);
+    QCOMPARE(cpu_tensor_bytes(), before);
+    at::manual_seed(3);
+    const at::Tensor img = at::randn({2, 3, 56, 56}), w = at::randn({16, 3, 14, 14});
+    const at::Tensor y = at::conv2d(img, w, {}, {14, 14});  // (2, 16, 4, 4), through oneDNN where built
+    QCOMPARE(y.sizes(), at::IntArrayRef({2, 16, 4, 4}));
+    QVERIFY(at::allclose(y, at::conv2d(img.to(at::kDouble), w.to(at::kDouble), {}, {14, 14}).to(at::kFloat), 1e-4, 1e-4));
+  }
+
   void rowsArriveInSweepOrder() {
     BenchOptions o = micro_options();
     o.bandwidth_bytes_per_s = 1e10;
@@ -83,6 +112,52 @@ class TestBench : public QObject {
     QVERIFY(rec.fractions.size() == rows.size() + 1 && rec.fractions.front() == 0.0 && rec.fractions.back() == 1.0);
     QVERIFY(std::is_sorted(rec.fractions.begin(), rec.fractions.end()));
     for (size_t k = 1; k < rec.order.size(); k += 2) QCOMPARE(rec.order[k], std::string("row"));
+  }
+
+  void batchesGiveThroughputRowsAtEachLength() {
+    BenchOptions o = micro_options();
+    o.lengths = {16};
+    o.batches = {4, 1, 4};  // sorted and unique: 1 then 4
+    o.bandwidth_bytes_per_s = 1e10;
+    Recorder rec;
+    const std::vector<BenchRow> rows = run_benchmark(resolve_bench_options(o), rec.ctx);
+    QCOMPARE(rows.size(), size_t(2 * 1 * 2 * 2));
+    size_t i = 0;
+    for (const char* model : {"micro/teacher", "micro/linear"})
+      for (int64_t B : {1, 4})
+        for (const char* phase : {"prefill", "decode"}) {
+          const BenchRow& r = rows[i++];
+          QVERIFY(r.model == model && r.batch == B && r.phase == phase && !r.oom);
+          if (r.phase == "decode") QVERIFY(std::abs(r.tokens_per_second() - double(B) / r.seconds) < 1e-9);
+        }
+    // Four sequences: four caches in the prediction and in what a step must read (the teacher's KV
+    // grows with the batch; the weights are read once whatever the batch).
+    const BenchRow &t1 = rows[1], &t4 = rows[3];
+    QVERIFY(t4.predicted_bytes > t1.predicted_bytes && t4.floor_seconds > t1.floor_seconds);
+    QVERIFY(t4.floor_seconds < 4 * t1.floor_seconds);
+    // Bad batch sizes fail before anything is measured.
+    for (int64_t bad : {int64_t(0), int64_t(5000)}) {
+      o.batches = {bad};
+      QVERIFY_THROWS_EXCEPTION(InputError, resolve_bench_options(o));
+    }
+    o.batches = {};
+    QVERIFY_THROWS_EXCEPTION(InputError, resolve_bench_options(o));
+  }
+
+  void anOutOfMemorySkipsLargerBatchesAndLongerLengths() {
+    BenchOptions o = micro_options();
+    o.models.resize(1);
+    o.lengths = {8, 16, 32};
+    o.batches = {1, 2};
+    o.fail_oom_at_length = 16;
+    Recorder rec;
+    const std::vector<BenchRow> rows = run_benchmark(resolve_bench_options(o), rec.ctx);
+    QCOMPARE(rows.size(), size_t(3 * 2 * 2));
+    for (const BenchRow& r : rows) {
+      QCOMPARE(r.oom, r.length >= 16);
+      if (r.length == 16 && r.batch == 1 && r.phase == "prefill") QVERIFY(r.error.find("simulated") != std::string::npos);
+      else if (r.oom) QVERIFY2(r.error.rfind("skipped: out of memory at 16 tokens", 0) == 0, r.error.c_str());
+    }
   }
 
   void lengthsPastTheTrainedPositionsAreMeasured() {
@@ -169,6 +244,7 @@ class TestBench : public QObject {
     BenchRow measured;
     measured.model = "x";
     measured.length = 4096;
+    measured.batch = 8;
     measured.phase = "decode";
     measured.seconds = 0.00123;
     measured.stddev = 1e-5;
@@ -189,6 +265,7 @@ class TestBench : public QObject {
     for (size_t i = 0; i < rows.size(); ++i) {
       const BenchRow &a = rows[i], &b = f.rows[i];
       QVERIFY(a.model == b.model && a.length == b.length && a.phase == b.phase && a.oom == b.oom && a.error == b.error);
+      QCOMPARE(a.batch, b.batch);
       QVERIFY(a.seconds == b.seconds && a.stddev == b.stddev && a.min == b.min && a.repeats == b.repeats);
       QVERIFY(a.peak_bytes == b.peak_bytes && a.predicted_bytes == b.predicted_bytes && a.floor_seconds == b.floor_seconds);
       QCOMPARE(a.rss_peak_bytes, b.rss_peak_bytes);

@@ -12,6 +12,20 @@
 
 using namespace mm;
 
+// A stand-in for MKL's per-thread thread count, exported from this executable (ENABLE_EXPORTS) so that
+// the engine's dlsym finds it: Debian's LibTorch has no MKL (OpenBLAS), PyTorch's wheels do, and there
+// a one-thread decode step must set MKL's count too, or its GEMVs still fork over every core.
+namespace {
+thread_local int fake_mkl_local = 0;  // 0 = MKL's global setting
+std::atomic<int> fake_mkl_calls{0};
+}  // namespace
+extern "C" int MKL_Set_Num_Threads_Local(int n) {
+  ++fake_mkl_calls;
+  const int previous = fake_mkl_local;
+  fake_mkl_local = n;
+  return previous;
+}
+
 class TestJob : public QObject {
   Q_OBJECT
  private slots:
@@ -100,6 +114,33 @@ class TestJob : public QObject {
     QVERIFY(got && got->ok());
     QCOMPARE(*got->value, (std::vector<int>{1, 2, 1, 2}));
     QCOMPARE(cpu_threads(), 2);
+  }
+
+  void scopedThreadsSetMklsPerThreadCountAndRestoreIt() {
+    QVERIFY(cpu_blas_threads_are_scoped());  // found the stand-in above
+    fake_mkl_local = 0;
+    const int calls = fake_mkl_calls;
+    {
+      const ScopedCpuThreads one(1);
+      QCOMPARE(fake_mkl_local, 1);
+      {
+        const ScopedCpuThreads three(3);
+        QCOMPARE(fake_mkl_local, 3);
+      }
+      QCOMPARE(fake_mkl_local, 1);
+    }
+    QCOMPARE(fake_mkl_local, 0);  // back to the global setting
+    { const ScopedCpuThreads leave(0); }
+    QCOMPARE(fake_mkl_calls - calls, 4);  // "leave as is" does not touch it
+    // Another thread's count is its own.
+    int other = -1;
+    std::thread t([&] {
+      const ScopedCpuThreads two(2);
+      other = fake_mkl_local;
+    });
+    t.join();
+    QCOMPARE(other, 2);
+    QCOMPARE(fake_mkl_local, 0);
   }
 
   void decodeThreadsFollowTheStepSize() {

@@ -8,6 +8,7 @@
 
 #include "config/layer_plan.h"
 #include "config/plan_stats.h"
+#include "bench/peak_memory.h"
 #include "generate/generator.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -95,6 +96,59 @@ class TestModels : public QObject {
     VlmModel fused = make_model(plan.toStdString());
     fused.fuse_for_inference();
     QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
+  }
+
+  void aBatchDecodesAsEachSequenceAlone_data() {
+    QTest::addColumn<QString>("plan");
+    QTest::newRow("teacher") << "teacher";
+    QTest::newRow("linear") << "linear";
+    QTest::newRow("hybrid interval:2") << "interval:2";
+  }
+  void aBatchDecodesAsEachSequenceAlone() {
+    // Three different prompts prefilled and decoded together (growing and static caches) give each
+    // sequence the logits it gets alone.
+    QFETCH(QString, plan);
+    const VlmModel model = make_model(plan.toStdString());
+    const int64_t B = 3, L = 20, steps = 4;
+    const at::Tensor ids = (at::arange(B * L, at::kLong) * 37 % 250 + 30).view({B, L});  // (B, L)
+    const at::Tensor fed = (at::arange(B * steps, at::kLong) * 11 % 200 + 40).view({B, steps});
+    for (bool make_static : {false, true}) {
+      ModelCache batch = model.new_cache(B);
+      if (make_static) batch.make_static(model.config(), L + steps, model.options());
+      const at::Tensor first = prefill(model, batch, ids, {}, 7).view({B, -1});  // (B, V)
+      std::vector<at::Tensor> got;
+      for (int64_t k = 0; k < steps; ++k) got.push_back(decode_step(model, batch, fed.narrow(1, k, 1).contiguous()));
+      for (int64_t b = 0; b < B; ++b) {
+        ModelCache alone = model.new_cache(1);
+        QVERIFY(max_rel(first[b], prefill(model, alone, ids.narrow(0, b, 1), {}, 7)) < 1e-5);
+        for (int64_t k = 0; k < steps; ++k)
+          QVERIFY(max_rel(got[size_t(k)][b], decode_step(model, alone, fed[b][k].item<int64_t>())) < 1e-5);
+      }
+    }
+    ModelCache two = model.new_cache(2);
+    prefill(model, two, ids.narrow(0, 0, 2), {}, 7);
+    QVERIFY_THROWS_EXCEPTION(c10::Error, decode_step(model, two, fed.narrow(1, 0, 1).contiguous()));  // 3 tokens, batch 2
+  }
+
+  void prefillPeakMemoryDoesNotGrowWithThePrompt() {
+    // Prefill embeds chunk by chunk: a prompt 16x longer raises the peak by its cache only, not by
+    // the whole prompt's (B, L, D) embeddings.
+    install_cpu_memory_counter();
+    const VlmModel model = make_model("linear");
+    const c10::Device cpu(c10::kCPU);
+    const int64_t D = model.config().hidden();
+    auto peak_above_cache = [&](int64_t L) {
+      ModelCache cache = model.new_cache(1);
+      const at::Tensor ids = (at::arange(L, at::kLong) * 37 % 250 + 30).view({1, L});  // text only
+      const int64_t before = cpu_tensor_bytes(), cache_before = cache.bytes();
+      reset_peak_memory(cpu);
+      prefill(model, cache, ids, {}, 32, nullptr, /*check_positions=*/false);
+      return read_peak_memory(cpu) - before - (cache.bytes() - cache_before);
+    };
+    const int64_t short_peak = peak_above_cache(256), long_peak = peak_above_cache(4096);
+    const int64_t whole_prompt = (4096 - 256) * D * 4;  // what the embeddings of the whole prompt add
+    QVERIFY2(long_peak - short_peak < whole_prompt / 4,
+             qPrintable(QString("peak %1 -> %2 bytes above the cache").arg(short_peak).arg(long_peak)));
   }
 
   void decodeOpsMatchTheirReferences() {

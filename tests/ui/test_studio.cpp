@@ -38,6 +38,7 @@
 #include "widgets/conversationview.h"
 #include "widgets/elidedlabel.h"
 #include "widgets/imagedrop.h"
+#include "widgets/imagedrop.h"
 #include "widgets/layerstrip.h"
 #include "widgets/scenedatadialog.h"
 
@@ -519,6 +520,23 @@ class TestStudio : public QObject {
     QCOMPARE(page.pointCount("gpu [saved-bench]"), 1);
     QVERIFY2(page.latencyKeyText().contains("dashed: decode floor"), qPrintable(page.latencyKeyText()));
     QVERIFY(!page.loadOverlay(path("train.jsonl"), &error));
+  }
+
+  void anImageChatAfterABenchmarkReplies() {
+    // The sweep above installed the CPU memory counter; the image embedding's convolution (oneDNN)
+    // then allocates raw buffers through it, which failed LibTorch's internal assert before.
+    ChatPage page(m_engine);
+    page.addModel("student", m_student, true);
+    page.resetConversation();
+    page.setMaxNewTokens(2);
+    page.imageDrop()->makeScene(5);
+    QSignalSpy replies(&page, &ChatPage::replyDone);
+    QSignalSpy failures(m_engine, &EngineController::failed);
+    page.ask("What shape is the red object?");
+    QTRY_VERIFY_WITH_TIMEOUT(replies.count() + failures.count() > 0, 30000);
+    QVERIFY2(failures.isEmpty(), failures.isEmpty() ? "" : qPrintable(failures.first().at(1).toString()));
+    QVERIFY(replies.last().at(1).value<ChatReplyInfo>().newTokens >= 1);
+    QTRY_VERIFY(!page.busy());
   }
 
   void theWindowOpensEveryPage() {

@@ -64,6 +64,11 @@ QString latencyKey(bool floorDrawn) {
                     : QObject::tr("solid: decode · dotted squares: prefill (right axis)");
 }
 
+/// A row's curve: its model, and the batch when several sequences were decoded together.
+QString seriesName(const mm::BenchRow& r) {
+  return r.batch > 1 ? QObject::tr("%1 ×%2").arg(qs(r.model)).arg(r.batch) : qs(r.model);
+}
+
 }  // namespace
 
 BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidget(parent), m_engine(engine) {
@@ -170,7 +175,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   });
   connect(exportButton, &QPushButton::clicked, this, &BenchmarkPage::exportResults);
   connect(engine, &EngineController::benchRowAvailable, this, [this](quint64 id, const mm::BenchRow& row) {
-    if (id == m_job) addRow(qs(row.model), row, false);
+    if (id == m_job) addRow(seriesName(row), row, false);
   });
   connect(engine, &EngineController::benchFinished, this, [this](quint64 id, const QString& json) {
     if (id == m_job) m_lastJson = json;
@@ -410,7 +415,7 @@ bool BenchmarkPage::loadOverlay(const QString& path, QString* error) {
     return false;
   }
   const QString suffix = QString(" [%1]").arg(QFileInfo(path).completeBaseName());
-  for (const mm::BenchRow& r : f.rows) addRow(qs(r.model) + suffix, r, true);
+  for (const mm::BenchRow& r : f.rows) addRow(seriesName(r) + suffix, r, true);
   return true;
 }
 
