@@ -517,11 +517,11 @@ class TestWindow : public QObject {
     QString error;
     QVERIFY2(page.openRun(writeRun(m_settingsDir.filePath("smooth-run"), 1000), &error), qPrintable(error));
     page.lossPlot()->flush();
-    for (const QString& stage : {"stage1", "stage2", "stage3"}) {
+    for (const char* stage : {"stage1", "stage2", "stage3"}) {
       const QCPGraph* smooth = page.lossPlot()->smoothGraph(stage);
       QVERIFY(smooth);
       QCOMPARE(smooth->pen().color().alpha(), 255);  // full colour
-      for (const QString& other : {"stage1", "stage2", "stage3"}) {  // above every stage's points
+      for (const char* other : {"stage1", "stage2", "stage3"}) {  // above every stage's points
         const QCPGraph* raw = page.lossPlot()->rawGraph(other);
         QVERIFY(raw);
         QVERIFY(smooth->layer()->index() > raw->layer()->index());
