@@ -62,9 +62,13 @@ int cmd_info(const std::vector<std::string>& argv) {
     const std::vector<OpCheckResult> checks = run_op_checks(device, /*full=*/false);
     int failed = 0;
     for (const OpCheckResult& r : checks) failed += !r.skipped && !r.passed;
-    std::printf("device          %s\n  self-test       %zu checks, %d failed (mmmamba selftest for the table)\n%s%s\n",
-                describe_op_device(device).c_str(), checks.size(), failed, op_path_report().c_str(),
-                op_path_status().c_str());
+    std::printf("device          %s\n  self-test       %zu checks, %d failed (mmmamba selftest for the table)\n",
+                describe_op_device(device).c_str(), checks.size(), failed);
+    if (device.is_cpu())
+      std::printf("  CPU BLAS        %s\n", cpu_blas_threads_are_scoped()
+                                              ? "MKL: a decode step sets its per-thread count with OpenMP's"
+                                              : "follows OpenMP's per-thread count (no MKL in this LibTorch)");
+    std::printf("%s%s\n", op_path_report().c_str(), op_path_status().c_str());
     if (args.positionals().empty() && !args.has("arch")) return failed ? 1 : 0;
   }
   ModelConfig cfg;

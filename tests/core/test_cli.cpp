@@ -118,6 +118,10 @@ class TestCli : public QObject {
     r = mmmamba({"info", path("student"), "--check"});
     QVERIFY2(r.code == 0, qPrintable(r.err));
     QVERIFY(r.out.contains("hybrid student") && r.out.contains("every tensor matches"));
+    // The device report says how the CPU BLAS's threads are set (Debian's LibTorch: OpenBLAS).
+    r = mmmamba({"info", "--device", "cpu"});
+    QVERIFY2(r.code == 0 && r.out.contains("CPU BLAS") && r.out.contains(at::hasMKL() ? "MKL" : "follows OpenMP"),
+             qPrintable(r.out));
 
     // logits from the CLI equal an in-process forward of the same checkpoint.
     r = mmmamba({"logits", path("student"), "--ids", "1,20,30,40,50", "--out", path("logits.safetensors")});
