@@ -18,9 +18,10 @@ const char* kReplHelp =
 
 void print_stats(const ChatReply& r) {
   const GenerationStats& s = r.generation.stats;
-  std::fprintf(stderr, "[%lld prompt tokens, first token %.3f s, %lld tokens at %.1f tok/s, cache %s, %s]\n",
+  std::fprintf(stderr, "[%lld prompt tokens, first token %.3f s, %lld tokens at %.1f tok/s (%s), cache %s, %s]\n",
                (long long)s.prompt_tokens, s.time_to_first_token, (long long)s.new_tokens, s.decode_tokens_per_second(),
-               format_bytes(double(s.cache_bytes)).c_str(), s.stop_reason.c_str());
+               s.decode_path.c_str(), format_bytes(double(s.cache_bytes)).c_str(), s.stop_reason.c_str());
+  if (!s.graph_fallback.empty()) std::fprintf(stderr, "[decoded eagerly: %s]\n", s.graph_fallback.c_str());
 }
 
 }  // namespace

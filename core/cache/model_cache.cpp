@@ -49,6 +49,10 @@ void AttentionCache::reserve(int64_t B, int64_t kv_heads, int64_t tokens, int64_
   }
   k = nk;
   v = nv;
+  if (is_static()) {  // a static cache's keys past len stay finite (a masked zero weight times NaN is NaN)
+    k.narrow(2, len, tokens - len).zero_();
+    v.narrow(2, len, tokens - len).zero_();
+  }
 }
 
 void ModelCache::reserve(const ModelConfig& cfg, int64_t tokens, const at::TensorOptions& opts) {

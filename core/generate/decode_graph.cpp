@@ -100,6 +100,7 @@ int64_t DecodeGraph::replay() {
 }
 
 const at::Tensor& DecodeGraph::next_tokens() const { return impl_->next; }
+const at::Tensor& DecodeGraph::logits() const { return impl_->logits; }
 
 #else
 struct DecodeGraph::Impl {};
@@ -112,6 +113,7 @@ int64_t DecodeGraph::step(int64_t) { TORCH_CHECK(false, "decode graph: not built
 int64_t DecodeGraph::step(const at::Tensor&) { TORCH_CHECK(false, "decode graph: not built"); }
 int64_t DecodeGraph::replay() { TORCH_CHECK(false, "decode graph: not built"); }
 const at::Tensor& DecodeGraph::next_tokens() const { TORCH_CHECK(false, "decode graph: not built"); }
+const at::Tensor& DecodeGraph::logits() const { TORCH_CHECK(false, "decode graph: not built"); }
 #endif
 
 }  // namespace mm

@@ -35,6 +35,8 @@ class DecodeGraph {
   int64_t step(const at::Tensor& tokens);
   /// The greedy next tokens (B, 1) on the device, valid after step().
   const at::Tensor& next_tokens() const;
+  /// The step's logits (B, 1, V) on the device, valid after step() until the next one.
+  const at::Tensor& logits() const;
 
  private:
   int64_t replay();

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <memory>
 
+#include "generate/decode_graph.h"
 #include "runtime/device.h"
 #include "runtime/errors.h"
 
@@ -66,6 +68,52 @@ at::Tensor decode_step(const VlmModel& model, ModelCache& cache, int64_t token) 
   return decode_step(model, cache, in).reshape({-1});  // (V)
 }
 
+namespace {
+
+/// Replies shorter than this decode eagerly: capturing the graph costs about two steps.
+constexpr int64_t kGraphMinTokens = 16;
+/// KV capacity is reserved in steps of this many positions, so a chat's turns rarely copy the cache.
+constexpr int64_t kReserveStep = 1024;
+/// Reply positions reserved at a time: a long reply reserves more as it goes.
+constexpr int64_t kReplyReserve = 4096;
+
+/// Room for `tokens` more positions (rounded up, never past the config's), so neither the prefill nor the
+/// decode copies the KV cache to grow it; on a CUDA device the cache becomes static, which a captured
+/// decode step needs. The caller has checked that the prompt fits.
+void reserve_positions(const VlmModel& model, ModelCache& cache, int64_t tokens) {
+  const int64_t positions = max_sequence_length(model.config());
+  if (positions == std::numeric_limits<int64_t>::max()) return;  // no attention layer: nothing grows
+  const int64_t need = cache.seq_len + tokens;
+  cache.make_static(model.config(), std::min(positions, (need + kReserveStep - 1) / kReserveStep * kReserveStep),
+                    model.options());
+}
+
+/// A graph for this reply's decode steps, or nullptr with the reason in why.
+std::unique_ptr<DecodeGraph> reply_graph(const VlmModel& model, ModelCache& cache, const SamplingOptions& opts,
+                                         std::string& why) {
+  if (!model.options().device().is_cuda()) return nullptr;
+  if (!opts.decode_graph) {
+    why = "turned off (decode_graph = false)";
+    return nullptr;
+  }
+  if (opts.max_new_tokens < kGraphMinTokens) {
+    why = "a reply of at most " + std::to_string(opts.max_new_tokens) + " tokens";
+    return nullptr;
+  }
+  if (const char* no = decode_graph_unsupported(model, cache)) {
+    why = no;
+    return nullptr;
+  }
+  try {
+    return std::make_unique<DecodeGraph>(model, cache);
+  } catch (const c10::Error& e) {  // the capture leaves the cache as it was: decode eagerly instead
+    why = std::string("the capture failed: ") + e.what_without_backtrace();
+    return nullptr;
+  }
+}
+
+}  // namespace
+
 Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& prompt_ids, const at::Tensor& pixels,
                     const SamplingOptions& opts, const std::function<void(int64_t)>& on_token,
                     const CancelToken* cancel) {
@@ -76,11 +124,17 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
   at::Generator gen = at::detail::createCPUGenerator(opts.seed);
   const at::Tensor host_ids = prompt_ids.to(at::kCPU, at::kLong).contiguous();  // the ids may live on the GPU
   std::vector<int64_t> context(host_ids.data_ptr<int64_t>(), host_ids.data_ptr<int64_t>() + host_ids.numel());
+  check_sequence_length(model.config(), cache.seq_len + prompt_ids.size(1));
+  reserve_positions(model, cache, prompt_ids.size(1) + std::min(opts.max_new_tokens, kReplyReserve));
   at::Tensor logits = prefill(model, cache, prompt_ids, pixels, opts.prefill_chunk, cancel);
   g.stats.prefill_seconds = seconds_since(t0);
   const auto t1 = std::chrono::steady_clock::now();
   g.stats.stop_reason = "max_tokens";
   const int64_t positions = max_sequence_length(model.config());
+  // Greedy without a penalty takes the graph's own on-device argmax: only the token id comes back.
+  const bool greedy = (opts.temperature == 0.0 || opts.top_k == 1) && opts.repetition_penalty == 1.0;
+  std::unique_ptr<DecodeGraph> graph;
+  int64_t graph_pick = -1;
   for (int64_t step = 0; step < opts.max_new_tokens; ++step) {
     if (step > 0) {
       if (cancel && cancel->cancelled()) {
@@ -91,10 +145,25 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
         g.stats.stop_reason = "max_positions";
         break;
       }
-      logits = decode_step(model, cache, g.last_token);
+      bool capture = step == 1;  // over the prefilled cache, once per reply (the cache may have moved)
+      if (cache.seq_len >= cache.static_capacity()) {  // a long reply outgrew its reservation (static caches)
+        graph.reset();
+        reserve_positions(model, cache, std::min(opts.max_new_tokens - step, kReplyReserve));
+        capture = true;
+      }
+      if (capture) {
+        graph = reply_graph(model, cache, opts, g.stats.graph_fallback);
+        if (graph) g.stats.decode_path = "cuda graph";
+      }
+      if (graph) {
+        graph_pick = graph->step(g.last_token);
+        if (!greedy) logits = graph->logits().reshape({-1});  // (1, 1, V) -> (V)
+      } else {
+        logits = decode_step(model, cache, g.last_token);
+      }
       ++g.stats.decode_steps;
     }
-    g.last_token = sample_token(logits, context, opts, gen);
+    g.last_token = graph && greedy ? graph_pick : sample_token(logits, context, opts, gen);
     if (step == 0) g.stats.time_to_first_token = seconds_since(t0);
     context.push_back(g.last_token);
     if (std::find(opts.stop_ids.begin(), opts.stop_ids.end(), g.last_token) != opts.stop_ids.end()) {

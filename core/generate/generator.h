@@ -22,6 +22,8 @@ struct GenerationStats {
   double time_to_first_token = 0;  ///< prefill + first sample
   int64_t cache_bytes = 0;         ///< after the reply
   std::string stop_reason;         ///< "stop_token", "max_tokens", "max_positions" (the config's last position) or "cancelled"
+  std::string decode_path = "eager";  ///< "cuda graph" when the steps replayed a captured graph
+  std::string graph_fallback;      ///< why a reply on a CUDA device decoded eagerly ("" when it did not)
   double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_steps / decode_seconds : 0; }
 };
 

@@ -17,6 +17,9 @@ struct SamplingOptions {
   std::vector<int64_t> stop_ids;    ///< generation ends when one is produced (it is not part of the reply)
   uint64_t seed = 0;
   int64_t prefill_chunk = 2048;     ///< prompt tokens per forward while prefilling (bounds activation memory)
+  /// On a CUDA device, a reply that may run past a few tokens replays its decode step as a CUDA graph
+  /// (generate/decode_graph.h); false keeps every step eager (a comparison, or a suspect graph).
+  bool decode_graph = true;
 };
 
 /// Validates ranges; throws InputError with the accepted range.
