@@ -7,8 +7,10 @@
 // time, so a batch row leaking into another fails too. Only row 0 has an oracle.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cache/model_cache.h"
@@ -98,6 +100,11 @@ struct Mamba2Layer {
     if (fused) lw.ssm.fused_in = fx.at("language_model.model.layers.0.attention.wvkqgdt.weight");
     return lw;
   }
+  /// What one test row runs: the config at the row's SSD chunk and the bound weights.
+  struct Run {
+    ModelConfig cfg;
+    LayerWeights lw;
+  };
   LayerCache empty_cache(int64_t B) const {
     const StackConfig& s = cfg.llm;
     LayerCache c;
@@ -124,113 +131,111 @@ const AttentionLayer& attention() {
   return a;
 }
 
-void add_projection_rows() {
+// How a test feeds the sequence to a layer with a cache: pieces of these lengths, the last repeated to
+// the end. "spans of 7" is the generator's chunked prefill as one layer sees it (every span after the
+// first starts from the cache, and the spans cut across the SSD chunks); "prefill 20, then decode"
+// takes the one-token step path (the fused Mamba-2 step; attention over the cache) for 17 positions.
+const std::vector<std::pair<const char*, std::vector<int64_t>>> kFeeds = {
+    {"whole", {1 << 20}}, {"spans of 7", {7}}, {"prefill 20, then decode", {20, 1}}};
+
+// Runs h (B, L, D) through the layer with the cache, piece by piece; the outputs concatenated (B, L, D).
+at::Tensor feed(const at::Tensor& h, const LayerWeights& lw, const ModelConfig& cfg, LayerCache& cache,
+                const std::vector<int64_t>& pieces) {
+  std::vector<at::Tensor> outs;
+  const int64_t L = h.size(1);
+  for (int64_t pos = 0, i = 0; pos < L; ++i) {
+    const int64_t n = std::min(pieces[std::min<size_t>(i, pieces.size() - 1)], L - pos);
+    outs.push_back(decoder_layer(h.narrow(1, pos, n), lw, cfg.llm, cfg.mamba, &cache, pos));
+    pos += n;
+  }
+  return at::cat(outs, 1);
+}
+
+// The Mamba-2 layer at SSD chunks 16 (37 = 16 + 16 + 5: a partial last chunk), 8 and 64 (one partial
+// chunk), with the projections split from the checkpoint's wvkqgdt or used fused as stored.
+void add_mamba2_columns() {
   QTest::addColumn<bool>("fused");
   QTest::addColumn<int>("chunk");
-  for (int chunk : {16, 8, 64}) {
-    QTest::newRow(qPrintable(QString("split q/k/v/g/gamma, chunk %1").arg(chunk))) << false << chunk;
-    QTest::newRow(qPrintable(QString("fused wvkqgdt, chunk %1").arg(chunk))) << true << chunk;
-  }
 }
+
+Mamba2Layer::Run mamba2_run(bool fused, int chunk) {
+  const Mamba2Layer& m = mamba2();
+  Mamba2Layer::Run r{m.cfg, m.weights(fused)};
+  r.cfg.mamba.chunk_size = chunk;
+  return r;
+}
+
+const char* projections(bool fused) { return fused ? "fused wvkqgdt" : "split q/k/v/g/gamma"; }
 
 }  // namespace
 
 class TestOracles : public QObject {
   Q_OBJECT
  private slots:
-  // The whole sequence in one call (37 = 16 + 16 + 5 at chunk 16: a partial last chunk; at chunk 64 a
-  // single partial chunk), without a cache and with one, whose final states are checked too.
-  void mamba2LayerFullPrefill_data() { add_projection_rows(); }
-  void mamba2LayerFullPrefill() {
+  void mamba2LayerWithoutCache_data() {
+    add_mamba2_columns();
+    for (int chunk : {16, 8, 64})
+      for (bool fused : {false, true})
+        QTest::newRow(qPrintable(QString("%1, chunk %2").arg(projections(fused)).arg(chunk))) << fused << chunk;
+  }
+  void mamba2LayerWithoutCache() {
     QFETCH(bool, fused);
     QFETCH(int, chunk);
     const Mamba2Layer& m = mamba2();
-    ModelConfig cfg = m.cfg;
-    cfg.mamba.chunk_size = chunk;
-    const LayerWeights lw = m.weights(fused);
-    const at::Tensor h = batch_of_two(m.fx.at("oracle.h_in"));  // (2, L, D)
+    const Mamba2Layer::Run r = mamba2_run(fused, chunk);
     at::Tensor mix;
-    const at::Tensor out = decoder_layer(h, lw, cfg.llm, cfg.mamba, nullptr, 0, &mix);
+    const at::Tensor out = decoder_layer(batch_of_two(m.fx.at("oracle.h_in")), r.lw, r.cfg.llm, r.cfg.mamba, nullptr, 0, &mix);
     CHECK_CLOSE("layer output", out.narrow(0, 0, 1), m.fx.at("oracle.h_out"), kLayerTol);
     CHECK_CLOSE("mixer output (pre W_O)", mix.narrow(0, 0, 1), m.fx.at("oracle.mixer_out"), kLayerTol);
-    LayerCache cache = m.empty_cache(2);
-    const at::Tensor cached = decoder_layer(h, lw, cfg.llm, cfg.mamba, &cache, 0);
-    CHECK_CLOSE("layer output, with a cache", cached.narrow(0, 0, 1), m.fx.at("oracle.h_out"), kLayerTol);
-    CHECK_CLOSE("final conv state", cache.ssm.conv.narrow(0, 0, 1), m.fx.at("oracle.conv_state"), kLayerTol);
-    CHECK_CLOSE("final SSM state (H, P, N)", cache.ssm.ssm.narrow(0, 0, 1), m.fx.at("oracle.ssm_state"), kLayerTol);
   }
 
-  // Prefill in spans of 7 tokens, as the generator's chunked prefill feeds a layer: every span after the
-  // first starts from the cached conv and SSM state, and the spans cut across the SSD chunks.
-  void mamba2LayerChunkedPrefill_data() { add_projection_rows(); }
-  void mamba2LayerChunkedPrefill() {
+  // The outputs, and the conv and SSM state the cache holds at the end.
+  void mamba2LayerWithCache_data() {
+    add_mamba2_columns();
+    QTest::addColumn<int>("feed_index");
+    for (int chunk : {16, 8, 64})
+      for (bool fused : {false, true})
+        for (int f = 0; f < int(kFeeds.size()); ++f)
+          QTest::newRow(qPrintable(QString("%1, chunk %2, %3").arg(projections(fused)).arg(chunk).arg(kFeeds[f].first)))
+              << fused << chunk << f;
+  }
+  void mamba2LayerWithCache() {
     QFETCH(bool, fused);
     QFETCH(int, chunk);
+    QFETCH(int, feed_index);
     const Mamba2Layer& m = mamba2();
-    ModelConfig cfg = m.cfg;
-    cfg.mamba.chunk_size = chunk;
-    const LayerWeights lw = m.weights(fused);
-    const at::Tensor h = batch_of_two(m.fx.at("oracle.h_in"));
-    const int64_t L = h.size(1), span = 7;
+    const Mamba2Layer::Run r = mamba2_run(fused, chunk);
     LayerCache cache = m.empty_cache(2);
-    std::vector<at::Tensor> outs;
-    for (int64_t s = 0; s < L; s += span)
-      outs.push_back(decoder_layer(h.narrow(1, s, std::min(span, L - s)), lw, cfg.llm, cfg.mamba, &cache, s));
-    CHECK_CLOSE("layer output, spans of 7", at::cat(outs, 1).narrow(0, 0, 1), m.fx.at("oracle.h_out"), kLayerTol);
+    const at::Tensor out = feed(batch_of_two(m.fx.at("oracle.h_in")), r.lw, r.cfg, cache, kFeeds[feed_index].second);
+    CHECK_CLOSE("layer output", out.narrow(0, 0, 1), m.fx.at("oracle.h_out"), kLayerTol);
     CHECK_CLOSE("final conv state", cache.ssm.conv.narrow(0, 0, 1), m.fx.at("oracle.conv_state"), kLayerTol);
     CHECK_CLOSE("final SSM state (H, P, N)", cache.ssm.ssm.narrow(0, 0, 1), m.fx.at("oracle.ssm_state"), kLayerTol);
   }
 
-  // Prefill of 20 tokens (one full chunk of 16 and a partial one), then token by token from the cache
-  // (the fused decode step), each step checked, then the final state.
-  void mamba2LayerDecodeFromCache_data() { add_projection_rows(); }
-  void mamba2LayerDecodeFromCache() {
-    QFETCH(bool, fused);
-    QFETCH(int, chunk);
-    const Mamba2Layer& m = mamba2();
-    ModelConfig cfg = m.cfg;
-    cfg.mamba.chunk_size = chunk;
-    const LayerWeights lw = m.weights(fused);
-    const at::Tensor h = batch_of_two(m.fx.at("oracle.h_in")), want = m.fx.at("oracle.h_out");
-    const int64_t L = h.size(1), prompt = 20;
-    LayerCache cache = m.empty_cache(2);
-    const at::Tensor pre = decoder_layer(h.narrow(1, 0, prompt), lw, cfg.llm, cfg.mamba, &cache, 0);
-    CHECK_CLOSE("prefill of 20", pre.narrow(0, 0, 1), want.narrow(1, 0, prompt), kLayerTol);
-    double worst = 0;
-    for (int64_t t = prompt; t < L; ++t) {
-      const at::Tensor step = decoder_layer(h.narrow(1, t, 1), lw, cfg.llm, cfg.mamba, &cache, t);  // (2, 1, D)
-      const double diff = ((step[0] - want[0].narrow(0, t, 1)).abs().max() / want.abs().max()).item<double>();
-      worst = std::max(worst, diff);
-      if (diff >= kLayerTol) qWarning("decode position %lld: rel diff %.3e", (long long)t, diff);
-    }
-    qInfo("%-34s worst rel diff %.2e over %lld steps", "decode steps", worst, (long long)(L - prompt));
-    QVERIFY(worst < kLayerTol);
-    CHECK_CLOSE("final conv state", cache.ssm.conv.narrow(0, 0, 1), m.fx.at("oracle.conv_state"), kLayerTol);
-    CHECK_CLOSE("final SSM state (H, P, N)", cache.ssm.ssm.narrow(0, 0, 1), m.fx.at("oracle.ssm_state"), kLayerTol);
-  }
-
-  void attentionLayerFullPrefill() {
+  void attentionLayerWithoutCache() {
     const AttentionLayer& a = attention();
-    const at::Tensor h = batch_of_two(a.fx.at("oracle.h_in"));
     at::Tensor mix;
-    const at::Tensor out = decoder_layer(h, a.lw, a.cfg.llm, a.cfg.mamba, nullptr, 0, &mix);
+    const at::Tensor out = decoder_layer(batch_of_two(a.fx.at("oracle.h_in")), a.lw, a.cfg.llm, a.cfg.mamba, nullptr, 0, &mix);
     CHECK_CLOSE("layer output", out.narrow(0, 0, 1), a.fx.at("oracle.h_out"), kLayerTol);
     CHECK_CLOSE("attention output (pre wo)", mix.narrow(0, 0, 1), a.fx.at("oracle.mixer_out"), kLayerTol);
   }
 
-  // Prefill in spans of 7 up to 21 tokens, then one query at a time over the cache; the growing cache and
-  // the static one (length on the device: the CUDA-graph step's path, here on the CPU).
-  void attentionLayerDecodeFromCache_data() {
+  // The growing KV cache and the static one (its length on the device: the CUDA-graph step's path, here
+  // on the CPU); the cache ends holding the rotated keys and the values of every position.
+  void attentionLayerWithCache_data() {
     QTest::addColumn<bool>("static_cache");
-    QTest::newRow("growing cache") << false;
-    QTest::newRow("static cache") << true;
+    QTest::addColumn<int>("feed_index");
+    for (bool st : {false, true})
+      for (int f = 0; f < int(kFeeds.size()); ++f)
+        QTest::newRow(qPrintable(QString("%1 cache, %2").arg(st ? "static" : "growing").arg(kFeeds[f].first))) << st << f;
   }
-  void attentionLayerDecodeFromCache() {
+  void attentionLayerWithCache() {
     QFETCH(bool, static_cache);
+    QFETCH(int, feed_index);
     const AttentionLayer& a = attention();
     const StackConfig& s = a.cfg.llm;
-    const at::Tensor h = batch_of_two(a.fx.at("oracle.h_in")), want = a.fx.at("oracle.h_out");
-    const int64_t L = h.size(1), prompt = 21, span = 7;
+    const at::Tensor h = batch_of_two(a.fx.at("oracle.h_in"));
+    const int64_t L = h.size(1);
     LayerCache cache;
     cache.kind = LayerKind::attention;
     if (static_cache) {
@@ -238,21 +243,9 @@ class TestOracles : public QObject {
       cache.attn.v = at::zeros({2, s.n_kv_heads, L, s.head_dim});
       cache.attn.len_dev = at::zeros({1}, at::kLong);
     }
-    std::vector<at::Tensor> outs;
-    for (int64_t p = 0; p < prompt; p += span)
-      outs.push_back(decoder_layer(h.narrow(1, p, span), a.lw, s, a.cfg.mamba, &cache, p));
-    CHECK_CLOSE("prefill, spans of 7", at::cat(outs, 1).narrow(0, 0, 1), want.narrow(1, 0, prompt), kLayerTol);
-    double worst = 0;
-    for (int64_t t = prompt; t < L; ++t) {
-      const at::Tensor step = decoder_layer(h.narrow(1, t, 1), a.lw, s, a.cfg.mamba, &cache, t);  // (2, 1, D)
-      const double diff = ((step[0] - want[0].narrow(0, t, 1)).abs().max() / want.abs().max()).item<double>();
-      worst = std::max(worst, diff);
-      if (diff >= kLayerTol) qWarning("decode position %lld: rel diff %.3e", (long long)t, diff);
-    }
-    qInfo("%-34s worst rel diff %.2e over %lld steps", "decode steps", worst, (long long)(L - prompt));
-    QVERIFY(worst < kLayerTol);
+    const at::Tensor out = feed(h, a.lw, a.cfg, cache, kFeeds[feed_index].second);
+    CHECK_CLOSE("layer output", out.narrow(0, 0, 1), a.fx.at("oracle.h_out"), kLayerTol);
     QCOMPARE(cache.attn.len, L);
-    // The cache holds the rotated keys and the values of every position, per kv head.
     CHECK_CLOSE("cached keys (rotary applied)", cache.attn.keys().narrow(0, 0, 1), a.fx.at("oracle.k_cache"), kLayerTol);
     CHECK_CLOSE("cached values", cache.attn.values().narrow(0, 0, 1), a.fx.at("oracle.v_cache"), kLayerTol);
   }
