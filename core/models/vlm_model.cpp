@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include "models/layers.h"
+#include "models/pixel_shuffle.h"
 #include "runtime/errors.h"
 
 namespace mm {
@@ -70,7 +71,7 @@ at::Tensor VlmModel::embed_images(const at::Tensor& pixels) const {
   const at::Tensor x = pixels.to(options());
   at::Tensor patches = at::conv2d(x, get("embedding_model.vision_embeddings.patch_embedding.weight"),
                                   get("embedding_model.vision_embeddings.patch_embedding.bias"), {p, p});
-  const int64_t n = patches.size(0), gh = patches.size(2), gw = patches.size(3);
+  const int64_t gh = patches.size(2), gw = patches.size(3);
   patches = patches.flatten(2).transpose(1, 2);  // (n, gh*gw, D)
   // Position table: drop the CLS row, lay out as a grid, resize bicubically when the grid differs.
   const at::Tensor& table = get("embedding_model.vision_embeddings.position_embedding");  // (1, 1+g0^2, D)
@@ -79,13 +80,7 @@ at::Tensor VlmModel::embed_images(const at::Tensor& pixels) const {
   if (gh != g0 || gw != g0)
     pos = at::upsample_bicubic2d(pos.to(at::kFloat), {gh, gw}, /*align_corners=*/false).to(x.scalar_type());
   pos = pos.reshape({1, D, gh * gw}).transpose(1, 2);  // (1, gh*gw, D)
-  at::Tensor h = patches + pos;
-  // Pixel shuffle 0.5 (METHOD §1.2), w = h = grid side.
-  const int64_t w = gw, hh = gh;
-  h = h.reshape({n, w, hh / 2, 2 * D});                  // (n, w, h/2, 2D)
-  h = h.permute({0, 2, 1, 3}).contiguous();              // (n, h/2, w, 2D)
-  h = h.view({n, hh / 2, w / 2, 4 * D});                 // (n, h/2, w/2, 4D)
-  h = h.permute({0, 2, 1, 3}).reshape({n, -1, 4 * D});   // (n, (h/2)(w/2), 4D)
+  at::Tensor h = pixel_shuffle_tokens(patches + pos, gh);  // (n, gh*gw/4, 4D); the tiles are square, gh == gw
   if (cfg_.vision.use_pixel_shuffle_proj) {
     h = at::linear(h, get("embedding_model.pixel_shuffle_proj.0.weight"), get("embedding_model.pixel_shuffle_proj.0.bias"));
     h = at::gelu(h);
