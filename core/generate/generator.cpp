@@ -1,6 +1,7 @@
 #include "generate/generator.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -118,6 +119,7 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
                     const SamplingOptions& opts, const std::function<void(int64_t)>& on_token,
                     const CancelToken* cancel) {
   validate(opts);
+  c10::AutoGradMode no_grad(false);  // never needed here, and a captured decode step requires it off
   const auto t0 = std::chrono::steady_clock::now();
   Generation g;
   g.stats.prompt_tokens = prompt_ids.size(1);

@@ -14,9 +14,13 @@ at::Tensor mamba2_decode_step_ref(const at::Tensor& c, const at::Tensor& gate, c
   TORCH_CHECK(c.dim() == 2 && c.size(1) == 2 * dkv + H * hd, "mamba2 step: c must be (B, 2 H_kv hd + H hd), got ",
               c.sizes());
   const at::Tensor conv_out = causal_conv1d_update_ref(c, conv_state, w.conv_weight, w.conv_bias);  // (B, C)
-  // SSM head j reads kv head j / g (the teacher's repeat_kv grouping).
-  const at::Tensor x = conv_out.narrow(-1, 0, dkv).reshape({B, Hkv, hd}).repeat_interleave(g, 1);     // (B, H, P)
-  const at::Tensor Bm = conv_out.narrow(-1, dkv, dkv).reshape({B, Hkv, hd}).repeat_interleave(g, 1);  // (B, H, N)
+  // SSM head j reads kv head j / g (the teacher's repeat_kv grouping): (B, H_kv, hd) -> (B, H_kv, g, hd)
+  // -> (B, H, hd), a broadcast copy (at::repeat_interleave opens an OpenMP region per call: issue 11).
+  const auto grouped = [&](const at::Tensor& t) {
+    return t.reshape({B, Hkv, 1, hd}).expand({B, Hkv, g, hd}).reshape({B, H, hd});
+  };
+  const at::Tensor x = grouped(conv_out.narrow(-1, 0, dkv));     // (B, H, P)
+  const at::Tensor Bm = grouped(conv_out.narrow(-1, dkv, dkv));  // (B, H, N)
   const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, H * hd).reshape({B, H, hd});                     // (B, H, N)
   const at::Tensor dt = at::softplus(gamma.to(at::kFloat) + w.dt_bias.to(at::kFloat), 1.0, 20.0);     // (B, H)
   const at::Tensor A = -at::exp(w.A_log.to(at::kFloat));                                               // (H)
