@@ -3,11 +3,32 @@
 
 #include "config/layer_plan.h"
 #include "generate/decode_graph.h"
+#include "generate/generator.h"
 #include "models/random_init.h"
 #include "models/vlm_model.h"
 #include "ops/op_check.h"
 
 namespace mm {
+namespace {
+
+/// A small model with HoVLE's head dim (hidden 256, 2 heads of 128, 1 kv head), bf16 on dev.
+VlmModel graph_check_model(const c10::Device& dev, const std::string& plan) {
+  ModelConfig cfg = architecture_preset("tiny");
+  for (StackConfig* s : {&cfg.he, &cfg.llm}) {
+    s->hidden = 256;
+    s->n_heads = 2;
+    s->n_kv_heads = 1;
+    s->head_dim = 128;
+    s->max_position_embeddings = 32768;  // room for the long reply of check_generate_graph
+  }
+  cfg = apply_plan(cfg, LayerPlan::parse(plan));
+  VlmModel m(cfg, random_weights(cfg, 11));
+  m.to(dev, at::kBFloat16);
+  m.fuse_for_inference();
+  return m;
+}
+
+}  // namespace
 
 /// The captured CUDA-graph decode against eager decode, for a model of each kind (plan "teacher",
 /// "linear", "hybrid"): a small model with HoVLE's head dim (hidden 256, 2 heads of 128, 1 kv head) on a
@@ -22,17 +43,7 @@ OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan
     r.note = "CUDA case: skipped on " + dev.str() + " (CUDA graphs need a GPU)";
     return r;
   }
-  ModelConfig cfg = architecture_preset("tiny");
-  for (StackConfig* s : {&cfg.he, &cfg.llm}) {
-    s->hidden = 256;
-    s->n_heads = 2;
-    s->n_kv_heads = 1;
-    s->head_dim = 128;
-  }
-  cfg = apply_plan(cfg, LayerPlan::parse(plan));
-  VlmModel m(cfg, random_weights(cfg, 11));
-  m.to(dev, at::kBFloat16);
-  m.fuse_for_inference();
+  const VlmModel m = graph_check_model(dev, plan);
   ModelCache cache = m.new_cache(1);
   cache.make_static(m.config(), 16 + 8, m.options());
   at::Generator g = at::detail::createCPUGenerator(12);
@@ -71,6 +82,51 @@ OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan
   r.budget = diff_budget(at::kFloat, 0.0, eager_state.abs().max().item<double>());
   r.passed = graphed == eager && d.max_diff <= r.budget && cache.seq_len == 16 + 8;
   if (graphed != eager) r.worst = "tokens differ";
+  return r;
+}
+
+OpCheckResult check_generate_graph(const c10::Device& dev, const std::string& plan) {
+  OpCheckResult r;
+  r.op = "decode_graph";
+  r.label = plan + ": replies, graph vs eager (2 turns, sampled" + std::string(plan == "teacher" ? ", 5200 tokens)" : ")");
+  if (!dev.is_cuda()) {
+    r.skipped = true;
+    r.note = "CUDA case: skipped on " + dev.str() + " (CUDA graphs need a GPU)";
+    return r;
+  }
+  const VlmModel m = graph_check_model(dev, plan);
+  ModelCache graphed = m.new_cache(1), eager = m.new_cache(1);
+  SamplingOptions on, off;
+  on.max_new_tokens = off.max_new_tokens = 24;
+  on.stop_ids = off.stop_ids = {-1};  // random weights: every reply runs to its length
+  off.decode_graph = false;
+  at::Generator g = at::detail::createCPUGenerator(13);
+  const auto prompt = [&](int64_t n) { return at::randint(1, 500, {1, n}, g, at::TensorOptions().dtype(at::kLong)); };
+  r.path = "cuda-graph";
+  r.passed = true;
+  const auto turn = [&](const at::Tensor& ids, const char* what) {
+    const Generation a = generate(m, graphed, ids, at::Tensor(), on, {});
+    const Generation b = generate(m, eager, ids, at::Tensor(), off, {});
+    const bool same = a.ids == b.ids && a.last_token == b.last_token && graphed.seq_len == eager.seq_len;
+    if (r.passed && (!same || a.stats.decode_path != "cuda graph" || b.stats.decode_path != "eager")) {
+      r.passed = false;
+      r.worst = std::string(what) + (same ? ": decoded on " + a.stats.decode_path + " (" + a.stats.graph_fallback + ")"
+                                          : ": tokens differ");
+    }
+    return a.last_token;
+  };
+  int64_t last = turn(prompt(16), "turn 1");
+  at::Tensor next = at::cat({at::full({1, 1}, last, at::kLong), prompt(5)}, 1);  // the pending token, then a turn
+  last = turn(next, "turn 2");
+  on.temperature = off.temperature = 1.0;
+  on.seed = off.seed = 7;
+  last = turn(at::cat({at::full({1, 1}, last, at::kLong), prompt(5)}, 1), "sampled turn");
+  if (plan == "teacher") {  // past the first reservation (prompt + 4096, rounded up to 1024): captured again
+    on.temperature = off.temperature = 0;
+    on.max_new_tokens = off.max_new_tokens = 5200;
+    turn(at::cat({at::full({1, 1}, last, at::kLong), prompt(5)}, 1), "5200-token turn");
+  }
+  if (r.worst.empty()) r.worst = "tokens";
   return r;
 }
 

@@ -390,6 +390,11 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
       } catch (const c10::Error& e) {
         out.push_back(failed_case("decode_graph", std::string(plan) + ": graph vs eager", e));
       }
+      try {
+        out.push_back(check_generate_graph(device, plan));
+      } catch (const c10::Error& e) {
+        out.push_back(failed_case("decode_graph", std::string(plan) + ": replies, graph vs eager", e));
+      }
     }
   return out;
 }

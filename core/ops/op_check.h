@@ -50,6 +50,10 @@ namespace mm {
 /// The captured CUDA-graph decode against eager decode for a small model of plan's kind ("teacher",
 /// "linear", "hybrid") on a static cache; skipped off CUDA. Part of run_op_checks' full table.
 OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan);
+/// generate() with its decode on a CUDA graph against generate() eager (SamplingOptions::decode_graph
+/// false): the same tokens over two turns on one cache, a sampled turn and, for the teacher, a reply that
+/// outgrows its first KV reservation; skipped off CUDA.
+OpCheckResult check_generate_graph(const c10::Device& dev, const std::string& plan);
 
 /// "cuda:0 (NVIDIA H200): CUDA kernels built, SDPA flash built" - where the ops run and what fast paths exist.
 std::string describe_op_device(const c10::Device& device);
