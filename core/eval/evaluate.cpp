@@ -92,7 +92,7 @@ EvalResult evaluate_checkpoint(const std::string& checkpoint, const std::string&
     r.overall.total++;
     by_images.total++;
     if (ok) r.families[fam].correct++, r.overall.correct++, by_images.correct++;
-    else if (r.mistakes.size() < 20) r.mistakes.push_back({{"id", s.id}, {"family", fam}, {"expected", want}, {"got", got}});
+    else r.mistakes.push_back({{"id", s.id}, {"family", fam}, {"expected", want}, {"got", got}});
     if (i % 16 == 0 || i + 1 == n)
       ctx.progress("eval", double(i + 1) / double(n), label + ": " + std::to_string(i + 1) + "/" + std::to_string(n));
   }

@@ -27,7 +27,7 @@ struct EvalResult {
   FamilyScore overall;
   std::map<int, FamilyScore> by_images;     ///< keyed by the number of images in the conversation
   double seconds = 0;
-  std::vector<nlohmann::json> mistakes;     ///< up to 20: id, family, expected, got
+  std::vector<nlohmann::json> mistakes;     ///< every wrong answer: id, family, expected, got
 };
 
 struct EvalOptions {

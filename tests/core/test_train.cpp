@@ -305,6 +305,7 @@ class TestTrain : public QObject {
     QCOMPARE(results[0].overall.total, int64_t(8));
     QCOMPARE(results[0].families.at("exist").total, int64_t(8));
     QCOMPARE(results[0].overall.correct, results[1].overall.correct);  // greedy decoding is deterministic
+    QCOMPARE(int64_t(results[0].mistakes.size()), results[0].overall.total - results[0].overall.correct);  // every one
     const std::string table = format_eval_table(results);
     QVERIFY(table.find("exist") != std::string::npos && table.find("overall") != std::string::npos);
     QCOMPARE(eval_json(results)["results"][1]["label"].get<std::string>(), std::string("b"));
