@@ -62,11 +62,28 @@ DecodeGraph::DecodeGraph(const VlmModel& model, ModelCache& cache) : impl_(std::
     // Capture on a side stream after one eager warm-up step there (lazy handles and workspaces).
     const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
     c10::cuda::CUDAStreamGuard guard(side);
-    run_step(model, cache, impl_->ids, impl_->next, impl_->logits);
-    cache.restore(before);  // in place: the tensors the graph binds stay the cache's
-    impl_->graph.capture_begin();
-    run_step(model, cache, impl_->ids, impl_->next, impl_->logits);
-    impl_->graph.capture_end();
+    bool capturing = false;
+    try {
+      run_step(model, cache, impl_->ids, impl_->next, impl_->logits);
+      cache.restore(before);  // in place: the tensors the graph binds stay the cache's
+      impl_->graph.capture_begin();
+      capturing = true;
+      run_step(model, cache, impl_->ids, impl_->next, impl_->logits);
+      capturing = false;
+      impl_->graph.capture_end();
+    } catch (...) {
+      // Leave the cache as it was, so the caller can decode eagerly: end the capture (which releases
+      // its memory pool), then put back the lengths (host and device) and the states.
+      if (capturing) {
+        try {
+          impl_->graph.capture_end();
+        } catch (...) {
+        }
+      }
+      cache.restore(before);
+      side.synchronize();
+      throw;
+    }
     // The capture ran no kernels; only the host counters moved.
     cache.seq_len = before.seq_len;
     for (size_t i = 0; i < cache.layers.size(); ++i) cache.layers[i].attn.len = before.attn_len[i];

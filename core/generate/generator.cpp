@@ -44,6 +44,9 @@ at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& i
   if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
   if (check_positions) check_sequence_length(model.config(), cache.seq_len + ids.size(1));
   const at::Tensor dev_ids = ids.to(model.options().device());
+  // A static cache (a GPU conversation after a reply) cannot grow on append: make room first.
+  if (cache.static_capacity() < cache.seq_len + dev_ids.size(1))
+    cache.reserve(model.config(), cache.seq_len + dev_ids.size(1), model.options());
   const PromptImageFeatures images = model.prepare_images(dev_ids, pixels);
   const int64_t L = dev_ids.size(1);
   at::Tensor h;
@@ -155,7 +158,7 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
       }
       if (capture) {
         graph = reply_graph(model, cache, opts, g.stats.graph_fallback);
-        if (graph) g.stats.decode_path = "cuda graph";
+        g.stats.decode_path = graph ? "cuda graph" : step == 1 ? "eager" : "cuda graph, then eager";
       }
       if (graph) {
         graph_pick = graph->step(g.last_token);

@@ -88,7 +88,7 @@ OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan
 OpCheckResult check_generate_graph(const c10::Device& dev, const std::string& plan) {
   OpCheckResult r;
   r.op = "decode_graph";
-  r.label = plan + ": replies, graph vs eager (2 turns, sampled" + std::string(plan == "teacher" ? ", 5200 tokens)" : ")");
+  r.label = plan + ": replies, graph vs eager (turns, restore, sampled" + std::string(plan == "teacher" ? ", 5200 tokens)" : ")");
   if (!dev.is_cuda()) {
     r.skipped = true;
     r.note = "CUDA case: skipped on " + dev.str() + " (CUDA graphs need a GPU)";
@@ -105,7 +105,7 @@ OpCheckResult check_generate_graph(const c10::Device& dev, const std::string& pl
   r.path = "cuda-graph";
   r.passed = true;
   const auto turn = [&](const at::Tensor& ids, const char* what) {
-    const Generation a = generate(m, graphed, ids, at::Tensor(), on, {});
+    Generation a = generate(m, graphed, ids, at::Tensor(), on, {});
     const Generation b = generate(m, eager, ids, at::Tensor(), off, {});
     const bool same = a.ids == b.ids && a.last_token == b.last_token && graphed.seq_len == eager.seq_len;
     if (r.passed && (!same || a.stats.decode_path != "cuda graph" || b.stats.decode_path != "eager")) {
@@ -113,18 +113,32 @@ OpCheckResult check_generate_graph(const c10::Device& dev, const std::string& pl
       r.worst = std::string(what) + (same ? ": decoded on " + a.stats.decode_path + " (" + a.stats.graph_fallback + ")"
                                           : ": tokens differ");
     }
-    return a.last_token;
+    return a;
   };
-  int64_t last = turn(prompt(16), "turn 1");
-  at::Tensor next = at::cat({at::full({1, 1}, last, at::kLong), prompt(5)}, 1);  // the pending token, then a turn
-  last = turn(next, "turn 2");
+  // The next turn: the pending token (random weights may pick the image-context id, which a prompt
+  // without images may not hold), then new text.
+  const auto next_turn = [&](int64_t pending) {
+    if (pending == m.config().img_context_token_id) pending = 1;
+    return at::cat({at::full({1, 1}, pending, at::kLong), prompt(5)}, 1);
+  };
+  const Generation t1 = turn(prompt(16), "turn 1");
+  const CacheSnapshot snap_graphed = graphed.snapshot(), snap_eager = eager.snapshot();
+  const at::Tensor second = next_turn(t1.last_token);
+  const Generation t2 = turn(second, "turn 2");
+  graphed.restore(snap_graphed);  // a regenerate: lengths on the host and the device back, states copied in
+  eager.restore(snap_eager);
+  const Generation again = turn(second, "turn 2 after a restore");
+  if (r.passed && again.ids != t2.ids) {
+    r.passed = false;
+    r.worst = "turn 2 differs after a restore";
+  }
   on.temperature = off.temperature = 1.0;
   on.seed = off.seed = 7;
-  last = turn(at::cat({at::full({1, 1}, last, at::kLong), prompt(5)}, 1), "sampled turn");
+  const Generation t3 = turn(next_turn(again.last_token), "sampled turn");
   if (plan == "teacher") {  // past the first reservation (prompt + 4096, rounded up to 1024): captured again
     on.temperature = off.temperature = 0;
     on.max_new_tokens = off.max_new_tokens = 5200;
-    turn(at::cat({at::full({1, 1}, last, at::kLong), prompt(5)}, 1), "5200-token turn");
+    turn(next_turn(t3.last_token), "5200-token turn");
   }
   if (r.worst.empty()) r.worst = "tokens";
   return r;

@@ -317,12 +317,12 @@ OpCheckResult run_case(const Case& c, const c10::Device& dev) {
   return res;
 }
 
-OpCheckResult failed_case(const std::string& op, const std::string& label, const c10::Error& e) {
+OpCheckResult failed_case(const std::string& op, const std::string& label, const std::string& what) {
   OpCheckResult r;
   r.op = op;
   r.label = label;
   r.path = "error";
-  r.worst = e.what_without_backtrace();
+  r.worst = what;
   r.worst = r.worst.substr(0, r.worst.find('\n'));
   r.max_diff = INFINITY;
   return r;
@@ -380,7 +380,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
     try {
       out.push_back(run_case(c, device));
     } catch (const c10::Error& e) {  // a failing fast path is a failed case, not the end of the table
-      out.push_back(failed_case(op_name(c.op), c.label + " " + dtype_name(c.dtype), e));
+      out.push_back(failed_case(op_name(c.op), c.label + " " + dtype_name(c.dtype), e.what_without_backtrace()));
     }
   }
   if ((full || device.is_cuda()) && only_op.empty())
@@ -388,12 +388,14 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
       try {
         out.push_back(check_decode_graph(device, plan));
       } catch (const c10::Error& e) {
-        out.push_back(failed_case("decode_graph", std::string(plan) + ": graph vs eager", e));
+        out.push_back(failed_case("decode_graph", std::string(plan) + ": graph vs eager", e.what_without_backtrace()));
       }
-      try {
+      try {  // generate() may also throw the engine's own errors
         out.push_back(check_generate_graph(device, plan));
       } catch (const c10::Error& e) {
-        out.push_back(failed_case("decode_graph", std::string(plan) + ": replies, graph vs eager", e));
+        out.push_back(failed_case("decode_graph", std::string(plan) + ": replies, graph vs eager", e.what_without_backtrace()));
+      } catch (const std::exception& e) {
+        out.push_back(failed_case("decode_graph", std::string(plan) + ": replies, graph vs eager", e.what()));
       }
     }
   return out;
