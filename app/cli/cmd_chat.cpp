@@ -79,6 +79,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
           std::fflush(stdout);
         });
     std::printf("\n");
+    std::fflush(stdout);  // the stats go to stderr: keep them after the reply in a shared log
     if (!args.flag("quiet")) print_stats(r);
   };
 
