@@ -151,6 +151,7 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
         break;
       }
       bool capture = step == 1;  // over the prefilled cache, once per reply (the cache may have moved)
+      const bool had_graph = graph != nullptr;
       if (cache.seq_len >= cache.static_capacity()) {  // a long reply outgrew its reservation (static caches)
         graph.reset();
         reserve_positions(model, cache, std::min(opts.max_new_tokens - step, kReplyReserve));
@@ -158,7 +159,7 @@ Generation generate(const VlmModel& model, ModelCache& cache, const at::Tensor& 
       }
       if (capture) {
         graph = reply_graph(model, cache, opts, g.stats.graph_fallback);
-        g.stats.decode_path = graph ? "cuda graph" : step == 1 ? "eager" : "cuda graph, then eager";
+        g.stats.decode_path = graph ? "cuda graph" : had_graph ? "cuda graph, then eager" : "eager";
       }
       if (graph) {
         graph_pick = graph->step(g.last_token);
