@@ -50,18 +50,22 @@ std::vector<json> read_metrics(const std::string& run, const std::string& stage)
 }
 
 /// Largest |a - b| over the tensors both maps have (1e30 when their names differ); mean into *mean.
-double max_diff(const TensorMap& a, const TensorMap& b, double* mean = nullptr) {
+/// The largest |a - b| over all tensors; optionally its mean, and the fraction of entries above `above`.
+double max_diff(const TensorMap& a, const TensorMap& b, double* mean = nullptr, double above = 0,
+                double* frac_above = nullptr) {
   double m = 0, sum = 0;
-  int64_t n = 0;
+  int64_t n = 0, n_above = 0;
   for (const auto& [name, t] : a) {
     auto it = b.find(name);
     if (it == b.end()) return 1e30;
     const at::Tensor d = (t - it->second).abs();
     m = std::max(m, d.max().item<double>());
     sum += d.sum().item<double>();
+    n_above += (d > above).sum().item<int64_t>();
     n += d.numel();
   }
   if (mean) *mean = n ? sum / double(n) : 0.0;
+  if (frac_above) *frac_above = n ? double(n_above) / double(n) : 0.0;
   return a.size() == b.size() ? m : 1e30;
 }
 
@@ -198,16 +202,19 @@ class TestDist : public QObject {
     QCOMPARE(m2[0]["rank_tokens_per_s"].size(), size_t(2));
     const Checkpoint a = load_checkpoint(single.checkpoints.at(name));
     const Checkpoint b = load_checkpoint(ranks[0].result->checkpoints.at(name));
-    double mean = 0;
-    const double dw = max_diff(a.weights, b.weights, &mean);
-    qInfo("%s: loss %.9g vs %.9g, grad norm %.9g vs %.9g, weight diff max %.3g mean %.3g", name.c_str(), l1, l2,
-          m1[0]["grad_norm"].get<double>(), m2[0]["grad_norm"].get<double>(), dw, mean);
+    double mean = 0, frac = 0;
+    const double dw = max_diff(a.weights, b.weights, &mean, 1e-4, &frac);
+    qInfo("%s: loss %.9g vs %.9g, grad norm %.9g vs %.9g, weight diff max %.3g mean %.3g, above 1e-4: %.3g of them",
+          name.c_str(), l1, l2, m1[0]["grad_norm"].get<double>(), m2[0]["grad_norm"].get<double>(), dw, mean, frac);
     QVERIFY(near(l1, l2, 1e-5));
     QVERIFY(near(m1[0]["grad_norm"].get<double>(), m2[0]["grad_norm"].get<double>(), 1e-5));
-    // AdamW's first step moves a weight by lr g / (|g| + eps), about lr = 1e-2: the fp32 rounding of a
-    // gradient entry near eps (1e-8) shows as a visible fraction of that step, so the bound is 1% of
-    // one step at most and 1e-5 of one step on average (measured: max 4e-5, mean < 1e-8)
-    QVERIFY2(dw < 1e-4 && mean < 1e-7, (std::to_string(dw) + " " + std::to_string(mean)).c_str());
+    // AdamW's first step moves a weight by lr g / (|g| + eps), about lr = 1e-2. Where a gradient entry is
+    // itself at fp32 rounding level (|g| near eps = 1e-8), the order of the two ranks' sums changes that
+    // entry's step by a visible fraction, up to lr; every other entry agrees to far below 1% of a step. So:
+    // on average 1e-5 of a step, at most 1e-4 of the entries beyond 1% of one, none beyond one step
+    // (measured: max 4e-5 on one machine, 3e-4 on another, mean < 1e-8, a handful of entries).
+    QVERIFY2(dw <= 1e-2 && mean < 1e-7 && frac <= 1e-4,
+             (std::to_string(dw) + " " + std::to_string(mean) + " " + std::to_string(frac)).c_str());
   }
 
   // WORLD_SIZE=1 through Gloo is the single-process run bit for bit (two steps of stage 3).
