@@ -7,9 +7,15 @@
 #                                                    (demo-teacher-continued.json, stage 0 "from"), bf16
 #                                                    export (WORK/models/demo-teacher), both teachers
 #                                                    scored on the val and test splits
-#   examples/h200-demo-models.sh BIN WORK students   the linear and hybrid students from WORK/models/demo-teacher
-#                                                    (full-length recipes) side by side, bf16 exports, all
-#                                                    three scored on the test and val splits
+#   examples/h200-demo-models.sh BIN WORK teacher-multi  the multi-image phase (demo-teacher-multi-gpu.json)
+#                                                    from TEACHER (default resources/models/demo-teacher) on
+#                                                    multi-heavy scenes, bf16 export WORK/models/demo-teacher-multi,
+#                                                    both teachers scored on val and the multi-only val
+#   examples/h200-demo-models.sh BIN WORK students   the students from TEACHER (default WORK/models/demo-teacher)
+#                                                    side by side, one per RUNS entry NAME:RECIPE (default
+#                                                    "linear:demo-linear-full.json hybrid:demo-hybrid-full.json"),
+#                                                    bf16 exports WORK/models/demo-NAME, all scored with the
+#                                                    teacher on every split in WORK/data*
 # WORK/data/tokenizer must exist (make-data --tokenizer DIR --vocab 1024, as make-demo-models.sh makes it);
 # make-data is deterministic, so the students' call draws the same data again (about 20 s).
 # A run that reaches the time limit stops cleanly (SIGINT: a checkpoint), so a call always ends in time.
@@ -27,9 +33,10 @@ heartbeat() {  # the last line of each log every 30 s, so a call that runs out o
 }
 
 if [ ! -f "$data/test.jsonl" ]; then
-  "$bin" make-data --out "$data" --split train --count 60000 --questions-per-scene 3 --seed 0
-  "$bin" make-data --out "$data" --split val --count 600 --seed 1
-  "$bin" make-data --out "$data" --split test --count 600 --seed 2026  # fresh: never used for choices
+  "$bin" make-data --out "$data" --split train --count 60000 --questions-per-scene 3 --seed 0 > /dev/null &
+  "$bin" make-data --out "$data" --split val --count 600 --seed 1 > /dev/null &
+  "$bin" make-data --out "$data" --split test --count 600 --seed 2026 > /dev/null &  # fresh: never used for choices
+  wait
 fi
 
 if [ "$phase" = teacher ]; then
@@ -53,21 +60,51 @@ if [ "$phase" = teacher-on ]; then
   exit 0
 fi
 
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-6}  # two processes on 16 cores
-for plan in linear hybrid; do
-  timeout -s INT "${STUDENT_SECONDS:-380}" "$bin" distill --run "$work/$plan" --recipe "$recipes/demo-$plan-full.json" \
-    --set "teacher=$models/demo-teacher" --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl" \
-    --set "device=$device" > "$work/$plan.log" 2>&1 &
+if [ "$phase" = teacher-multi ]; then
+  multi=$work/data-multi from=${TEACHER:-$repo/resources/models/demo-teacher}
+  if [ ! -f "$multi/val.jsonl" ]; then  # half the draws multi-image; val/test multi-only
+    "$bin" make-data --out "$multi" --split train --count 120000 --questions-per-scene 3 --families all,multi:90 \
+      --seed 41 > /dev/null &
+    "$bin" make-data --out "$multi" --split val --count 400 --families multi --seed 5 > /dev/null &
+    "$bin" make-data --out "$multi" --split test --count 400 --families multi --seed 31337 > /dev/null &
+    wait
+  fi
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} timeout -s INT "${TEACHER_SECONDS:-300}" "$bin" train-teacher \
+    --run "$work/teacher-multi" --recipe "$recipes/demo-teacher-multi-gpu.json" --set "tokenizer=$data/tokenizer" \
+    --set "stage0.from=$from" --set "train_data=$multi/train.jsonl" --set "eval_data=$multi/val.jsonl" \
+    --set "device=$device" || true
+  "$bin" export "$(final "$work/teacher-multi/teacher")" --out "$models/demo-teacher-multi" --dtype bf16
+  for split in data/val data-multi/val; do
+    "$bin" eval --device "$device" --data "$work/$split.jsonl" "$from" "$models/demo-teacher-multi" \
+      --label before --label after --json "$work/teacher-multi-$(dirname "$split")-val.json"
+  done
+  exit 0
+fi
+
+teacher=${TEACHER:-$models/demo-teacher}
+runs=(${RUNS:-linear:demo-linear-full.json hybrid:demo-hybrid-full.json})
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$((16 / ${#runs[@]}))}  # the processes share 16 cores
+logs=()
+for entry in "${runs[@]}"; do
+  name=${entry%%:*} recipe=${entry#*:}
+  case $recipe in /*) ;; *) recipe=$recipes/$recipe ;; esac
+  timeout -s INT "${STUDENT_SECONDS:-380}" "$bin" distill --run "$work/$name" --recipe "$recipe" \
+    --set "teacher=$teacher" --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl" \
+    --set "device=$device" > "$work/$name.log" 2>&1 &
+  logs+=("$work/$name.log")
 done
-heartbeat "$work"/linear.log "$work"/hybrid.log &
+heartbeat "${logs[@]}" &
 beat=$!
 wait $(jobs -p | grep -v "^$beat$") || true
 kill "$beat"
-for plan in linear hybrid; do
-  "$bin" export "$(final "$work/$plan/stage3")" --out "$models/demo-$plan" --dtype bf16
+models_args=("$teacher") labels=(--label teacher)
+for entry in "${runs[@]}"; do
+  name=${entry%%:*}
+  "$bin" export "$(final "$work/$name/stage3")" --out "$models/demo-$name" --dtype bf16
+  models_args+=("$models/demo-$name") labels+=(--label "$name")
 done
-for split in test val; do
-  "$bin" eval --device "$device" --data "$data/$split.jsonl" "$models/demo-teacher" "$models/demo-linear" \
-    "$models/demo-hybrid" --label teacher --label linear --label hybrid --json "$work/eval-$split.json" \
-    --csv "$work/eval-$split.csv"
+for jsonl in "$work"/data*/{val,test}*.jsonl; do
+  tag=$(basename "$(dirname "$jsonl")")-$(basename "$jsonl" .jsonl)
+  "$bin" eval --device "$device" --data "$jsonl" "${models_args[@]}" "${labels[@]}" --json "$work/eval-$tag.json" \
+    --csv "$work/eval-$tag.csv"
 done
