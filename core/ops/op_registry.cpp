@@ -60,7 +60,9 @@ bool op_from_name(const std::string& name, Op& op) {
 const char* op_fast_path_support(Op op) {
   switch (op) {
     case Op::attention_prefill:
-      return sdpa_flash_built() ? "sdpa-flash: CUDA, bf16/f16, hd % 8 == 0 and <= 256, H % H_kv == 0" : "none built";
+      return sdpa_flash_built() ? "sdpa-cudnn where it passes its first-use check against flash, else sdpa-flash: CUDA, "
+                                  "bf16/f16, hd % 8 == 0 and <= 256, H % H_kv == 0"
+                                : "none built";
     default:
       break;
   }
