@@ -72,6 +72,13 @@ CudnnMode cudnn_prefill_mode(const at::Tensor& q, const at::Tensor& k);
 
 }  // namespace
 
+at::Tensor merge_attention_blocks(const at::Tensor& out_a, const at::Tensor& lse_a, const at::Tensor& out_b,
+                                  const at::Tensor& lse_b) {
+  const at::Tensor m = at::maximum(lse_a, lse_b);
+  const at::Tensor w_a = (lse_a - m).exp(), w_b = (lse_b - m).exp();  // (B, H, L, 1), the larger one is 1
+  return (out_a.to(at::kFloat) * w_a + out_b.to(at::kFloat) * w_b) / (w_a + w_b);
+}
+
 at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   // Both fast paths align the causal mask bottom-right: query i of L sees keys t <= T - L + i, as in
   // attention_ref (the op harness holds them to that). cuDNN's kernel runs Hopper's tensor cores at 1.7x
@@ -131,10 +138,7 @@ at::Tensor attention_prefill_cudnn(const at::Tensor& q, const at::Tensor& k, con
   if (o == 0) return cudnn_block(qh, k, v, L > 1, mode).first.transpose(1, 2);
   auto [out_p, lse_p] = cudnn_block(qh, k.narrow(2, 0, o), v.narrow(2, 0, o), false, mode);
   auto [out_d, lse_d] = cudnn_block(qh, k.narrow(2, o, L), v.narrow(2, o, L), L > 1, mode);
-  const at::Tensor m = at::maximum(lse_p, lse_d);
-  const at::Tensor w_p = (lse_p - m).exp(), w_d = (lse_d - m).exp();  // (B, H, L, 1)
-  const at::Tensor out = (out_p.to(at::kFloat) * w_p + out_d.to(at::kFloat) * w_d) / (w_p + w_d);
-  return out.to(q.scalar_type()).transpose(1, 2);
+  return merge_attention_blocks(out_p, lse_p, out_d, lse_d).to(q.scalar_type()).transpose(1, 2);
 #else
   (void)mode;
   return attention_prefill_flash(q, k, v);

@@ -20,6 +20,11 @@ at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
 at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta);
 /// attention_ref for L new queries: q (B, L, H, hd); k, v (B, H_kv, T, hd), causal with T - L past keys.
 at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+/// Attention over the union of two disjoint key sets from attention over each: out_a, out_b (B, H, L, hd)
+/// with lse_a, lse_b (B, H, L, 1) fp32, each row's natural log-sum-exp of its scaled scores. The cuDNN
+/// prefill merges a chunk's prefix and diagonal blocks with it; returns fp32.
+at::Tensor merge_attention_blocks(const at::Tensor& out_a, const at::Tensor& lse_a, const at::Tensor& out_b,
+                                  const at::Tensor& lse_b);
 /// attention_ref for one query over a cache: q (B, 1, H, hd); k, v (B, H_kv, T, hd).
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 /// attention_decode_at_ref: one query over the first len (int64 (1), on the device) keys of a static cache.

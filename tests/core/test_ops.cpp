@@ -16,6 +16,8 @@
 #include "ops/ops.h"
 #include "ref/attention_ref.h"
 
+#include <cmath>
+
 // Qt after ATen: Qt's `slots` macro breaks ATen headers.
 #include <QtTest>
 
@@ -99,6 +101,28 @@ class TestOps : public QObject {
     set_reference_forced(Op::rms_norm, false);
     QVERIFY(!reference_forced(Op::rms_norm));
     QCOMPARE(op_path_records()[size_t(Op::rms_norm)].reference_calls, int64_t(1));
+  }
+
+  void mergedAttentionBlocksEqualAttentionOverTheUnion() {
+    // The cuDNN prefill's arithmetic: a chunk of L queries after P cached keys is the prefix block (all
+    // visible) and the chunk's square (causal, top-left), merged by their log-sum-exps.
+    at::Generator g = at::detail::createCPUGenerator(23);
+    const int64_t B = 2, L = 9, P = 13, H = 4, Hkv = 2, hd = 16;
+    const at::Tensor q = at::randn({B, L, H, hd}, g), k = at::randn({B, Hkv, P + L, hd}, g), v = at::randn({B, Hkv, P + L, hd}, g);
+    const at::Tensor qh = q.transpose(1, 2);  // (B, H, L, hd)
+    const auto block = [&](int64_t t0, int64_t n, bool causal) {  // plain attention over keys t0..t0+n-1
+      const at::Tensor kx = k.narrow(2, t0, n).repeat_interleave(H / Hkv, 1), vx = v.narrow(2, t0, n).repeat_interleave(H / Hkv, 1);
+      at::Tensor s = at::matmul(qh, kx.transpose(-1, -2)) / std::sqrt(double(hd));  // (B, H, L, n)
+      if (causal) s = s.masked_fill(at::ones({L, n}, at::kBool).triu(1), -INFINITY);
+      return std::make_pair(at::matmul(at::softmax(s, -1), vx), at::logsumexp(s, -1, true));
+    };
+    const auto [out_p, lse_p] = block(0, P, false);
+    const auto [out_d, lse_d] = block(P, L, true);
+    const at::Tensor merged = merge_attention_blocks(out_p, lse_p, out_d, lse_d).transpose(1, 2);
+    QVERIFY(at::allclose(merged, attention_ref(q, k, v), 1e-5, 1e-5));
+    // A block whose scores are far larger takes all the weight, without overflow.
+    const at::Tensor one = merge_attention_blocks(out_p, lse_p + 200.0, out_d, lse_d);
+    QVERIFY(at::allclose(one, out_p, 1e-6, 1e-6));
   }
 
   void staticCacheReferencesMatchTheGrowingOnes() {
