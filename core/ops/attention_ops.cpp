@@ -68,6 +68,7 @@ enum class CudnnMode { none, gqa, repeated };
 
 [[maybe_unused]] at::Tensor attention_prefill_flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 CudnnMode cudnn_prefill_mode(const at::Tensor& q, const at::Tensor& k);
+void cudnn_prefill_refused(const at::Tensor& q, const at::Tensor& k);
 [[maybe_unused]] at::Tensor attention_prefill_cudnn(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, CudnnMode mode);
 
 }  // namespace
@@ -90,9 +91,16 @@ at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at:
   // where one call's attention takes longer than that, so short prompts stay on flash.
   const bool long_call = q.size(1) * k.size(2) >= (int64_t(1) << 24);  // e.g. a 2048-token chunk over 8K keys
   const CudnnMode mode = long_call && q.is_cuda() && !why() ? cudnn_prefill_mode(q, k) : CudnnMode::none;
-  if (mode != CudnnMode::none)
-    return dispatch(Op::attention_prefill, mode == CudnnMode::gqa ? "sdpa-cudnn" : "sdpa-cudnn (kv repeated)", q, why,
-                    MM_SDPA_CALL(attention_prefill_cudnn(q, k, v, mode)), ref);
+  if (mode != CudnnMode::none) {
+    try {
+      return dispatch(Op::attention_prefill, mode == CudnnMode::gqa ? "sdpa-cudnn" : "sdpa-cudnn (kv repeated)", q, why,
+                      MM_SDPA_CALL(attention_prefill_cudnn(q, k, v, mode)), ref);
+    } catch (const c10::OutOfMemoryError&) {
+      throw;  // the caller's to handle, as on any path
+    } catch (const c10::Error&) {
+      cudnn_prefill_refused(q, k);  // a shape the first-use check did not cover: flash from now on
+    }
+  }
   return dispatch(Op::attention_prefill, "sdpa-flash", q, why, MM_SDPA_CALL(attention_prefill_flash(q, k, v)), ref);
 }
 
@@ -149,14 +157,25 @@ at::Tensor attention_prefill_cudnn(const at::Tensor& q, const at::Tensor& k, con
 /// dtype on this device: checked once per kind at first use, on a small chunk over a prefix (both blocks
 /// and the merge) and on a chunk alone. A build without it, an error or a mismatch leaves flash in charge;
 /// MMMAMBA_NO_CUDNN_ATTENTION=1 does too.
+using CudnnKey = std::tuple<int64_t, int64_t, int, int>;  // (hd, group, dtype, device)
+std::mutex cudnn_mu;
+std::map<CudnnKey, CudnnMode> cudnn_known;
+CudnnKey cudnn_key(const at::Tensor& q, const at::Tensor& k) {
+  return {q.size(3), q.size(2) / k.size(1), int(q.scalar_type()), int(q.get_device())};
+}
+
+void cudnn_prefill_refused(const at::Tensor& q, const at::Tensor& k) {
+  std::lock_guard<std::mutex> lock(cudnn_mu);
+  cudnn_known[cudnn_key(q, k)] = CudnnMode::none;
+}
+
 CudnnMode cudnn_prefill_mode(const at::Tensor& q, const at::Tensor& k) {
 #if MM_HAVE_CUDNN_SDPA
   if (std::getenv("MMMAMBA_NO_CUDNN_ATTENTION")) return CudnnMode::none;
-  static std::mutex mu;
-  static std::map<std::tuple<int64_t, int64_t, int, int>, CudnnMode> known;  // (hd, group, dtype, device)
+  const CudnnKey key = cudnn_key(q, k);
   const int64_t hd = q.size(3), group = q.size(2) / k.size(1);
-  const auto key = std::make_tuple(hd, group, int(q.scalar_type()), int(q.get_device()));
-  std::lock_guard<std::mutex> lock(mu);
+  std::lock_guard<std::mutex> lock(cudnn_mu);
+  auto& known = cudnn_known;
   if (auto it = known.find(key); it != known.end()) return it->second;
   at::NoGradGuard no_grad;
   const int64_t L = 67, past = 61, Hkv = 2;
