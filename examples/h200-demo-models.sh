@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What ran on the device's H200 to make the embedded demo models (resources/models), in three calls of at
-# most 10 minutes each:
+# What ran on the device's H200 to make the embedded demo models (resources/models), in four calls of at
+# most 10 minutes each (teacher, teacher-on, teacher-multi, students):
 #   examples/h200-demo-models.sh BIN WORK teacher    scene data and the teacher (demo-teacher.json) alone on
 #                                                    the GPU, bf16 export (WORK/models/demo-teacher-first)
 #   examples/h200-demo-models.sh BIN WORK teacher-on 5500 more steps from those weights
