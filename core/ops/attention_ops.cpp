@@ -153,10 +153,7 @@ at::Tensor attention_prefill_cudnn(const at::Tensor& q, const at::Tensor& k, con
 #endif
 }
 
-/// Whether (and how) cuDNN's attention gives the flash backend's answer for this head dim, GQA group and
-/// dtype on this device: checked once per kind at first use, on a small chunk over a prefix (both blocks
-/// and the merge) and on a chunk alone. A build without it, an error or a mismatch leaves flash in charge;
-/// MMMAMBA_NO_CUDNN_ATTENTION=1 does too.
+/// What the first-use checks found, per kind of call; a later cuDNN error sets its kind to none.
 using CudnnKey = std::tuple<int64_t, int64_t, int, int>;  // (hd, group, dtype, device)
 std::mutex cudnn_mu;
 std::map<CudnnKey, CudnnMode> cudnn_known;
@@ -169,6 +166,10 @@ void cudnn_prefill_refused(const at::Tensor& q, const at::Tensor& k) {
   cudnn_known[cudnn_key(q, k)] = CudnnMode::none;
 }
 
+/// Whether (and how) cuDNN's attention gives the flash backend's answer for this head dim, GQA group and
+/// dtype on this device: checked once per kind at first use, on a small chunk over a prefix (both blocks
+/// and the merge) and on a chunk alone. A build without it, an error or a mismatch leaves flash in charge;
+/// MMMAMBA_NO_CUDNN_ATTENTION=1 does too.
 CudnnMode cudnn_prefill_mode(const at::Tensor& q, const at::Tensor& k) {
 #if MM_HAVE_CUDNN_SDPA
   if (std::getenv("MMMAMBA_NO_CUDNN_ATTENTION")) return CudnnMode::none;
