@@ -208,7 +208,7 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
     job.settings = st;
     job.model = &student;
     if (st.stage == 3)
-      job.loss = [&](const Batch& b) { return kl_loss(teacher_model, student, b, st.temperature); };
+      job.loss = [&](const Batch& b) { return kl_loss(teacher_model, student, b, st.temperature, st.answer_ce); };
     else
       job.loss = [&](const Batch& b) { return layerwise_loss(teacher_model, student, b, st.mse_factor); };
     job.train = &train;

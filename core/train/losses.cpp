@@ -84,17 +84,26 @@ LossResult layerwise_loss(const VlmModel& teacher, const VlmModel& student, cons
   return r;
 }
 
-LossResult kl_loss(const VlmModel& teacher, const VlmModel& student, const Batch& b, double temperature) {
+LossResult kl_loss(const VlmModel& teacher, const VlmModel& student, const Batch& b, double temperature,
+                   double answer_ce) {
   at::Tensor teacher_logp;
   {
     c10::AutoGradMode no_grad(false);
     teacher_logp = at::log_softmax(teacher.forward(b.ids, b.pixels) / temperature, -1);  // (B, L, V)
   }
-  const at::Tensor student_logp = at::log_softmax(student.forward(b.ids, b.pixels) / temperature, -1);
+  const at::Tensor student_logits = student.forward(b.ids, b.pixels);  // (B, L, V) fp32
+  const at::Tensor student_logp = at::log_softmax(student_logits / temperature, -1);
   // sum_v p_t (log p_t - log p_s), over real positions only
   const at::Tensor per_pos = (teacher_logp.exp() * (teacher_logp - student_logp)).sum(-1);  // (B, L)
-  const at::Tensor kl = (per_pos * b.mask.to(at::kFloat)).sum() / double(b.ids.size(0));
-  return {kl * (temperature * temperature), {}};
+  const double batch = double(b.ids.size(0));
+  at::Tensor loss = (per_pos * b.mask.to(at::kFloat)).sum() / batch * (temperature * temperature);
+  if (answer_ce > 0) {
+    const int64_t V = student_logits.size(-1);
+    const at::Tensor ce = at::cross_entropy_loss(student_logits.reshape({-1, V}), b.labels.reshape({-1}), {},
+                                                 at::Reduction::Sum, -100);  // at T = 1
+    loss = loss + ce * (answer_ce / batch);
+  }
+  return {loss, {}};
 }
 
 }  // namespace mm

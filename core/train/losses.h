@@ -36,7 +36,9 @@ LossResult lm_loss(const VlmModel& model, const Batch& b);
 LossResult layerwise_loss(const VlmModel& teacher, const VlmModel& student, const Batch& b, double mse_factor);
 
 /// Stage 3: KL(teacher || student) of the logits at temperature T, x T^2, summed over real positions and
-/// the vocabulary and divided by the batch size ("batchmean").
-LossResult kl_loss(const VlmModel& teacher, const VlmModel& student, const Batch& b, double temperature);
+/// the vocabulary and divided by the batch size ("batchmean"); plus answer_ce x the student's cross-entropy
+/// on the answer tokens (b.labels), summed over them and divided by the batch size in the same way.
+LossResult kl_loss(const VlmModel& teacher, const VlmModel& student, const Batch& b, double temperature,
+                   double answer_ce = 0.0);
 
 }  // namespace mm

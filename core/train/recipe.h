@@ -24,6 +24,8 @@ struct StageSettings {
   double clip = 5.0;              ///< max global gradient norm (paper 5.0; public code 2.0); <= 0 disables
   double mse_factor = 1000.0;     ///< stages 1-2: loss = factor x mean over layers of MSE
   double temperature = 1.0;       ///< stage 3 KL temperature
+  double answer_ce = 0.0;         ///< stage 3: weight of a cross-entropy on the data's answer tokens added to the
+                                  ///< KL, in the KL's units (summed over tokens / batch); 0 = the paper's pure KL
   bool train_a = true;            ///< stage 3: train a (A_log_bias) as the paper says; the public code freezes it
                                   ///< (config/stage_trainables.h: kStage3TrainsA)
   bool train_mlp = false;         ///< stage 3: also train the MLPs of the Mamba-2 layers (not the paper's

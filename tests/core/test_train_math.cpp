@@ -7,6 +7,7 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -153,6 +154,27 @@ class TestTrainMath : public QObject {
     QVERIFY(std::abs(kl_loss(teacher, teacher, b, 1.0).loss.item<double>()) < 1e-5);  // KL(p || p) = 0
   }
 
+  void answerCrossEntropyAddedByHand() {
+    at::manual_seed(7);
+    const ModelConfig cfg = architecture_preset("micro");
+    const VlmModel teacher(cfg, random_weights(cfg, 1, 0.1));
+    const VlmModel student(cfg, random_weights(cfg, 2, 0.1));
+    Batch b = text_batch(cfg);
+    // Answer targets at three positions: row 0 t = 3, 4 and row 1 t = 2.
+    const std::vector<std::array<int64_t, 2>> targets = {{0, 3}, {0, 4}, {1, 2}};
+    for (const auto& [r, t] : targets) b.labels[r][t] = b.ids[r][t + 1];
+    const double w = 0.7;
+    const double kl = kl_loss(teacher, student, b, 1.0).loss.item<double>();
+    const double got = kl_loss(teacher, student, b, 1.0, w).loss.item<double>();
+    const at::Tensor ls = student.forward(b.ids).to(at::kDouble);
+    double ce = 0;  // -log p_s(next token), summed over the answer targets
+    for (const auto& [r, t] : targets) ce -= at::log_softmax(ls[r][t], 0)[b.ids[r][t + 1].item<int64_t>()].item<double>();
+    const double want = kl + w * ce / 2.0;  // / batch
+    qInfo("KL + answer CE %.8g, by hand %.8g (KL %.8g)", got, want, kl);
+    QVERIFY(ce > 0);
+    QVERIFY(std::abs(got - want) < 1e-5 * want);
+  }
+
   void layerwiseLossOfASilentStudent() {
     // A student whose gated-norm weights are 0 outputs 0 in every Mamba-2 layer, so its loss is
     // factor x mean over layers of mean(target^2), with the targets the teacher's attention outputs.
@@ -214,6 +236,10 @@ class TestTrainMath : public QObject {
     QCOMPARE(std::set<std::string>(got.begin(), got.end()), want);
     QVERIFY(want.size() > paper.size());
     QVERIFY_EXCEPTION_THROWN(Recipe::from_json(nlohmann::json::parse(R"({"stages": [{"stage": 2, "train_mlp": true}]})"), "."),
+                             ConfigError);
+    QVERIFY_EXCEPTION_THROWN(Recipe::from_json(nlohmann::json::parse(R"({"stages": [{"stage": 2, "answer_ce": 1}]})"), "."),
+                             ConfigError);
+    QVERIFY_EXCEPTION_THROWN(Recipe::from_json(nlohmann::json::parse(R"({"stages": [{"stage": 3, "answer_ce": -1}]})"), "."),
                              ConfigError);
     // The planner's trainable share counts the same stage-3 set (a trained, the recipes' default).
     StageSettings st3;
