@@ -13,11 +13,17 @@ at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g) {
   return x.unsqueeze(3).expand({B, L, Hkv, g, hd}).reshape({B, L, Hkv * g, hd});
 }
 
-at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const StackConfig& s,
+at::Tensor MixerInput::project(const at::Tensor& w) const {
+  return norm_w.defined() ? norm_linear(h, norm_w, eps, w) : at::matmul(h, w.t());
+}
+
+at::Tensor MixerInput::normed() const { return norm_w.defined() ? rms_norm(h, norm_w, eps) : h; }
+
+at::Tensor attention_mixer(const MixerInput& u, const AttentionWeights& w, const StackConfig& s,
                            AttentionCache* cache, int64_t pos0) {
-  const int64_t B = u.size(0), L = u.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
+  const int64_t B = u.h.size(0), L = u.h.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
   // wqkv rows are grouped by kv head: (H_kv, g + 2, hd) = [q_{g h}..q_{g h + g - 1}, k_h, v_h].
-  const at::Tensor qkv = at::matmul(u, w.wqkv.t()).view({B, L, Hkv, g + 2, hd});
+  const at::Tensor qkv = u.project(w.wqkv).view({B, L, Hkv, g + 2, hd});
   if (cache && cache->is_static() && L == 1) {
     // Static cache: the position, the K/V write and the length come from the device (len_dev), so the
     // step has no host value in it and a CUDA graph can replay it.
@@ -46,17 +52,18 @@ at::Tensor attention_mixer(const at::Tensor& u, const AttentionWeights& w, const
   return L == 1 ? attention_decode(q, k, v) : attention_prefill(q, k, v);  // (B, L, H, hd)
 }
 
-at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
+at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
                         Mamba2State* state) {
-  const int64_t B = u.size(0), L = u.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
+  const int64_t B = in.h.size(0), L = in.h.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
   const int64_t dkv = Hkv * hd, dq = H * hd, C = 2 * dkv + dq;
   at::Tensor c, gate, gamma;  // c = [v | k | q] (B, L, C), gate (B, L, H hd), gamma (B, L, H)
   if (w.fused_in.defined()) {
-    const at::Tensor z = at::matmul(u, w.fused_in.t());  // (B, L, C + dq + H)
+    const at::Tensor z = in.project(w.fused_in);  // (B, L, C + dq + H)
     c = z.narrow(-1, 0, C);
     gate = z.narrow(-1, C, dq);
     gamma = z.narrow(-1, C + dq, H);
   } else {
+    const at::Tensor u = in.normed();
     c = at::cat({at::matmul(u, w.v_proj.t()), at::matmul(u, w.k_proj.t()), at::matmul(u, w.q_proj.t())}, -1);
     gate = at::matmul(u, w.g_proj.t());
     gamma = at::matmul(u, w.in_proj.t());
@@ -81,14 +88,10 @@ at::Tensor mamba2_mixer(const at::Tensor& u, const Mamba2Weights& w, const Stack
   return gated_rmsnorm(scan.y, gate.reshape({B, L, H, hd}), w.norm_weight, m.norm_eps);
 }
 
-at::Tensor swiglu(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& w3) {
-  return at::matmul(at::silu(at::matmul(x, w1.t())) * at::matmul(x, w3.t()), w2.t());
-}
-
 at::Tensor decoder_layer(const at::Tensor& h, const LayerWeights& lw, const StackConfig& s, const Mamba2Config& m,
                          LayerCache* cache, int64_t pos0, at::Tensor* mixer_out) {
   const int64_t B = h.size(0), L = h.size(1);
-  const at::Tensor u = rms_norm(h, lw.attention_norm, s.rms_eps);
+  const MixerInput u{h, lw.attention_norm, s.rms_eps};
   at::Tensor o;  // (B, L, H, hd)
   const at::Tensor* wo = nullptr;
   if (lw.kind == LayerKind::attention) {
@@ -99,8 +102,9 @@ at::Tensor decoder_layer(const at::Tensor& h, const LayerWeights& lw, const Stac
     wo = &lw.ssm.o_proj;
   }
   if (mixer_out) *mixer_out = o;
-  at::Tensor out = h + at::matmul(o.reshape({B, L, -1}), wo->t());
-  return out + swiglu(rms_norm(out, lw.ffn_norm, s.rms_eps), lw.w1, lw.w2, lw.w3);
+  const at::Tensor out = linear_residual(o.reshape({B, L, -1}), *wo, h);  // h + W_O o
+  // SwiGLU feed-forward: out + w2(silu(w1 n) * w3 n), n = norm(out)
+  return linear_residual(norm_swiglu(out, lw.ffn_norm, s.rms_eps, lw.w1, lw.w3), lw.w2, out);
 }
 
 }  // namespace mm

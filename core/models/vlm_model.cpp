@@ -143,8 +143,8 @@ at::Tensor VlmModel::run_all(const at::Tensor& x, ModelCache* cache) const {
 }
 
 at::Tensor VlmModel::head(const at::Tensor& h) const {
-  const at::Tensor n = rms_norm(h, get("language_model.model.norm.weight"), cfg_.llm.rms_eps);
-  return at::matmul(n, get("language_model.output.weight").t()).to(at::kFloat);
+  return norm_linear(h, get("language_model.model.norm.weight"), cfg_.llm.rms_eps, get("language_model.output.weight"))
+      .to(at::kFloat);
 }
 
 at::Tensor VlmModel::forward(const at::Tensor& ids, const at::Tensor& pixels) const {

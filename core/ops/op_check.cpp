@@ -267,6 +267,52 @@ void add_ssd_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
   cs.push_back({Op::ssd_scan, "ssd scan L=129 B=1 P=N=64 (demo shape)", at::kBFloat16, false, scan_case(1, 129, 64, true, false, 740)});
 }
 
+/// The decode GEMVs at the HoVLE layer's shapes: the Mamba-2 fused input projection (N = 6160) and the
+/// attention wqkv (4096) after the pre-norm; the MLP's w1/w3 pair; W_O (K = 2048) and w2 (K = 8192) with
+/// the residual. x rows are strided views (row stride K + 64); 5 rows is past the GEMV (the composition).
+void add_linear_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  const auto norm_in = [](Maker& mk, int64_t B, int64_t K) {
+    return mk.randn({B, 1, K + 64}, 2.0).narrow(2, 0, K);  // (B, 1, K), row stride K + 64
+  };
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3, 5})
+      for (int64_t N : {6160, 4096}) {
+        if (B == 5 && (dt != at::kBFloat16 || N != 6160)) continue;
+        cs.push_back({Op::norm_linear, "norm_linear B=" + std::to_string(B) + " N=" + std::to_string(N) + " K=2048 strided",
+                      dt, B == 1 && N == 6160, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 800 + uint64_t(B + N)};
+                        const at::Tensor x = norm_in(mk, B, kHidden), nw = mk.uniform({kHidden}, 0.5, 1.5);
+                        const at::Tensor w = mk.randn({N, kHidden}, 1.0 / std::sqrt(double(kHidden)));
+                        return {{"out", d ? norm_linear(x, nw, 1e-5, w) : at::matmul(rms_norm_ref(x, nw, 1e-5), w.t())}};
+                      }});
+      }
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3}) {
+      cs.push_back({Op::norm_swiglu, "norm_swiglu B=" + std::to_string(B) + " I=8192 K=2048 strided", dt, B == 1,
+                    [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 820 + uint64_t(B)};
+                      const at::Tensor x = norm_in(mk, B, kHidden), nw = mk.uniform({kHidden}, 0.5, 1.5);
+                      const double sc = 2.0 / std::sqrt(double(kHidden));
+                      const at::Tensor w1 = mk.randn({8192, kHidden}, sc), w3 = mk.randn({8192, kHidden}, sc);
+                      if (d) return {{"out", norm_swiglu(x, nw, 1e-5, w1, w3)}};
+                      const at::Tensor n = rms_norm_ref(x, nw, 1e-5);
+                      return {{"out", at::silu(at::matmul(n, w1.t())) * at::matmul(n, w3.t())}};
+                    }});
+    }
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3, 4})
+      for (int64_t K : {2048, 8192}) {
+        if (B == 4 && K != 8192) continue;  // 4 rows of 8192: the 64 KB shared-memory launch
+        cs.push_back({Op::linear_residual, "linear_residual B=" + std::to_string(B) + " N=2048 K=" + std::to_string(K), dt,
+                      B == 1 && K == 2048, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                        Maker mk{dev, r, run, 840 + uint64_t(B + K)};
+                        const at::Tensor x = mk.randn({B, 1, K}), res = mk.randn({B, 1, kHidden}, 4.0);
+                        const at::Tensor w = mk.randn({kHidden, K}, 1.0 / std::sqrt(double(K)));
+                        return {{"out", d ? linear_residual(x, w, res) : res + at::matmul(x, w.t())}};
+                      }});
+      }
+}
+
 /// Ops with no fast path yet: one case each, so the table shows they run the reference everywhere.
 void add_reference_only_cases(std::vector<Case>& cs, const c10::Device& dev) {
   const at::ScalarType dt = dev.is_cuda() ? at::kBFloat16 : at::kFloat;
@@ -360,6 +406,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
   add_mamba2_cases(cases, device);
   add_gated_norm_cases(cases, device);
   add_ssd_scan_cases(cases, device);
+  add_linear_cases(cases, device);
   add_reference_only_cases(cases, device);
   std::vector<OpCheckResult> out;
   for (const Case& c : cases) {

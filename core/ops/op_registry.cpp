@@ -22,7 +22,8 @@ std::array<Slot, size_t(Op::count_)>& slots() {
 
 constexpr const char* kNames[] = {"rms_norm",         "rope",          "attention_prefill", "attention_decode",
                                   "ssd_scan",         "ssd_state_update", "conv1d",         "conv1d_update",
-                                  "gated_rmsnorm",    "mamba2_decode_step"};
+                                  "gated_rmsnorm",    "mamba2_decode_step", "norm_linear",   "norm_swiglu",
+                                  "linear_residual"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == size_t(Op::count_), "one name per op");
 
 }  // namespace
@@ -77,6 +78,10 @@ const char* op_fast_path_support(Op op) {
     case Op::ssd_scan: return "cuda chunked (tensor cores, fp32 state): bf16/f16, head dim = state dim = chunk = 128, 16-byte rows";
     case Op::mamba2_decode_step:
       return "cuda fused (conv, dt, state update, readout, gated norm): hd 128, K <= 4, H / H_kv in 1,2,4,8";
+    case Op::norm_linear:
+    case Op::norm_swiglu:
+    case Op::linear_residual:
+      return "cuda-gemv (decode): 1-4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, contiguous weights";
     default: return "none yet (reference)";
   }
 }

@@ -20,6 +20,9 @@ enum class Op {
   conv1d_update,
   gated_rmsnorm,
   mamba2_decode_step,
+  norm_linear,
+  norm_swiglu,
+  linear_residual,
   count_
 };
 

@@ -47,6 +47,16 @@ at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Ten
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
+/// A decoder layer's projections as single ops, so decode reads each weight once in one launch (the
+/// cuda-gemv path: 1 to 4 rows of x); elsewhere the composition of rms_norm and at::matmul they name.
+/// norm_linear: rms_norm(x, norm_w) W^T; x (..., K), W (N, K), returns (..., N).
+at::Tensor norm_linear(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& w);
+/// norm_swiglu: silu(n W1^T) * (n W3^T) with n = rms_norm(x, norm_w), the MLP's first half.
+at::Tensor norm_swiglu(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& w1,
+                       const at::Tensor& w3);
+/// linear_residual: residual + x W^T; residual shaped as the product.
+at::Tensor linear_residual(const at::Tensor& x, const at::Tensor& w, const at::Tensor& residual);
+
 /// Why each fast path cannot take this call (nullptr = it can). Pure shape/dtype/device checks,
 /// true of the build's kernels; exposed so tests can hold the declarations to what runs.
 const char* rms_norm_unsupported(const at::Tensor& x, const at::Tensor& w);
@@ -57,6 +67,9 @@ const char* ssd_scan_unsupported(const at::Tensor& x, const at::Tensor& dt, cons
                                  const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state);
 const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight);
 const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state);
+/// The decode GEMV's checks on x (..., K) and W (N, K); extra weights (w3, the norm's, the residual) are
+/// checked by the caller.
+const char* gemv_unsupported(const at::Tensor& x, const at::Tensor& w);
 const char* mamba2_decode_step_unsupported(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                                            const at::Tensor& conv_state, const at::Tensor& ssm_state,
                                            const Mamba2StepWeights& w);

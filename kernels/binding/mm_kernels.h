@@ -35,4 +35,12 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
+/// Decode GEMVs (1 to 4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, W (N, K) contiguous):
+/// rms_norm(x) W^T; silu(rms_norm(x) W1^T) * (rms_norm(x) W3^T); residual + x W^T. x (..., K) with a
+/// unit last stride; returns (..., N) contiguous.
+at::Tensor norm_linear(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& w);
+at::Tensor norm_swiglu(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& w1,
+                       const at::Tensor& w3);
+at::Tensor linear_residual(const at::Tensor& x, const at::Tensor& w, const at::Tensor& residual);
+
 }  // namespace mm::cuda_ops

@@ -244,6 +244,7 @@ class TestOps : public QObject {
     QVERIFY(conv1d_unsupported(at::zeros({1, 3, 8}), at::zeros({8, 2}), {}) != nullptr);
     const at::Tensor x = at::zeros({1, 4, 16, 128}, at::kBFloat16), dt = at::zeros({1, 4, 16}), A = at::zeros({16});
     QVERIFY(ssd_scan_unsupported(x, dt, A, x, x, 128, {}) != nullptr);
+    QVERIFY(gemv_unsupported(at::zeros({1, 1, 64}, at::kBFloat16), at::zeros({32, 64}, at::kBFloat16)) != nullptr);
     if (!cuda_kernels_built()) QCOMPARE(std::string(attention_decode_unsupported(q, kv, kv)), std::string("this build has no CUDA kernels"));
   }
 };
