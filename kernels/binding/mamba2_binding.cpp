@@ -99,7 +99,6 @@ at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const
   for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&conv_state, &ssm_state, &w.dt_bias, &w.A_log, &w.norm_weight}) MM_CHECK_CONTIGUOUS(*t);
   TORCH_CHECK(aligned16(ssm_state.data_ptr()), "the SSM state must be 16-byte aligned");
   at::Tensor out = at::empty({B, H, P}, c.options());
-  at::Tensor y_raw = at::empty({B, H, P}, c.options().dtype(at::kFloat));
   kern::Mamba2StepParams p;
   p.c = c.data_ptr();
   p.gate = gate.data_ptr();
@@ -111,7 +110,6 @@ at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const
   p.dt_bias = w.dt_bias.data_ptr();
   p.A_log = w.A_log.data_ptr();
   p.norm_weight = w.norm_weight.data_ptr();
-  p.y_raw = y_raw.data_ptr<float>();
   p.out = out.data_ptr();
   p.c_stride_b = c.stride(0);
   p.gate_stride_b = gate.stride(0);

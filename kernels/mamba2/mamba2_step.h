@@ -1,7 +1,7 @@
 // One fused decode step of an mmMamba Mamba-2 layer (head dim = state dim = 128): conv update + SiLU
 // for the head's x, B and C channels, dt = softplus(gamma + dt_bias), S = exp(dt A) S + dt x B^T,
-// y = S C, then the gated RMSNorm. Two launches: the state update and readout, split over rows of S
-// so every SM streams state; then the per-head norm, which also shifts the conv state.
+// y = S C, then the gated RMSNorm. One launch: a block per kv head and batch row, which also shifts
+// the conv state of the channels only it reads.
 // Reference: mamba2_decode_step_ref (core/ref/mamba2_step_ref.h).
 #pragma once
 
@@ -20,7 +20,6 @@ struct Mamba2StepParams {
   const void* dt_bias = nullptr;      ///< (H)
   const void* A_log = nullptr;        ///< (H)
   const void* norm_weight = nullptr;  ///< (128)
-  float* y_raw = nullptr;             ///< workspace (B, H, 128): readout before the norm
   void* out = nullptr;                ///< (B, H, 128) contiguous
   int64_t c_stride_b = 0, gate_stride_b = 0, gamma_stride_b = 0;
   int64_t batch = 0, heads = 0, kv_heads = 0, channels = 0;
