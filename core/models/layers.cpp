@@ -29,12 +29,7 @@ at::Tensor attention_mixer(const MixerInput& u, const AttentionWeights& w, const
     // step has no host value in it and a CUDA graph can replay it.
     TORCH_CHECK(cache->len < cache->k.size(2), "static KV cache full at ", cache->len,
                 " positions (HINT: make the cache static for the whole prompt and reply)");
-    const at::Tensor& pos = cache->len_dev;                                                  // (1) int64
-    const at::Tensor q = apply_rope_at(qkv.narrow(3, 0, g).reshape({B, 1, H, hd}), pos, s.rope_theta);  // (B, 1, H, hd)
-    const at::Tensor k = apply_rope_at(qkv.select(3, g), pos, s.rope_theta).transpose(1, 2);  // (B, H_kv, 1, hd)
-    cache->k.index_copy_(2, pos, k);
-    cache->v.index_copy_(2, pos, qkv.select(3, g + 1).transpose(1, 2));
-    cache->len_dev.add_(1);
+    const at::Tensor q = rope_kv_append(qkv, cache->k, cache->v, cache->len_dev, s.rope_theta);  // (B, 1, H, hd)
     cache->len += 1;  // the host mirror (a graph replay advances it in DecodeGraph::step)
     return attention_decode_at(q, cache->k, cache->v, cache->len_dev);  // (B, 1, H, hd)
   }

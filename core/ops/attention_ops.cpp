@@ -49,6 +49,37 @@ at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double the
       MM_KERNEL_CALL(cuda_ops::apply_rope_at(x, pos0, theta)), [&] { return apply_rope_at_ref(x, pos0, theta); });
 }
 
+const char* rope_kv_append_unsupported(const at::Tensor& qkv, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                       const at::Tensor& len) {
+  if (!cuda_kernels_built()) return kNotBuilt;
+  if (!qkv.is_cuda()) return "not a CUDA tensor";
+  if (!kernel_dtype(qkv) || k_cache.scalar_type() != qkv.scalar_type() || v_cache.scalar_type() != qkv.scalar_type())
+    return "dtype (bf16/f16/f32, caches of qkv's dtype)";
+  if (qkv.dim() != 5 || qkv.size(1) != 1 || qkv.size(3) < 3 || qkv.size(4) % 2 != 0 || k_cache.dim() != 4 ||
+      k_cache.size(0) != qkv.size(0) || k_cache.size(1) != qkv.size(2) || k_cache.size(3) != qkv.size(4) ||
+      v_cache.sizes() != k_cache.sizes())
+    return "shape (qkv (B, 1, H_kv, g + 2, even hd), caches (B, H_kv, capacity, hd))";
+  if (qkv.stride(4) != 1 || k_cache.stride(3) != 1 || v_cache.strides() != k_cache.strides()) return "layout (unit last strides)";
+  if (len.scalar_type() != at::kLong || len.numel() != 1 || len.device() != qkv.device()) return "length (one int64 on qkv's device)";
+  return nullptr;
+}
+
+at::Tensor rope_kv_append(const at::Tensor& qkv, at::Tensor& k_cache, at::Tensor& v_cache, at::Tensor& len, double theta) {
+  const auto why = [&]() -> const char* {
+    if (needs_grad({qkv, k_cache, v_cache})) return kNeedsGrad;
+    return rope_kv_append_unsupported(qkv, k_cache, v_cache, len);
+  };
+  return dispatch(Op::rope_kv_append, "cuda", qkv, why, MM_KERNEL_CALL(cuda_ops::rope_kv_append(qkv, k_cache, v_cache, len, theta)),
+                  [&] {
+                    const int64_t B = qkv.size(0), Hkv = qkv.size(2), g = qkv.size(3) - 2, hd = qkv.size(4);
+                    const at::Tensor q = apply_rope_at(qkv.narrow(3, 0, g).reshape({B, 1, Hkv * g, hd}), len, theta);
+                    k_cache.index_copy_(2, len, apply_rope_at(qkv.select(3, g), len, theta).transpose(1, 2));  // (B, H_kv, 1, hd)
+                    v_cache.index_copy_(2, len, qkv.select(3, g + 1).transpose(1, 2));
+                    len.add_(1);
+                    return q;
+                  });
+}
+
 const char* attention_prefill_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (!sdpa_flash_built()) return "this build has no SDPA flash backend (LibTorch >= 2 with CUDA)";
   if (!q.is_cuda()) return "not a CUDA tensor";

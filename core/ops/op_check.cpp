@@ -138,6 +138,32 @@ void add_rope_cases(std::vector<Case>& cs, const c10::Device& dev) {
                     }});
 }
 
+/// The static-cache step's RoPE + K/V write + length advance: qkv as the wqkv projection lays it out
+/// (8 kv heads, g = 2), a cache of capacity 300 holding noise, the length 257 on the device.
+void add_kv_append_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3}) {
+      cs.push_back({Op::rope_kv_append, "rope_kv_append B=" + std::to_string(B) + " g=2 pos 257 cap 300", dt, B == 1,
+                    [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 860 + uint64_t(B)};
+                      const int64_t Hkv = kHeads / 2;
+                      const at::Tensor qkv = mk.randn({B, 1, Hkv, 4, kHd});
+                      at::Tensor kc = mk.randn({B, Hkv, 300, kHd}), vc = mk.randn({B, Hkv, 300, kHd});
+                      at::Tensor len = at::full({1}, 257, at::TensorOptions().dtype(at::kLong).device(dev));
+                      at::Tensor q;
+                      if (d) {
+                        q = rope_kv_append(qkv, kc, vc, len, 1e6);
+                      } else {
+                        q = apply_rope_at_ref(qkv.narrow(3, 0, 2).reshape({B, 1, kHeads, kHd}), len, 1e6);
+                        kc.index_copy_(2, len, apply_rope_at_ref(qkv.select(3, 2), len, 1e6).transpose(1, 2));
+                        vc.index_copy_(2, len, qkv.select(3, 3).transpose(1, 2));
+                        len.add_(1);
+                      }
+                      return {{"q", q}, {"k_cache", kc}, {"v_cache", vc}, {"len", len.to(at::kFloat)}};
+                    }});
+    }
+}
+
 void add_norm_cases(std::vector<Case>& cs, const c10::Device& dev) {
   for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
     for (int64_t B : {1, 3})
@@ -402,6 +428,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
   add_attention_cases(cases, device);
   add_rope_cases(cases, device);
   add_norm_cases(cases, device);
+  add_kv_append_cases(cases, device);
   add_conv_cases(cases, device);
   add_mamba2_cases(cases, device);
   add_gated_norm_cases(cases, device);

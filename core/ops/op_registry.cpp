@@ -23,7 +23,7 @@ std::array<Slot, size_t(Op::count_)>& slots() {
 constexpr const char* kNames[] = {"rms_norm",         "rope",          "attention_prefill", "attention_decode",
                                   "ssd_scan",         "ssd_state_update", "conv1d",         "conv1d_update",
                                   "gated_rmsnorm",    "mamba2_decode_step", "norm_linear",   "norm_swiglu",
-                                  "linear_residual"};
+                                  "linear_residual",  "rope_kv_append"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == size_t(Op::count_), "one name per op");
 
 }  // namespace
@@ -82,6 +82,9 @@ const char* op_fast_path_support(Op op) {
     case Op::norm_swiglu:
     case Op::linear_residual:
       return "cuda-gemv (decode): 1-4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, contiguous weights";
+    case Op::rope_kv_append:
+      return "cuda (one launch: RoPE of q and k, K/V written at the device length, length advanced): bf16/f16/f32, "
+             "even hd, unit last strides";
     default: return "none yet (reference)";
   }
 }

@@ -23,6 +23,7 @@ enum class Op {
   norm_linear,
   norm_swiglu,
   linear_residual,
+  rope_kv_append,
   count_
 };
 

@@ -47,6 +47,14 @@ at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Ten
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
+/// A static-cache decode step's attention bookkeeping: qkv (B, 1, H_kv, g + 2, hd) = [q x g | k | v] per kv
+/// head (the wqkv row layout); rotates q and k at position len[0], writes k and v at row len[0] of k_cache,
+/// v_cache (B, H_kv, capacity, hd), then len += 1 (int64 (1) on the device). Returns q (B, 1, H_kv g, hd).
+/// One launch on CUDA; elsewhere apply_rope_at, index_copy_ and add_.
+at::Tensor rope_kv_append(const at::Tensor& qkv, at::Tensor& k_cache, at::Tensor& v_cache, at::Tensor& len, double theta);
+const char* rope_kv_append_unsupported(const at::Tensor& qkv, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                       const at::Tensor& len);
+
 /// A decoder layer's projections as single ops, so decode reads each weight once in one launch (the
 /// cuda-gemv path: 1 to 4 rows of x); elsewhere the composition of rms_norm and at::matmul they name.
 /// norm_linear: rms_norm(x, norm_w) W^T; x (..., K), W (N, K), returns (..., N).

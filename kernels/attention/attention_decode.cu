@@ -18,8 +18,12 @@ template <> struct Vec<8> { using type = uint4; };
 template <> struct Vec<4> { using type = uint2; };
 
 template <typename T, int E>
-__device__ __forceinline__ void load_row(const T* p, float (&out)[E]) {
-  typename Vec<E>::type raw = *reinterpret_cast<const typename Vec<E>::type*>(p);
+__device__ __forceinline__ typename Vec<E>::type load_raw(const T* p) {
+  return *reinterpret_cast<const typename Vec<E>::type*>(p);
+}
+
+template <typename T, int E>
+__device__ __forceinline__ void unpack(const typename Vec<E>::type& raw, float (&out)[E]) {
   const T* h = reinterpret_cast<const T*>(&raw);
 #pragma unroll
   for (int e = 0; e < E; ++e) out[e] = to_float(h[e]);
@@ -60,17 +64,33 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(AttnDe
   }
   const T* kbase = static_cast<const T*>(p.k) + b * p.kv_stride_b + kvh * p.kv_stride_h + li * E;
   const T* vbase = static_cast<const T*>(p.v) + b * p.kv_stride_b + kvh * p.kv_stride_h + li * E;
-  // Two keys per step (t and t + 8): both rows' loads are in flight before either is used. The trip
-  // count is the same for every lane (the shuffles need whole warps); rows past the split are
+  // Two keys per step (t and t + 8), and the next step's four rows load while this step's are used. The
+  // trip count is the same for every lane (the shuffles need whole warps); rows past the split are
   // clamped to its last row for the load and masked out of the softmax.
+  using Raw = typename Vec<E>::type;
+  const auto row = [&](int64_t t) { return (t < t1 ? t : t1 - 1) * p.kv_stride_t; };
+  Raw rka, rva, rkb, rvb;
+  if (t0 < t1) {
+    rka = load_raw<T, E>(kbase + row(t0 + hw));
+    rva = load_raw<T, E>(vbase + row(t0 + hw));
+    rkb = load_raw<T, E>(kbase + row(t0 + hw + kHalfWarps));
+    rvb = load_raw<T, E>(vbase + row(t0 + hw + kHalfWarps));
+  }
   for (int64_t base = t0; base < t1; base += 2 * kHalfWarps) {
     const int64_t ta = base + hw, tb = base + hw + kHalfWarps;
     const bool va_ok = ta < t1, vb_ok = tb < t1;
     float ka[E], kb[E], va[E], vb[E];
-    load_row<T, E>(kbase + (va_ok ? ta : t1 - 1) * p.kv_stride_t, ka);
-    load_row<T, E>(vbase + (va_ok ? ta : t1 - 1) * p.kv_stride_t, va);
-    load_row<T, E>(kbase + (vb_ok ? tb : t1 - 1) * p.kv_stride_t, kb);
-    load_row<T, E>(vbase + (vb_ok ? tb : t1 - 1) * p.kv_stride_t, vb);
+    unpack<T, E>(rka, ka);
+    unpack<T, E>(rva, va);
+    unpack<T, E>(rkb, kb);
+    unpack<T, E>(rvb, vb);
+    const int64_t next = base + 2 * kHalfWarps;
+    if (next < t1) {
+      rka = load_raw<T, E>(kbase + row(next + hw));
+      rva = load_raw<T, E>(vbase + row(next + hw));
+      rkb = load_raw<T, E>(kbase + row(next + hw + kHalfWarps));
+      rvb = load_raw<T, E>(vbase + row(next + hw + kHalfWarps));
+    }
 #pragma unroll
     for (int g = 0; g < G; ++g) {
       float sa = 0.f, sb = 0.f;
@@ -152,7 +172,7 @@ int launch_typed(const AttnDecodeParams& p, cudaStream_t stream) {
 }  // namespace
 
 void attention_decode_plan(AttnDecodeParams& p, int num_sms) {
-  // Enough blocks to keep every SM streaming (about 4 per SM), each split at least 64 keys.
+  // Enough blocks to keep every SM streaming (about 4 per SM, one resident wave), each split at least 64 keys.
   const int64_t rows = p.batch * p.kv_heads;
   const int64_t want = (4 * int64_t(num_sms) + rows - 1) / rows;
   int64_t per = (p.seq_len + want - 1) / want;

@@ -35,6 +35,9 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
+/// rope_kv_append (core/ops/ops.h): qkv (B, 1, H_kv, g + 2, hd), caches (B, H_kv, capacity, hd), len int64 (1).
+at::Tensor rope_kv_append(const at::Tensor& qkv, at::Tensor& k_cache, at::Tensor& v_cache, at::Tensor& len, double theta);
+
 /// Decode GEMVs (1 to 4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, W (N, K) contiguous):
 /// rms_norm(x) W^T; silu(rms_norm(x) W1^T) * (rms_norm(x) W3^T); residual + x W^T. x (..., K) with a
 /// unit last stride; returns (..., N) contiguous.

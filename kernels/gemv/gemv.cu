@@ -13,7 +13,6 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane and stream
 
 enum class Mode { norm_linear, norm_swiglu, residual };
 
@@ -50,16 +49,18 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc)
   return acc;
 }
 
-// Rows per warp: one for the SwiGLU pair (already two weight streams) and for the residual GEMVs
-// (n = hidden, so a row per warp gives every SM blocks); two for the pre-norm projections (n up to a vocabulary).
-template <Mode M> constexpr int kRowsPerWarp = M == Mode::norm_linear ? 2 : 1;
-template <Mode M> constexpr int kStreams = M == Mode::norm_swiglu ? 2 : kRowsPerWarp<M>;
+// One row per warp at a time (two weight streams for the SwiGLU pair). 16-byte loads in flight per lane
+// and stream, twice over (the next chunk loads while this one is used): a whole 2048-wide row in one
+// chunk for a single stream, so a GEMV after another streams its first rows before its PDL wait.
+template <Mode M> constexpr int kRowsPerWarp = 1;
+template <Mode M> constexpr int kStreams = M == Mode::norm_swiglu ? 2 : 1;
+template <Mode M> constexpr int kUnrollOf = M == Mode::norm_swiglu ? 4 : 8;
 
 template <typename T, int kB, Mode M>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams p) {
   extern __shared__ uint4 smem[];  // x for the kB rows, normalised: (kB, k) of T
   __shared__ float scratch[32];
-  constexpr int kR = kRowsPerWarp<M>, kS = kStreams<M>;
+  constexpr int kR = kRowsPerWarp<M>, kS = kStreams<M>, kUnroll = kUnrollOf<M>;
   T* xs = reinterpret_cast<T*>(smem);
   const int K = int(p.k), nvec = K / 8, chunks = (nvec + 32 * kUnroll - 1) / (32 * kUnroll);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

@@ -3,6 +3,7 @@
 #include "common/device_math.cuh"
 #include "common/static_switch.h"
 #include "rope/rope.h"
+#include "rope/rope_math.cuh"
 
 namespace mm::kern {
 namespace {
@@ -18,14 +19,12 @@ __global__ void rope_kernel(RopeParams p) {
   for (int64_t idx = blockIdx.x * int64_t(kThreads) + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * kThreads) {
     const int64_t i = idx % half, h = (idx / half) % p.heads, l = (idx / (half * p.heads)) % p.len,
                   b = idx / (half * p.heads * p.len);
-    const float inv_freq = 1.f / powf(p.theta, float(2 * i) / float(p.head_dim));
-    const float angle = float(pos0 + l) * inv_freq;
-    const float c = cosf(angle), s = sinf(angle);
     const T* x = static_cast<const T*>(p.x) + b * p.x_stride_b + l * p.x_stride_l + h * p.x_stride_h;
-    const float x1 = to_float(x[i]), x2 = to_float(x[i + half]);
+    float o1, o2;
+    rope_pair(to_float(x[i]), to_float(x[i + half]), pos0 + l, i, p.head_dim, p.theta, o1, o2);
     T* out = static_cast<T*>(p.out) + ((b * p.len + l) * p.heads + h) * p.head_dim;
-    out[i] = from_float<T>(x1 * c - x2 * s);
-    out[i + half] = from_float<T>(x2 * c + x1 * s);
+    out[i] = from_float<T>(o1);
+    out[i + half] = from_float<T>(o2);
   }
 }
 
