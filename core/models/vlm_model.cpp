@@ -2,6 +2,8 @@
 
 #include <c10/util/Exception.h>
 
+#include <array>
+
 #include "models/layers.h"
 #include "models/pixel_shuffle.h"
 #include "runtime/errors.h"
@@ -37,9 +39,23 @@ int64_t VlmModel::param_count() const {
 
 void VlmModel::fuse_for_inference() {
   for (auto& lw : layers_) {
-    if (lw.kind != LayerKind::mamba2) continue;
+    if (lw.kind != LayerKind::mamba2 || lw.ssm.fused_in.defined()) continue;
     Mamba2Weights& m = lw.ssm;
+    const std::array<at::Tensor*, 5> parts = {&m.v_proj, &m.k_proj, &m.q_proj, &m.g_proj, &m.in_proj};
     m.fused_in = at::cat({m.v_proj, m.k_proj, m.q_proj, m.g_proj, m.in_proj}, 0).detach();
+    // The parts become row views of the fused matrix (in the tensor map too), so its memory is not held
+    // twice (770 MiB at HoVLE-2.6B). Trained parameters keep their own storage: an optimiser holds them.
+    bool trained = false;
+    for (const at::Tensor* part : parts) trained = trained || part->requires_grad();
+    if (trained) continue;
+    int64_t row = 0;
+    for (at::Tensor* part : parts) {
+      const at::Tensor view = m.fused_in.narrow(0, row, part->size(0));  // contiguous: whole rows
+      for (auto& kv : weights_)
+        if (kv.second.is_same(*part)) kv.second = view;
+      *part = view;
+      row += view.size(0);
+    }
   }
 }
 

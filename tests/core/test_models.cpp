@@ -96,6 +96,15 @@ class TestModels : public QObject {
     VlmModel fused = make_model(plan.toStdString());
     fused.fuse_for_inference();
     QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
+    // The parts are views of the fused matrix (one copy in memory), in the layer and in the tensor map.
+    for (int64_t i = 0; i < fused.config().n_layers(); ++i) {
+      if (fused.config().layer_kinds[size_t(i)] != LayerKind::mamba2) continue;
+      const Mamba2Weights& m = fused.layer(i).ssm;
+      const at::Tensor& q = fused.weights().at(layer_prefix(fused.config(), i) + "attention.q_proj.weight");
+      QVERIFY(q.is_same(m.q_proj));
+      QCOMPARE(q.storage().data(), m.fused_in.storage().data());
+      QVERIFY(at::equal(q, model.weights().at(layer_prefix(fused.config(), i) + "attention.q_proj.weight")));
+    }
   }
 
   void aBatchDecodesAsEachSequenceAlone_data() {
