@@ -59,6 +59,7 @@ const char* rope_kv_append_unsupported(const at::Tensor& qkv, const at::Tensor& 
       k_cache.size(0) != qkv.size(0) || k_cache.size(1) != qkv.size(2) || k_cache.size(3) != qkv.size(4) ||
       v_cache.sizes() != k_cache.sizes())
     return "shape (qkv (B, 1, H_kv, g + 2, even hd), caches (B, H_kv, capacity, hd))";
+  if (qkv.size(0) > 8) return "shape (batch <= 8: the kernel is one block)";
   if (qkv.stride(4) != 1 || k_cache.stride(3) != 1 || v_cache.strides() != k_cache.strides()) return "layout (unit last strides)";
   if (len.scalar_type() != at::kLong || len.numel() != 1 || len.device() != qkv.device()) return "length (one int64 on qkv's device)";
   return nullptr;

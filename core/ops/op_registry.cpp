@@ -84,7 +84,7 @@ const char* op_fast_path_support(Op op) {
       return "cuda-gemv (decode): 1-4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, contiguous weights";
     case Op::rope_kv_append:
       return "cuda (one launch: RoPE of q and k, K/V written at the device length, length advanced): bf16/f16/f32, "
-             "even hd, unit last strides";
+             "batch <= 8, even hd, unit last strides";
     default: return "none yet (reference)";
   }
 }
