@@ -60,6 +60,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
   auto model = run_on_engine<std::shared_ptr<VlmModel>>([&](JobContext& ctx) {
     ctx.progress("load", -1, "loading " + dir);
     std::shared_ptr<VlmModel> m = load_model(dir, args.get("device"), args.get("dtype"));
+    m->release_unused_weights();
     m->fuse_for_inference();
     return m;
   });

@@ -135,6 +135,7 @@ std::unique_ptr<VlmModel> build_bench_model(const BenchModelSpec& s, uint64_t se
     }
   }
   auto m = std::make_unique<VlmModel>(cfg, std::move(w));
+  m->release_unused_weights();  // before the move: the unused table never reaches the device
   m->to(device, dtype);
   if (cfg.count(LayerKind::mamba2) > 0) m->fuse_for_inference();
   return m;

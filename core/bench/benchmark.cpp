@@ -118,6 +118,8 @@ class Sweep {
     const ModelConfig cfg = model ? model->config() : bench_model_config(spec);
     const PlanStats stats = compute_plan_stats(cfg, elem);
     const int64_t read_bytes = decode_weight_bytes(cfg, elem);
+    // The weights the model holds (the unused LLM tok_embeddings are dropped at build).
+    const int64_t held_params = model ? model->param_count() : stats.total_params;
     // Points past one that ran out of memory (as long and as large a batch, or more) are skipped.
     std::vector<std::pair<int64_t, int64_t>> dead_points;  // (length, batch)
     if (dead) dead_points.emplace_back(dead_at, o_.batches.front());
@@ -134,7 +136,7 @@ class Sweep {
           r.length = L;
           r.batch = B;
           r.phase = phase;
-          r.predicted_bytes = stats.total_params * elem + B * stats.cache_bytes(L);
+          r.predicted_bytes = held_params * elem + B * stats.cache_bytes(L);
           if (!is_prefill && env_.bandwidth > 0)
             r.floor_seconds = double(read_bytes + B * stats.cache_bytes(L)) / env_.bandwidth;
           const auto killed = std::find_if(dead_points.begin(), dead_points.end(),

@@ -60,6 +60,7 @@ EvalResult evaluate_checkpoint(const std::string& checkpoint, const std::string&
   Checkpoint ck = load_checkpoint(checkpoint, at::kFloat);
   const std::unique_ptr<Tokenizer> tok = Tokenizer::load(checkpoint);
   VlmModel model(ck.config, std::move(ck.weights));
+  model.release_unused_weights();
   const c10::Device dev = parse_device(opts.device);
   if (!dev.is_cpu()) model.to(dev, default_dtype(dev));
   if (model.config().count(LayerKind::mamba2) > 0) model.fuse_for_inference();

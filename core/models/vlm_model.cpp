@@ -59,6 +59,14 @@ void VlmModel::fuse_for_inference() {
   }
 }
 
+int64_t VlmModel::release_unused_weights() {
+  auto it = weights_.find("language_model.model.tok_embeddings.weight");
+  if (it == weights_.end()) return 0;
+  const int64_t n = it->second.numel();
+  weights_.erase(it);
+  return n;
+}
+
 const at::Tensor& VlmModel::get(const std::string& name) const {
   auto it = weights_.find(name);
   if (it == weights_.end()) throw CheckpointError("tensor " + name + " is missing");

@@ -37,6 +37,10 @@ class VlmModel {
   int64_t param_count() const;
   /// Builds the fused [v|k|q|g|gamma] projection of every Mamba-2 layer (inference only; drop before training).
   void fuse_for_inference();
+  /// Drops the tensors no forward pass reads (HoVLE's LLM tok_embeddings: the HE text embedding is the
+  /// one used; 362 MiB in bf16 at HoVLE-2.6B). Inference only: a checkpoint saved after it lacks them.
+  /// Returns the elements dropped.
+  int64_t release_unused_weights();
 
   /// ids (B, L) -> (B, L, D) from the HE text embedding.
   at::Tensor embed_tokens(const at::Tensor& ids) const;

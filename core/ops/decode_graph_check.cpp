@@ -23,6 +23,7 @@ VlmModel graph_check_model(const c10::Device& dev, const std::string& plan) {
   }
   cfg = apply_plan(cfg, LayerPlan::parse(plan));
   VlmModel m(cfg, random_weights(cfg, 11));
+  m.release_unused_weights();
   m.to(dev, at::kBFloat16);
   m.fuse_for_inference();
   return m;

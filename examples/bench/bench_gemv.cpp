@@ -1,8 +1,10 @@
 // The decode GEMVs (kernels/gemv) against their composition (rms_norm + cuBLAS through at::matmul) at
 // the HoVLE-2.6B layer's shapes, each call replayed from a CUDA graph (no host launch cost), weights
 // rotated over enough copies that L2 never holds them. Prints microseconds per call and the DRAM
-// bandwidth that implies, and a Mamba-2 layer's four GEMVs chained as decode runs them.
-// usage: mm_bench_gemv [calls per graph = 64] [bandwidth TB/s = 4.24]   (MMMAMBA_NO_PDL=1: no PDL)
+// bandwidth that implies, a Mamba-2 layer's four GEMVs chained as decode runs them, then the whole
+// layer's decode (the four GEMVs and the fused Mamba-2 step) and the step alone.
+// usage: mm_bench_gemv [calls per graph = 64] [bandwidth TB/s = 4.24]
+// MMMAMBA_NO_PDL=1: no PDL; MMMAMBA_MAMBA2_STEP_BLOCK=1: the portable block-per-kv-head step kernel.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/GradMode.h>
@@ -18,6 +20,7 @@
 
 #include "ops/op_registry.h"
 #include "ops/ops.h"
+#include "ref/mamba2_step_ref.h"
 
 namespace {
 
@@ -117,6 +120,41 @@ int main(int argc, char** argv) {
     const double tc = time_calls(layer, L, int(L), 10);
     std::printf("%-34s %10s %10.2f %9.2f   (the composition)\n", "mamba2 layer chain, composed", "", tc * 1e6,
                 bytes / tc / 1e12);
+    for (mm::Op op : {mm::Op::norm_linear, mm::Op::norm_swiglu, mm::Op::linear_residual}) mm::set_reference_forced(op, false);
+
+    // The whole layer as decode runs it: fused_in, the fused step (16 heads, 8 kv heads, conv width 2,
+    // fp32 state), W_O + residual, w1/w3 SwiGLU, w2 + residual; each layer its own state.
+    const int64_t H = 16, Hkv = 8, P = 128, C = 2 * Hkv * P + H * P;
+    const auto f32 = bf.dtype(at::kFloat);
+    std::vector<at::Tensor> conv, ssm;
+    std::vector<mm::Mamba2StepWeights> sw;
+    for (int64_t i = 0; i < L; ++i) {
+      conv.push_back(at::randn({1, C, 1}, bf));
+      ssm.push_back(at::randn({1, H, P, P}, f32) * 0.1);
+      sw.push_back({at::randn({C, 2}, bf) * 0.5, at::randn({C}, bf) * 0.1, at::randn({H}, bf), at::randn({H}, bf) * 0.5,
+                    at::rand({P}, bf) + 0.5, H, Hkv, 1e-5});
+    }
+    const Call full = [&](int64_t i) {
+      const at::Tensor z = mm::norm_linear(h, nw, 1e-5, fin[i]);  // (1, 1, C + H P + H)
+      const at::Tensor c = z.select(1, 0).narrow(-1, 0, C), gate = z.select(1, 0).narrow(-1, C, H * P),
+                       gamma = z.select(1, 0).narrow(-1, C + H * P, H);
+      const at::Tensor o = mm::mamba2_decode_step(c, gate, gamma, conv[i], ssm[i], sw[i]);  // (1, H, P)
+      const at::Tensor out = mm::linear_residual(o.reshape({1, 1, H * P}), wo[i], h);
+      return mm::linear_residual(mm::norm_swiglu(out, nw, 1e-5, w1[i], w3[i]), w2[i], out);
+    };
+    const double state_bytes = double(H * P * P * 4) * 2;  // read and written
+    const double tf = time_calls(full, L, int(L), 10);
+    std::printf("%-34s %10.2f %10.2f %9.2f   (4 GEMVs + the step, per layer)\n", "mamba2 layer decode",
+                (bytes + state_bytes) / (tbps * 1e12) * 1e6, tf * 1e6, (bytes + state_bytes) / tf / 1e12);
+    const at::Tensor z0 = mm::norm_linear(h, nw, 1e-5, fin[0]);
+    const Call step = [&](int64_t i) {
+      const at::Tensor c = z0.select(1, 0).narrow(-1, 0, C), gate = z0.select(1, 0).narrow(-1, C, H * P),
+                       gamma = z0.select(1, 0).narrow(-1, C + H * P, H);
+      return mm::mamba2_decode_step(c, gate, gamma, conv[i], ssm[i], sw[i]);
+    };
+    const double ts = time_calls(step, L, int(L), 10);
+    std::printf("%-34s %10.2f %10.2f %9.2f   (the fused step alone, state read + written)\n", "mamba2 step",
+                state_bytes / (tbps * 1e12) * 1e6, ts * 1e6, state_bytes / ts / 1e12);
   }
   return 0;
 }

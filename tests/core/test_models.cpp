@@ -105,6 +105,15 @@ class TestModels : public QObject {
       QCOMPARE(q.storage().data(), m.fused_in.storage().data());
       QVERIFY(at::equal(q, model.weights().at(layer_prefix(fused.config(), i) + "attention.q_proj.weight")));
     }
+    // The unused LLM tok_embeddings go (the HE text embedding is the one read) and the logits stay.
+    const char* unused = "language_model.model.tok_embeddings.weight";
+    QVERIFY(fused.weights().count(unused) == 1);
+    const int64_t table = fused.weights().at(unused).numel(), before = fused.param_count();
+    QCOMPARE(fused.release_unused_weights(), table);
+    QCOMPARE(fused.param_count(), before - table);
+    QVERIFY(fused.weights().count(unused) == 0);
+    QCOMPARE(fused.release_unused_weights(), int64_t(0));
+    QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
   }
 
   void aBatchDecodesAsEachSequenceAlone_data() {

@@ -68,6 +68,7 @@ LoadedModel& EngineState::load(const std::string& dir, const mm::JobContext& ctx
   auto m = std::make_unique<LoadedModel>();
   mm::Checkpoint ck = mm::load_checkpoint(dir, mm::default_dtype(device));
   m->model = std::make_unique<mm::VlmModel>(std::move(ck.config), std::move(ck.weights));
+  m->model->release_unused_weights();
   if (!device.is_cpu()) m->model->to(device, mm::default_dtype(device));
   m->model->fuse_for_inference();
   m->tokenizer = mm::Tokenizer::load(dir);
