@@ -149,13 +149,45 @@ at::Tensor VlmModel::embed(const at::Tensor& ids, const at::Tensor& pixels) cons
 
 at::Tensor VlmModel::run_layers(at::Tensor h, ModelCache* cache, int64_t first, int64_t last, int64_t pos0,
                                 std::vector<at::Tensor>* mixer_outputs) const {
+  // Batch-1 decode: each run of Mamba-2 layers (fused projections, one stack) is one op, which on
+  // sm_90 is one launch for the whole run.
+  const auto runs_as_one = [&](int64_t i) {
+    return cache && !mixer_outputs && h.size(0) == 1 && h.size(1) == 1 && layers_[size_t(i)].kind == LayerKind::mamba2 &&
+           layers_[size_t(i)].ssm.fused_in.defined() && &cfg_.stack_of(i) == &cfg_.stack_of(first);
+  };
   for (int64_t i = first; i < last; ++i) {
+    if (runs_as_one(i)) {
+      std::vector<Mamba2DecodeLayer> run;
+      for (; i < last && runs_as_one(i); ++i) run.push_back(decode_layer(i, cache->layers[size_t(i)].ssm));
+      h = mamba2_layers_decode(h, run, cfg_.stack_of(first).rms_eps);
+      --i;
+      continue;
+    }
     at::Tensor out;
     h = decoder_layer(h, layers_[i], cfg_.stack_of(i), cfg_.mamba, cache ? &cache->layers[i] : nullptr,
                       cache ? cache->seq_len : pos0, mixer_outputs ? &out : nullptr);
     if (mixer_outputs) mixer_outputs->push_back(out);
   }
   return h;
+}
+
+Mamba2DecodeLayer VlmModel::decode_layer(int64_t i, Mamba2State& state) const {
+  const LayerWeights& lw = layers_[size_t(i)];
+  const Mamba2Weights& w = lw.ssm;
+  const StackConfig& s = cfg_.stack_of(i);
+  Mamba2DecodeLayer l;
+  l.attn_norm = lw.attention_norm;
+  l.fused_in = w.fused_in;
+  l.o_proj = w.o_proj;
+  l.ffn_norm = lw.ffn_norm;
+  l.w1 = lw.w1;
+  l.w3 = lw.w3;
+  l.w2 = lw.w2;
+  l.step = {w.conv_weight.view({w.conv_weight.size(0), -1}), w.conv_bias, w.dt_bias, w.A_log, w.norm_weight,
+            s.n_heads, s.n_kv_heads, cfg_.mamba.norm_eps};
+  l.conv_state = &state.conv;
+  l.ssm_state = &state.ssm;
+  return l;
 }
 
 at::Tensor VlmModel::run_all(const at::Tensor& x, ModelCache* cache) const {

@@ -10,6 +10,7 @@
 #include "cache/model_cache.h"
 #include "config/model_config.h"
 #include "models/layer_weights.h"
+#include "ops/decode_layers.h"
 
 namespace mm {
 
@@ -57,6 +58,8 @@ class VlmModel {
   /// (the caller advances seq_len); without one, they start at pos0.
   at::Tensor run_layers(at::Tensor h, ModelCache* cache, int64_t first, int64_t last, int64_t pos0 = 0,
                         std::vector<at::Tensor>* mixer_outputs = nullptr) const;
+  /// Layer i (a Mamba-2 layer with fused projections) for mamba2_layers_decode, over state.
+  Mamba2DecodeLayer decode_layer(int64_t i, Mamba2State& state) const;
   /// All layers, the optional HE output normalisation included; advances cache->seq_len.
   at::Tensor run_all(const at::Tensor& h, ModelCache* cache) const;
   /// Final norm + output head -> fp32 logits (B, L, V).

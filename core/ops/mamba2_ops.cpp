@@ -126,4 +126,33 @@ at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const
                   [&] { return mamba2_decode_step_ref(c, gate, gamma, conv_state, ssm_state, w); });
 }
 
+at::Tensor mamba2_layers_decode_composed(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers,
+                                         double rms_eps) {
+  at::Tensor x = h;  // (1, 1, D)
+  for (const Mamba2DecodeLayer& l : layers) {
+    const int64_t H = l.step.n_heads, P = l.ssm_state->size(2), C = 2 * l.step.n_kv_heads * P + H * P;
+    const at::Tensor z = norm_linear(x, l.attn_norm, rms_eps, l.fused_in).select(1, 0);  // (1, C + H P + H)
+    const at::Tensor o = mamba2_decode_step(z.narrow(-1, 0, C), z.narrow(-1, C, H * P), z.narrow(-1, C + H * P, H),
+                                            *l.conv_state, *l.ssm_state, l.step);  // (1, H, P)
+    const at::Tensor out = linear_residual(o.reshape({1, 1, H * P}), l.o_proj, x);  // x + W_O o
+    x = linear_residual(norm_swiglu(out, l.ffn_norm, rms_eps, l.w1, l.w3), l.w2, out);
+  }
+  return x;
+}
+
+at::Tensor mamba2_layers_decode(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers, double rms_eps) {
+  const auto why = [&]() -> const char* {
+    for (const Mamba2DecodeLayer& l : layers)
+      if (needs_grad({h, l.fused_in, l.o_proj, l.w1, l.w3, l.w2, l.attn_norm, l.ffn_norm})) return kNeedsGrad;
+#if MM_HAVE_CUDA_KERNELS
+    return cuda_ops::mamba2_layers_unsupported(h, layers);
+#else
+    return kNotBuilt;
+#endif
+  };
+  return dispatch(Op::mamba2_layers_decode, "cuda-persistent", h, why,
+                  MM_KERNEL_CALL(cuda_ops::mamba2_layers_decode(h, layers, rms_eps)),
+                  [&] { return mamba2_layers_decode_composed(h, layers, rms_eps); });
+}
+
 }  // namespace mm

@@ -339,6 +339,53 @@ void add_linear_cases(std::vector<Case>& cs, const c10::Device& dev) {
       }
 }
 
+/// A run of Mamba-2 decoder layers decoded token by token (batch 1): each token's output and, after
+/// the last token, every layer's conv and SSM state. Small shapes with g = 2 and g = 1, and the HoVLE
+/// layer's shape (D 2048, 16 heads over 8 kv heads, F 8192).
+void add_layers_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  struct Shape {
+    int64_t D, H, Hkv, F, layers, tokens;
+    bool small;
+  };
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (const Shape& s : {Shape{512, 4, 2, 1024, 3, 3, true}, Shape{512, 4, 4, 1024, 2, 3, false},
+                           Shape{kHidden, kHeads, kHeads / 2, 8192, 2, 2, false}}) {
+      if (s.D == kHidden && dt != at::kBFloat16) continue;
+      const std::string label = "layers x" + std::to_string(s.layers) + " tokens " + std::to_string(s.tokens) + " D=" +
+                                std::to_string(s.D) + " g=" + std::to_string(s.H / s.Hkv);
+      cs.push_back({Op::mamba2_layers_decode, label, dt, s.small, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 900 + uint64_t(s.D + s.Hkv)};
+                      const int64_t HP = s.H * kHd, C = 2 * s.Hkv * kHd + HP;
+                      std::vector<at::Tensor> convs, ssms;
+                      for (int64_t i = 0; i < s.layers; ++i) {
+                        convs.push_back(mk.randn({1, C, 1}));
+                        ssms.push_back(mk.randn_f32({1, s.H, kHd, kHd}, 0.1));
+                      }
+                      std::vector<Mamba2DecodeLayer> ls(size_t(s.layers));
+                      for (int64_t i = 0; i < s.layers; ++i) {
+                        Mamba2DecodeLayer& l = ls[size_t(i)];
+                        l.attn_norm = mk.uniform({s.D}, 0.5, 1.5);
+                        l.fused_in = mk.randn({C + HP + s.H, s.D}, 1.0 / std::sqrt(double(s.D)));
+                        l.o_proj = mk.randn({s.D, HP}, 1.0 / std::sqrt(double(HP)));
+                        l.ffn_norm = mk.uniform({s.D}, 0.5, 1.5);
+                        l.w1 = mk.randn({s.F, s.D}, 2.0 / std::sqrt(double(s.D)));
+                        l.w3 = mk.randn({s.F, s.D}, 2.0 / std::sqrt(double(s.D)));
+                        l.w2 = mk.randn({s.D, s.F}, 1.0 / std::sqrt(double(s.F)));
+                        l.step = {mk.randn({C, 2}, 0.5), mk.randn({C}, 0.1), mk.uniform({s.H}, -4.0, -1.0),
+                                  mk.uniform({s.H}, 0.0, 2.7), mk.uniform({kHd}, 0.5, 1.5), s.H, s.Hkv, 1e-5};
+                        l.conv_state = &convs[size_t(i)];
+                        l.ssm_state = &ssms[size_t(i)];
+                      }
+                      std::vector<at::Tensor> ys;
+                      for (int64_t t = 0; t < s.tokens; ++t) {
+                        const at::Tensor h = mk.randn({1, 1, s.D});
+                        ys.push_back(d ? mamba2_layers_decode(h, ls, 1e-5) : mamba2_layers_decode_composed(h, ls, 1e-5));
+                      }
+                      return {{"out", at::cat(ys, 1)}, {"conv_state", at::cat(convs, 1)}, {"ssm_state", at::cat(ssms, 1)}};
+                    }});
+    }
+}
+
 /// Ops with no fast path yet: one case each, so the table shows they run the reference everywhere.
 void add_reference_only_cases(std::vector<Case>& cs, const c10::Device& dev) {
   const at::ScalarType dt = dev.is_cuda() ? at::kBFloat16 : at::kFloat;
@@ -434,6 +481,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
   add_gated_norm_cases(cases, device);
   add_ssd_scan_cases(cases, device);
   add_linear_cases(cases, device);
+  add_layers_cases(cases, device);
   add_reference_only_cases(cases, device);
   std::vector<OpCheckResult> out;
   for (const Case& c : cases) {
@@ -478,17 +526,17 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
 std::string format_op_checks(const std::vector<OpCheckResult>& results) {
   std::string s;
   char line[512];
-  std::snprintf(line, sizeof line, "%-19s %-44s %-12s %-12s %10s %10s %10s %10s  %s\n", "op", "case", "path", "output",
+  std::snprintf(line, sizeof line, "%-20s %-44s %-12s %-12s %10s %10s %10s %10s  %s\n", "op", "case", "path", "output",
                 "max diff", "mean diff", "ref err", "budget", "result");
   s += line;
   int passed = 0, failed = 0, skipped = 0;
   for (const OpCheckResult& r : results) {
     if (r.skipped) {
       ++skipped;
-      std::snprintf(line, sizeof line, "%-19s %-44s %s\n", r.op.c_str(), r.label.c_str(), r.note.c_str());
+      std::snprintf(line, sizeof line, "%-20s %-44s %s\n", r.op.c_str(), r.label.c_str(), r.note.c_str());
     } else {
       (r.passed ? passed : failed) += 1;
-      std::snprintf(line, sizeof line, "%-19s %-44s %-12s %-12s %10.3g %10.3g %10.3g %10.3g  %s\n", r.op.c_str(),
+      std::snprintf(line, sizeof line, "%-20s %-44s %-12s %-12s %10.3g %10.3g %10.3g %10.3g  %s\n", r.op.c_str(),
                     r.label.c_str(), r.path.c_str(), r.worst.c_str(), r.max_diff, r.mean_diff, r.baseline, r.budget,
                     r.passed ? "ok" : "FAIL");
     }

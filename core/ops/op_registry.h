@@ -24,6 +24,7 @@ enum class Op {
   norm_swiglu,
   linear_residual,
   rope_kv_append,
+  mamba2_layers_decode,
   count_
 };
 

@@ -6,6 +6,9 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
+#include "ops/decode_layers.h"
 #include "ref/conv1d_ref.h"
 #include "ref/mamba2_step_ref.h"
 #include "ref/ssd_ref.h"
@@ -46,6 +49,15 @@ at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Ten
 /// mamba2_decode_step_ref: one fused decode step of a Mamba-2 layer.
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
+
+/// h (1, 1, D) through consecutive Mamba-2 decoder layers, their states updated in place; returns the
+/// last layer's output (1, 1, D). The reference is each layer's decode as decoder_layer runs it:
+/// norm_linear (fused input projection), mamba2_decode_step, linear_residual (W_O), norm_swiglu,
+/// linear_residual (w2). On sm_90 the fast path is one persistent launch for up to 32 layers.
+at::Tensor mamba2_layers_decode(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers, double rms_eps);
+/// The reference of mamba2_layers_decode (its inner ops dispatch as usual).
+at::Tensor mamba2_layers_decode_composed(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers,
+                                         double rms_eps);
 
 /// A static-cache decode step's attention bookkeeping: qkv (B, 1, H_kv, g + 2, hd) = [q x g | k | v] per kv
 /// head (the wqkv row layout); rotates q and k at position len[0], writes k and v at row len[0] of k_cache,

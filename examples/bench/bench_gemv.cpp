@@ -4,7 +4,8 @@
 // bandwidth that implies, a Mamba-2 layer's four GEMVs chained as decode runs them, then the whole
 // layer's decode (the four GEMVs and the fused Mamba-2 step) and the step alone.
 // usage: mm_bench_gemv [calls per graph = 64] [bandwidth TB/s = 4.24]
-// MMMAMBA_NO_PDL=1: no PDL; MMMAMBA_MAMBA2_STEP_BLOCK=1: the portable block-per-kv-head step kernel.
+// MMMAMBA_NO_PDL=1: no PDL; MMMAMBA_MAMBA2_STEP_CLUSTER=1: the cluster step kernel (sm_90);
+// MMMAMBA_PERSISTENT_DECODE=1: the persistent kernel for the 32-layer run.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/GradMode.h>
@@ -155,6 +156,16 @@ int main(int argc, char** argv) {
     const double ts = time_calls(step, L, int(L), 10);
     std::printf("%-34s %10.2f %10.2f %9.2f   (the fused step alone, state read + written)\n", "mamba2 step",
                 state_bytes / (tbps * 1e12) * 1e6, ts * 1e6, state_bytes / ts / 1e12);
+
+    // All 32 layers as one mamba2_layers_decode (the persistent kernel on sm_90), per layer.
+    std::vector<mm::Mamba2DecodeLayer> run;
+    for (int64_t i = 0; i < L; ++i)
+      run.push_back({nw, fin[i], wo[i], nw, w1[i], w3[i], w2[i], sw[i], &conv[i], &ssm[i]});
+    const Call all = [&](int64_t) { return mm::mamba2_layers_decode(h, run, 1e-5); };
+    const double ta = time_calls(all, 1, 4, 10) / double(L);
+    std::printf("%-34s %10.2f %10.2f %9.2f   (32 layers in one op: %s, per layer)\n", "mamba2 layers, one op",
+                (bytes + state_bytes) / (tbps * 1e12) * 1e6, ta * 1e6, (bytes + state_bytes) / ta / 1e12,
+                mm::op_path_records()[size_t(mm::Op::mamba2_layers_decode)].fast_path.c_str());
   }
   return 0;
 }

@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
+#include "ops/decode_layers.h"
 #include "ref/conv1d_ref.h"
 #include "ref/mamba2_step_ref.h"
 #include "ref/ssd_ref.h"
@@ -45,5 +48,10 @@ at::Tensor norm_linear(const at::Tensor& x, const at::Tensor& norm_w, double eps
 at::Tensor norm_swiglu(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& w1,
                        const at::Tensor& w3);
 at::Tensor linear_residual(const at::Tensor& x, const at::Tensor& w, const at::Tensor& residual);
+
+/// mamba2_layers_decode (core/ops/ops.h): batch 1, bf16/f16, sm_90; see mamba2_layers_unsupported.
+at::Tensor mamba2_layers_decode(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers, double rms_eps);
+/// Why the persistent kernel cannot take this call (nullptr when it can).
+const char* mamba2_layers_unsupported(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers);
 
 }  // namespace mm::cuda_ops

@@ -17,6 +17,7 @@
 #include "ref/attention_ref.h"
 #include "models/random_init.h"
 #include "models/vlm_model.h"
+#include "ops/op_registry.h"
 #include "seeding/seed_student.h"
 
 // Qt after ATen: Qt's `slots` macro breaks ATen headers.
@@ -96,6 +97,15 @@ class TestModels : public QObject {
     VlmModel fused = make_model(plan.toStdString());
     fused.fuse_for_inference();
     QVERIFY(max_rel(fused.forward(ids, px), full) < 1e-5);
+    // Decoding with the fused projections runs each run of Mamba-2 layers as one mamba2_layers_decode
+    // and gives the same logits token by token.
+    const int64_t layer_ops = op_path_records()[size_t(Op::mamba2_layers_decode)].reference_calls;
+    ModelCache fused_cache = fused.new_cache(1);
+    QVERIFY(max_rel(prefill(fused, fused_cache, ids.narrow(1, 0, split), px, 7), full[0][split - 1]) < 1e-4);
+    for (int64_t t = split; t < L; ++t)
+      QVERIFY(max_rel(decode_step(fused, fused_cache, ids[0][t].item<int64_t>()), full[0][t]) < 1e-4);
+    const bool has_mamba = fused.config().count(LayerKind::mamba2) > 0;
+    QCOMPARE(op_path_records()[size_t(Op::mamba2_layers_decode)].reference_calls > layer_ops, has_mamba);
     // The parts are views of the fused matrix (one copy in memory), in the layer and in the tensor map.
     for (int64_t i = 0; i < fused.config().n_layers(); ++i) {
       if (fused.config().layer_kinds[size_t(i)] != LayerKind::mamba2) continue;
