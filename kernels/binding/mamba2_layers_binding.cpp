@@ -1,8 +1,8 @@
 #include <algorithm>
-#include <mutex>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <c10/cuda/CUDAGuard.h>
 
 #include "binding/check.h"
 #include "binding/mm_kernels.h"
@@ -15,30 +15,22 @@ constexpr int64_t kP = 128;
 
 bool contiguous16(const at::Tensor& t) { return t.is_contiguous() && aligned16(t.data_ptr()); }
 
-/// The grid barrier's two words on the device: zeroed once, left consistent by every launch.
-unsigned* barrier_words(const at::Device& device) {
-  static std::mutex mu;
-  static std::unordered_map<int, at::Tensor> words;
-  const std::lock_guard<std::mutex> lock(mu);
-  at::Tensor& t = words[device.index()];
-  if (!t.defined()) t = at::zeros({2}, at::TensorOptions().dtype(at::kInt).device(device));
-  return reinterpret_cast<unsigned*>(t.data_ptr<int>());
-}
-
 }  // namespace
 
 const char* mamba2_layers_unsupported(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers) {
   if (layers.empty()) return "no layers";
+  const c10::cuda::CUDAGuard guard(h.device());  // the kernel side queries the current device
   if (h.scalar_type() != at::kBFloat16 && h.scalar_type() != at::kHalf) return "dtype (bf16/f16)";
   const int64_t D = h.size(-1);
   if (h.numel() != D) return "shape (batch 1, one token)";
   const Mamba2DecodeLayer& f = layers.front();
-  const int64_t H = f.step.n_heads, Hkv = f.step.n_kv_heads, F = f.w1.defined() ? f.w1.size(0) : 0;
-  const int64_t K = f.step.conv_weight.defined() ? f.step.conv_weight.size(-1) : 0;
+  if (!f.w1.defined() || !f.step.conv_weight.defined()) return "shape (a weight is missing)";
+  const int64_t H = f.step.n_heads, Hkv = f.step.n_kv_heads, F = f.w1.size(0), K = f.step.conv_weight.size(-1);
   if (Hkv <= 0 || H % Hkv != 0) return "shape (H % H_kv)";
   const int64_t HP = H * kP, C = 2 * Hkv * kP + HP;
   for (const Mamba2DecodeLayer& l : layers) {
     if (!l.conv_state || !l.ssm_state || !l.conv_state->defined() || !l.ssm_state->defined()) return "state (missing)";
+    if (!l.w1.defined() || !l.step.conv_weight.defined()) return "shape (a weight is missing)";
     if (l.step.n_heads != H || l.step.n_kv_heads != Hkv || l.w1.size(0) != F || l.step.conv_weight.size(-1) != K ||
         l.step.norm_eps != f.step.norm_eps)
       return "shape (layers of one shape)";
@@ -67,11 +59,13 @@ const char* mamba2_layers_unsupported(const at::Tensor& h, const std::vector<Mam
 
 at::Tensor mamba2_layers_decode(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers, double rms_eps) {
   MM_CHECK_CUDA(h);
+  const c10::cuda::CUDAGuard guard(h.device());
   const char* why = mamba2_layers_unsupported(h, layers);
   TORCH_CHECK(!why, "mamba2_layers_decode: unsupported ", why);
   const Mamba2DecodeLayer& f = layers.front();
   const int64_t D = h.size(-1), H = f.step.n_heads, Hkv = f.step.n_kv_heads, F = f.w1.size(0);
   const at::Tensor work = at::empty({kern::mamba2_layers_work_elems(D, H, Hkv, F)}, h.options());
+  const at::Tensor barrier = at::empty({2}, h.options().dtype(at::kInt));  // zeroed by the launcher
   at::Tensor x = h.contiguous(), out;
   for (size_t first = 0; first < layers.size(); first += kern::kMamba2LayersMax) {
     const size_t n = std::min(layers.size() - first, size_t(kern::kMamba2LayersMax));
@@ -99,7 +93,7 @@ at::Tensor mamba2_layers_decode(const at::Tensor& h, const std::vector<Mamba2Dec
     p.h_in = x.data_ptr();
     p.h_out = out.data_ptr();
     p.work = work.data_ptr();
-    p.barrier = barrier_words(h.device());
+    p.barrier = reinterpret_cast<unsigned*>(barrier.data_ptr<int>());
     p.dim = D;
     p.heads = H;
     p.kv_heads = Hkv;

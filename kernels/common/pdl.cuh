@@ -23,13 +23,15 @@ __device__ __forceinline__ void allow_next_kernel() {
 #endif
 }
 
-/// Whether launches use PDL: the device has it (sm_90+) and MMMAMBA_NO_PDL is not set.
+/// Whether launches use PDL: an sm_90 device (the build's sm_90a code has the griddepcontrol waits; a
+/// newer GPU runs the compute_80 PTX, which has none, so its kernels must not overlap) and
+/// MMMAMBA_NO_PDL not set.
 inline bool pdl_enabled() {
   static const bool on = [] {
     if (const char* e = std::getenv("MMMAMBA_NO_PDL"); e && *e && *e != '0') return false;
     int dev = 0, major = 0;
     return cudaGetDevice(&dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major == 9;
   }();
   return on;
 }

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <type_traits>
 
 #include "common/device_math.cuh"
+#include "common/dot8.cuh"
 #include "mamba2/mamba2_layers.h"
 
 namespace mm::kern {
@@ -91,7 +93,15 @@ __device__ void grid_barrier(unsigned* bar) {
       __threadfence();
       atomicAdd(bar + 1, 1u);
     } else {
-      while (load_acquire(bar + 1) == gen) __nanosleep(32);
+      // A block that never arrives (it was not resident, or a bug) fails the launch after ~10 s instead
+      // of hanging the device.
+      uint64_t t0, t;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+      while (load_acquire(bar + 1) == gen) {
+        __nanosleep(32);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+        if (t - t0 > 10000000000ull) __trap();
+      }
     }
     __threadfence();
   }
@@ -146,28 +156,6 @@ __device__ void produce(const Mamba2LayersParams& p, Smem& sm) {
     }
 }
 
-__device__ __forceinline__ float2 pair_to_float2(uint32_t v, __nv_bfloat16) {
-  __nv_bfloat162 h;
-  *reinterpret_cast<uint32_t*>(&h) = v;
-  return __bfloat1622float2(h);
-}
-__device__ __forceinline__ float2 pair_to_float2(uint32_t v, __half) {
-  __half2 h;
-  *reinterpret_cast<uint32_t*>(&h) = v;
-  return __half22float2(h);
-}
-template <typename T>
-__device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc) {
-  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 a = pair_to_float2(wv[i], T()), b = pair_to_float2(xv[i], T());
-    acc = fmaf(a.x, b.x, acc);
-    acc = fmaf(a.y, b.y, acc);
-  }
-  return acc;
-}
-
 /// The consumers' side of segment g: dot products of its chunks with sm.xs into sm.part, laid out
 /// (row, matrix of the pair, K split) for the epilogue. n counts chunks over the whole launch.
 template <typename T>
@@ -215,10 +203,20 @@ __device__ __forceinline__ float consumers_sum(float v, Smem& sm) {
   return s;
 }
 
-/// A value another block wrote during this launch: read through L2 (never a stale L1 line).
+/// A value another block wrote during this launch: read through L2 (never a stale L1 line), and
+/// volatile with a memory clobber so that it is neither merged with an earlier load nor moved across a
+/// barrier (the bf16/f16 __ldcg overloads are neither).
+template <typename T>
+__device__ __forceinline__ T ld_cross_block(const T* p) {
+  unsigned short u;
+  asm volatile("ld.global.cg.b16 %0, [%1];" : "=h"(u) : "l"(p) : "memory");
+  T v;
+  *reinterpret_cast<unsigned short*>(&v) = u;
+  return v;
+}
 template <typename T>
 __device__ __forceinline__ float ld_shared_value(const T* p) {
-  return to_float(__ldcg(p));
+  return to_float(ld_cross_block(p));
 }
 
 /// sm.xs = rms_norm(x) * nw (rounded as rms_norm_ref), or x itself without nw.
@@ -226,7 +224,7 @@ template <typename T>
 __device__ void load_x(const T* x, const T* nw, int64_t K, float eps, Smem& sm) {
   T* xs = reinterpret_cast<T*>(sm.xs);
   if (!nw) {
-    for (int64_t i = threadIdx.x; i < K; i += kConsumers) xs[i] = __ldcg(x + i);
+    for (int64_t i = threadIdx.x; i < K; i += kConsumers) xs[i] = ld_cross_block(x + i);
   } else {
     float ss = 0.f;
     for (int64_t i = threadIdx.x; i < K; i += kConsumers) {
@@ -375,7 +373,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_layers_kernel(const __grid
       for (int64_t ch = C * b / nb + threadIdx.x; ch < C * (b + 1) / nb; ch += kConsumers) {
         T* row = cs + ch * (K - 1);
         for (int k = 0; k + 1 < K - 1; ++k) row[k] = row[k + 1];
-        row[K - 2] = __ldcg(z + ch);
+        row[K - 2] = ld_cross_block(z + ch);
       }
       const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
       T* xs = reinterpret_cast<T*>(sm.xs);
@@ -421,27 +419,32 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_layers_kernel(const __grid
       h_next[g.r0 + j] = from_float<T>(round_to<T>(row_sum(g, sm, j, 0)) + ld_shared_value(out + g.r0 + j));
     if (l + 1 < p.n_layers) grid_barrier(p.barrier);
   }
+#else
+  __trap();  // sm_90 only: the host never launches it elsewhere (mamba2_layers_unsupported)
 #endif
 }
 
-int device_sms() {
-  static int sms = -1;
-  if (sms < 0) {
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-      sms = 0;
-  }
-  return sms;
-}
+/// What the launcher needs to know of a device, per device ordinal.
+struct DeviceInfo {
+  int sms = 0, major = 0, smem_optin = 0, cooperative = 0;
+  bool attr_set[2] = {false, false};  // the dynamic shared-memory size, per element type
+};
 
-int device_major() {
-  static int major = -1;
-  if (major < 0) {
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
-      major = 0;
+DeviceInfo* device_info() {
+  static DeviceInfo infos[64];
+  static bool known[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return nullptr;
+  DeviceInfo& d = infos[dev];
+  if (!known[dev]) {
+    if (cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&d.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&d.cooperative, cudaDevAttrCooperativeLaunch, dev) != cudaSuccess)
+      return nullptr;
+    known[dev] = true;
   }
-  return major;
+  return &d;
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -452,17 +455,39 @@ int64_t part_floats(int64_t N, int64_t K, bool paired, int64_t nb) {
   return ceil_div(N, nb) * mats * splits;
 }
 
+/// Sets the kernel's shared-memory size on the current device once; 0 or the CUDA error.
+template <typename T>
+int prepare(DeviceInfo& d) {
+  const int i = std::is_same<T, __half>::value ? 1 : 0;
+  if (!d.attr_set[i]) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(mamba2_layers_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(sizeof(Smem)));
+    if (e != cudaSuccess) return int(e);
+    d.attr_set[i] = true;
+  }
+  return 0;
+}
+
 template <typename T>
 int launch(const Mamba2LayersParams& p, cudaStream_t stream) {
-  static bool attr = false;
-  const auto kernel = mamba2_layers_kernel<T>;
-  if (!attr) {
-    const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(sizeof(Smem)));
-    if (e != cudaSuccess) return int(e);
-    attr = true;
-  }
-  kernel<<<dim3(unsigned(device_sms())), dim3(kThreads), sizeof(Smem), stream>>>(p);
-  return int(cudaGetLastError());
+  DeviceInfo* d = device_info();
+  if (!d) return int(cudaErrorInvalidDevice);
+  if (const int e = prepare<T>(*d)) return e;
+  // The grid barrier's words start at zero in every launch (a memset node in a captured graph).
+  if (const cudaError_t e = cudaMemsetAsync(p.barrier, 0, 2 * sizeof(unsigned), stream)) return int(e);
+  // Cooperative: the launch fails, rather than the grid barrier hanging, where the blocks cannot all be
+  // resident at once.
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(unsigned(d->sms));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = sizeof(Smem);
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeCooperative;
+  attr[0].val.cooperative = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return int(cudaLaunchKernelEx(&cfg, mamba2_layers_kernel<T>, p));
 }
 
 }  // namespace
@@ -480,9 +505,14 @@ const char* mamba2_layers_unsupported(int64_t dim, int64_t heads, int64_t kv_hea
   }();
   if (!enabled) return "off until validated on a GPU (MMMAMBA_PERSISTENT_DECODE=1 turns it on)";
   if (dtype == DType::f32) return "dtype (bf16/f16)";
-  if (device_major() < 9) return "device (sm_90+: bulk copies and mbarriers)";
+  DeviceInfo* d = device_info();
+  // sm_90 exactly: the build carries sm_90a machine code; newer GPUs would run the compute_80 PTX.
+  if (!d || d->major != 9) return "device (sm_90: bulk copies and mbarriers)";
+  if (!d->cooperative || d->smem_optin < int(sizeof(Smem))) return "device (cooperative launch, 222 KB of shared memory)";
   if (kv_heads <= 0 || heads % kv_heads != 0) return "shape (H % H_kv)";
-  const int64_t HP = heads * kP, C = 2 * kv_heads * kP + HP, nb = device_sms();
+  const int64_t g = heads / kv_heads;
+  if (g != 1 && g != 2 && g != 4 && g != 8) return "shape (H / H_kv in 1, 2, 4, 8)";
+  const int64_t HP = heads * kP, C = 2 * kv_heads * kP + HP, nb = d->sms;
   // Multiples of 64: a row's split over up to 8 warps covers whole 16-byte vectors.
   if (dim % 64 != 0 || ffn % 64 != 0 || dim > kMaxK || ffn > kMaxK || HP > kMaxK)
     return "shape (D, F and H P multiples of 64, at most 8192)";
@@ -492,6 +522,13 @@ const char* mamba2_layers_unsupported(int64_t dim, int64_t heads, int64_t kv_hea
   if (part_floats(C + HP + heads, dim, false, nb) > kPartFloats || part_floats(dim, HP, false, nb) > kPartFloats ||
       part_floats(ffn, dim, true, nb) > kPartFloats || part_floats(dim, ffn, false, nb) > kPartFloats)
     return "shape (rows per block over the partial-sum buffer)";
+  // One block per multiprocessor must fit (the grid barrier needs the whole grid resident).
+  const bool half = dtype == DType::f16;
+  if ((half ? prepare<__half>(*d) : prepare<__nv_bfloat16>(*d)) != 0) return "device (shared-memory size refused)";
+  int per_sm = 0;
+  const cudaError_t e = half ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, mamba2_layers_kernel<__half>, kThreads, sizeof(Smem))
+                             : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, mamba2_layers_kernel<__nv_bfloat16>, kThreads, sizeof(Smem));
+  if (e != cudaSuccess || per_sm < 1) return "device (one block per multiprocessor does not fit)";
   return nullptr;
 }
 

@@ -36,7 +36,7 @@ struct Mamba2LayersParams {
   const void* h_in = nullptr;  ///< (D)
   void* h_out = nullptr;       ///< (D)
   void* work = nullptr;        ///< mamba2_layers_work_elems(...) elements of T
-  unsigned* barrier = nullptr; ///< 2 words, zero before the first launch on the device; left consistent
+  unsigned* barrier = nullptr;  ///< 2 words of device scratch for the grid barrier (the launcher zeroes them)
   int64_t dim = 0, heads = 0, kv_heads = 0, ffn = 0;
   int width = 2;
   float rms_eps = 1e-5f, norm_eps = 1e-5f;

@@ -238,6 +238,8 @@ __global__ void __launch_bounds__(kClusterThreads) mamba2_step_cluster_kernel(Ma
         from_float<T>(sy[tid] * inv * to_float(static_cast<const T*>(p.norm_weight)[i]) * silu(gate));
   }
   cluster.sync();  // the peers have read s_part before any block of the cluster exits
+#else
+  __trap();  // sm_90 only: cluster_step_enabled() keeps other devices on mamba2_step_kernel
 #endif
 }
 
@@ -249,8 +251,9 @@ bool cluster_step_enabled() {
     const char* e = std::getenv("MMMAMBA_MAMBA2_STEP_CLUSTER");
     if (!e || !*e || *e == '0') return false;
     int dev = 0, major = 0;
+    // sm_90 exactly: the build carries sm_90a machine code; newer GPUs would run the compute_80 PTX.
     return cudaGetDevice(&dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major == 9;
   }();
   return on;
 }
