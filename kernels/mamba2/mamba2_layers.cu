@@ -7,6 +7,7 @@
 #include "common/device_math.cuh"
 #include "common/dot8.cuh"
 #include "mamba2/mamba2_layers.h"
+#include "mamba2/ssm_row.cuh"
 
 namespace mm::kern {
 namespace {
@@ -303,14 +304,9 @@ __device__ void step_unit(const Mamba2LayersParams& p, int l, int unit, const St
   for (int j = 0; j < kSliceRows / kConsumerWarps; ++j) {
     const int local = warp * (kSliceRows / kConsumerWarps) + j;
     const int64_t row = slice * kSliceRows + local;
-    const float xs = sm.sx[local] * dt;
-    float4 v = f.st[j];
-    v.x = v.x * decay + xs * Bv.x;
-    v.y = v.y * decay + xs * Bv.y;
-    v.z = v.z * decay + xs * Bv.z;
-    v.w = v.w * decay + xs * Bv.w;
-    reinterpret_cast<float4*>(L.ssm_state + (h * kP + row) * kP)[lane] = v;
-    const float r = warp_sum(v.x * Cv.x + v.y * Cv.y + v.z * Cv.z + v.w * Cv.w);
+    float r;
+    reinterpret_cast<float4*>(L.ssm_state + (h * kP + row) * kP)[lane] =
+        ssm_row_step(f.st[j], sm.sx[local] * dt, Bv, Cv, decay, r);
     if (lane == 0) y[h * kP + row] = from_float<T>(r);
   }
   consumers_sync();  // sB, sC, sx are free for the next unit

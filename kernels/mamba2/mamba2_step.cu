@@ -7,6 +7,7 @@
 #include "common/pdl.cuh"
 #include "common/static_switch.h"
 #include "mamba2/mamba2_step.h"
+#include "mamba2/ssm_row.cuh"
 
 namespace mm::kern {
 namespace {
@@ -87,14 +88,8 @@ __global__ void __launch_bounds__(kThreads) mamba2_step_kernel(Mamba2StepParams 
 #pragma unroll
     for (int j = 0; j < kRowsPerWarp; ++j) {
       const int row = warp * kRowsPerWarp + j;
-      const float xs = sx[row] * dt;
-      float4 v = s[j];
-      v.x = v.x * decay + xs * Bv.x;
-      v.y = v.y * decay + xs * Bv.y;
-      v.z = v.z * decay + xs * Bv.z;
-      v.w = v.w * decay + xs * Bv.w;
-      *state_row(g, row) = v;
-      const float y = warp_sum(v.x * Cv.x + v.y * Cv.y + v.z * Cv.z + v.w * Cv.w);
+      float y;
+      *state_row(g, row) = ssm_row_step(s[j], sx[row] * dt, Bv, Cv, decay, y);
       if (lane == 0) sy[g][row] = round_to<T>(y);
     }
     if (g + 1 < G) {
@@ -210,14 +205,8 @@ __global__ void __launch_bounds__(kClusterThreads) mamba2_step_cluster_kernel(Ma
 #pragma unroll
   for (int j = 0; j < kRowsPerWarp; ++j) {
     const int local = warp * kRowsPerWarp + j;
-    const float xs = sx[local] * dt;
-    float4 v = st[j];
-    v.x = v.x * decay + xs * Bv.x;
-    v.y = v.y * decay + xs * Bv.y;
-    v.z = v.z * decay + xs * Bv.z;
-    v.w = v.w * decay + xs * Bv.w;
-    *state_row(slice * R + local) = v;
-    const float y = warp_sum(v.x * Cv.x + v.y * Cv.y + v.z * Cv.z + v.w * Cv.w);
+    float y;
+    *state_row(slice * R + local) = ssm_row_step(st[j], sx[local] * dt, Bv, Cv, decay, y);
     if (lane == 0) sy[local] = round_to<T>(y);
   }
   __syncthreads();
