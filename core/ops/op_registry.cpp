@@ -2,9 +2,9 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -29,11 +29,11 @@ static_assert(sizeof(kNames) / sizeof(kNames[0]) == size_t(Op::count_), "one nam
 void force_from_environment(std::array<Slot, size_t(Op::count_)>& s) {
   const char* env = std::getenv("MMMAMBA_REFERENCE_OPS");
   if (!env) return;
-  std::string list = env;
+  const std::string list = env;
   for (size_t start = 0; start <= list.size();) {
     const size_t end = std::min(list.find(',', start), list.size());
-    for (size_t i = 0; i < size_t(Op::count_); ++i)
-      if (list.compare(start, end - start, kNames[i]) == 0) s[i].forced.store(true, std::memory_order_relaxed);
+    Op op;
+    if (op_from_name(list.substr(start, end - start), op)) s[size_t(op)].forced.store(true, std::memory_order_relaxed);
     start = end + 1;
   }
 }
@@ -44,7 +44,6 @@ std::array<Slot, size_t(Op::count_)>& slots() {
   (void)from_env;
   return s;
 }
-
 
 }  // namespace
 
