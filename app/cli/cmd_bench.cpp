@@ -69,6 +69,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"tokens", "N", "decode steps per repeat", "16"},
              {"chunk", "N", "prefill chunk in tokens", "2048"},
              {"graph", "on|off|both", "decode through a captured CUDA graph where the model allows; both = each model eager, then graphed", "on"},
+             {"op-times", "", "after each prefill, one more with every op timed (waits around each op): where the time goes"},
              {"reference-ops", "LIST", "each model measured first with these ops on their reference, then as built (e.g. ssd_scan)", ""},
              {"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
              {"dtype", "DTYPE", "f32, bf16, f16 or auto (bf16 on CUDA, f32 on CPU)", "auto"},
@@ -128,6 +129,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   o.dtype = args.get("dtype");
   o.bandwidth_bytes_per_s = args.get_double("bandwidth");
   o.seed = uint64_t(args.get_int("seed"));
+  o.op_times = args.has("op-times");
   o = resolve_bench_options(o);  // labels, sorted lengths; bad input fails here, before any model is built
 
   std::vector<BenchRow> rows;
@@ -136,6 +138,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
       if (rows.empty()) std::printf("%s", format_bench_header().c_str());
       rows.push_back(b->row);
       std::printf("%s", format_bench_row(b->row).c_str());
+      if (!b->row.op_times.empty()) std::printf("%s", format_op_times(b->row).c_str());
       std::fflush(stdout);
       return true;
     }

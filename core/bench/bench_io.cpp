@@ -1,4 +1,5 @@
 // Benchmark results as JSON (saved sweeps the UI overlays), CSV and a terminal table.
+#include <algorithm>
 #include <cstdio>
 
 #include "bench/benchmark.h"
@@ -16,7 +17,7 @@ constexpr const char* kFormat = "mmmamba-bench";
 constexpr int kVersion = 1;
 
 json row_json(const BenchRow& r) {
-  return {{"model", r.model},
+  json j = {{"model", r.model},
           {"length", r.length},
           {"batch", r.batch},
           {"phase", r.phase},
@@ -31,6 +32,13 @@ json row_json(const BenchRow& r) {
           {"oom", r.oom},
           {"cuda_graph", r.cuda_graph},
           {"error", r.error}};
+  if (!r.op_times.empty()) {
+    json ops = json::array();
+    for (const OpTime& t : r.op_times) ops.push_back({{"op", t.op}, {"path", t.path}, {"calls", t.calls}, {"seconds", t.seconds}});
+    j["op_times"] = ops;
+    j["op_times_wall"] = r.op_times_wall;
+  }
+  return j;
 }
 
 BenchRow row_from_json(const json& j) {
@@ -185,6 +193,28 @@ std::string format_bench_row(const BenchRow& r) {
                 time(r.floor_seconds).c_str(), ratio, mib(r.peak_bytes).c_str(), mib(r.predicted_bytes).c_str(),
                 mib(r.rss_peak_bytes).c_str());
   return buf;
+}
+
+}  // namespace mm
+
+namespace mm {
+
+std::string format_op_times(const BenchRow& r) {
+  if (r.op_times.empty()) return "";
+  double covered = 0;
+  for (const OpTime& t : r.op_times) covered += t.seconds;
+  const double wall = r.op_times_wall;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "    where the time goes (one more prefill, waits around each op: %.4f s)\n", wall);
+  std::string out = buf;
+  const auto line = [&](const std::string& what, int64_t calls, double s) {
+    std::snprintf(buf, sizeof buf, "      %-40s %7lld calls %10.4f s %5.1f%%\n", what.c_str(), static_cast<long long>(calls), s,
+                  wall > 0 ? 100.0 * s / wall : 0.0);
+    out += buf;
+  };
+  for (const OpTime& t : r.op_times) line(t.op + " (" + t.path + ")", t.calls, t.seconds);
+  line("outside the ops", 0, std::max(0.0, wall - covered));
+  return out;
 }
 
 }  // namespace mm

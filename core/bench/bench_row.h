@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "ops/op_timing.h"
 
 namespace mm {
 
@@ -34,6 +37,10 @@ struct BenchRow {
   /// Decode only: the steps were replays of one captured CUDA graph (generate/decode_graph.h).
   bool cuda_graph = false;
   std::string error;      ///< why the row has no measurement (empty when measured)
+  /// Prefill with BenchOptions::op_times: each op's wall time in one extra, untimed prefill that waits
+  /// for the device around every op, and that prefill's whole wall time (what no op covers is the rest).
+  std::vector<OpTime> op_times;
+  double op_times_wall = 0;
 
   /// seconds / floor_seconds, or negative when either is unknown.
   double floor_ratio() const { return floor_seconds > 0 && seconds > 0 && !oom ? seconds / floor_seconds : -1.0; }

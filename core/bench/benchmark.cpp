@@ -20,6 +20,7 @@
 #include "generate/generator.h"
 #include "models/vlm_model.h"
 #include "ops/op_registry.h"
+#include "ops/op_timing.h"
 
 namespace mm {
 namespace {
@@ -226,6 +227,24 @@ class Sweep {
     }
     read_peaks(r);
     summarise(secs, r);
+    if (o_.op_times) time_ops(m, ids, cache, r);
+  }
+
+  /// One more prefill of ids with every op timed (after the peaks are read, so the row's figures stay
+  /// those of the timed repeats).
+  void time_ops(const VlmModel& m, const at::Tensor& ids, ModelCache& cache, BenchRow& r) const {
+    reset_op_times();
+    set_op_timing(true);
+    const auto t0 = Clock::now();
+    try {
+      run_prefill(m, ids, cache);
+    } catch (...) {
+      set_op_timing(false);
+      throw;
+    }
+    r.op_times_wall = seconds_since(t0);
+    set_op_timing(false);
+    r.op_times = op_times();
   }
 
   void read_peaks(BenchRow& r) const {

@@ -50,6 +50,9 @@ struct BenchOptions {
   /// copy bandwidth) or unknown (floor_seconds negative).
   double bandwidth_bytes_per_s = 0;
   uint64_t seed = 0;             ///< random weights and prompt ids
+  /// After each prefill's timed repeats, one more untimed prefill with op timing on (ops/op_timing.h):
+  /// the row's op_times say where its time went.
+  bool op_times = false;
   /// Test hook: simulate an out-of-memory when a measurement at this length starts (-1 = off).
   int64_t fail_oom_at_length = -1;
 };
@@ -91,5 +94,7 @@ BenchFile parse_bench_json(const nlohmann::json& j);
 /// Fixed-width table text: a header line, and one line per row.
 std::string format_bench_header();
 std::string format_bench_row(const BenchRow& r);
+/// The row's op_times as indented lines under it ("" when it has none).
+std::string format_op_times(const BenchRow& r);
 
 }  // namespace mm

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "ops/op_registry.h"
+#include "ops/op_timing.h"
 
 #if MM_HAVE_CUDA_KERNELS
 #include "binding/mm_kernels.h"
@@ -44,13 +45,16 @@ auto dispatch(Op op, const char* fast_name, const at::Tensor& lead, Why why, Fas
     if (lead.is_cuda()) {
       if (const char* reason = reference_forced(op) ? kForced : why()) {
         record_op_path(op, "reference", reason);
+        const OpTimer timer(op, "reference", true);
         return ref();
       }
       record_op_path(op, fast_name);
+      const OpTimer timer(op, fast_name, true);
       return fast();
     }
   }
   record_op_path(op, "reference");
+  const OpTimer timer(op, "reference", lead.is_cuda());
   return ref();
 }
 

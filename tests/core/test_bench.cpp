@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
@@ -112,6 +113,42 @@ class TestBench : public QObject {
     QVERIFY(rec.fractions.size() == rows.size() + 1 && rec.fractions.front() == 0.0 && rec.fractions.back() == 1.0);
     QVERIFY(std::is_sorted(rec.fractions.begin(), rec.fractions.end()));
     for (size_t k = 1; k < rec.order.size(); k += 2) QCOMPARE(rec.order[k], std::string("row"));
+  }
+
+  void opTimesSayWhereThePrefillWent() {
+    BenchOptions o = micro_options();
+    o.models = {{"", "", "micro", "hybrid"}};
+    o.lengths = {32};
+    o.prefill_chunk = 16;  // two chunks
+    o.op_times = true;
+    Recorder rec;
+    const std::vector<BenchRow> rows = run_benchmark(resolve_bench_options(o), rec.ctx);
+    QCOMPARE(rows.size(), size_t(2));
+    const BenchRow& p = rows[0];
+    QVERIFY(p.phase == "prefill" && p.op_times_wall > 0);
+    QVERIFY(rows[1].op_times.empty());  // decode rows are not op-timed
+    double sum = 0;
+    std::map<std::string, int64_t> calls;
+    for (const OpTime& t : p.op_times) {
+      QVERIFY2(t.seconds >= 0 && t.calls > 0, t.op.c_str());
+      QCOMPARE(t.path, std::string("reference"));  // the CPU build
+      sum += t.seconds, calls[t.op] += t.calls;
+    }
+    QVERIFY(sum <= p.op_times_wall);
+    // Sorted slowest first; each outermost op counted once per call, nested ones not at all: the
+    // micro hybrid has attention and Mamba-2 layers, every layer two linear_residual calls per chunk,
+    // and the rms_norm inside norm_linear's and norm_swiglu's references is theirs.
+    QVERIFY(std::is_sorted(p.op_times.begin(), p.op_times.end(),
+                           [](const OpTime& a, const OpTime& b) { return a.seconds > b.seconds; }));
+    const int64_t layers = calls["norm_swiglu"] / 2;
+    QVERIFY(layers > 0 && calls["norm_swiglu"] == 2 * layers);
+    QCOMPARE(calls["linear_residual"], 4 * layers);
+    QVERIFY(calls["ssd_scan"] > 0 && calls["attention_prefill"] > 0 && calls["conv1d"] == calls["ssd_scan"]);
+    QVERIFY(calls["norm_linear"] >= 2 * layers && calls["rms_norm"] < calls["norm_linear"]);  // not one per nested call
+    QVERIFY(!op_timing_enabled());  // off again after the pass
+    const std::string text = format_op_times(p);
+    QVERIFY(text.find("norm_swiglu (reference)") != std::string::npos && text.find("outside the ops") != std::string::npos);
+    QVERIFY(bench_json(rows, o).dump().find("\"op_times\"") != std::string::npos);
   }
 
   void batchesGiveThroughputRowsAtEachLength() {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Where the 103K prefill goes, and the decode with the session-16 defaults, in one device call:
+# build the CLI (cuda preset), then `mmmamba bench --op-times` for each model (prefill at 103K: the op
+# table of one extra, untimed prefill that waits around every op), then decode at 1K and 103K.
+#   examples/bench/device-prefill.sh OUT_DIR [SECONDS] [PLANS]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=$1 limit=${2:-600} plans=${3:-linear,hybrid,teacher}
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
+export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba; } > "$out/build.txt" 2>&1; then
+  grep -B2 -A12 -E "error" "$out/build.txt" | head -80
+  exit 1
+fi
+stamp "build done"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+bin=build/cuda/bin/mmmamba
+timeout $(left) $bin bench --arch hovle-2.6b --plans $plans --lengths 103k --mode prefill --repeats 2 --op-times \
+  --json "$out/prefill-ops.json" 2>&1 | tee "$out/prefill-ops.txt"
+stamp "prefill bench rc=${PIPESTATUS[0]}, $(left) s left"
+timeout $(left) $bin bench --arch hovle-2.6b --plans $plans --lengths 1k,103k --mode decode --repeats 2 \
+  --json "$out/decode.json" 2>&1 | tee "$out/decode.txt"
+stamp "decode bench rc=${PIPESTATUS[0]}"
