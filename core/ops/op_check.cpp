@@ -196,6 +196,18 @@ void add_gated_norm_cases(std::vector<Case>& cs, const c10::Device& dev) {
                         return {{"out", d ? gated_rmsnorm(y, g, w, 1e-5) : gated_rmsnorm_ref(y, g, w, 1e-5)}};
                       }});
       }
+  // P = 96 and an odd gate stride take the per-element kernel; P = 64 and 256 the other vector widths.
+  for (const int64_t P : {96, 64, 256})
+    for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+      cs.push_back({Op::gated_rmsnorm, "gated_rmsnorm L=33 B=2 H=4 P=" + std::to_string(P) + (P == 96 ? " odd gate stride" : ""),
+                    dt, false, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 850 + uint64_t(P)};
+                      const at::Tensor y = mk.randn({2, 33, 4, P});
+                      const int64_t row = 4 * P + (P == 96 ? 1 : 8);
+                      const at::Tensor g = mk.randn({2, 33, row}).narrow(2, 0, 4 * P).reshape({2, 33, 4, P});
+                      const at::Tensor w = mk.uniform({P}, 0.5, 1.5);
+                      return {{"out", d ? gated_rmsnorm(y, g, w, 1e-5) : gated_rmsnorm_ref(y, g, w, 1e-5)}};
+                    }});
 }
 
 
@@ -216,6 +228,24 @@ void add_conv_cases(std::vector<Case>& cs, const c10::Device& dev) {
                         return {{"out", o.out}, {"final_state", o.final_state}};
                       }});
       }
+  // Other widths and channel counts: C % 8 != 0 takes the per-element kernel, the rest the vector one;
+  // 600000 tokens run the vector kernel's grid-strided token blocks.
+  struct Shape { int64_t B, L, C, K; };
+  for (const Shape s : {Shape{2, 129, 36, 3}, Shape{2, 129, 4096, 4}, Shape{3, 130, 512, 3}, Shape{1, 600000, 16, 2}})
+    for (at::ScalarType dt : {at::kBFloat16, at::kFloat}) {
+      const int64_t B = s.B, L = s.L, Cs = s.C, K = s.K;
+      cs.push_back({Op::conv1d,
+                    "conv L=" + std::to_string(L) + " B=" + std::to_string(B) + " C=" + std::to_string(Cs) + " K=" +
+                        std::to_string(K) + " +state",
+                    dt, false, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 450 + uint64_t(L + Cs + K)};
+                      const at::Tensor x = mk.randn({B, L, Cs + 8}).narrow(2, 0, Cs);
+                      const at::Tensor w = mk.randn({Cs, K}, 0.5), b = mk.randn({Cs}, 0.1);
+                      const at::Tensor s0 = mk.randn({B, Cs, K - 1});
+                      const ConvResult o = d ? causal_conv1d(x, w, b, s0) : causal_conv1d_ref(x, w, b, s0);
+                      return {{"out", o.out}, {"final_state", o.final_state}};
+                    }});
+    }
   for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
     for (int64_t B : {1, 3})
       cs.push_back({Op::conv1d_update, "conv step B=" + std::to_string(B) + " C=4096 K=2", dt, B == 1,
@@ -325,6 +355,19 @@ void add_linear_cases(std::vector<Case>& cs, const c10::Device& dev) {
                       return {{"out", at::silu(at::matmul(n, w1.t())) * at::matmul(n, w3.t())}};
                     }});
     }
+  // Prefill rows (past the GEMV): cuBLAS and the in-place SiLU x up; I = 8190 leaves a tail of 6 elements.
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    cs.push_back({Op::norm_swiglu, "norm_swiglu L=301 I=8190 K=2048 strided (prefill)", dt, false,
+                  [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                    Maker mk{dev, r, run, 830};
+                    const at::Tensor x = mk.randn({1, 301, kHidden + 64}, 2.0).narrow(2, 0, kHidden);
+                    const at::Tensor nw = mk.uniform({kHidden}, 0.5, 1.5);
+                    const double sc = 2.0 / std::sqrt(double(kHidden));
+                    const at::Tensor w1 = mk.randn({8190, kHidden}, sc), w3 = mk.randn({8190, kHidden}, sc);
+                    if (d) return {{"out", norm_swiglu(x, nw, 1e-5, w1, w3)}};
+                    const at::Tensor n = rms_norm_ref(x, nw, 1e-5);
+                    return {{"out", at::silu(at::matmul(n, w1.t())) * at::matmul(n, w3.t())}};
+                  }});
   for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
     for (int64_t B : {1, 3, 4})
       for (int64_t K : {2048, 8192}) {
@@ -337,6 +380,15 @@ void add_linear_cases(std::vector<Case>& cs, const c10::Device& dev) {
                         return {{"out", d ? linear_residual(x, w, res) : res + at::matmul(x, w.t())}};
                       }});
       }
+  // Prefill rows: the residual as cuBLAS's accumulator.
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    cs.push_back({Op::linear_residual, "linear_residual B=2 L=150 N=2048 K=8192 (prefill)", dt, false,
+                  [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                    Maker mk{dev, r, run, 860};
+                    const at::Tensor x = mk.randn({2, 150, 8192}), res = mk.randn({2, 150, kHidden}, 4.0);
+                    const at::Tensor w = mk.randn({kHidden, 8192}, 1.0 / std::sqrt(8192.0));
+                    return {{"out", d ? linear_residual(x, w, res) : res + at::matmul(x, w.t())}};
+                  }});
 }
 
 /// A run of Mamba-2 decoder layers decoded token by token (batch 1): each token's output and, after

@@ -98,9 +98,13 @@ const char* op_fast_path_support(Op op) {
     case Op::mamba2_decode_step:
       return "cuda fused (conv, dt, state update, readout, gated norm): hd 128, K <= 4, H / H_kv in 1,2,4,8";
     case Op::norm_linear:
-    case Op::norm_swiglu:
-    case Op::linear_residual:
       return "cuda-gemv (decode): 1-4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, contiguous weights";
+    case Op::norm_swiglu:
+      return "cuda-gemv (decode): 1-4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, contiguous weights; "
+             "cublas+silu-mul (prefill): more rows, bf16/f16";
+    case Op::linear_residual:
+      return "cuda-gemv (decode): 1-4 rows of x, bf16/f16, K % 8 == 0 and <= 8192, contiguous weights; "
+             "cublas-addmm (prefill, the residual as accumulator): more rows, bf16/f16";
     case Op::rope_kv_append:
       return "cuda (one launch: RoPE of q and k, K/V written at the device length, length advanced): bf16/f16/f32, "
              "batch <= 8, even hd, unit last strides";

@@ -1,6 +1,7 @@
 #include "binding/check.h"
 #include "binding/mm_kernels.h"
 #include "gemv/gemv.h"
+#include "mlp/silu_mul.h"
 
 namespace mm::cuda_ops {
 namespace {
@@ -79,6 +80,22 @@ at::Tensor linear_residual(const at::Tensor& x, const at::Tensor& w, const at::T
   p.res_stride = r.stride(0);
   MM_CHECK_LAUNCH(kern::gemv_launch(p, current_stream(x)));
   return out;
+}
+
+at::Tensor& silu_mul_(at::Tensor& a, const at::Tensor& b) {
+  MM_CHECK_CUDA(a);
+  MM_CHECK_DTYPE(b, a.scalar_type());
+  TORCH_CHECK(a.sizes() == b.sizes(), "a and b must be shaped alike, got ", a.sizes(), ", ", b.sizes());
+  MM_CHECK_CONTIGUOUS(a);
+  MM_CHECK_CONTIGUOUS(b);
+  TORCH_CHECK(aligned16(a.data_ptr()) && aligned16(b.data_ptr()), "a and b must be 16-byte aligned");
+  kern::SiluMulParams p;
+  p.a = a.data_ptr();
+  p.b = b.data_ptr();
+  p.n = a.numel();
+  p.dtype = kernel_dtype(a);
+  MM_CHECK_LAUNCH(kern::silu_mul_launch(p, current_stream(a)));
+  return a;
 }
 
 }  // namespace mm::cuda_ops

@@ -48,6 +48,9 @@ at::Tensor norm_linear(const at::Tensor& x, const at::Tensor& norm_w, double eps
 at::Tensor norm_swiglu(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& w1,
                        const at::Tensor& w3);
 at::Tensor linear_residual(const at::Tensor& x, const at::Tensor& w, const at::Tensor& residual);
+/// a <- silu(a) * b in place (the SwiGLU product of prefill); a and b contiguous, same shape and dtype,
+/// 16-byte aligned. Returns a.
+at::Tensor& silu_mul_(at::Tensor& a, const at::Tensor& b);
 
 /// mamba2_layers_decode (core/ops/ops.h): batch 1, bf16/f16, sm_90; see mamba2_layers_unsupported.
 at::Tensor mamba2_layers_decode(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers, double rms_eps);
