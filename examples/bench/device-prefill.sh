@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where the 103K prefill goes, and the decode with the session-16 defaults, in one device call:
-# build the CLI (cuda preset), then `mmmamba bench --op-times` for each model (prefill at 103K: the op
+# build the CLI (cuda preset), the op harness (selftest --full), then `mmmamba bench --op-times` for each
+# model (prefill at 103K: the op
 # table of one extra, untimed prefill that waits around every op), then decode at 1K and 103K.
 #   examples/bench/device-prefill.sh OUT_DIR [SECONDS] [PLANS]
 set -uo pipefail
@@ -17,6 +18,9 @@ fi
 stamp "build done"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 bin=build/cuda/bin/mmmamba
+timeout 150 $bin selftest --device cuda --full > "$out/selftest.txt" 2>&1
+stamp "selftest rc=$?"
+grep -E "FAIL|error|prefill\)|passed," "$out/selftest.txt" | head -30
 timeout $(left) $bin bench --arch hovle-2.6b --plans $plans --lengths 103k --mode prefill --repeats 2 --op-times \
   --json "$out/prefill-ops.json" 2>&1 | tee "$out/prefill-ops.txt"
 stamp "prefill bench rc=${PIPESTATUS[0]}, $(left) s left"
