@@ -12,10 +12,18 @@
 #                                                    multi-heavy scenes, bf16 export WORK/models/demo-teacher-multi,
 #                                                    both teachers scored on val and the multi-only val
 #   examples/h200-demo-models.sh BIN WORK students   the students from TEACHER (default WORK/models/demo-teacher)
-#                                                    side by side, one per RUNS entry NAME:RECIPE (default
-#                                                    "linear:demo-linear-full.json hybrid:demo-hybrid-full.json"),
-#                                                    bf16 exports WORK/models/demo-NAME, all scored with the
-#                                                    teacher on every split in WORK/data*
+#                                                    side by side, one per RUNS entry NAME:RECIPE[:DATA[:KEY=VALUE]]
+#                                                    (default "linear:demo-linear-full.json hybrid:demo-hybrid-full.json";
+#                                                    DATA: a dataset folder under WORK, default data; KEY=VALUE:
+#                                                    recipe overrides, comma-separated, e.g. stage3.lr=0.0005), bf16
+#                                                    exports WORK/models/demo-NAME, all scored with the
+#                                                    teacher (and COMPARE="LABEL=DIR ...") on every split in
+#                                                    WORK/data* (EVAL_SPLITS, default "val test"). MIX=FAMILIES also
+#                                                    draws WORK/data-mix/train.jsonl (60000 scenes x 3, seed
+#                                                    43, --families FAMILIES) and the multi-image-only val and
+#                                                    test splits (WORK/data-multi, seeds 5 and 31337).
+#                                                    The *-more.json recipes continue stage 3 from the shipped
+#                                                    students (TEACHER=resources/models/demo-teacher).
 # WORK/data/tokenizer must exist (make-data --tokenizer DIR --vocab 1024, as make-demo-models.sh makes it);
 # make-data is deterministic, so the students' call draws the same data again (about 20 s).
 # A run that reaches the time limit stops cleanly (SIGINT: a checkpoint), so a call always ends in time.
@@ -82,15 +90,22 @@ if [ "$phase" = teacher-multi ]; then
 fi
 
 teacher=${TEACHER:-$models/demo-teacher}
+if [ -n "${MIX:-}" ] && [ ! -f "$work/data-mix/train.jsonl" ]; then
+  "$bin" make-data --out "$work/data-mix" --split train --count 60000 --questions-per-scene 3 --families "$MIX" \
+    --seed 43 > /dev/null &
+  "$bin" make-data --out "$work/data-multi" --split val --count 400 --families multi --seed 5 > /dev/null &
+  "$bin" make-data --out "$work/data-multi" --split test --count 400 --families multi --seed 31337 > /dev/null &
+  wait
+fi
 runs=(${RUNS:-linear:demo-linear-full.json hybrid:demo-hybrid-full.json})
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$((16 / ${#runs[@]}))}  # the processes share 16 cores
 logs=()
 for entry in "${runs[@]}"; do
-  name=${entry%%:*} recipe=${entry#*:}
+  IFS=: read -r name recipe set extra <<< "$entry"
   case $recipe in /*) ;; *) recipe=$recipes/$recipe ;; esac
   timeout -s INT "${STUDENT_SECONDS:-380}" "$bin" distill --run "$work/$name" --recipe "$recipe" \
-    --set "teacher=$teacher" --set "train_data=$data/train.jsonl" --set "eval_data=$data/val.jsonl" \
-    --set "device=$device" > "$work/$name.log" 2>&1 &
+    --set "teacher=$teacher" --set "train_data=$work/${set:-data}/train.jsonl" --set "eval_data=$data/val.jsonl" \
+    --set "device=$device" $(for kv in ${extra//,/ }; do echo "--set $kv"; done) > "$work/$name.log" 2>&1 &
   logs+=("$work/$name.log")
 done
 heartbeat "${logs[@]}" &
@@ -103,7 +118,11 @@ for entry in "${runs[@]}"; do
   "$bin" export "$(final "$work/$name/stage3")" --out "$models/demo-$name" --dtype bf16
   models_args+=("$models/demo-$name") labels+=(--label "$name")
 done
-for jsonl in "$work"/data*/{val,test}*.jsonl; do
+for pair in ${COMPARE:-}; do
+  models_args+=("${pair#*=}") labels+=(--label "${pair%%=*}")
+done
+for jsonl in $(for s in ${EVAL_SPLITS:-val test}; do echo "$work"/data*/$s.jsonl; done); do
+  [ -f "$jsonl" ] || continue
   tag=$(basename "$(dirname "$jsonl")")-$(basename "$jsonl" .jsonl)
   "$bin" eval --device "$device" --data "$jsonl" "${models_args[@]}" "${labels[@]}" --json "$work/eval-$tag.json" \
     --csv "$work/eval-$tag.csv"

@@ -3,10 +3,10 @@
 # build the CLI (cuda preset), the op harness (selftest --full), then `mmmamba bench --op-times` for each
 # model (prefill at 103K: the op
 # table of one extra, untimed prefill that waits around every op), then decode at 1K and 103K.
-#   examples/bench/device-prefill.sh OUT_DIR [SECONDS] [PLANS]
+#   examples/bench/device-prefill.sh OUT_DIR [SECONDS] [PLANS] [DECODE=yes|no]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=$1 limit=${2:-600} plans=${3:-linear,hybrid,teacher}
+out=$1 limit=${2:-600} plans=${3:-linear,hybrid,teacher} decode=${4:-yes}
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
@@ -24,6 +24,7 @@ grep -E "FAIL|error|prefill\)|passed," "$out/selftest.txt" | head -30
 timeout $(left) $bin bench --arch hovle-2.6b --plans $plans --lengths 103k --mode prefill --repeats 2 --op-times \
   --json "$out/prefill-ops.json" 2>&1 | tee "$out/prefill-ops.txt"
 stamp "prefill bench rc=${PIPESTATUS[0]}, $(left) s left"
+[ "$decode" = yes ] || exit 0
 timeout $(left) $bin bench --arch hovle-2.6b --plans $plans --lengths 1k,103k --mode decode --repeats 2 \
   --json "$out/decode.json" 2>&1 | tee "$out/decode.txt"
 stamp "decode bench rc=${PIPESTATUS[0]}"
