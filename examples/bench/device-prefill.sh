@@ -3,10 +3,10 @@
 # build the CLI (cuda preset), the op harness (selftest --full), then `mmmamba bench --op-times` for each
 # model (prefill at 103K: the op
 # table of one extra, untimed prefill that waits around every op), then decode at 1K and 103K.
-#   examples/bench/device-prefill.sh OUT_DIR [SECONDS] [PLANS] [DECODE=yes|no]
+#   examples/bench/device-prefill.sh OUT_DIR [SECONDS] [PLANS] [DECODE=yes|no] [HARNESS_OPS=all|op,op,...]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=$1 limit=${2:-600} plans=${3:-linear,hybrid,teacher} decode=${4:-yes}
+out=$1 limit=${2:-600} plans=${3:-linear,hybrid,teacher} decode=${4:-yes} harness=${5:-all}
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
@@ -18,7 +18,11 @@ fi
 stamp "build done"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 bin=build/cuda/bin/mmmamba
-timeout 150 $bin selftest --device cuda --full > "$out/selftest.txt" 2>&1
+if [ "$harness" = all ]; then
+  timeout 150 $bin selftest --device cuda --full > "$out/selftest.txt" 2>&1
+else
+  for op in ${harness//,/ }; do timeout 60 $bin selftest --device cuda --full --op "$op"; done > "$out/selftest.txt" 2>&1
+fi
 stamp "selftest rc=$?"
 grep -E "FAIL|error|prefill\)|passed," "$out/selftest.txt" | head -30
 timeout $(left) $bin bench --arch hovle-2.6b --plans $plans --lengths 103k --mode prefill --repeats 2 --op-times \
