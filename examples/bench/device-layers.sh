@@ -10,17 +10,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$1 limit=${2:-600} lengths=${3:-1k,103k} plans=${4:-linear,hybrid,teacher} mode=${5:-both}
-t0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
-left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
-export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba mm_bench_gemv; } > "$out/build.txt" 2>&1; then
-  grep -B2 -A12 -E "error" "$out/build.txt" | head -80
-  exit 1
-fi
-stamp "build done"
+. examples/bench/device-common.sh
+device_build mmmamba mm_bench_gemv || exit 1
 bin=build/cuda/bin/mmmamba
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 export MMMAMBA_MAMBA2_STEP_CLUSTER=1 MMMAMBA_PERSISTENT_DECODE=1
 timeout 200 $bin selftest --device cuda --full > "$out/selftest.txt" 2>&1
 rc=$?

@@ -7,16 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$1 limit=${2:-600} plans=${3:-linear,hybrid,teacher} decode=${4:-yes} harness=${5:-all}
-t0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
-left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
-export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba; } > "$out/build.txt" 2>&1; then
-  grep -B2 -A12 -E "error" "$out/build.txt" | head -80
-  exit 1
-fi
-stamp "build done"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+. examples/bench/device-common.sh
+device_build mmmamba || exit 1
 bin=build/cuda/bin/mmmamba
 if [ "$harness" = all ]; then
   timeout 150 $bin selftest --device cuda --full > "$out/selftest.txt" 2>&1

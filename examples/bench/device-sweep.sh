@@ -8,16 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$1 card=$2 limit=${3:-600}
-t0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
-left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
-export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target mmmamba; } > "$out/build.txt" 2>&1; then
-  grep -B2 -A12 -E "error" "$out/build.txt" | head -80
-  exit 1
-fi
-stamp "build done"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+. examples/bench/device-common.sh
+device_build mmmamba || exit 1
 bin=build/cuda/bin/mmmamba
 timeout $(( $(left) - 120 )) $bin bench --arch hovle-2.6b --plans teacher,linear,hybrid \
   --lengths 1k,4k,16k,64k,103k,256k,1m --mode both --repeats 1 --json "$out/$card-hovle-2.6b.json" 2>&1 |

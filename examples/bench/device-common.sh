@@ -1,0 +1,15 @@
+# Sourced by the examples/bench/device-*.sh drivers, from the repository root, after $out and $limit are
+# set: stamp MESSAGE (seconds since start), left (seconds left of the call, 10 in reserve), and
+# device_build TARGET... (the cuda preset; on failure the errors, and the caller should exit 1).
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
+device_build() {
+  export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+  if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target "$@"; } > "$out/build.txt" 2>&1; then
+    grep -B2 -A12 -E "error" "$out/build.txt" | head -80
+    return 1
+  fi
+  stamp "build done"
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+}
