@@ -109,6 +109,7 @@ void ScreenshotTour::start() {
           bench->setLengths("64,128,256,512,1024");
           bench->setPhases(true, true);
           bench->setRepeats(2);
+          bench->setOpTimes(true);  // the table's note names each prefill's slowest op
           bench->start();
           waitFor([bench] { return !bench->running(); }, 180000, [this] {
             grab("4-benchmark");

@@ -35,6 +35,7 @@
 #include "pages/modelpage.h"
 #include "plots/layerlossplot.h"
 #include "plots/lossplot.h"
+#include "widgets/benchtable.h"
 #include "widgets/conversationview.h"
 #include "widgets/elidedlabel.h"
 #include "widgets/imagedrop.h"
@@ -520,6 +521,24 @@ class TestStudio : public QObject {
     QCOMPARE(page.pointCount("gpu [saved-bench]"), 1);
     QVERIFY2(page.latencyKeyText().contains("dashed: decode floor"), qPrintable(page.latencyKeyText()));
     QVERIFY(!page.loadOverlay(path("train.jsonl"), &error));
+  }
+
+  void opTimesNameTheSlowestOpOfEachPrefill() {
+    BenchmarkPage page(m_engine);
+    page.addArchitecture("micro", "hybrid", true);
+    page.setLengths("32");
+    page.setPhases(true, false);
+    page.setRepeats(1);
+    page.setOpTimes(true);
+    QVERIFY2(page.cliEquivalent().contains("--op-times"), qPrintable(page.cliEquivalent()));
+    QSignalSpy done(&page, &BenchmarkPage::sweepFinished);
+    page.start();
+    QVERIFY(done.wait(60000));
+    const BenchTable* t = page.resultsTable();
+    QCOMPARE(t->rowCount(), 1);
+    QVERIFY2(t->item(0, 10)->text().startsWith("slowest op: "), qPrintable(t->item(0, 10)->text()));
+    const QString ops = t->item(0, 3)->toolTip();
+    QVERIFY2(ops.contains("norm_swiglu (reference)") && ops.contains("outside the ops"), qPrintable(ops));
   }
 
   void anImageChatAfterABenchmarkReplies() {

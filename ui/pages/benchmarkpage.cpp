@@ -1,5 +1,6 @@
 #include "pages/benchmarkpage.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QEvent>
 #include <QSet>
@@ -98,6 +99,9 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_tokens = new QSpinBox;
   m_tokens->setRange(1, 1024);
   m_tokens->setValue(16);
+  m_opTimes = new QCheckBox(tr("Time each op (prefill)"));
+  m_opTimes->setToolTip(tr("After each prefill, one more that waits for the device around every op: the table's "
+                           "note names the slowest op, the time cell's tooltip lists them all"));
   m_device = new QComboBox;
   m_device->addItems({"auto", "cpu", "cuda"});
   m_run = new QPushButton(tr("Run sweep"));
@@ -115,6 +119,7 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   form->addRow(tr("Phases"), m_phase);
   form->addRow(tr("Repeats"), m_repeats);
   form->addRow(tr("Decode tokens"), m_tokens);
+  form->addRow(m_opTimes);
   form->addRow(tr("Device"), m_device);
   auto* buttons = new QHBoxLayout;
   buttons->addWidget(m_run);
@@ -240,6 +245,7 @@ void BenchmarkPage::addArchitecture(const QString& arch, const QString& plan, bo
 void BenchmarkPage::setLengths(const QString& s) { m_lengths->setText(s); }
 void BenchmarkPage::setPhases(bool prefill, bool decode) { m_phase->setCurrentIndex(m_phase->findData((prefill ? 1 : 0) | (decode ? 2 : 0))); }
 void BenchmarkPage::setRepeats(int r) { m_repeats->setValue(r); }
+void BenchmarkPage::setOpTimes(bool on) { m_opTimes->setChecked(on); }
 
 mm::BenchOptions BenchmarkPage::options() const {
   mm::BenchOptions o;
@@ -260,6 +266,7 @@ mm::BenchOptions BenchmarkPage::options() const {
   o.repeats = m_repeats->value();
   o.decode_tokens = m_tokens->value();
   o.device = m_device->currentText().toStdString();
+  o.op_times = m_opTimes->isChecked();
   o.fail_oom_at_length = m_injectOom;
   return o;
 }
@@ -462,7 +469,7 @@ QString BenchmarkPage::cliEquivalent() const {
   }
   for (int64_t l : o.lengths) lengths << QString::number(l);
   const QString mode = o.prefill && o.decode ? "both" : o.prefill ? "prefill" : "decode";
-  return QString("mmmamba bench %1%2 --lengths %3 --mode %4 --repeats %5 --tokens %6 --device %7 --json bench.json")
+  return QString("mmmamba bench %1%2 --lengths %3 --mode %4 --repeats %5 --tokens %6 --device %7%8 --json bench.json")
       .arg(ckpts.join(' '), arch, lengths.join(','), mode)
-      .arg(o.repeats).arg(o.decode_tokens).arg(qs(o.device));
+      .arg(o.repeats).arg(o.decode_tokens).arg(qs(o.device), o.op_times ? " --op-times" : "");
 }

@@ -12,6 +12,7 @@
 
 class BenchTable;
 class EngineController;
+class QCheckBox;
 class QComboBox;
 class QCPItemText;
 class QCPTextElement;
@@ -35,6 +36,8 @@ class BenchmarkPage : public QWidget {
   void setLengths(const QString& commaSeparated);
   void setPhases(bool prefill, bool decode);
   void setRepeats(int repeats);
+  /// After each prefill, one more with every op timed (mmmamba bench --op-times); the table shows it.
+  void setOpTimes(bool on);
   /// Test hook passed to the engine: simulate an out-of-memory at this length.
   void setInjectedOomLength(qint64 length) { m_injectOom = length; }
   void start();
@@ -99,6 +102,7 @@ class BenchmarkPage : public QWidget {
   QComboBox* m_phase;
   QSpinBox* m_repeats;
   QSpinBox* m_tokens;
+  QCheckBox* m_opTimes;
   QComboBox* m_device;
   QPushButton* m_run;
   QPushButton* m_stop;

@@ -7,12 +7,21 @@
 
 #include <utility>
 
+#include "bench/benchmark.h"
 #include "widgets/text.h"
 #include "widgets/textscale.h"
 
 namespace {
 constexpr int kModelColumn = 200;  ///< px at most for the model's name
 constexpr int kColumns = 11;
+/// The note cell: the row's error, or for an op-timed prefill the op that took most of its time (its path
+/// and the other ops are in the time cell's tooltip).
+QString opNote(const mm::BenchRow& row) {
+  if (!row.error.empty() || row.op_times.empty() || row.op_times_wall <= 0) return ui::qs(row.error);
+  const mm::OpTime& top = row.op_times.front();  // slowest first
+  return QObject::tr("slowest op: %1, %2%").arg(ui::qs(top.op)).arg(100.0 * top.seconds / row.op_times_wall, 0, 'f', 0);
+}
+
 }  // namespace
 
 BenchTable::BenchTable(QWidget* parent) : QTableWidget(0, kColumns, parent) {
@@ -28,7 +37,8 @@ BenchTable::BenchTable(QWidget* parent) : QTableWidget(0, kColumns, parent) {
       {tr("peak"), tr("Measured peak bytes of this model's tensors, weights included (GPU: the CUDA allocator's)")},
       {tr("pred."), tr("Predicted: the weights plus the cache (or state) at this length, from the plan")},
       {tr("RSS"), tr("CPU: the whole process's peak resident set, for comparison")},
-      {tr("note"), tr("Errors and out-of-memory messages")}};
+      {tr("note"), tr("Errors and out-of-memory messages; with \"Time each op\", the op that took most of a "
+                      "prefill (hover the time for every op)")}};
   for (int c = 0; c < kColumns; ++c) {
     auto* header = new QTableWidgetItem(columns[c].first);
     header->setToolTip(columns[c].second);
@@ -54,12 +64,13 @@ void BenchTable::addRow(const QString& key, const mm::BenchRow& row) {
                              row.floor_ratio() > 0 ? QString::number(row.floor_ratio(), 'f', 2) : "–",
                              row.peak_bytes >= 0 ? QLocale().formattedDataSize(row.peak_bytes) : "–",
                              row.predicted_bytes > 0 ? QLocale().formattedDataSize(row.predicted_bytes) : "–",
-                             row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", ui::qs(row.error)};
+                             row.rss_peak_bytes >= 0 ? QLocale().formattedDataSize(row.rss_peak_bytes) : "–", opNote(row)};
   for (int c = 0; c < cells.size(); ++c) {
     auto* item = new QTableWidgetItem(cells[c]);
     if (c == 0 || c == kColumns - 1) item->setToolTip(cells[c]);  // the cells that can be elided
     setItem(r, c, item);
   }
+  if (!row.op_times.empty()) item(r, 3)->setToolTip(ui::qs(mm::format_op_times(row)).trimmed());
   // The model column as wide as its longest name, up to kModelColumn px.
   const int want = fontMetrics().horizontalAdvance(key) + 2 * style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 12;
   if (want > columnWidth(0)) setColumnWidth(0, std::min(want, ui::scaledPx(kModelColumn)));
