@@ -47,6 +47,11 @@ at::Tensor attention_mixer(const MixerInput& u, const AttentionWeights& w, const
   return L == 1 ? attention_decode(q, k, v) : attention_prefill(q, k, v);  // (B, L, H, hd)
 }
 
+Mamba2StepWeights step_weights(const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m) {
+  return {w.conv_weight.view({w.conv_weight.size(0), -1}), w.conv_bias, w.dt_bias, w.A_log, w.norm_weight,
+          s.n_heads, s.n_kv_heads, m.norm_eps};
+}
+
 at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
                         Mamba2State* state) {
   const int64_t B = in.h.size(0), L = in.h.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
@@ -64,11 +69,10 @@ at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const Stac
     gamma = at::matmul(u, w.in_proj.t());
   }
   const at::Tensor cw = w.conv_weight.view({C, -1});  // (C, K)
-  if (state && L == 1) {
-    const Mamba2StepWeights sw{cw, w.conv_bias, w.dt_bias, w.A_log, w.norm_weight, H, Hkv, m.norm_eps};
-    return mamba2_decode_step(c.select(1, 0), gate.select(1, 0), gamma.select(1, 0), state->conv, state->ssm, sw)
+  if (state && L == 1)
+    return mamba2_decode_step(c.select(1, 0), gate.select(1, 0), gamma.select(1, 0), state->conv, state->ssm,
+                              step_weights(w, s, m))
         .unsqueeze(1);  // (B, 1, H, hd)
-  }
   ConvResult r = causal_conv1d(c, cw, w.conv_bias, state ? state->conv : at::Tensor());
   const at::Tensor conv_out = r.out;  // (B, L, C)
   if (state) state->conv = r.final_state;

@@ -173,18 +173,15 @@ at::Tensor VlmModel::run_layers(at::Tensor h, ModelCache* cache, int64_t first, 
 
 Mamba2DecodeLayer VlmModel::decode_layer(int64_t i, Mamba2State& state) const {
   const LayerWeights& lw = layers_[size_t(i)];
-  const Mamba2Weights& w = lw.ssm;
-  const StackConfig& s = cfg_.stack_of(i);
   Mamba2DecodeLayer l;
   l.attn_norm = lw.attention_norm;
-  l.fused_in = w.fused_in;
-  l.o_proj = w.o_proj;
+  l.fused_in = lw.ssm.fused_in;
+  l.o_proj = lw.ssm.o_proj;
   l.ffn_norm = lw.ffn_norm;
   l.w1 = lw.w1;
   l.w3 = lw.w3;
   l.w2 = lw.w2;
-  l.step = {w.conv_weight.view({w.conv_weight.size(0), -1}), w.conv_bias, w.dt_bias, w.A_log, w.norm_weight,
-            s.n_heads, s.n_kv_heads, cfg_.mamba.norm_eps};
+  l.step = step_weights(lw.ssm, cfg_.stack_of(i), cfg_.mamba);
   l.conv_state = &state.conv;
   l.ssm_state = &state.ssm;
   return l;
