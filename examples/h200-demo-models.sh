@@ -9,8 +9,10 @@
 #                                                    scored on the val and test splits
 #   examples/h200-demo-models.sh BIN WORK teacher-multi  the multi-image phase (demo-teacher-multi-gpu.json)
 #                                                    from TEACHER (default resources/models/demo-teacher) on
-#                                                    multi-heavy scenes, bf16 export WORK/models/demo-teacher-multi,
-#                                                    both teachers scored on val and the multi-only val
+#                                                    multi-heavy scenes (MULTI_SEED, default 41), one variant per
+#                                                    TEACHERS entry NAME[:KEY=VALUE,...] side by side (default
+#                                                    demo-teacher-multi), bf16 exports WORK/models/NAME, all
+#                                                    scored with the start teacher on val and the multi-only val
 #   examples/h200-demo-models.sh BIN WORK students   the students from TEACHER (default WORK/models/demo-teacher)
 #                                                    side by side, one per RUNS entry NAME:RECIPE[:DATA[:KEY=VALUE]]
 #                                                    (default "linear:demo-linear-full.json hybrid:demo-hybrid-full.json";
@@ -69,22 +71,35 @@ if [ "$phase" = teacher-on ]; then
 fi
 
 if [ "$phase" = teacher-multi ]; then
-  multi=$work/data-multi from=${TEACHER:-$repo/resources/models/demo-teacher}
-  if [ ! -f "$multi/val.jsonl" ]; then  # half the draws multi-image; val/test multi-only
-    "$bin" make-data --out "$multi" --split train --count 120000 --questions-per-scene 3 --families all,multi:90 \
-      --seed 41 > /dev/null &
-    "$bin" make-data --out "$multi" --split val --count 400 --families multi --seed 5 > /dev/null &
-    "$bin" make-data --out "$multi" --split test --count 400 --families multi --seed 31337 > /dev/null &
-    wait
-  fi
-  OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} timeout -s INT "${TEACHER_SECONDS:-300}" "$bin" train-teacher \
-    --run "$work/teacher-multi" --recipe "$recipes/demo-teacher-multi-gpu.json" --set "tokenizer=$data/tokenizer" \
-    --set "stage0.from=$from" --set "train_data=$multi/train.jsonl" --set "eval_data=$multi/val.jsonl" \
-    --set "device=$device" || true
-  "$bin" export "$(final "$work/teacher-multi/teacher")" --out "$models/demo-teacher-multi" --dtype bf16
+  # MULTI_SEED draws another multi-heavy training set (WORK/data-multi-SEED); TEACHERS="NAME[:KEY=VALUE,...] ..."
+  # trains several variants side by side (default one, demo-teacher-multi), each scored with the start teacher.
+  seed=${MULTI_SEED:-41} from=${TEACHER:-$repo/resources/models/demo-teacher}
+  multi=$work/data-multi train=$work/data-multi/train.jsonl
+  [ "$seed" = 41 ] || train=$work/data-multi-$seed/train.jsonl
+  [ -f "$train" ] || "$bin" make-data --out "$(dirname "$train")" --split train --count 120000 --questions-per-scene 3 \
+    --families all,multi:90 --seed "$seed" > /dev/null &
+  [ -f "$multi/val.jsonl" ] || "$bin" make-data --out "$multi" --split val --count 400 --families multi --seed 5 > /dev/null &
+  [ -f "$multi/test.jsonl" ] || "$bin" make-data --out "$multi" --split test --count 400 --families multi --seed 31337 > /dev/null &
+  wait
+  variants=(${TEACHERS:-demo-teacher-multi})
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$((16 / ${#variants[@]}))}
+  for entry in "${variants[@]}"; do
+    IFS=: read -r name extra <<< "$entry"
+    timeout -s INT "${TEACHER_SECONDS:-300}" "$bin" train-teacher --run "$work/$name" \
+      --recipe "$recipes/${TEACHER_RECIPE:-demo-teacher-multi-gpu.json}" --set "tokenizer=$data/tokenizer" \
+      --set "stage0.from=$from" --set "train_data=$train" --set "eval_data=$multi/val.jsonl" --set "device=$device" \
+      $(for kv in ${extra//,/ }; do echo "--set $kv"; done) > "$work/$name.log" 2>&1 &
+  done
+  wait || true
+  models_args=("$from") labels=(--label before)
+  for entry in "${variants[@]}"; do
+    name=${entry%%:*}
+    "$bin" export "$(final "$work/$name/teacher")" --out "$models/$name" --dtype bf16
+    models_args+=("$models/$name") labels+=(--label "$name")
+  done
   for split in data/val data-multi/val; do
-    "$bin" eval --device "$device" --data "$work/$split.jsonl" "$from" "$models/demo-teacher-multi" \
-      --label before --label after --json "$work/teacher-multi-$(dirname "$split")-val.json"
+    "$bin" eval --device "$device" --data "$work/$split.jsonl" "${models_args[@]}" "${labels[@]}" \
+      --json "$work/teacher-multi-$(dirname "$split")-val.json"
   done
   exit 0
 fi
