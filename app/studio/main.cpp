@@ -4,8 +4,10 @@
 
 #include "controller/enginecontroller.h"
 #include "mainwindow.h"
+#include "pages/benchmarkpage.h"
 #include "pages/modelpage.h"
 #include "screenshottour.h"
+#include "widgets/messages.h"
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
@@ -23,7 +25,10 @@ int main(int argc, char** argv) {
   QCommandLineOption shots("screenshots", "walk through every page, save a PNG of each into dir, and quit", "dir");
   QCommandLineOption run("run", "with --screenshots: the run directory to show on the Distill page", "dir");
   QCommandLineOption size("size", "the window's size, e.g. 1024x700", "WxH");
+  QCommandLineOption overlay("overlay", "draw a saved benchmark JSON on the Benchmark page (e.g. a GPU sweep from "
+                             "examples/bench/results); repeatable", "file");
   parser.addOption(shots);
+  parser.addOption(overlay);
   parser.addOption(run);
   parser.addOption(size);
   parser.process(app);
@@ -39,6 +44,11 @@ int main(int argc, char** argv) {
     if (wh.size() == 2 && wh[0].toInt() > 0 && wh[1].toInt() > 0) window.resize(wh[0].toInt(), wh[1].toInt());
   }
   window.show();
+  for (const QString& file : parser.values(overlay)) {
+    QString error;
+    if (!window.benchmarkPage()->loadOverlay(file, &error))
+      ui::showError(&window, QObject::tr("Cannot load benchmark"), file + ": " + error);
+  }
   if (parser.isSet(shots)) {
     auto* tour = new ScreenshotTour(&window, parser.value(shots), parser.value(run), &app);
     QObject::connect(tour, &ScreenshotTour::done, &app, [](bool ok) { QCoreApplication::exit(ok ? 0 : 1); });

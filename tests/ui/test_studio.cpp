@@ -519,6 +519,17 @@ class TestStudio : public QObject {
     QString error;
     QVERIFY2(page.loadOverlay(saved, &error), qPrintable(error));
     QCOMPARE(page.pointCount("gpu [saved-bench]"), 1);
+    // A GPU sweep's curves are named by its card instead; a second sweep from that card adds its day.
+    nlohmann::json gpuJson = mm::bench_json({row}, o);
+    gpuJson["environment"]["device"] = "cuda:0 (NVIDIA H100 80GB HBM3)";
+    gpuJson["created_utc"] = "2026-12-06T00:13:53Z";
+    const QString gpuSaved = path("h100-sweep.json");
+    std::ofstream(gpuSaved.toStdString()) << gpuJson.dump();
+    QVERIFY2(page.loadOverlay(gpuSaved, &error), qPrintable(error));
+    QCOMPARE(page.pointCount("gpu [H100]"), 1);
+    QVERIFY2(page.loadOverlay(gpuSaved, &error), qPrintable(error));
+    QCOMPARE(page.pointCount("gpu [H100 2026-12-06]"), 1);
+    QCOMPARE(page.pointCount("gpu [H100]"), 1);
     QVERIFY2(page.latencyKeyText().contains("dashed: decode floor"), qPrintable(page.latencyKeyText()));
     QVERIFY(!page.loadOverlay(path("train.jsonl"), &error));
   }

@@ -7,6 +7,7 @@
 #include <utility>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QRegularExpression>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -68,6 +69,14 @@ QString latencyKey(bool floorDrawn) {
 /// A row's curve: its model, and the batch when several sequences were decoded together.
 QString seriesName(const mm::BenchRow& r) {
   return r.batch > 1 ? QObject::tr("%1 ×%2").arg(qs(r.model)).arg(r.batch) : qs(r.model);
+}
+
+/// A short name for a saved sweep's curves: the card it was measured on ("H100"), or the file's name when
+/// the file does not say.
+QString overlayTag(const mm::BenchFile& f, const QString& path) {
+  static const QRegularExpression card(R"(NVIDIA\s+(\S+))");
+  const QRegularExpressionMatch m = card.match(qs(f.device));
+  return m.hasMatch() ? m.captured(1) : QFileInfo(path).completeBaseName();
 }
 
 }  // namespace
@@ -421,7 +430,15 @@ bool BenchmarkPage::loadOverlay(const QString& path, QString* error) {
     if (error) *error = QString::fromUtf8(e.what());
     return false;
   }
-  const QString suffix = QString(" [%1]").arg(QFileInfo(path).completeBaseName());
+  QString tag = overlayTag(f, path);
+  // A second sweep from the same card keeps its own curves: its day (or file) joins the name.
+  const auto taken = [this](const QString& t) {
+    for (auto it = m_curves.cbegin(); it != m_curves.cend(); ++it)
+      if (it.key().endsWith(" [" + t + "]")) return true;
+    return false;
+  };
+  if (taken(tag)) tag += " " + (f.created_utc.size() >= 10 ? qs(f.created_utc.substr(0, 10)) : QFileInfo(path).completeBaseName());
+  const QString suffix = QString(" [%1]").arg(tag);
   for (const mm::BenchRow& r : f.rows) addRow(seriesName(r) + suffix, r, true);
   return true;
 }

@@ -93,7 +93,7 @@ class BenchmarkPage : public QWidget {
   qint64 m_injectOom = -1;
   bool m_compact = false;
   QString m_lastJson;
-  QMap<QString, Curve> m_curves;  ///< by model label (overlays suffixed with their file)
+  QMap<QString, Curve> m_curves;  ///< by model label (overlays suffixed with their card or file)
 
   QListWidget* m_models;
   QComboBox* m_arch;

@@ -71,7 +71,7 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   m_plan = new QComboBox;
   m_plan->setEditable(true);
   m_plan->setInsertPolicy(QComboBox::NoInsert);
-  m_plan->addItems({"linear", "hybrid", "interval:2:head", "interval:4:tail", "stacked:2:head", "stacked:2:tail"});
+  m_plan->addItems({"linear", "hybrid", "interval:2:head", "interval:4:tail", "stacked:2:head", "stacked:3:head", "stacked:2:tail"});
   m_plan->setToolTip(tr("linear, hybrid (= interval:4:head), interval:K[:head|:tail], stacked:N[:head|:tail] or "
                         "list:I,J (layers numbered over the whole model). The Model page's planner sets it too."));
   form->addRow(tr("Plan"), m_plan);
