@@ -6,9 +6,11 @@
 #   examples/bench/device-train-speed.sh OUT_DIR [SECONDS] [STEPS] [BATCH]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=$1 limit=${2:-300} steps=${3:-10} batch=${4:-16}
+out=$1 limit=${2:-300} steps=${3:-10} batch=${4:-4}  # batch 16 runs out of an H100's 80 GB in stage 1
 . examples/bench/device-common.sh
 device_build mmmamba || exit 1
+# `create` writes a sentencepiece tokenizer, which the cuda build reads through the module carried in gpucarry/
+[ -f gpucarry/libmmspm.so ] && export MMMAMBA_SPM_MODULE=$PWD/gpucarry/libmmspm.so LD_LIBRARY_PATH=$PWD/gpucarry
 bin=build/cuda/bin/mmmamba w=build/train-speed
 mkdir -p $w
 [ -f $w/teacher/config.json ] || $bin create --arch hovle-2.6b --out $w/teacher > /dev/null
