@@ -38,6 +38,9 @@ device=${DEVICE:-cuda}  # DEVICE=cpu tries the same steps on a CPU build
 final() {  # a stage's final checkpoint, or a stopped run's last one
   if [ -f "$1/final" ]; then echo "$1/$(cat "$1/final")"; else ls -d "$1"/ckpt-* | sort | tail -1; fi
 }
+sets() {  # "k=v,k=v" -> --set k=v --set k=v
+  for kv in ${1//,/ }; do echo "--set $kv"; done
+}
 heartbeat() {  # the last line of each log every 30 s, so a call that runs out of time still shows where
   while sleep 30; do for f in "$@"; do echo "$(date +%T) $(basename "$f"): $(tail -c 300 "$f" | tr '\r' '\n' | tail -n 1)"; done; done
 }
@@ -88,7 +91,7 @@ if [ "$phase" = teacher-multi ]; then
     timeout -s INT "${TEACHER_SECONDS:-300}" "$bin" train-teacher --run "$work/$name" \
       --recipe "$recipes/${TEACHER_RECIPE:-demo-teacher-multi-gpu.json}" --set "tokenizer=$data/tokenizer" \
       --set "stage0.from=$from" --set "train_data=$train" --set "eval_data=$multi/val.jsonl" --set "device=$device" \
-      $(for kv in ${extra//,/ }; do echo "--set $kv"; done) > "$work/$name.log" 2>&1 &
+      $(sets "$extra") > "$work/$name.log" 2>&1 &
   done
   wait || true
   models_args=("$from") labels=(--label before)
@@ -120,7 +123,7 @@ for entry in "${runs[@]}"; do
   case $recipe in /*) ;; *) recipe=$recipes/$recipe ;; esac
   timeout -s INT "${STUDENT_SECONDS:-380}" "$bin" distill --run "$work/$name" --recipe "$recipe" \
     --set "teacher=$teacher" --set "train_data=$work/${set:-data}/train.jsonl" --set "eval_data=$data/val.jsonl" \
-    --set "device=$device" $(for kv in ${extra//,/ }; do echo "--set $kv"; done) > "$work/$name.log" 2>&1 &
+    --set "device=$device" $(sets "$extra") > "$work/$name.log" 2>&1 &
   logs+=("$work/$name.log")
 done
 heartbeat "${logs[@]}" &

@@ -68,11 +68,11 @@ at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const Stac
     gate = at::matmul(u, w.g_proj.t());
     gamma = at::matmul(u, w.in_proj.t());
   }
-  const at::Tensor cw = w.conv_weight.view({C, -1});  // (C, K)
   if (state && L == 1)
     return mamba2_decode_step(c.select(1, 0), gate.select(1, 0), gamma.select(1, 0), state->conv, state->ssm,
                               step_weights(w, s, m))
         .unsqueeze(1);  // (B, 1, H, hd)
+  const at::Tensor cw = w.conv_weight.view({C, -1});  // (C, K)
   ConvResult r = causal_conv1d(c, cw, w.conv_bias, state ? state->conv : at::Tensor());
   const at::Tensor conv_out = r.out;  // (B, L, C)
   if (state) state->conv = r.final_state;

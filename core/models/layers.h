@@ -33,11 +33,11 @@ struct MixerInput {
 at::Tensor attention_mixer(const MixerInput& u, const AttentionWeights& w, const StackConfig& s,
                            AttentionCache* cache, int64_t pos0);
 
-/// The mmMamba Mamba-2 mixer. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
-/// With a state, the scan starts from it and leaves the final state there (L == 1 takes the step path).
 /// A Mamba-2 layer's weights as its fused decode step takes them (the conv weight viewed as (C, K)).
 Mamba2StepWeights step_weights(const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m);
 
+/// The mmMamba Mamba-2 mixer. u (B, L, D) -> per-head output before W_O (B, L, H, hd).
+/// With a state, the scan starts from it and leaves the final state there (L == 1 takes the step path).
 at::Tensor mamba2_mixer(const MixerInput& u, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
                         Mamba2State* state);
 
