@@ -4,15 +4,6 @@
 
 namespace mm {
 
-at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g) {
-  if (g == 1) return x;
-  const int64_t B = x.size(0), L = x.size(1), Hkv = x.size(2), hd = x.size(3);
-  // (B, L, H_kv, hd) -> (B, L, H_kv, g, hd) -> (B, L, H_kv g, hd). A broadcast copy, not
-  // at::repeat_interleave: that op opens an OpenMP region per call whatever the size (grain 1), which
-  // made every decode step wait for a second thread; on a busy core that cost up to 50x (issue 11).
-  return x.unsqueeze(3).expand({B, L, Hkv, g, hd}).reshape({B, L, Hkv * g, hd});
-}
-
 at::Tensor MixerInput::project(const at::Tensor& w) const {
   return norm_w.defined() ? norm_linear(h, norm_w, eps, w) : at::matmul(h, w.t());
 }
@@ -54,7 +45,7 @@ Mamba2StepWeights step_weights(const Mamba2Weights& w, const StackConfig& s, con
 
 at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const StackConfig& s, const Mamba2Config& m,
                         Mamba2State* state) {
-  const int64_t B = in.h.size(0), L = in.h.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim, g = H / Hkv;
+  const int64_t B = in.h.size(0), L = in.h.size(1), H = s.n_heads, Hkv = s.n_kv_heads, hd = s.head_dim;
   const int64_t dkv = Hkv * hd, dq = H * hd, C = 2 * dkv + dq;
   at::Tensor c, gate, gamma;  // c = [v | k | q] (B, L, C), gate (B, L, H hd), gamma (B, L, H)
   if (w.fused_in.defined()) {
@@ -76,10 +67,10 @@ at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const Stac
   ConvResult r = causal_conv1d(c, cw, w.conv_bias, state ? state->conv : at::Tensor());
   const at::Tensor conv_out = r.out;  // (B, L, C)
   if (state) state->conv = r.final_state;
-  // Split and expand kv heads: SSM head j reads kv head j / g (the teacher's repeat_kv grouping).
-  const at::Tensor x = repeat_kv_heads(conv_out.narrow(-1, 0, dkv).reshape({B, L, Hkv, hd}), g);     // (B, L, H, hd)
-  const at::Tensor Bm = repeat_kv_heads(conv_out.narrow(-1, dkv, dkv).reshape({B, L, Hkv, hd}), g);  // (B, L, H, hd)
-  const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, dq).reshape({B, L, H, hd});                     // (B, L, H, hd)
+  // Split; the scan expands the kv heads itself: SSM head j reads kv head j / g (the teacher's repeat_kv grouping).
+  const at::Tensor x = conv_out.narrow(-1, 0, dkv).view({B, L, Hkv, hd});     // (B, L, H_kv, hd)
+  const at::Tensor Bm = conv_out.narrow(-1, dkv, dkv).view({B, L, Hkv, hd});  // (B, L, H_kv, hd)
+  const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, dq).view({B, L, H, hd});  // (B, L, H, hd)
   const at::Tensor dt = at::softplus(gamma.to(at::kFloat) + w.dt_bias.to(at::kFloat), 1.0, 20.0);        // (B, L, H)
   const at::Tensor A = -at::exp(w.A_log.to(at::kFloat));                                                  // (H)
   ScanResult scan = ssd_scan_chunked(x, dt, A, Bm, Cm, m.chunk_size, state ? state->ssm : at::Tensor());

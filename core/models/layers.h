@@ -10,9 +10,6 @@
 
 namespace mm {
 
-/// (B, L, H_kv, hd) -> (B, L, H_kv g, hd): head j reads kv head j / g (repeat_interleave(g, 2)).
-at::Tensor repeat_kv_heads(const at::Tensor& x, int64_t g);
-
 /// A mixer's input: the residual stream h (B, L, D) and the pre-mixer RMSNorm, applied by the input
 /// projections (norm_linear fuses it into the decode GEMV). From a tensor alone: already normalised.
 struct MixerInput {

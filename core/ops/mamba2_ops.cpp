@@ -14,7 +14,8 @@ const char* ssd_scan_unsupported(const at::Tensor& x, const at::Tensor& dt, cons
   if (dt.scalar_type() != at::kFloat || A.scalar_type() != at::kFloat ||
       (init_state.defined() && init_state.scalar_type() != at::kFloat))
     return "dtype (dt, A and the state fp32)";
-  if (x.dim() != 4 || Bm.dim() != 4 || Cm.dim() != 4 || x.size(3) != 128 || Bm.size(3) != 128 || chunk_size != 128)
+  if (x.dim() != 4 || Bm.dim() != 4 || Cm.dim() != 4 || x.size(3) != 128 || Bm.size(3) != 128 || Cm.size(3) != 128 ||
+      chunk_size != 128)
     return "shape (head dim = state dim = chunk = 128)";
   if (x.size(1) == 0) return "shape (empty sequence)";
   for (const at::Tensor* t : {&x, &Bm, &Cm}) {

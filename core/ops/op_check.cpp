@@ -288,21 +288,24 @@ void add_mamba2_cases(std::vector<Case>& cs, const c10::Device& dev) {
 
 /// The chunked SSD scan (chunk 128): the HoVLE layer's 16 heads of 128 at the edge lengths, with and
 /// without an initial state, x/B/C contiguous or as strided views of one projection (as the Mamba-2
-/// layer hands them over); and a head dim of 64 (the demo's shape), which the kernel leaves to the reference.
+/// layer hands them over), x and B with 8 heads for C's 16 (the layer's kv grouping, read in place);
+/// and a head dim of 64 (the demo's shape), which the kernel leaves to the reference.
 void add_ssd_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
-  const auto scan_case = [dev](int64_t B, int64_t L, int64_t P, bool with_state, bool views, uint64_t seed) {
+  const auto scan_case = [dev](int64_t B, int64_t L, int64_t P, bool with_state, bool views, uint64_t seed,
+                               int64_t g = 1) {
     return [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
       Maker mk{dev, r, run, seed};
+      const int64_t Hx = kHeads / g;  // x and B heads
       at::Tensor x, Bm, Cm;
-      if (views) {  // z (B, L, 3 H P) = [x | B | C] per position, each a (B, L, H, P) view with row stride 3 H P
-        const at::Tensor z = at::cat({mk.randn({B, L, kHeads * P}), mk.randn({B, L, kHeads * P}, 0.1),
+      if (views) {  // z (B, L, (2 H_x + H) P) = [x | B | C] per position, each a (B, L, heads, P) view of it
+        const at::Tensor z = at::cat({mk.randn({B, L, Hx * P}), mk.randn({B, L, Hx * P}, 0.1),
                                       mk.randn({B, L, kHeads * P}, 0.1)}, 2);
-        x = z.narrow(2, 0, kHeads * P).view({B, L, kHeads, P});
-        Bm = z.narrow(2, kHeads * P, kHeads * P).view({B, L, kHeads, P});
-        Cm = z.narrow(2, 2 * kHeads * P, kHeads * P).view({B, L, kHeads, P});
+        x = z.narrow(2, 0, Hx * P).view({B, L, Hx, P});
+        Bm = z.narrow(2, Hx * P, Hx * P).view({B, L, Hx, P});
+        Cm = z.narrow(2, 2 * Hx * P, kHeads * P).view({B, L, kHeads, P});
       } else {
-        x = mk.randn({B, L, kHeads, P});
-        Bm = mk.randn({B, L, kHeads, P}, 0.1);
+        x = mk.randn({B, L, Hx, P});
+        Bm = mk.randn({B, L, Hx, P}, 0.1);
         Cm = mk.randn({B, L, kHeads, P}, 0.1);
       }
       const at::Tensor dtv = mk.uniform({B, L, kHeads}, 0.01, 0.1).to(at::kFloat);
@@ -320,6 +323,9 @@ void add_ssd_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
                                   (with_state ? " +state" : "") + (views ? " views" : "");
         cs.push_back({Op::ssd_scan, label, dt, L == 129 && B == 1, scan_case(B, L, kHd, with_state, views, 720 + uint64_t(L + B))});
       }
+  for (int64_t L : {129, 4096})
+    cs.push_back({Op::ssd_scan, "ssd scan L=" + std::to_string(L) + " B=1 x, B: 8 heads for 16 views +state", at::kBFloat16,
+                  L == 129, scan_case(1, L, kHd, true, true, 760 + uint64_t(L), 2)});
   cs.push_back({Op::ssd_scan, "ssd scan L=129 B=1 P=N=64 (demo shape)", at::kBFloat16, false, scan_case(1, 129, 64, true, false, 740)});
 }
 

@@ -33,7 +33,7 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
 /// attention_decode_at_ref: one query over the first len (int64 (1), on the device) keys of a static cache.
 at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len);
 
-/// ssd_scan_chunked_ref.
+/// ssd_scan_chunked_ref (x and Bm may have H / g heads: head j reads j / g).
 ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                             const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state = {});
 /// ssd_state_update_ref.

@@ -8,16 +8,33 @@
 namespace mm {
 namespace {
 
+// x and B may carry fewer heads than C (grouped like the teacher's KV heads): H % H_x == 0, and head j
+// reads head j / (H / H_x). dt, A and C have the H heads of the output.
 void check_inputs(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                   const at::Tensor& Cm) {
-  TORCH_CHECK(x.dim() == 4, "ssd: x must be (B, L, H, P), got ", x.sizes());
-  const auto Bsz = x.size(0), L = x.size(1), H = x.size(2);
+  TORCH_CHECK(x.dim() == 4, "ssd: x must be (B, L, H_x, P), got ", x.sizes());
+  TORCH_CHECK(Cm.dim() == 4, "ssd: C must be (B, L, H, N), got ", Cm.sizes());
+  const auto Bsz = x.size(0), L = x.size(1), H = Cm.size(2);
+  TORCH_CHECK(Cm.size(0) == Bsz && Cm.size(1) == L, "ssd: C must be (B, L, H, N) with x's B and L, got ", Cm.sizes());
   TORCH_CHECK(dt.sizes() == at::IntArrayRef({Bsz, L, H}), "ssd: dt must be (B, L, H), got ", dt.sizes());
   TORCH_CHECK(A.dim() == 1 && A.size(0) == H, "ssd: A must be (H), got ", A.sizes());
-  TORCH_CHECK(Bm.dim() == 4 && Bm.size(0) == Bsz && Bm.size(1) == L && Bm.size(2) == H,
-              "ssd: B must be (B, L, H, N), got ", Bm.sizes());
-  TORCH_CHECK(Cm.sizes() == Bm.sizes(), "ssd: C must match B, got ", Cm.sizes(), " vs ", Bm.sizes());
+  TORCH_CHECK(Bm.dim() == 4 && Bm.size(0) == Bsz && Bm.size(1) == L && Bm.size(3) == Cm.size(3),
+              "ssd: B must be (B, L, H_b, N) like C, got ", Bm.sizes());
+  TORCH_CHECK(x.size(2) > 0 && H % x.size(2) == 0 && Bm.size(2) > 0 && H % Bm.size(2) == 0,
+              "ssd: x and B heads must divide C's ", H, ", got ", x.size(2), " and ", Bm.size(2));
 }
+
+}  // namespace
+
+at::Tensor expand_heads(const at::Tensor& t, int64_t H) {
+  const int64_t Hx = t.size(2);
+  if (Hx == H) return t;
+  const int64_t Bsz = t.size(0), L = t.size(1), D = t.size(3), g = H / Hx;
+  // (B, L, H_x, D) -> (B, L, H_x, g, D) -> (B, L, H, D): a broadcast copy (repeat_interleave over heads)
+  return t.unsqueeze(3).expand({Bsz, L, Hx, g, D}).reshape({Bsz, L, H, D});
+}
+
+namespace {
 
 // Batched matmul over leading dims. On CPU, LibTorch 1.13's bmm runs ~5x below BLAS for 128-sized
 // blocks while a loop of at::mm reaches it (measured on the 2-core CI machine), so loop there.
@@ -47,7 +64,7 @@ at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
 }
 
 at::Tensor initial_state(const at::Tensor& x, const at::Tensor& Bm, const at::Tensor& init) {
-  const auto shape = std::vector<int64_t>{x.size(0), x.size(2), x.size(3), Bm.size(3)};
+  const auto shape = std::vector<int64_t>{x.size(0), x.size(2), x.size(3), Bm.size(3)};  // x and B expanded
   if (!init.defined()) return at::zeros(shape, x.options().dtype(at::kFloat));
   TORCH_CHECK(init.sizes() == at::IntArrayRef(shape), "ssd: initial state must be (B, H, P, N) = ", shape,
               ", got ", init.sizes());
@@ -56,9 +73,10 @@ at::Tensor initial_state(const at::Tensor& x, const at::Tensor& Bm, const at::Te
 
 }  // namespace
 
-ScanResult ssd_scan_recurrent_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
-                                  const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& init_state) {
-  check_inputs(x, dt, A, Bm, Cm);
+ScanResult ssd_scan_recurrent_ref(const at::Tensor& x_in, const at::Tensor& dt, const at::Tensor& A,
+                                  const at::Tensor& B_in, const at::Tensor& Cm, const at::Tensor& init_state) {
+  check_inputs(x_in, dt, A, B_in, Cm);
+  const at::Tensor x = expand_heads(x_in, Cm.size(2)), Bm = expand_heads(B_in, Cm.size(2));  // (B, L, H, P|N)
   at::Tensor S = initial_state(x, Bm, init_state).clone();  // (B, H, P, N)
   const at::Tensor xf = x.to(at::kFloat), dtf = dt.to(at::kFloat), Bf = Bm.to(at::kFloat), Cf = Cm.to(at::kFloat);
   const at::Tensor Af = A.to(at::kFloat);
@@ -87,9 +105,10 @@ at::Tensor ssd_state_update_ref(at::Tensor& state, const at::Tensor& x, const at
   return y.to(x.scalar_type());
 }
 
-ScanResult ssd_scan_chunked_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
-                                const at::Tensor& Bm, const at::Tensor& Cm, int64_t T, const at::Tensor& init_state) {
-  check_inputs(x, dt, A, Bm, Cm);
+ScanResult ssd_scan_chunked_ref(const at::Tensor& x_in, const at::Tensor& dt, const at::Tensor& A,
+                                const at::Tensor& B_in, const at::Tensor& Cm, int64_t T, const at::Tensor& init_state) {
+  check_inputs(x_in, dt, A, B_in, Cm);
+  const at::Tensor x = expand_heads(x_in, Cm.size(2)), Bm = expand_heads(B_in, Cm.size(2));  // (B, L, H, P|N)
   TORCH_CHECK(T > 0, "ssd: chunk_size must be positive");
   const int64_t Bsz = x.size(0), L = x.size(1), H = x.size(2), P = x.size(3), N = Bm.size(3);
   at::Tensor S = initial_state(x, Bm, init_state);

@@ -3,7 +3,8 @@
 // one-token state update used while decoding.
 //
 // Shapes: B batch, L length, H heads, P value dim (head_dim), N state dim (key dim).
-//   x  (B, L, H, P)  values (v' after conv and GQA expansion)
+//   x  (B, L, H, P)  values (v' after conv); the scans also take (B, L, H_x, P) with H % H_x == 0,
+//                    head j reading head j / (H / H_x) (the teacher's GQA grouping), and likewise Bm
 //   dt (B, L, H)     step sizes after softplus, fp32
 //   A  (H)           negative decay rates, fp32
 //   Bm (B, L, H, N)  keys (k')
@@ -19,6 +20,9 @@ struct ScanResult {
   at::Tensor y;            ///< (B, L, H, P), dtype of x
   at::Tensor final_state;  ///< (B, H, P, N), fp32
 };
+
+/// (B, L, H_x, D) -> (B, L, H, D), head j a copy of head j / (H / H_x); t itself when H_x == H.
+at::Tensor expand_heads(const at::Tensor& t, int64_t H);
 
 /// Per-step recurrence; init_state may be undefined (zeros).
 ScanResult ssd_scan_recurrent_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,

@@ -5,30 +5,32 @@
 namespace mm::cuda_ops {
 namespace {
 
-// (B, L, H, 128) of x's dtype, unit last stride, 16-byte rows (8-element strides, aligned data).
-void check_scan_operand(const at::Tensor& t, const char* name, const at::Tensor& x) {
-  TORCH_CHECK(t.dim() == 4 && t.size(0) == x.size(0) && t.size(1) == x.size(1) && t.size(2) == x.size(2) &&
+// (B, L, H / g, 128) of C's dtype (g >= 1), unit last stride, 16-byte rows (8-element strides, aligned data).
+// Returns g.
+int check_scan_operand(const at::Tensor& t, const char* name, const at::Tensor& c) {
+  const int64_t H = c.size(2);
+  TORCH_CHECK(t.dim() == 4 && t.size(0) == c.size(0) && t.size(1) == c.size(1) && t.size(2) > 0 && H % t.size(2) == 0 &&
                   t.size(3) == kern::kSsdChunk,
-              name, " must be (B, L, H, 128) like x ", x.sizes(), ", got ", t.sizes());
-  TORCH_CHECK(t.scalar_type() == x.scalar_type(), name, " must have x's dtype ", x.scalar_type(), ", got ", t.scalar_type());
+              name, " must be (B, L, H / g, 128) for C ", c.sizes(), ", got ", t.sizes());
+  TORCH_CHECK(t.scalar_type() == c.scalar_type(), name, " must have C's dtype ", c.scalar_type(), ", got ", t.scalar_type());
   MM_CHECK_CUDA(t);
   TORCH_CHECK(t.stride(3) == 1, name, " must have a unit last stride");
   TORCH_CHECK(t.stride(0) % 8 == 0 && t.stride(1) % 8 == 0 && t.stride(2) % 8 == 0 && aligned16(t.data_ptr()), name,
               " rows must be 16-byte aligned (strides multiples of 8 elements)");
+  return int(H / t.size(2));
 }
 
 }  // namespace
 
 ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                             const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state) {
-  MM_CHECK_CUDA(x);
+  MM_CHECK_CUDA(Cm);
   TORCH_CHECK(chunk_size == kern::kSsdChunk, "the SSD scan kernel takes chunk 128, got ", chunk_size);
-  TORCH_CHECK(x.dim() == 4 && x.size(3) == kern::kSsdChunk, "x must be (B, L, H, 128), got ", x.sizes());
-  TORCH_CHECK(x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf, "x must be bf16 or f16, got ", x.scalar_type());
-  check_scan_operand(x, "x", x);
-  check_scan_operand(Bm, "B", x);
-  check_scan_operand(Cm, "C", x);
-  const int64_t Bsz = x.size(0), L = x.size(1), H = x.size(2), P = kern::kSsdChunk;
+  TORCH_CHECK(Cm.dim() == 4 && Cm.size(3) == kern::kSsdChunk, "C must be (B, L, H, 128), got ", Cm.sizes());
+  TORCH_CHECK(Cm.scalar_type() == at::kBFloat16 || Cm.scalar_type() == at::kHalf, "C must be bf16 or f16, got ", Cm.scalar_type());
+  const int x_group = check_scan_operand(x, "x", Cm), b_group = check_scan_operand(Bm, "B", Cm);
+  check_scan_operand(Cm, "C", Cm);
+  const int64_t Bsz = Cm.size(0), L = Cm.size(1), H = Cm.size(2), P = kern::kSsdChunk;
   MM_CHECK_SHAPE(dt, Bsz, L, H);
   MM_CHECK_DTYPE(dt, at::kFloat);
   MM_CHECK_CUDA(dt);
@@ -42,7 +44,7 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
     MM_CHECK_CONTIGUOUS(init_state);
     TORCH_CHECK(aligned16(init_state.data_ptr()), "the initial state must be 16-byte aligned");
   }
-  ScanResult r{at::empty({Bsz, L, H, P}, x.options()), at::empty({Bsz, H, P, P}, f32)};
+  ScanResult r{at::empty({Bsz, L, H, P}, x.options()), at::empty({Bsz, H, P, P}, f32)};  // y (B, L, H, P)
   if (L == 0) {
     r.final_state = init_state.defined() ? init_state.clone() : at::zeros({Bsz, H, P, P}, f32);
     return r;
@@ -68,6 +70,8 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
   p.len = L;
   p.heads = H;
   p.n_chunks = nc;
+  p.x_group = x_group;
+  p.b_group = b_group;
   p.dtype = kernel_dtype(x);
   MM_CHECK_LAUNCH(kern::ssd_scan_launch(p, current_stream(x)));
   return r;

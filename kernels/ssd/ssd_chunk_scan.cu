@@ -33,8 +33,8 @@ __global__ void __launch_bounds__(kThreads) chunk_scan_kernel(SsdScanParams p) {
   const int rows = int(p.len - l0 < kT ? p.len - l0 : kT);
 
   load_tile(s_c, static_cast<const T*>(p.Cm) + b * p.c_stride_b + l0 * p.c_stride_l + h * p.c_stride_h, p.c_stride_l, rows);
-  load_tile(s_b, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + h * p.b_stride_h, p.b_stride_l, rows);
-  load_tile(s_x, static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + h * p.x_stride_h, p.x_stride_l, rows);
+  load_tile(s_b, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
+  load_tile(s_x, static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h, p.x_stride_l, rows);
   const float4* s_in = reinterpret_cast<const float4*>(p.chunk_states + ((int64_t(b) * p.n_chunks + c) * p.heads + h) * kT * kT);
   for (int i = threadIdx.x; i < kT * kT / 4; i += kThreads) {
     const float4 v = s_in[i];

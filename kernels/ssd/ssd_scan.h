@@ -13,8 +13,8 @@ namespace mm::kern {
 constexpr int kSsdChunk = 128;  ///< T, also the head dim P and the state dim N the kernels take
 
 struct SsdScanParams {
-  const void* x = nullptr;   ///< (B, L, H, P), strides x_stride_b/l/h, unit last stride
-  const void* Bm = nullptr;  ///< (B, L, H, N), strides b_stride_*
+  const void* x = nullptr;   ///< (B, L, H / x_group, P), strides x_stride_b/l/h, unit last stride
+  const void* Bm = nullptr;  ///< (B, L, H / b_group, N), strides b_stride_*
   const void* Cm = nullptr;  ///< (B, L, H, N), strides c_stride_*
   const float* dt = nullptr;          ///< (B, L, H), strides dt_stride_*
   const float* A = nullptr;           ///< (H)
@@ -28,6 +28,7 @@ struct SsdScanParams {
   int64_t c_stride_b = 0, c_stride_l = 0, c_stride_h = 0;
   int64_t dt_stride_b = 0, dt_stride_l = 0, dt_stride_h = 0;
   int64_t batch = 0, len = 0, heads = 0, n_chunks = 0;
+  int x_group = 1, b_group = 1;  ///< output heads per x head and per B head: head h reads h / group (GQA)
   DType dtype = DType::bf16;  ///< bf16 or f16 (x, B, C and y)
 };
 

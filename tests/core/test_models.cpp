@@ -12,6 +12,7 @@
 #include "generate/generator.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "ref/ssd_ref.h"
 #include "io/tensor_io.h"
 #include "models/layers.h"
 #include "ref/attention_ref.h"
@@ -182,8 +183,8 @@ class TestModels : public QObject {
   void decodeOpsMatchTheirReferences() {
     at::Generator gen = at::detail::createCPUGenerator(5);
     const at::Tensor kv = at::randn({2, 3, 2, 8}, gen);  // (B, L, H_kv, hd)
-    QVERIFY(at::equal(repeat_kv_heads(kv, 3), kv.repeat_interleave(3, 2)));
-    QVERIFY(at::equal(repeat_kv_heads(kv, 1), kv));
+    QVERIFY(at::equal(expand_heads(kv, 6), kv.repeat_interleave(3, 2)));
+    QVERIFY(at::equal(expand_heads(kv, 2), kv));
     // Small (the plain ops, with a masked key) and large (at::softmax) inputs.
     for (int64_t T : {7, 40000}) {
       at::Tensor s = at::randn({2, T}, gen) * 10;

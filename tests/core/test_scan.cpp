@@ -102,6 +102,24 @@ class TestScan : public QObject {
     QVERIFY(max_rel(rec2.y, second.y) < 1e-5);
   }
 
+  void groupedHeadsReadTheirKvHead() {
+    // x and B with 2 heads for 6: head j reads head j / 3, as if each were repeated 3 times.
+    at::Generator g = at::detail::createCPUGenerator(11);
+    const int64_t L = 131;
+    const at::Tensor x = at::randn({2, L, 2, 4}, g), B = at::randn({2, L, 2, 5}, g) * 0.5;
+    const at::Tensor C = at::randn({2, L, 6, 5}, g) * 0.5, dt = at::softplus(at::randn({2, L, 6}, g) - 1.0);
+    const at::Tensor A = -at::exp(at::randn({6}, g) * 0.5), s0 = at::randn({2, 6, 4, 5}, g);
+    const at::Tensor xr = x.repeat_interleave(3, 2), Br = B.repeat_interleave(3, 2);
+    const ScanResult grouped = ssd_scan_chunked_ref(x, dt, A, B, C, 64, s0), full = ssd_scan_chunked_ref(xr, dt, A, Br, C, 64, s0);
+    QVERIFY(at::equal(grouped.y, full.y));
+    QVERIFY(at::equal(grouped.final_state, full.final_state));
+    const ScanResult rec = ssd_scan_recurrent_ref(x, dt, A, B, C, s0), rec_full = ssd_scan_recurrent_ref(xr, dt, A, Br, C, s0);
+    QVERIFY(at::equal(rec.y, rec_full.y));
+    QVERIFY(max_rel(rec.y, grouped.y) < 1e-5);
+    // Head counts that do not divide C's are refused.
+    QVERIFY_THROWS_EXCEPTION(c10::Error, ssd_scan_chunked_ref(x.narrow(2, 0, 1).repeat({1, 1, 4, 1}), dt, A, B, C, 64));
+  }
+
   void scanRejectsBadShapes() {
     const ScanInputs in = make_inputs(4, 1);
     QVERIFY_THROWS_EXCEPTION(c10::Error, ssd_scan_chunked_ref(in.x, in.dt.narrow(1, 0, 3), in.A, in.B, in.C, 2));
