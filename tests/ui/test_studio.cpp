@@ -530,6 +530,12 @@ class TestStudio : public QObject {
     QVERIFY2(page.loadOverlay(gpuSaved, &error), qPrintable(error));
     QCOMPARE(page.pointCount("gpu [H100 2026-12-06]"), 1);
     QCOMPARE(page.pointCount("gpu [H100]"), 1);
+    // A device string that ends at the card's name: no bracket carried into the tag.
+    gpuJson["environment"]["device"] = "cuda:0 (NVIDIA H200)";
+    const QString h200Saved = path("h200-sweep.json");
+    std::ofstream(h200Saved.toStdString()) << gpuJson.dump();
+    QVERIFY2(page.loadOverlay(h200Saved, &error), qPrintable(error));
+    QCOMPARE(page.pointCount("gpu [H200]"), 1);
     QVERIFY2(page.latencyKeyText().contains("dashed: decode floor"), qPrintable(page.latencyKeyText()));
     QVERIFY(!page.loadOverlay(path("train.jsonl"), &error));
   }

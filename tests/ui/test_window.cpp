@@ -185,6 +185,57 @@ class TestWindow : public QObject {
     QVERIFY(distill->lossPlot()->legend->layout() != distill->lossPlot()->plotLayout());
   }
 
+  void legendEntriesStayInsideThePlots() {
+    // Six long entries (two GPU sweeps of three models) once went four to a row, squeezed so that their
+    // names were cut; the legend now takes as many columns as fit.
+    MainWindow window(m_engine);
+    BenchmarkPage* bench = window.benchmarkPage();
+    QString error;
+    for (const char* card : {"cuda:0 (NVIDIA H200)", "cuda:0 (NVIDIA H100 80GB HBM3)"}) {
+      std::vector<mm::BenchRow> rows;
+      mm::BenchOptions o;
+      for (const char* plan : {"teacher", "linear", "hybrid"}) {
+        mm::BenchRow r;
+        r.model = std::string("hovle-2.6b/") + plan + " (random weights, stacked:3:head)";
+        r.length = 105472, r.phase = "decode", r.repeats = 1, r.seconds = 0.002, r.floor_seconds = 0.001;
+        r.peak_bytes = 5'000'000'000;
+        rows.push_back(r);
+        o.models.push_back({r.model, "", "hovle-2.6b", plan});
+      }
+      o.lengths = {105472};
+      nlohmann::json j = mm::bench_json(rows, o);
+      j["environment"]["device"] = card;
+      const QString saved = m_settingsDir.filePath(QString("legend-%1.json").arg(card[16]));
+      QFile f(saved);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(QByteArray::fromStdString(j.dump()));
+      f.close();
+      QVERIFY2(bench->loadOverlay(saved, &error), qPrintable(error));
+    }
+    for (const QSize size : {kSmallScreen, QSize(1280, 800)}) {
+      window.resize(size);
+      window.show();
+      window.showPage(3);
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      QTest::qWait(50);
+      QCOMPARE(window.size(), size);  // the legend's entries did not widen the window either
+      QCustomPlot* plot = bench->latencyPlot();
+      plot->replot();
+      int entries = 0;
+      for (int i = 0; i < plot->legend->itemCount(); ++i) {  // (cells of the legend's grid; some empty)
+        if (!plot->legend->item(i)) continue;
+        ++entries;
+        // A squeezed grid cell clips its entry's name: each cell as wide as its entry needs, inside the plot.
+        const QRect r = plot->legend->item(i)->outerRect();
+        const int needs = plot->legend->item(i)->minimumOuterSizeHint().width();
+        QVERIFY2(r.width() >= needs && r.right() <= plot->viewport().right(),
+                 qPrintable(QString("at %1 px (%7 columns): entry %2 gets %3 px of %4, ends at %5 of %6").arg(size.width()).arg(i).arg(r.width())
+                                .arg(needs).arg(r.right()).arg(plot->viewport().right()).arg(plot->legend->wrap())));
+      }
+      QCOMPARE(entries, 6);
+    }
+  }
+
   void theBenchmarkTableAndPlotsFitIn1024x700() {
     // A saved GPU sweep fills every column (floor, × floor, peak, predicted, RSS, a note) under a long
     // model name. At 1024x700 the table once showed 7 of its 11 columns and each plot 95 px of data.

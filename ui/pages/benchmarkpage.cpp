@@ -74,7 +74,7 @@ QString seriesName(const mm::BenchRow& r) {
 /// A short name for a saved sweep's curves: the card it was measured on ("H100"), or the file's name when
 /// the file does not say.
 QString overlayTag(const mm::BenchFile& f, const QString& path) {
-  static const QRegularExpression card(R"(NVIDIA\s+(\S+))");
+  static const QRegularExpression card(R"(NVIDIA\s+([^\s)]+))");  // "cuda:0 (NVIDIA H200)" -> H200
   const QRegularExpressionMatch m = card.match(qs(f.device));
   return m.hasMatch() ? m.captured(1) : QFileInfo(path).completeBaseName();
 }

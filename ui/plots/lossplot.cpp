@@ -51,8 +51,7 @@ LossPlot::LossPlot(QWidget* parent) : QCustomPlot(parent) {
   m_band->topLeft->setCoords(0, 0);
   m_band->bottomRight->setCoords(0, 1);
   m_band->setVisible(false);
-  ui::putLegendAbove(this);
-  legend->setWrap(2);  // two columns: the plot stays narrow enough for a 1024 px window
+  ui::putLegendAbove(this, 2);  // two columns: the plot stays narrow enough for a 1024 px window
   ui::useIntegerTicks(xAxis);
   m_empty = ui::addEmptyNote(this, tr("No loss yet: start a run or open one"));
   ui::showLegendAbove(this, false);  // until a stage has points

@@ -192,10 +192,52 @@ void sizeWithPlot(QCustomPlot* plot, QObject* text, double plus, double min) {
   applyProjectorFonts(plot);
 }
 
-void putLegendAbove(QCustomPlot* plot) {
+namespace {
+
+constexpr char kLegendColumns[] = "mmLegendColumns";
+
+/// As many legend columns as the widest entry allows in the plot's width, at most the plot's maximum:
+/// four long names in a row ran past the plot's right edge and were cut.
+void fitLegendColumns(QCustomPlot* plot) {
+  QCPLegend* legend = plot->legend;
+  int widest = 0;
+  for (int i = 0; i < legend->itemCount(); ++i)
+    if (QCPAbstractLegendItem* item = legend->item(i)) widest = std::max(widest, item->minimumOuterSizeHint().width());
+  if (widest <= 0) return;
+  // The legend asks for one entry's width, not a full row's: a row of long names made the plot, and the
+  // window, wider than the screen before there was a chance to wrap them.
+  legend->setMinimumSize(widest, 0);
+  const int room = plot->width() - legend->margins().left() - legend->margins().right();
+  const int most = std::max(1, plot->property(kLegendColumns).toInt());
+  const int columns = std::clamp((room + legend->columnSpacing()) / (widest + legend->columnSpacing()), 1, most);
+  if (columns == legend->wrap() && legend->columnCount() <= columns) return;
+  legend->setWrap(columns);
+  legend->setFillOrder(legend->fillOrder(), true);  // setWrap alone only applies to entries added later
+}
+
+/// Refits the legend's columns whenever its plot changes size.
+class LegendFitter : public QObject {
+ public:
+  using QObject::QObject;
+  bool eventFilter(QObject* watched, QEvent* event) override {
+    if (event->type() == QEvent::Resize)
+      if (auto* plot = qobject_cast<QCustomPlot*>(watched); plot && plot->legend->visible()) {
+        const int before = plot->legend->wrap();
+        fitLegendColumns(plot);
+        if (plot->legend->wrap() != before) plot->replot(QCustomPlot::rpQueuedReplot);
+      }
+    return false;
+  }
+};
+
+}  // namespace
+
+void putLegendAbove(QCustomPlot* plot, int maxColumns) {
   plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
-  plot->legend->setWrap(4);  // a second row rather than a plot wider than a 1024 px window
+  plot->setProperty(kLegendColumns, maxColumns);  // a second row rather than a plot wider than a 1024 px window
+  plot->legend->setWrap(maxColumns);
   plot->legend->setBorderPen(Qt::NoPen);
+  plot->installEventFilter(new LegendFitter(plot));
   showLegendAbove(plot, true);
   // A grid column is as narrow as its narrowest element allows, hidden ones included, and an empty
   // legend's maximum is its margins: without a width of its own it squeezed the empty plot below it
@@ -215,6 +257,7 @@ void showLegendAbove(QCustomPlot* plot, bool show) {
     grid->simplify();  // drops its row
   }
   plot->legend->setVisible(show);
+  if (show) fitLegendColumns(plot);
 }
 
 void useIntegerTicks(QCPAxis* axis) {
