@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 9's done-means figures in one short device call (about 4.5 minutes with the build): all three
+# models at 1K and 103K (prefill and decode, two timed repeats: times, floors, peak memory), the linear at
+# 1M, and batch throughput at 32K. PERSISTENT=1 measures the decode twice per model, with
+# mamba2_layers_decode on its per-layer launches and on the persistent kernel. Files are named after the
+# card: OUT/h200-targets.json, -1m.json, -batch.json (h100-... on an H100), and their .txt.
+#   examples/bench/device-targets.sh OUT_DIR [SECONDS]
+# (Session 18 ran these steps as gpucarry/s18-h200.sh, without PERSISTENT: results/h200-s18-*.)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=$1 limit=${2:-420}
+. examples/bench/device-common.sh
+device_build mmmamba || exit 1
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && echo h200 || echo h100)
+bin=build/cuda/bin/mmmamba
+pair=()
+if [ "${PERSISTENT:-0}" = 1 ]; then
+  export MMMAMBA_PERSISTENT_DECODE=1
+  pair=(--reference-ops mamba2_layers_decode)
+fi
+timeout 200 $bin bench --arch hovle-2.6b --plans linear,hybrid,teacher --lengths 1k,103k --mode both --repeats 2 \
+  "${pair[@]}" --json "$out/$card-targets.json" > "$out/$card-targets.txt" 2>&1
+stamp "103k rc=$?"; cat "$out/$card-targets.txt"
+timeout 100 $bin bench --arch hovle-2.6b --plans linear --lengths 1m --mode both --repeats 1 \
+  --json "$out/$card-targets-1m.json" > "$out/$card-targets-1m.txt" 2>&1
+stamp "1m rc=$?"; tail -4 "$out/$card-targets-1m.txt"
+timeout $(left) $bin bench --arch hovle-2.6b --plans teacher,linear --lengths 32k --batch 1,8,16,32,64 --mode decode \
+  --repeats 1 --json "$out/$card-targets-batch.json" > "$out/$card-targets-batch.txt" 2>&1
+stamp "batch rc=$?"; tail -14 "$out/$card-targets-batch.txt"
