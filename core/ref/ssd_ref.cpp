@@ -29,6 +29,7 @@ void check_inputs(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A
 at::Tensor expand_heads(const at::Tensor& t, int64_t H) {
   const int64_t Hx = t.size(2);
   if (Hx == H) return t;
+  TORCH_CHECK(Hx > 0 && H % Hx == 0, "expand_heads: ", Hx, " heads do not divide ", H);
   const int64_t Bsz = t.size(0), L = t.size(1), D = t.size(3), g = H / Hx;
   // (B, L, H_x, D) -> (B, L, H_x, g, D) -> (B, L, H, D): a broadcast copy (repeat_interleave over heads)
   return t.unsqueeze(3).expand({Bsz, L, Hx, g, D}).reshape({Bsz, L, H, D});
