@@ -261,16 +261,29 @@ const char* attention_decode_unsupported(const at::Tensor& q, const at::Tensor& 
   return nullptr;
 }
 
+namespace {
+
+/// The split-K kernel's path name, with its variant.
+const char* splitk_path() {
+#if MM_HAVE_CUDA_KERNELS
+  return cuda_ops::attention_decode_variant();
+#else
+  return "cuda-splitk";
+#endif
+}
+
+}  // namespace
+
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   return dispatch(
-      Op::attention_decode, "cuda-splitk", q,
+      Op::attention_decode, splitk_path(), q,
       [&] { return needs_grad({q, k, v}) ? kNeedsGrad : attention_decode_unsupported(q, k, v); },
       MM_KERNEL_CALL(cuda_ops::attention_decode(q, k, v)), [&] { return attention_ref(q, k, v); });
 }
 
 at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len) {
   return dispatch(
-      Op::attention_decode, "cuda-splitk", q,
+      Op::attention_decode, splitk_path(), q,
       [&] { return needs_grad({q, k, v}) ? kNeedsGrad : attention_decode_unsupported(q, k, v); },
       MM_KERNEL_CALL(cuda_ops::attention_decode_at(q, k, v, len)), [&] { return attention_decode_at_ref(q, k, v, len); });
 }

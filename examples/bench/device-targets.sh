@@ -2,7 +2,9 @@
 # Issue 9's done-means figures in one short device call (about 4.5 minutes with the build): all three
 # models at 1K and 103K (prefill and decode, two timed repeats: times, floors, peak memory), the linear at
 # 1M, and batch throughput at 32K. PERSISTENT=1 measures the decode twice per model, with
-# mamba2_layers_decode on its per-layer launches and on the persistent kernel. Files are named after the
+# mamba2_layers_decode on its per-layer launches and on the persistent kernel; MMMAMBA_ATTN_DECODE_DEPTH=2
+# the attention decode with two steps of K/V rows in flight. Either opt-in path's harness cases run first
+# (selftest --full --op ...), and a failure stops the call. Files are named after the
 # card: OUT/h200-targets.json, -1m.json, -batch.json (h100-... on an H100), and their .txt.
 #   examples/bench/device-targets.sh OUT_DIR [SECONDS]
 # (Session 18 ran these steps as gpucarry/s18-h200.sh, without PERSISTENT: results/h200-s18-*.)
@@ -13,11 +15,18 @@ out=$1 limit=${2:-420}
 device_build mmmamba || exit 1
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && echo h200 || echo h100)
 bin=build/cuda/bin/mmmamba
-pair=()
+pair=() checks=()
 if [ "${PERSISTENT:-0}" = 1 ]; then
   export MMMAMBA_PERSISTENT_DECODE=1
   pair=(--reference-ops mamba2_layers_decode)
+  checks+=(mamba2_layers_decode)
 fi
+[ "${MMMAMBA_ATTN_DECODE_DEPTH:-1}" = 2 ] && checks+=(attention_decode)
+for op in "${checks[@]}"; do
+  timeout 120 $bin selftest --device cuda --full --op "$op" > "$out/selftest-$op.txt" 2>&1
+  rc=$?; grep -E "FAIL|error|passed," "$out/selftest-$op.txt"
+  if [ $rc -ne 0 ] || grep -q "FAIL" "$out/selftest-$op.txt"; then echo "$op: the harness failed, stopping"; exit 1; fi
+done
 timeout 200 $bin bench --arch hovle-2.6b --plans linear,hybrid,teacher --lengths 1k,103k --mode both --repeats 2 \
   "${pair[@]}" --json "$out/$card-targets.json" > "$out/$card-targets.txt" 2>&1
 stamp "103k rc=$?"; cat "$out/$card-targets.txt"

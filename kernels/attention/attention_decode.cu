@@ -1,6 +1,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 #include "attention/attention_decode.h"
 #include "common/device_math.cuh"
@@ -35,10 +36,13 @@ __device__ __forceinline__ float half_warp_sum(float v) {
   return v;
 }
 
-// grid (n_split, H_kv, B). Lane li of a half-warp holds elements [li E, li E + E) of every row.
-template <typename T, int HD, int G>
+// grid (n_split, H_kv, B). Lane li of a half-warp holds elements [li E, li E + E) of every row. D: how
+// many steps of K/V rows are in flight ahead of the one in use (1 by default; MMMAMBA_ATTN_DECODE_DEPTH=2
+// doubles the bytes in flight per SM at the same occupancy, opt-in until the op harness has run it on a GPU).
+template <typename T, int HD, int G, int D>
 __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(AttnDecodeParams p) {
   constexpr int E = HD / 16;
+  constexpr int kStep = 2 * kHalfWarps;  // keys per step: rows t and t + 8 of each half-warp
   __shared__ float s_acc[kHalfWarps][G][HD];
   __shared__ float s_m[kHalfWarps][G], s_l[kHalfWarps][G];
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
@@ -64,33 +68,38 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(AttnDe
   }
   const T* kbase = static_cast<const T*>(p.k) + b * p.kv_stride_b + kvh * p.kv_stride_h + li * E;
   const T* vbase = static_cast<const T*>(p.v) + b * p.kv_stride_b + kvh * p.kv_stride_h + li * E;
-  // Two keys per step (t and t + 8), and the next step's four rows load while this step's are used. The
-  // trip count is the same for every lane (the shuffles need whole warps); rows past the split are
-  // clamped to its last row for the load and masked out of the softmax.
+  // Two keys per step (t and t + 8); the next D steps' rows load while this step's are used. The trip
+  // count is the same for every lane (the shuffles need whole warps); rows past the split are clamped to
+  // its last row for the load and masked out of the softmax.
   using Raw = typename Vec<E>::type;
   const auto row = [&](int64_t t) { return (t < t1 ? t : t1 - 1) * p.kv_stride_t; };
-  Raw rka, rva, rkb, rvb;
-  if (t0 < t1) {
-    rka = load_raw<T, E>(kbase + row(t0 + hw));
-    rva = load_raw<T, E>(vbase + row(t0 + hw));
-    rkb = load_raw<T, E>(kbase + row(t0 + hw + kHalfWarps));
-    rvb = load_raw<T, E>(vbase + row(t0 + hw + kHalfWarps));
-  }
-  for (int64_t base = t0; base < t1; base += 2 * kHalfWarps) {
+  Raw rk[D][2], rv[D][2];  // [step ahead][row a, row b]; [0] is the step about to be used
+  const auto fetch = [&](Raw (&k)[2], Raw (&v)[2], int64_t step) {
+    k[0] = load_raw<T, E>(kbase + row(step + hw));
+    v[0] = load_raw<T, E>(vbase + row(step + hw));
+    k[1] = load_raw<T, E>(kbase + row(step + hw + kHalfWarps));
+    v[1] = load_raw<T, E>(vbase + row(step + hw + kHalfWarps));
+  };
+#pragma unroll
+  for (int d = 0; d < D; ++d)
+    if (t0 + d * kStep < t1) fetch(rk[d], rv[d], t0 + d * kStep);
+  for (int64_t base = t0; base < t1; base += kStep) {
     const int64_t ta = base + hw, tb = base + hw + kHalfWarps;
     const bool va_ok = ta < t1, vb_ok = tb < t1;
     float ka[E], kb[E], va[E], vb[E];
-    unpack<T, E>(rka, ka);
-    unpack<T, E>(rva, va);
-    unpack<T, E>(rkb, kb);
-    unpack<T, E>(rvb, vb);
-    const int64_t next = base + 2 * kHalfWarps;
-    if (next < t1) {
-      rka = load_raw<T, E>(kbase + row(next + hw));
-      rva = load_raw<T, E>(vbase + row(next + hw));
-      rkb = load_raw<T, E>(kbase + row(next + hw + kHalfWarps));
-      rvb = load_raw<T, E>(vbase + row(next + hw + kHalfWarps));
-    }
+    unpack<T, E>(rk[0][0], ka);
+    unpack<T, E>(rv[0][0], va);
+    unpack<T, E>(rk[0][1], kb);
+    unpack<T, E>(rv[0][1], vb);
+#pragma unroll
+    for (int d = 0; d + 1 < D; ++d)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        rk[d][r] = rk[d + 1][r];
+        rv[d][r] = rv[d + 1][r];
+      }
+    const int64_t ahead = base + D * kStep;
+    if (ahead < t1) fetch(rk[D - 1], rv[D - 1], ahead);
 #pragma unroll
     for (int g = 0; g < G; ++g) {
       float sa = 0.f, sb = 0.f;
@@ -164,12 +173,23 @@ __global__ void attention_decode_combine_kernel(AttnDecodeParams p) {
 template <typename T, int HD>
 int launch_typed(const AttnDecodeParams& p, cudaStream_t stream) {
   const dim3 grid(unsigned(p.n_split), unsigned(p.kv_heads), unsigned(p.batch));
-  MM_GROUP_SWITCH(p.heads / p.kv_heads, [&] { attention_decode_split_kernel<T, HD, kG><<<grid, kThreads, 0, stream>>>(p); });
+  MM_GROUP_SWITCH(p.heads / p.kv_heads, [&] {
+    if (attention_decode_prefetch_depth() == 2) attention_decode_split_kernel<T, HD, kG, 2><<<grid, kThreads, 0, stream>>>(p);
+    else attention_decode_split_kernel<T, HD, kG, 1><<<grid, kThreads, 0, stream>>>(p);
+  });
   attention_decode_combine_kernel<T, HD><<<unsigned(p.batch * p.heads), HD, 0, stream>>>(p);
   return int(cudaGetLastError());
 }
 
 }  // namespace
+
+int attention_decode_prefetch_depth() {
+  static const int depth = [] {
+    const char* e = std::getenv("MMMAMBA_ATTN_DECODE_DEPTH");
+    return e && std::atoi(e) == 2 ? 2 : 1;
+  }();
+  return depth;
+}
 
 void attention_decode_plan(AttnDecodeParams& p, int num_sms) {
   // Enough blocks to keep every SM streaming (about 4 per SM, one resident wave), each split at least 64 keys.

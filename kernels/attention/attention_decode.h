@@ -30,5 +30,8 @@ struct AttnDecodeParams {
 void attention_decode_plan(AttnDecodeParams& p, int num_sms);
 /// head_dim 64 or 128, heads / kv_heads in {1, 2, 4, 8}. Returns 0 or the CUDA error of the launch.
 int attention_decode_launch(const AttnDecodeParams& p, Stream stream);
+/// Steps of K/V rows each half-warp keeps in flight: 1, or 2 with MMMAMBA_ATTN_DECODE_DEPTH=2 (opt-in
+/// until the op harness has run it on a GPU).
+int attention_decode_prefetch_depth();
 
 }  // namespace mm::kern

@@ -67,6 +67,10 @@ at::Tensor attention_decode_impl(const at::Tensor& q, const at::Tensor& k, const
 
 }  // namespace
 
+const char* attention_decode_variant() {
+  return kern::attention_decode_prefetch_depth() == 2 ? "cuda-splitk-d2" : "cuda-splitk";
+}
+
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   return attention_decode_impl(q, k, v, {});
 }

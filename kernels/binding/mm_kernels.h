@@ -25,6 +25,9 @@ at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double the
 at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len);
 /// attention_ref with one query: q (B, 1, H, hd), k and v (B, H_kv, T, hd). Returns (B, 1, H, hd).
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+/// The split-K kernel's variant as the op path record names it: "cuda-splitk", or "cuda-splitk-d2" with
+/// MMMAMBA_ATTN_DECODE_DEPTH=2 (two steps of K/V rows in flight).
+const char* attention_decode_variant();
 /// causal_conv1d_ref and causal_conv1d_update_ref.
 ConvResult causal_conv1d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                          const at::Tensor& init_state);
