@@ -197,22 +197,23 @@ namespace {
 constexpr char kLegendColumns[] = "mmLegendColumns";
 
 /// As many legend columns as the widest entry allows in the plot's width, at most the plot's maximum:
-/// four long names in a row ran past the plot's right edge and were cut.
-void fitLegendColumns(QCustomPlot* plot) {
+/// four long names in a row ran past the plot's right edge and were cut. Returns whether it re-laid them out.
+bool fitLegendColumns(QCustomPlot* plot) {
   QCPLegend* legend = plot->legend;
   int widest = 0;
   for (int i = 0; i < legend->itemCount(); ++i)
     if (QCPAbstractLegendItem* item = legend->item(i)) widest = std::max(widest, item->minimumOuterSizeHint().width());
-  if (widest <= 0) return;
+  if (widest <= 0) return false;
   // The legend asks for one entry's width, not a full row's: a row of long names made the plot, and the
   // window, wider than the screen before there was a chance to wrap them.
   legend->setMinimumSize(widest, 0);
   const int room = plot->width() - legend->margins().left() - legend->margins().right();
   const int most = std::max(1, plot->property(kLegendColumns).toInt());
   const int columns = std::clamp((room + legend->columnSpacing()) / (widest + legend->columnSpacing()), 1, most);
-  if (columns == legend->wrap() && legend->columnCount() <= columns) return;
+  if (columns == legend->wrap() && legend->columnCount() <= columns) return false;
   legend->setWrap(columns);
   legend->setFillOrder(legend->fillOrder(), true);  // setWrap alone only applies to entries added later
+  return true;
 }
 
 /// Refits the legend's columns whenever its plot changes size.
@@ -221,11 +222,8 @@ class LegendFitter : public QObject {
   using QObject::QObject;
   bool eventFilter(QObject* watched, QEvent* event) override {
     if (event->type() == QEvent::Resize)
-      if (auto* plot = qobject_cast<QCustomPlot*>(watched); plot && plot->legend->visible()) {
-        const int before = plot->legend->wrap();
-        fitLegendColumns(plot);
-        if (plot->legend->wrap() != before) plot->replot(QCustomPlot::rpQueuedReplot);
-      }
+      if (auto* plot = qobject_cast<QCustomPlot*>(watched); plot && plot->legend->visible() && fitLegendColumns(plot))
+        plot->replot(QCustomPlot::rpQueuedReplot);
     return false;
   }
 };
