@@ -233,6 +233,27 @@ class TestWindow : public QObject {
                                 .arg(needs).arg(r.right()).arg(plot->viewport().right()).arg(plot->legend->wrap())));
       }
       QCOMPARE(entries, 6);
+      // Both plots show as much data height, however tall the latency plot's legend (it once had 42 px).
+      // (Or as near as the memory plot's minimum height allows.)
+      QTRY_VERIFY2(std::abs(plot->axisRect()->height() - bench->memoryPlot()->axisRect()->height()) <= 4 ||
+                       (bench->memoryPlot()->height() == bench->memoryPlot()->minimumHeight() && plot->axisRect()->height() >= 90),
+                   qPrintable(QString("at %1 px: data heights %2 and %3").arg(size.width())
+                                  .arg(plot->axisRect()->height()).arg(bench->memoryPlot()->axisRect()->height())));
+      // The y titles and the line keys fit their room too (with a tall legend they were cut at both ends).
+      for (QCustomPlot* p : {plot, bench->memoryPlot()}) {
+        p->replot();
+        for (QCPAxis* axis : {p->yAxis, p->yAxis2}) {
+          if (!axis->visible()) continue;
+          const int needs = QFontMetrics(axis->labelFont()).horizontalAdvance(axis->label());
+          QVERIFY2(!axis->label().isEmpty() && needs <= p->axisRect()->height(),
+                   qPrintable(QString("at %1 px: \"%2\" needs %3 px of %4").arg(size.width()).arg(axis->label()).arg(needs).arg(p->axisRect()->height())));
+        }
+        for (QCPTextElement* key : p->findChildren<QCPTextElement*>()) {
+          const int needs = QFontMetrics(key->font()).horizontalAdvance(key->text());
+          QVERIFY2(needs <= p->viewport().width(), qPrintable(QString("at %1 px: the key \"%2\" needs %3 px of %4")
+                                                                 .arg(size.width()).arg(key->text()).arg(needs).arg(p->viewport().width())));
+        }
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QEvent>
 #include <QSet>
+#include <cstdlib>
 #include <utility>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -37,33 +38,40 @@ namespace {
 constexpr int kCheckpointRole = Qt::UserRole, kArchRole = Qt::UserRole + 1, kPlanRole = Qt::UserRole + 2;
 constexpr int kLegendEntry = 220;  ///< px at most for a model's name in the plots' legends
 constexpr int kCompactBelow = 600;  ///< px of both plots' height together under which they go compact
+constexpr int kMinPlotHeight = 220;  ///< px a plot keeps, whatever its legend
+constexpr int kMinDataHeight = 90;   ///< px of data area a plot keeps under its legend and titles
 using ui::qs;
 
-/// The axes, the legend above and under it the line key; returns the key (its text can change).
-QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QString& y, const QString& lineKey) {
+/// The axes, the legend above and under it the line key; returns the key (its text can change). The y
+/// label and the key come in forms from longest to shortest: each shows the longest its plot has room for.
+QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QStringList& y, const QStringList& lineKey) {
   plot->xAxis->setLabel(x);
-  plot->yAxis->setLabel(y);
   ui::styleForProjector(plot);
+  ui::fitAxisLabel(plot->yAxis, y);
   ui::usePowerOfTwoTicks(plot->xAxis);  // context lengths are powers of 2: 128, 1K, 32K
   ui::useLogTicks(plot->yAxis);
   // Above the plot: one legend entry per model, and under it what the line styles mean (a short
   // vertical axis has no room for that).
   ui::putLegendAbove(plot);
   plot->plotLayout()->insertRow(1);
-  auto* key = new QCPTextElement(plot, lineKey, plot->font());
+  auto* key = new QCPTextElement(plot, QString(), plot->font());
   key->setTextColor(QColor(90, 90, 90));
   plot->plotLayout()->addElement(1, 0, key);
   ui::sizeWithPlot(plot, key, 0);
+  ui::fitText(key, lineKey);
   plot->plotLayout()->setRowStretchFactor(1, 0.001);
   ui::showLegendAbove(plot, false);  // no models yet: no blank row over the empty plot
-  plot->setMinimumHeight(220);
+  plot->setMinimumHeight(kMinPlotHeight);
   return key;
 }
 
 /// What the latency plot's line styles mean; the floor only when one is drawn (it needs a known bandwidth).
-QString latencyKey(bool floorDrawn) {
-  return floorDrawn ? QObject::tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)")
-                    : QObject::tr("solid: decode · dotted squares: prefill (right axis)");
+QStringList latencyKey(bool floorDrawn) {
+  if (floorDrawn)
+    return {QObject::tr("solid: decode · dashed: decode floor · dotted squares: prefill (right axis)"),
+            QObject::tr("solid: decode · dashed: decode floor · squares: prefill (right)"),
+            QObject::tr("solid: decode · dashed: decode floor · squares: prefill")};
+  return {QObject::tr("solid: decode · dotted squares: prefill (right axis)"), QObject::tr("solid: decode · squares: prefill")};
 }
 
 /// A row's curve: its model, and the batch when several sequences were decoded together.
@@ -142,15 +150,17 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   ui::followTextSize(setup, [setup] { setup->setMaximumWidth(ui::scaledPx(380)); });
 
   m_latency = new QCustomPlot;
-  m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), tr("decode ms / token"), latencyKey(false));
+  m_latencyKey = setLogAxes(m_latency, tr("context length (tokens)"), {tr("decode ms / token"), tr("ms / token"), tr("ms")},
+                            latencyKey(false));
   m_latencyEmpty = ui::addEmptyNote(m_latency, tr("No measurements yet: Run sweep"));
   // Prefill seconds on their own axis: a different unit and a different range.
   m_latency->yAxis2->setVisible(true);
   ui::useLogTicks(m_latency->yAxis2);
-  m_latency->yAxis2->setLabel(tr("prefill s"));
+  ui::fitAxisLabel(m_latency->yAxis2, {tr("prefill s"), tr("s")});
   m_memory = new QCustomPlot;
-  setLogAxes(m_memory, tr("context length (tokens)"), tr("peak memory, MiB"),
-             tr("peak while decoding · solid: measured · dashed: predicted"));
+  setLogAxes(m_memory, tr("context length (tokens)"), {tr("peak memory, MiB"), tr("peak MiB"), tr("MiB")},
+             {tr("peak while decoding · solid: measured · dashed: predicted"), tr("peak decoding · solid: measured · dashed: predicted"),
+              tr("solid: measured · dashed: predicted")});
   m_memoryEmpty = ui::addEmptyNote(m_memory, tr("No measurements yet"));
   m_table = new BenchTable;
   // Time above memory over the same lengths, beside the setup; the table under both at the page's full
@@ -212,6 +222,26 @@ BenchmarkPage::BenchmarkPage(EngineController* engine, QWidget* parent) : QWidge
   m_stop->setEnabled(false);
   m_latency->installEventFilter(this);
   m_memory->installEventFilter(this);
+  connect(m_plotSplit, &QSplitter::splitterMoved, this, [this] { m_plotsSizedByUser = true; });
+  // Queued: a layout happens inside a replot, and resizing a plot from there would not replot it.
+  for (QCustomPlot* p : {m_latency, m_memory})
+    connect(p, &QCustomPlot::afterLayout, this, &BenchmarkPage::balancePlots, Qt::QueuedConnection);
+}
+
+void BenchmarkPage::balancePlots() {
+  if (!m_plotSplit->isVisible()) return;
+  const QList<int> sizes = m_plotSplit->sizes();  // (latency, memory) heights
+  // Legend, key, ticks and titles, as of each plot's last layout (its size now may be newer).
+  const auto chrome = [](QCustomPlot* p) { return p->plotLayout()->outerRect().height() - p->axisRect()->height(); };
+  const int chromeLatency = chrome(m_latency), chromeMemory = chrome(m_memory);
+  // Each plot at least its titles and legend over kMinDataHeight of data (the fixed minimum alone left a
+  // plot under a tall legend 42 px of data).
+  m_latency->setMinimumHeight(std::max(kMinPlotHeight, chromeLatency + kMinDataHeight));
+  m_memory->setMinimumHeight(std::max(kMinPlotHeight, chromeMemory + kMinDataHeight));
+  if (m_plotsSizedByUser) return;
+  const int data = (sizes[0] + sizes[1] - chromeLatency - chromeMemory) / 2;
+  const int latency = data + chromeLatency;
+  if (data > 0 && std::abs(latency - sizes[0]) > 2) m_plotSplit->setSizes({latency, sizes[0] + sizes[1] - latency});
 }
 
 bool BenchmarkPage::eventFilter(QObject* watched, QEvent* event) {
@@ -322,7 +352,7 @@ void BenchmarkPage::redraw() {
   bool floorDrawn = false;
   for (const Curve& c : m_curves)
     for (const mm::BenchRow& r : c.rows) floorDrawn |= !r.oom && r.phase == "decode" && r.floor_seconds > 0;
-  m_latencyKey->setText(latencyKey(floorDrawn));  // no "dashed: floor" on a CPU, where none is drawn
+  ui::fitText(m_latencyKey, latencyKey(floorDrawn));  // no "dashed: floor" on a CPU, where none is drawn
   double top = 0, memTop = 0;
   bool oomInLegend = false;
   for (const Curve& c : m_curves)
@@ -467,13 +497,14 @@ bool BenchmarkPage::exportTo(const QString& path, QString* error) {
 
 void BenchmarkPage::saveSettings(QSettings& settings) const {
   settings.setValue("benchmark/pageSplit", m_pageSplit->saveState());
-  settings.setValue("benchmark/plotSplit", m_plotSplit->saveState());
+  if (m_plotsSizedByUser) settings.setValue("benchmark/plotSplit", m_plotSplit->saveState());
+  else settings.remove("benchmark/plotSplit");  // balanced again at the next start
 }
 
 void BenchmarkPage::restoreSettings(const QSettings& settings) {
   // A missing or damaged entry leaves the default split (restoreState refuses what it cannot read).
   m_pageSplit->restoreState(settings.value("benchmark/pageSplit").toByteArray());
-  m_plotSplit->restoreState(settings.value("benchmark/plotSplit").toByteArray());
+  m_plotsSizedByUser = m_plotSplit->restoreState(settings.value("benchmark/plotSplit").toByteArray());
 }
 
 QString BenchmarkPage::cliEquivalent() const {

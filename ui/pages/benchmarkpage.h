@@ -85,6 +85,9 @@ class BenchmarkPage : public QWidget {
   void exportResults();
   bool eventFilter(QObject* watched, QEvent* event) override;
   void setCompact(bool compact);
+  /// Splits the plots' height so that their data areas are as tall as each other (a legend of many
+  /// entries above the latency plot left it a 42 px strip), until the user moves the splitter.
+  void balancePlots();
   /// Each plot's legend in its row while it has entries (the memory plot's only when not compact).
   void placeLegends();
 
@@ -92,6 +95,7 @@ class BenchmarkPage : public QWidget {
   quint64 m_job = 0;
   qint64 m_injectOom = -1;
   bool m_compact = false;
+  bool m_plotsSizedByUser = false;  ///< the plot splitter was dragged (now or in a saved session)
   QString m_lastJson;
   QMap<QString, Curve> m_curves;  ///< by model label (overlays suffixed with their card or file)
 

@@ -300,4 +300,51 @@ void padRange(QCPAxis* axis) {
   else axis->setRange(r.lower - 0.05 * r.size(), r.upper + 0.05 * r.size());
 }
 
+namespace {
+
+constexpr char kForms[] = "mmFittedForms", kFitting[] = "mmFitsLabels";
+
+/// The first of forms whose text fits `room` px in `font`, else the last.
+QString longestFitting(const QStringList& forms, const QFont& font, int room) {
+  const QFontMetrics metrics(font);
+  for (const QString& f : forms)
+    if (metrics.horizontalAdvance(f) <= room) return f;
+  return forms.isEmpty() ? QString() : forms.back();
+}
+
+/// Every fitted label and text of the plot, for the room its layout just gave them. A vertical label
+/// or a one-line text is as thick whatever its length, so the layout stands and this replot draws it.
+void refit(QCustomPlot* plot) {
+  for (QCPAxis* a : plot->axisRect()->axes()) {
+    const QStringList forms = a->property(kForms).toStringList();
+    if (forms.isEmpty()) continue;
+    const int room = a->orientation() == Qt::Vertical ? a->axisRect()->height() : a->axisRect()->width();
+    a->setLabel(longestFitting(forms, a->labelFont(), room));
+  }
+  for (QCPTextElement* t : plot->findChildren<QCPTextElement*>()) {
+    const QStringList forms = t->property(kForms).toStringList();
+    if (!forms.isEmpty()) t->setText(longestFitting(forms, t->font(), plot->viewport().width() - 8));
+  }
+}
+
+void refitOnLayout(QCustomPlot* plot) {
+  if (plot->property(kFitting).toBool()) return;
+  plot->setProperty(kFitting, true);
+  QObject::connect(plot, &QCustomPlot::afterLayout, plot, [plot] { refit(plot); });
+}
+
+}  // namespace
+
+void fitAxisLabel(QCPAxis* axis, const QStringList& forms) {
+  axis->setProperty(kForms, forms);
+  axis->setLabel(forms.value(0));
+  refitOnLayout(axis->parentPlot());
+}
+
+void fitText(QCPTextElement* text, const QStringList& forms) {
+  text->setProperty(kForms, forms);
+  text->setText(forms.value(0));
+  refitOnLayout(text->parentPlot());
+}
+
 }  // namespace ui

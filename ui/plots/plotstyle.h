@@ -4,10 +4,12 @@
 #pragma once
 
 #include <QString>
+#include <QStringList>
 
 class QObject;
 class QCPAxis;
 class QCPItemText;
+class QCPTextElement;
 class QCustomPlot;
 
 namespace ui {
@@ -24,6 +26,12 @@ void putLegendAbove(QCustomPlot* plot, int maxColumns = 4);
 /// Shows the legend in its row above the plot, or takes it out of the layout: hidden or empty, a legend
 /// in the layout kept a blank row over the data.
 void showLegendAbove(QCustomPlot* plot, bool show);
+/// Labels the axis with the longest of `forms` (longest first) that fits along its side of the axis
+/// rect, the last when none does; chosen again at every layout of its plot (a label longer than a short
+/// axis was cut at both ends).
+void fitAxisLabel(QCPAxis* axis, const QStringList& forms);
+/// The same for a one-line text element, across its plot's width.
+void fitText(QCPTextElement* text, const QStringList& forms);
 /// Ticks at whole numbers only (steps, layers): never 2.5 or 7.5.
 void useIntegerTicks(QCPAxis* axis);
 /// A log axis for token counts: ticks at powers of 2 labelled 128, 1K, 32K, every n-th octave when
