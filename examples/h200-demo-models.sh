@@ -21,8 +21,8 @@
 #                                                    exports WORK/models/demo-NAME, all scored with the
 #                                                    teacher (and COMPARE="LABEL=DIR ...") on every split in
 #                                                    WORK/data* (EVAL_SPLITS, default "val test"). MIX=FAMILIES also
-#                                                    draws WORK/data-mix/train.jsonl (MIX_COUNT = 60000 scenes x 3, seed
-#                                                    43, --families FAMILIES) and the multi-image-only val and
+#                                                    draws WORK/data-mix/train.jsonl (MIX_COUNT = 60000 scenes x 3,
+#                                                    MIX_SEED default 43, --families FAMILIES) and the multi-image-only val and
 #                                                    test splits (WORK/data-multi, seeds 5 and 31337).
 #                                                    The *-more.json recipes continue stage 3 from the shipped
 #                                                    students (TEACHER=resources/models/demo-teacher).
@@ -110,7 +110,7 @@ fi
 teacher=${TEACHER:-$models/demo-teacher}
 if [ -n "${MIX:-}" ] && [ ! -f "$work/data-mix/train.jsonl" ]; then
   "$bin" make-data --out "$work/data-mix" --split train --count "${MIX_COUNT:-60000}" --questions-per-scene 3 --families "$MIX" \
-    --seed 43 > /dev/null &
+    --seed "${MIX_SEED:-43}" > /dev/null &
   "$bin" make-data --out "$work/data-multi" --split val --count 400 --families multi --seed 5 > /dev/null &
   "$bin" make-data --out "$work/data-multi" --split test --count 400 --families multi --seed 31337 > /dev/null &
   wait
