@@ -75,6 +75,33 @@ class TestWindow : public QObject {
   EngineController* m_engine = nullptr;
   QTemporaryDir m_settingsDir;
 
+  /// Overlays a saved GPU sweep of teacher, linear and hybrid from `card` ("H100 80GB HBM3"): three
+  /// legend entries with long names.
+  bool loadGpuOverlay(BenchmarkPage* bench, const QString& card) {
+    std::vector<mm::BenchRow> rows;
+    mm::BenchOptions o;
+    for (const char* plan : {"teacher", "linear", "hybrid"}) {
+      mm::BenchRow r;
+      r.model = std::string("hovle-2.6b/") + plan + " (random weights, stacked:3:head)";
+      r.length = 105472, r.phase = "decode", r.repeats = 1, r.seconds = 0.002, r.floor_seconds = 0.001;
+      r.peak_bytes = 5'000'000'000;
+      rows.push_back(r);
+      o.models.push_back({r.model, "", "hovle-2.6b", plan});
+    }
+    o.lengths = {105472};
+    nlohmann::json j = mm::bench_json(rows, o);
+    j["environment"]["device"] = "cuda:0 (NVIDIA " + card.toStdString() + ")";
+    const QString saved = m_settingsDir.filePath("overlay-" + QString(card).replace(' ', '-') + ".json");
+    QFile f(saved);
+    if (!f.open(QIODevice::WriteOnly)) return false;
+    f.write(QByteArray::fromStdString(j.dump()));
+    f.close();
+    QString error;
+    const bool ok = bench->loadOverlay(saved, &error);
+    if (!ok) qWarning("%s", qPrintable(error));
+    return ok;
+  }
+
  private slots:
   void initTestCase() {
     QVERIFY(m_settingsDir.isValid());
@@ -190,28 +217,7 @@ class TestWindow : public QObject {
     // names were cut; the legend now takes as many columns as fit.
     MainWindow window(m_engine);
     BenchmarkPage* bench = window.benchmarkPage();
-    QString error;
-    for (const char* card : {"cuda:0 (NVIDIA H200)", "cuda:0 (NVIDIA H100 80GB HBM3)"}) {
-      std::vector<mm::BenchRow> rows;
-      mm::BenchOptions o;
-      for (const char* plan : {"teacher", "linear", "hybrid"}) {
-        mm::BenchRow r;
-        r.model = std::string("hovle-2.6b/") + plan + " (random weights, stacked:3:head)";
-        r.length = 105472, r.phase = "decode", r.repeats = 1, r.seconds = 0.002, r.floor_seconds = 0.001;
-        r.peak_bytes = 5'000'000'000;
-        rows.push_back(r);
-        o.models.push_back({r.model, "", "hovle-2.6b", plan});
-      }
-      o.lengths = {105472};
-      nlohmann::json j = mm::bench_json(rows, o);
-      j["environment"]["device"] = card;
-      const QString saved = m_settingsDir.filePath(QString("legend-%1.json").arg(card[16]));
-      QFile f(saved);
-      QVERIFY(f.open(QIODevice::WriteOnly));
-      f.write(QByteArray::fromStdString(j.dump()));
-      f.close();
-      QVERIFY2(bench->loadOverlay(saved, &error), qPrintable(error));
-    }
+    for (const char* card : {"H200", "H100 80GB HBM3"}) QVERIFY(loadGpuOverlay(bench, card));
     for (const QSize size : {kSmallScreen, QSize(1280, 800)}) {
       window.resize(size);
       window.show();
@@ -255,6 +261,31 @@ class TestWindow : public QObject {
         }
       }
     }
+  }
+
+  void manyOverlaysKeepTheWindowOnASmallScreen() {
+    // Each plot asks for its legend's height over some data, but no more than a 700 px screen allows: five
+    // GPU sweeps (15 entries) must not make the window taller than it was made.
+    MainWindow window(m_engine);
+    BenchmarkPage* bench = window.benchmarkPage();
+    for (const char* card : {"H200", "H100 80GB HBM3", "A100-SXM4-80GB", "L40S", "GH200 480GB"})
+      QVERIFY(loadGpuOverlay(bench, card));
+    window.resize(kSmallScreen);
+    window.show();
+    window.showPage(3);
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTest::qWait(100);  // the queued rebalancing after the first layouts
+    QCOMPARE(window.size(), kSmallScreen);
+    QVERIFY(window.minimumSizeHint().height() <= kSmallScreen.height());
+    // The legend ends in "+N more" rather than squeezing 15 models and "out of memory" into rows that overlap.
+    QCPLegend* legend = bench->latencyPlot()->legend;
+    int entries = 0;
+    QString last;
+    for (int i = 0; i < legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i))) ++entries, last = item->plottable()->name();
+    QVERIFY2(entries <= 6 * legend->wrap(), qPrintable(QString("%1 entries in %2 columns").arg(entries).arg(legend->wrap())));
+    QVERIFY2(last.startsWith("+") && last.contains("more"), qPrintable(last));
+    QVERIFY(bench->latencyPlot()->axisRect()->height() >= 60);
   }
 
   void theBenchmarkTableAndPlotsFitIn1024x700() {

@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QEvent>
 #include <QSet>
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 #include <QFileDialog>
@@ -40,6 +41,9 @@ constexpr int kLegendEntry = 220;  ///< px at most for a model's name in the plo
 constexpr int kCompactBelow = 600;  ///< px of both plots' height together under which they go compact
 constexpr int kMinPlotHeight = 220;  ///< px a plot keeps, whatever its legend
 constexpr int kMinDataHeight = 90;   ///< px of data area a plot keeps under its legend and titles
+constexpr int kMaxLegendRows = 6;  ///< past this a plot's legend ends in one "+N more" entry
+constexpr int kMaxMinPlotHeight = 300;  ///< px at most that a plot asks for: a legend of many overlays must
+                                        ///< not make the window taller than a 700 px screen
 using ui::qs;
 
 /// The axes, the legend above and under it the line key; returns the key (its text can change). The y
@@ -52,7 +56,7 @@ QCPTextElement* setLogAxes(QCustomPlot* plot, const QString& x, const QStringLis
   ui::useLogTicks(plot->yAxis);
   // Above the plot: one legend entry per model, and under it what the line styles mean (a short
   // vertical axis has no room for that).
-  ui::putLegendAbove(plot);
+  ui::putLegendAbove(plot, 4, kMaxLegendRows);
   plot->plotLayout()->insertRow(1);
   auto* key = new QCPTextElement(plot, QString(), plot->font());
   key->setTextColor(QColor(90, 90, 90));
@@ -236,8 +240,9 @@ void BenchmarkPage::balancePlots() {
   const int chromeLatency = chrome(m_latency), chromeMemory = chrome(m_memory);
   // Each plot at least its titles and legend over kMinDataHeight of data (the fixed minimum alone left a
   // plot under a tall legend 42 px of data).
-  m_latency->setMinimumHeight(std::max(kMinPlotHeight, chromeLatency + kMinDataHeight));
-  m_memory->setMinimumHeight(std::max(kMinPlotHeight, chromeMemory + kMinDataHeight));
+  const auto minimum = [](int chrome) { return std::clamp(chrome + kMinDataHeight, kMinPlotHeight, kMaxMinPlotHeight); };
+  m_latency->setMinimumHeight(minimum(chromeLatency));
+  m_memory->setMinimumHeight(minimum(chromeMemory));
   if (m_plotsSizedByUser) return;
   const int data = (sizes[0] + sizes[1] - chromeLatency - chromeMemory) / 2;
   const int latency = data + chromeLatency;

@@ -194,10 +194,42 @@ void sizeWithPlot(QCustomPlot* plot, QObject* text, double plus, double min) {
 
 namespace {
 
-constexpr char kLegendColumns[] = "mmLegendColumns";
+constexpr char kLegendColumns[] = "mmLegendColumns", kLegendRows[] = "mmLegendRows";
+constexpr char kHiddenEntry[] = "mmHiddenFromLegend", kMoreEntry[] = "mmMoreEntry";
+
+/// Keeps at most `allowed` entries in the legend, the last of them "+N more" when graphs had to leave it
+/// (they come back, in their order, when there is room again). Returns whether the entries changed.
+bool capLegendEntries(QCustomPlot* plot, int allowed) {
+  QCPGraph* more = nullptr;
+  QList<QCPGraph*> named;  // the graphs with an entry, or that had one before the cap took it
+  for (int i = 0; i < plot->graphCount(); ++i) {
+    QCPGraph* g = plot->graph(i);
+    if (g->property(kMoreEntry).toBool()) more = g;
+    else if (plot->legend->hasItemWithPlottable(g) || g->property(kHiddenEntry).toBool()) named << g;
+  }
+  const int keep = named.size() <= allowed ? int(named.size()) : std::max(1, allowed - 1);
+  bool same = (keep == named.size()) == (more == nullptr);
+  for (int i = 0; i < named.size() && same; ++i) same = plot->legend->hasItemWithPlottable(named[i]) == (i < keep);
+  if (same) return false;
+  for (QCPGraph* g : named) g->removeFromLegend();  // re-added in order
+  if (more) plot->removeGraph(more);
+  for (int i = 0; i < named.size(); ++i) {
+    named[i]->setProperty(kHiddenEntry, i >= keep);
+    if (i < keep) named[i]->addToLegend();
+  }
+  if (keep < named.size()) {
+    more = plot->addGraph();  // no data and no line: only its entry
+    more->setProperty(kMoreEntry, true);
+    more->setPen(Qt::NoPen);
+    more->setName(QObject::tr("+%1 more (in the table)").arg(named.size() - keep));
+  }
+  return true;
+}
 
 /// As many legend columns as the widest entry allows in the plot's width, at most the plot's maximum:
-/// four long names in a row ran past the plot's right edge and were cut. Returns whether it re-laid them out.
+/// four long names in a row ran past the plot's right edge and were cut. With a row limit, the entries past
+/// it give way to one "+N more" (twenty entries overlapped over a plot with no room left for data).
+/// Returns whether it re-laid them out.
 bool fitLegendColumns(QCustomPlot* plot) {
   QCPLegend* legend = plot->legend;
   int widest = 0;
@@ -210,7 +242,9 @@ bool fitLegendColumns(QCustomPlot* plot) {
   const int room = plot->width() - legend->margins().left() - legend->margins().right();
   const int most = std::max(1, plot->property(kLegendColumns).toInt());
   const int columns = std::clamp((room + legend->columnSpacing()) / (widest + legend->columnSpacing()), 1, most);
-  if (columns == legend->wrap() && legend->columnCount() <= columns) return false;
+  const int rows = plot->property(kLegendRows).toInt();
+  const bool capped = rows > 0 && capLegendEntries(plot, rows * columns);
+  if (!capped && columns == legend->wrap() && legend->columnCount() <= columns) return false;
   legend->setWrap(columns);
   legend->setFillOrder(legend->fillOrder(), true);  // setWrap alone only applies to entries added later
   return true;
@@ -230,9 +264,10 @@ class LegendFitter : public QObject {
 
 }  // namespace
 
-void putLegendAbove(QCustomPlot* plot, int maxColumns) {
+void putLegendAbove(QCustomPlot* plot, int maxColumns, int maxRows) {
   plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
   plot->setProperty(kLegendColumns, maxColumns);  // a second row rather than a plot wider than a 1024 px window
+  plot->setProperty(kLegendRows, maxRows);
   plot->legend->setWrap(maxColumns);
   plot->legend->setBorderPen(Qt::NoPen);
   plot->installEventFilter(new LegendFitter(plot));

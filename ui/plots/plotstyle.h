@@ -21,8 +21,9 @@ void styleForProjector(QCustomPlot* plot);
 /// now and whenever the text size changes.
 void sizeWithPlot(QCustomPlot* plot, QObject* text, double plus, double min = 0);
 /// The legend as rows above the plot, so that it never covers data: at most maxColumns entries a row,
-/// fewer when the widest entry would not fit the plot's width (refitted as the plot resizes).
-void putLegendAbove(QCustomPlot* plot, int maxColumns = 4);
+/// fewer when the widest entry would not fit the plot's width (refitted as the plot resizes); with
+/// maxRows > 0, the entries that would need more rows give way to one "+N more".
+void putLegendAbove(QCustomPlot* plot, int maxColumns = 4, int maxRows = 0);
 /// Shows the legend in its row above the plot, or takes it out of the layout: hidden or empty, a legend
 /// in the layout kept a blank row over the data.
 void showLegendAbove(QCustomPlot* plot, bool show);
