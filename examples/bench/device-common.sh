@@ -1,6 +1,7 @@
 # Sourced by the examples/bench/device-*.sh drivers, from the repository root, after $out and $limit are
 # set: stamp MESSAGE (seconds since start), left (seconds left of the call, 10 in reserve), and
-# device_build TARGET... (the cuda preset; on failure the errors, and the caller should exit 1).
+# device_build TARGET... (the cuda preset; on failure the errors, and the caller should exit 1; on success
+# $card is h200 or h100, for the result files' names).
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
@@ -12,4 +13,5 @@ device_build() {
   fi
   stamp "build done"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  card=$(nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && echo h200 || echo h100)  # for file names
 }

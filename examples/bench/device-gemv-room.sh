@@ -10,7 +10,6 @@ cd "$(dirname "$0")/../.."
 out=$1 limit=${2:-400}
 . examples/bench/device-common.sh
 device_build mmmamba || exit 1
-card=$(nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && echo h200 || echo h100)
 bin=build/cuda/bin/mmmamba
 variant=(MMMAMBA_GEMV_REGS=80 MMMAMBA_GEMV_BLOCKS_PER_SM=2)
 for op in norm_linear norm_swiglu linear_residual; do

@@ -13,7 +13,6 @@ cd "$(dirname "$0")/../.."
 out=$1 limit=${2:-420}
 . examples/bench/device-common.sh
 device_build mmmamba || exit 1
-card=$(nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && echo h200 || echo h100)
 bin=build/cuda/bin/mmmamba
 pair=() checks=()
 if [ "${PERSISTENT:-0}" = 1 ]; then
