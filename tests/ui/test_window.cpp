@@ -70,6 +70,16 @@ QString writeRun(const QString& dir, int factor) {
   return dir;
 }
 
+/// Shows the window at `size` on `page` and lets the queued layouts settle; false when it never appeared.
+bool showPageAt(MainWindow& window, int page, QSize size, int settleMs = 50) {
+  window.resize(size);
+  window.show();
+  window.showPage(page);
+  if (!QTest::qWaitForWindowExposed(&window)) return false;
+  QTest::qWait(settleMs);
+  return true;
+}
+
 class TestWindow : public QObject {
   Q_OBJECT
   EngineController* m_engine = nullptr;
@@ -219,11 +229,7 @@ class TestWindow : public QObject {
     BenchmarkPage* bench = window.benchmarkPage();
     for (const char* card : {"H200", "H100 80GB HBM3"}) QVERIFY(loadGpuOverlay(bench, card));
     for (const QSize size : {kSmallScreen, QSize(1280, 800)}) {
-      window.resize(size);
-      window.show();
-      window.showPage(3);
-      QVERIFY(QTest::qWaitForWindowExposed(&window));
-      QTest::qWait(50);
+      QVERIFY(showPageAt(window, 3, size));
       QCOMPARE(window.size(), size);  // the legend's entries did not widen the window either
       QCustomPlot* plot = bench->latencyPlot();
       plot->replot();
@@ -270,11 +276,7 @@ class TestWindow : public QObject {
     BenchmarkPage* bench = window.benchmarkPage();
     for (const char* card : {"H200", "H100 80GB HBM3", "A100-SXM4-80GB", "L40S", "GH200 480GB"})
       QVERIFY(loadGpuOverlay(bench, card));
-    window.resize(kSmallScreen);
-    window.show();
-    window.showPage(3);
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QTest::qWait(100);  // the queued rebalancing after the first layouts
+    QVERIFY(showPageAt(window, 3, kSmallScreen, 100));  // 100 ms: the queued rebalancing after the first layouts
     QCOMPARE(window.size(), kSmallScreen);
     QVERIFY(window.minimumSizeHint().height() <= kSmallScreen.height());
     // The legend ends in "+N more" rather than squeezing 15 models and "out of memory" into rows that overlap.
@@ -316,11 +318,7 @@ class TestWindow : public QObject {
     QString error;
     QVERIFY2(bench->loadOverlay(saved, &error), qPrintable(error));
     for (const QSize size : {kSmallScreen, QSize(1920, 1080)}) {
-      window.resize(size);
-      window.show();
-      window.showPage(3);
-      QVERIFY(QTest::qWaitForWindowExposed(&window));
-      QTest::qWait(50);
+      QVERIFY(showPageAt(window, 3, size));
       QCOMPARE(window.size(), size);  // the long name, elided in the legends, did not widen it
       const QString at = QString("at %1x%2: ").arg(size.width()).arg(size.height());
       // Every column in view, none cut: no sideways scrolling, each header whole.
