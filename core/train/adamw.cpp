@@ -80,12 +80,13 @@ void AdamW::step(double lr) {
       p = p.view({-1}).narrow(0, lo_[i], len_[i]);
       g = g.reshape({-1}).narrow(0, lo_[i], len_[i]);
     }
+    const double plr = lr * params_[i].lr_scale;
     const at::Tensor gf = g.to(at::kFloat);
     exp_avg_[i].mul_(opts_.beta1).add_(gf, 1.0 - opts_.beta1);
     exp_avg_sq_[i].mul_(opts_.beta2).addcmul_(gf, gf, 1.0 - opts_.beta2);
-    if (params_[i].decay && opts_.weight_decay != 0.0) p.mul_(1.0 - lr * opts_.weight_decay);
+    if (params_[i].decay && opts_.weight_decay != 0.0) p.mul_(1.0 - plr * opts_.weight_decay);
     const at::Tensor denom = (exp_avg_sq_[i] / bc2).sqrt_().add_(opts_.eps);
-    const at::Tensor update = exp_avg_[i] / denom * (lr / bc1);
+    const at::Tensor update = exp_avg_[i] / denom * (plr / bc1);
     p.sub_(update.to(p.scalar_type()));
   }
 }

@@ -22,6 +22,7 @@ struct NamedParam {
   std::string name;
   at::Tensor tensor;  ///< a leaf that requires grad
   bool decay = true;  ///< false: the no-weight-decay group
+  double lr_scale = 1.0;  ///< this parameter's learning rate is lr x lr_scale
 };
 
 class AdamW {

@@ -32,6 +32,13 @@ bool decays(const std::string& name, const at::Tensor& t, int stage) {
   return !(stage == 0 && t.dim() <= 1);
 }
 
+double lr_scale_of(const std::string& name, const StageSettings& st) {
+  const auto ends = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends("attention.A_log_bias") || ends("attention.dt_bias") ? st.a_dt_lr_scale : 1.0;
+}
+
 LossResult lm_loss(const VlmModel& model, const Batch& b) {
   const at::Tensor logits = model.forward(b.ids, b.pixels);  // (B, L, V) fp32
   const int64_t V = logits.size(-1);

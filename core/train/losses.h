@@ -26,6 +26,9 @@ std::vector<std::string> trainable_tensors(const ModelConfig& cfg, const TensorM
 /// METHOD §4.5: names containing "bias" (dt_bias, A_log_bias, conv1d.bias) get no weight decay; in teacher
 /// training (stage 0) neither do 1-D tensors (norms).
 bool decays(const std::string& name, const at::Tensor& t, int stage);
+/// The learning-rate multiplier of a trainable tensor: st.a_dt_lr_scale for the Mamba-2 layers' per-head
+/// decay scalars (A_log_bias, dt_bias), 1 for the rest.
+double lr_scale_of(const std::string& name, const StageSettings& st);
 
 /// Mean cross-entropy over the batch's answer targets.
 LossResult lm_loss(const VlmModel& model, const Batch& b);

@@ -54,7 +54,8 @@ std::string resolve(const std::string& path, const std::string& base) {
 json stage_json(const StageSettings& s) {
   return {{"stage", s.stage}, {"steps", s.steps}, {"lr", s.lr}, {"weight_decay", s.weight_decay},
           {"warmup", s.warmup}, {"decay", s.decay}, {"batch", s.batch}, {"micro_batch", s.micro_batch}, {"clip", s.clip},
-          {"mse_factor", s.mse_factor}, {"temperature", s.temperature}, {"answer_ce", s.answer_ce}, {"train_a", s.train_a}, {"train_mlp", s.train_mlp},
+          {"mse_factor", s.mse_factor}, {"temperature", s.temperature}, {"answer_ce", s.answer_ce},
+          {"a_dt_lr_scale", s.a_dt_lr_scale}, {"train_a", s.train_a}, {"train_mlp", s.train_mlp},
           {"checkpoint_every", s.checkpoint_every}, {"eval_every", s.eval_every},
           {"eval_batches", s.eval_batches}, {"from", s.from}, {"allow_any_stage", s.allow_any_stage}};
 }
@@ -107,7 +108,7 @@ void check_stage_values(const StageSettings& s, const std::string& sw) {
   };
   for (auto [v, n] : {std::pair{s.lr, "lr"}, {s.weight_decay, "weight_decay"}, {s.warmup, "warmup"},
                       {s.decay, "decay"}, {s.clip, "clip"}, {s.mse_factor, "mse_factor"},
-                      {s.temperature, "temperature"}, {s.answer_ce, "answer_ce"}})
+                      {s.temperature, "temperature"}, {s.answer_ce, "answer_ce"}, {s.a_dt_lr_scale, "a_dt_lr_scale"}})
     finite(v, n);
   if (s.steps < 1 || s.steps > kMaxSteps)
     throw ConfigError(sw + ": steps must be 1 to " + std::to_string(kMaxSteps) + ", got " + std::to_string(s.steps),
@@ -120,6 +121,9 @@ void check_stage_values(const StageSettings& s, const std::string& sw) {
     throw ConfigError(sw + ": temperature must be positive, got " + num(s.temperature), "1 is the plain KL of stage 3");
   if (s.answer_ce < 0)
     throw ConfigError(sw + ": answer_ce must be >= 0, got " + num(s.answer_ce), "0 is the paper's pure KL; 1 weighs each answer token's cross-entropy like its KL");
+  if (s.a_dt_lr_scale <= 0)
+    throw ConfigError(sw + ": a_dt_lr_scale must be positive, got " + num(s.a_dt_lr_scale),
+                      "1 trains A_log_bias and dt_bias at the stage's lr; 10 at ten times it");
   if (s.micro_batch < 0 || s.micro_batch > kMaxBatch)
     throw ConfigError(sw + ": micro_batch must be 0 to " + std::to_string(kMaxBatch) + ", got " + std::to_string(s.micro_batch),
                       "0 runs the whole batch in one pass; N splits it into passes of N examples");
@@ -211,6 +215,7 @@ Recipe Recipe::from_json(const json& j, const std::string& base_dir) {
     read_field(sj, "answer_ce", s.answer_ce, sw);
     if (s.answer_ce != 0 && stage != 3)
       throw ConfigError(sw + ": \"answer_ce\" applies to stage 3 only", "remove it from stage " + std::to_string(stage));
+    read_field(sj, "a_dt_lr_scale", s.a_dt_lr_scale, sw);
     read_field(sj, "train_a", s.train_a, sw);
     read_field(sj, "train_mlp", s.train_mlp, sw);
     if (s.train_mlp && stage != 3)

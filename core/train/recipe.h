@@ -26,6 +26,8 @@ struct StageSettings {
   double temperature = 1.0;       ///< stage 3 KL temperature
   double answer_ce = 0.0;         ///< stage 3: weight of a cross-entropy on the data's answer tokens added to the
                                   ///< KL, in the KL's units (summed over tokens / batch); 0 = the paper's pure KL
+  double a_dt_lr_scale = 1.0;     ///< learning rate multiplier for the per-head decay scalars (A_log_bias, dt_bias):
+                                  ///< Adam moves a parameter by about lr a step, and a short run cannot move `a` far
   bool train_a = true;            ///< stage 3: train a (A_log_bias) as the paper says; the public code freezes it
                                   ///< (config/stage_trainables.h: kStage3TrainsA)
   bool train_mlp = false;         ///< stage 3: also train the MLPs of the Mamba-2 layers (not the paper's

@@ -120,7 +120,7 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
   for (auto& [name, t] : w) t.requires_grad_(false);
   for (const std::string& n : names) {
     w.at(n).requires_grad_(true);
-    params.push_back({n, w.at(n), decays(n, w.at(n), st.stage)});
+    params.push_back({n, w.at(n), decays(n, w.at(n), st.stage), lr_scale_of(n, st)});
   }
   TrainState state;
   state.data_seed = job.seed * 1000003ull + uint64_t(st.stage);

@@ -81,34 +81,50 @@ class TestTrainMath : public QObject {
   }
 
   void adamwMatchesLibTorch() {
+    // Three groups: decayed, not decayed, and not decayed at ten times the lr (the decay scalars'
+    // a_dt_lr_scale), each against a LibTorch group with that lr.
     at::manual_seed(3);
-    const at::Tensor w0 = at::randn({4, 3}), b0 = at::randn({3});
-    at::Tensor w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
-    at::Tensor tw = w0.clone().requires_grad_(true), tb = b0.clone().requires_grad_(true);
-    AdamW ours({{"w", w, true}, {"b", b, false}}, AdamWOptions{0.9, 0.999, 1e-8, 0.05});
+    const at::Tensor w0 = at::randn({4, 3}), b0 = at::randn({3}), a0 = at::randn({2});
+    at::Tensor w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true), a = a0.clone().requires_grad_(true);
+    at::Tensor tw = w0.clone().requires_grad_(true), tb = b0.clone().requires_grad_(true), ta = a0.clone().requires_grad_(true);
+    AdamW ours({{"w", w, true}, {"b", b, false}, {"a", a, false, 10.0}}, AdamWOptions{0.9, 0.999, 1e-8, 0.05});
     std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(std::vector<at::Tensor>{tw}, std::make_unique<torch::optim::AdamWOptions>(
-                                                         torch::optim::AdamWOptions(1e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.05)));
-    groups.emplace_back(std::vector<at::Tensor>{tb}, std::make_unique<torch::optim::AdamWOptions>(
-                                                         torch::optim::AdamWOptions(1e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.0)));
+    for (const auto& [t, wd] : {std::pair{tw, 0.05}, {tb, 0.0}, {ta, 0.0}})
+      groups.emplace_back(std::vector<at::Tensor>{t}, std::make_unique<torch::optim::AdamWOptions>(
+                                                          torch::optim::AdamWOptions(1e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(wd)));
     torch::optim::AdamW theirs(std::move(groups));
     const std::vector<double> lrs = {1e-2, 3e-2, 5e-3, 2e-2, 1e-3, 4e-2};
     for (double lr : lrs) {
-      const at::Tensor gw = at::randn({4, 3}), gb = at::randn({3});
+      const at::Tensor gw = at::randn({4, 3}), gb = at::randn({3}), ga = at::randn({2});
       ours.zero_grad();
       theirs.zero_grad();
       w.mutable_grad() = gw.clone();
       b.mutable_grad() = gb.clone();
+      a.mutable_grad() = ga.clone();
       tw.mutable_grad() = gw.clone();
       tb.mutable_grad() = gb.clone();
-      for (auto& g : theirs.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      ta.mutable_grad() = ga.clone();
+      for (size_t g = 0; g < 3; ++g)
+        static_cast<torch::optim::AdamWOptions&>(theirs.param_groups()[g].options()).lr(g == 2 ? 10 * lr : lr);
       ours.step(lr);
       theirs.step();
     }
-    qInfo("AdamW vs LibTorch after %zu steps: %.3g / %.3g", lrs.size(), max_diff(w, tw), max_diff(b, tb));
+    qInfo("AdamW vs LibTorch after %zu steps: %.3g / %.3g / %.3g", lrs.size(), max_diff(w, tw), max_diff(b, tb), max_diff(a, ta));
     QVERIFY(max_diff(w, tw) < 1e-6);
     QVERIFY(max_diff(b, tb) < 1e-6);
+    QVERIFY(max_diff(a, ta) < 1e-5);
     QVERIFY(max_diff(w, w0) > 1e-3);  // it moved
+    QVERIFY(max_diff(a, a0) > 5 * max_diff(b, b0));  // the scaled group moved about ten times as far
+  }
+
+  void decayScalarsTakeTheirLrScale() {
+    StageSettings st;
+    st.a_dt_lr_scale = 8.0;
+    QCOMPARE(lr_scale_of("language_model.model.layers.2.attention.A_log_bias", st), 8.0);
+    QCOMPARE(lr_scale_of("embedding_model.encoder.0.attention.dt_bias", st), 8.0);
+    QCOMPARE(lr_scale_of("language_model.model.layers.2.attention.in_proj.weight", st), 1.0);
+    QCOMPARE(lr_scale_of("language_model.model.layers.2.attention.conv1d.bias", st), 1.0);
+    QCOMPARE(lr_scale_of("language_model.model.layers.2.feed_forward.w1.weight", st), 1.0);
   }
 
   void clippingByHand() {
