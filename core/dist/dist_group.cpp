@@ -1,5 +1,6 @@
 #include "dist/dist_group.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -93,7 +94,11 @@ struct DistGroup::State {
   bool joined = false;  // every rank arrived: the destructor waits for them to leave
 };
 
-DistGroup::DistGroup(DistEnv env) : env_(std::move(env)), s_(std::make_unique<State>()) {}
+DistGroup::DistGroup(DistEnv env) : env_(std::move(env)), s_(std::make_unique<State>()) {
+  // A peer that dies closes its sockets; a send to it would then raise SIGPIPE and kill this rank before
+  // it can name the peer (Python, where torchrun ranks usually live, ignores SIGPIPE at start-up).
+  ::signal(SIGPIPE, SIG_IGN);
+}
 
 std::shared_ptr<DistGroup> DistGroup::rendezvous(const DistEnv& env) {
   std::shared_ptr<DistGroup> g(new DistGroup(env));
