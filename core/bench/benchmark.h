@@ -40,7 +40,7 @@ struct BenchOptions {
   int repeats = 3;               ///< timed repeats per measurement
   int warmup = 1;                ///< untimed repeats before them (new buffer sizes fault in on the first run)
   int decode_tokens = 16;        ///< decode steps per repeat; the row reports seconds per token
-  int64_t prefill_chunk = 2048;  ///< prompt tokens per forward while prefilling (as in chat)
+  int64_t prefill_chunk = 0;  ///< prompt tokens per forward while prefilling (as in chat; 0: the model's default)
   /// Decode through a captured CUDA graph where the model and build allow (generate/decode_graph.h);
   /// rows say whether it did.
   bool cuda_graph = true;

@@ -16,7 +16,8 @@ struct SamplingOptions {
   int64_t max_new_tokens = 256;
   std::vector<int64_t> stop_ids;    ///< generation ends when one is produced (it is not part of the reply)
   uint64_t seed = 0;
-  int64_t prefill_chunk = 2048;     ///< prompt tokens per forward while prefilling (bounds activation memory)
+  int64_t prefill_chunk = 0;        ///< prompt tokens per forward while prefilling (bounds activation memory);
+                                    ///< 0: the model's default_prefill_chunk
   /// On a CUDA device, a reply that may run past a few tokens replays its decode step as a CUDA graph
   /// (generate/decode_graph.h); false keeps every step eager (a comparison, or a suspect graph).
   bool decode_graph = true;

@@ -69,6 +69,20 @@ at::Tensor pixels(int tiles, int64_t side) {
 class TestModels : public QObject {
   Q_OBJECT
  private slots:
+  void defaultPrefillChunkFollowsTheLayers() {
+    // 4096 tokens a chunk without attention layers, 2048 with any (TARGETS.md's peak memory).
+    const VlmModel linear = make_model("linear");
+    QCOMPARE(default_prefill_chunk(linear.config()), int64_t(4096));
+    QCOMPARE(default_prefill_chunk(make_model("teacher").config()), int64_t(2048));
+    QCOMPARE(default_prefill_chunk(make_model("interval:2").config()), int64_t(2048));
+    const at::Tensor ids = prompt_ids(linear.config(), 1), px = pixels(1, linear.config().vision.image_size);
+    ModelCache a = linear.new_cache(1), b = linear.new_cache(1), c = linear.new_cache(1);
+    const at::Tensor by_default = prefill(linear, a, ids, px, 0);
+    QVERIFY(max_rel(by_default, prefill(linear, b, ids, px, 4096)) == 0.0);
+    QCOMPARE(a.seq_len, ids.size(1));
+    QVERIFY_THROWS_EXCEPTION(c10::Error, prefill(linear, c, ids, px, -1));
+  }
+
   void prefillAndDecodeReproduceFullForward_data() {
     QTest::addColumn<QString>("plan");
     QTest::newRow("teacher") << "teacher";
