@@ -149,23 +149,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams p) {
   gemv_body<T, kB, M>(p);
 }
 
-// The same capped at 80 registers a thread (a few bytes spill), so that three blocks fit on an SM where two
-// did. For measurement (MMMAMBA_GEMV_REGS=80), with MMMAMBA_GEMV_BLOCKS_PER_SM=2: the third block's room is
-// then free for the next kernel, which under PDL can start streaming its weights before this one drains
-// (with the default's 87-90 registers two blocks leave no room for a third).
-template <typename T, int kB, Mode M>
-__global__ void __launch_bounds__(kThreads, 3) gemv_kernel_r80(GemvParams p) {
-  gemv_body<T, kB, M>(p);
-}
-
-bool capped_registers() {
-  static const bool on = [] {
-    const char* e = std::getenv("MMMAMBA_GEMV_REGS");
-    return e && std::atoi(e) == 80;
-  }();
-  return on;
-}
-
 /// Blocks of `kernel` resident on the whole device at once (MMMAMBA_GEMV_BLOCKS_PER_SM caps the
 /// per-SM count, for tuning); 0 when unknown.
 template <typename Kernel>
@@ -187,7 +170,7 @@ int64_t resident_blocks(Kernel kernel, size_t smem) {
 template <typename T, int kB, Mode M>
 int launch(const GemvParams& p, cudaStream_t stream) {
   const size_t smem = size_t(kB) * size_t(p.k) * sizeof(T);
-  const auto kernel = capped_registers() ? gemv_kernel_r80<T, kB, M> : gemv_kernel<T, kB, M>;
+  const auto kernel = gemv_kernel<T, kB, M>;
   if (smem > 48 * 1024) {
     const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
     if (e != cudaSuccess) return int(e);
