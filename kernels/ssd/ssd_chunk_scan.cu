@@ -3,6 +3,9 @@
 //   scores[i][j] = (C_i . B_j) exp(A_i - A_j) dt_j  for j <= i   (the masked decay "attention")
 //   y_i = sum_{j <= i} scores[i][j] x_j + exp(A_i) S_in C_i      (S_in: the state entering the chunk)
 // The two products share one accumulator: y = [scores | exp(A) C] [x ; S_in^T].
+// Three shared tiles, each reused once its operand is consumed (C -> exp(A) C, B -> x, scores -> S_in),
+// so that two blocks fit on an SM (about 113 KB each): one block's loads overlap the other's tensor-core
+// work. The readout keeps both of a warp's row strips in registers across the two products.
 #include "ssd/ssd_common.cuh"
 
 namespace mm::kern::ssd {
@@ -13,17 +16,18 @@ using namespace nvcuda;
 constexpr int kTiles = kT / 16;                          // 16 x 16 tiles per side
 constexpr int kLowerTiles = kTiles * (kTiles + 1) / 2;   // tiles (i, j) with j <= i
 constexpr size_t kScratchBytes = size_t(kWarps) * 16 * 16 * sizeof(float);
-constexpr size_t kSmemBytes = 5 * kTileBytes + kScratchBytes + 2 * kT * sizeof(float);
+constexpr size_t kSmemBytes = 3 * kTileBytes + kScratchBytes + 2 * kT * sizeof(float);
+constexpr int kLoadsPerThread = kT * 16 / kThreads;      // 16-byte pieces of one tile per thread
+
+using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) chunk_scan_kernel(SsdScanParams p) {
+__global__ void __launch_bounds__(kThreads, 2) chunk_scan_kernel(SsdScanParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
   T* s_c = reinterpret_cast<T*>(smem);                    // (T, N): C, then exp(A_i) C_i
-  T* s_b = reinterpret_cast<T*>(smem + kTileBytes);       // (T, N)
-  T* s_x = reinterpret_cast<T*>(smem + 2 * kTileBytes);   // (T, P)
-  T* s_s = reinterpret_cast<T*>(smem + 3 * kTileBytes);   // (P, N): S_in
-  T* s_p = reinterpret_cast<T*>(smem + 4 * kTileBytes);   // (T, T): scores, lower tiles only
-  float* scratch = reinterpret_cast<float*>(smem + 5 * kTileBytes);  // a 16 x 16 fp32 tile per warp
+  T* s_bx = reinterpret_cast<T*>(smem + kTileBytes);      // (T, N): B, then (T, P): x
+  T* s_ps = reinterpret_cast<T*>(smem + 2 * kTileBytes);  // (T, T): scores (lower tiles), then (P, N): S_in
+  float* scratch = reinterpret_cast<float*>(smem + 3 * kTileBytes);  // a 16 x 16 fp32 tile per warp
   float* s_dt = scratch + kWarps * 256;
   float* s_acum = s_dt + kT;
   const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
@@ -33,32 +37,30 @@ __global__ void __launch_bounds__(kThreads) chunk_scan_kernel(SsdScanParams p) {
   const int rows = int(p.len - l0 < kT ? p.len - l0 : kT);
 
   load_tile(s_c, static_cast<const T*>(p.Cm) + b * p.c_stride_b + l0 * p.c_stride_l + h * p.c_stride_h, p.c_stride_l, rows);
-  load_tile(s_b, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
-  load_tile(s_x, static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h, p.x_stride_l, rows);
-  const float4* s_in = reinterpret_cast<const float4*>(p.chunk_states + ((int64_t(b) * p.n_chunks + c) * p.heads + h) * kT * kT);
-  for (int i = threadIdx.x; i < kT * kT / 4; i += kThreads) {
-    const float4 v = s_in[i];
-    T* d = s_s + (i * 4 / kT) * kLd + (i * 4) % kT;
-    d[0] = from_float<T>(v.x);
-    d[1] = from_float<T>(v.y);
-    d[2] = from_float<T>(v.z);
-    d[3] = from_float<T>(v.w);
+  load_tile(s_bx, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
+  // x waits in registers until B's tile is free (its loads overlap the scores).
+  const T* x_src = static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h;
+  uint4 xr[kLoadsPerThread];
+#pragma unroll
+  for (int q = 0; q < kLoadsPerThread; ++q) {
+    const int i = threadIdx.x + q * kThreads, r = i / 16, col = (i % 16) * 8;
+    xr[q] = r < rows ? *reinterpret_cast<const uint4*>(x_src + r * p.x_stride_l + col) : make_uint4(0u, 0u, 0u, 0u);
   }
   chunk_cumsum(s_dt, s_acum, p.dt + b * p.dt_stride_b + l0 * p.dt_stride_l + h * p.dt_stride_h, p.dt_stride_l, rows,
-               p.A[h]);  // ends with a barrier: every tile is loaded
+               p.A[h]);  // ends with a barrier: C and B are loaded
 
   // 1. scores on the lower tiles, the warps taking every 8th tile of the list (i, j), j <= i.
   for (int idx = warp; idx < kLowerTiles; idx += kWarps) {
     int ti = 0, tj = idx;
     while (tj > ti) tj -= ++ti;  // idx = ti (ti + 1) / 2 + tj
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    Acc acc;
     wmma::fill_fragment(acc, 0.f);
 #pragma unroll
     for (int k = 0; k < kTiles; ++k) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> ca;  // (i, n)
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bt;  // (n, j) = s_b[j kLd + n]
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bt;  // (n, j) = s_bx[j kLd + n]
       wmma::load_matrix_sync(ca, s_c + ti * 16 * kLd + k * 16, kLd);
-      wmma::load_matrix_sync(bt, s_b + tj * 16 * kLd + k * 16, kLd);
+      wmma::load_matrix_sync(bt, s_bx + tj * 16 * kLd + k * 16, kLd);
       wmma::mma_sync(acc, ca, bt, acc);
     }
     wmma::store_matrix_sync(my_scratch, acc, 16, wmma::mem_row_major);
@@ -66,12 +68,17 @@ __global__ void __launch_bounds__(kThreads) chunk_scan_kernel(SsdScanParams p) {
     for (int e = lane; e < 256; e += 32) {
       const int gi = ti * 16 + e / 16, gj = tj * 16 + e % 16;
       const float v = gj <= gi ? my_scratch[e] * __expf(s_acum[gi] - s_acum[gj]) * s_dt[gj] : 0.f;
-      s_p[gi * kLd + gj] = from_float<T>(v);
+      s_ps[gi * kLd + gj] = from_float<T>(v);
     }
     __syncwarp();
   }
-  __syncthreads();
-  // C_i -> exp(A_i) C_i, the left factor of the entering state's readout.
+  __syncthreads();  // C and B are consumed
+  // x into B's tile; C_i -> exp(A_i) C_i, the left factor of the entering state's readout.
+#pragma unroll
+  for (int q = 0; q < kLoadsPerThread; ++q) {
+    const int i = threadIdx.x + q * kThreads;
+    *reinterpret_cast<uint4*>(s_bx + (i / 16) * kLd + (i % 16) * 8) = xr[q];
+  }
   for (int i = threadIdx.x; i < kT * kT; i += kThreads) {
     const int t = i / kT, n = i % kT;
     s_c[t * kLd + n] = from_float<T>(to_float(s_c[t * kLd + n]) * __expf(s_acum[t]));
@@ -79,40 +86,57 @@ __global__ void __launch_bounds__(kThreads) chunk_scan_kernel(SsdScanParams p) {
   __syncthreads();
 
   // 4. y: warp w owns the 16-row strips {w % 4, 7 - w % 4} (equal work under the causal mask) and
-  // the column half w / 4 (four 16-column tiles).
+  // the column half w / 4 (four 16-column tiles). First scores (i, j) x_j over the chunk's earlier tiles.
   const int col0 = (warp / 4) * 4;
   const int strips[2] = {warp % 4, kTiles - 1 - warp % 4};
+  Acc acc[2][4];
+#pragma unroll
+  for (int si = 0; si < 2; ++si) {
+    const int ti = strips[si];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[si][j], 0.f);
+    for (int k = 0; k <= ti; ++k) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pa;
+      wmma::load_matrix_sync(pa, s_ps + ti * 16 * kLd + k * 16, kLd);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> xb;  // (t, p)
+        wmma::load_matrix_sync(xb, s_bx + k * 16 * kLd + (col0 + j) * 16, kLd);
+        wmma::mma_sync(acc[si][j], pa, xb, acc[si][j]);
+      }
+    }
+  }
+  __syncthreads();  // the scores are consumed: S_in (fp32 -> T) into their tile
+  const float4* s_in = reinterpret_cast<const float4*>(p.chunk_states + ((int64_t(b) * p.n_chunks + c) * p.heads + h) * kT * kT);
+  for (int i = threadIdx.x; i < kT * kT / 4; i += kThreads) {
+    const float4 v = s_in[i];
+    T* d = s_ps + (i * 4 / kT) * kLd + (i * 4) % kT;
+    d[0] = from_float<T>(v.x);
+    d[1] = from_float<T>(v.y);
+    d[2] = from_float<T>(v.z);
+    d[3] = from_float<T>(v.w);
+  }
+  __syncthreads();
+
+  // Then exp(A_i) C_i . S_in^T, and the strips out.
   T* y_base = static_cast<T*>(p.y) + ((int64_t(b) * p.len + l0) * p.heads + h) * kT;  // row t: + t H P
 #pragma unroll
   for (int si = 0; si < 2; ++si) {
     const int ti = strips[si];
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[j], 0.f);
-    for (int k = 0; k <= ti; ++k) {  // scores (i, j) x_j over the chunk's earlier tiles
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pa;
-      wmma::load_matrix_sync(pa, s_p + ti * 16 * kLd + k * 16, kLd);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> xb;  // (t, p)
-        wmma::load_matrix_sync(xb, s_x + k * 16 * kLd + (col0 + j) * 16, kLd);
-        wmma::mma_sync(acc[j], pa, xb, acc[j]);
-      }
-    }
-#pragma unroll
-    for (int k = 0; k < kTiles; ++k) {  // exp(A_i) C_i . S_in^T
+    for (int k = 0; k < kTiles; ++k) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> ca;
       wmma::load_matrix_sync(ca, s_c + ti * 16 * kLd + k * 16, kLd);
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> sb;  // (n, p) = s_s[p kLd + n]
-        wmma::load_matrix_sync(sb, s_s + (col0 + j) * 16 * kLd + k * 16, kLd);
-        wmma::mma_sync(acc[j], ca, sb, acc[j]);
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> sb;  // (n, p) = s_ps[p kLd + n]
+        wmma::load_matrix_sync(sb, s_ps + (col0 + j) * 16 * kLd + k * 16, kLd);
+        wmma::mma_sync(acc[si][j], ca, sb, acc[si][j]);
       }
     }
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      wmma::store_matrix_sync(my_scratch, acc[j], 16, wmma::mem_row_major);
+      wmma::store_matrix_sync(my_scratch, acc[si][j], 16, wmma::mem_row_major);
       __syncwarp();
       // lane: row lane / 2, 8 columns from (lane % 2) 8, one 16-byte store
       const int r = ti * 16 + lane / 2, cc = (lane % 2) * 8;
