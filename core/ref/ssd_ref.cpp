@@ -111,51 +111,39 @@ ScanResult ssd_scan_chunked_ref(const at::Tensor& x_in, const at::Tensor& dt, co
   check_inputs(x_in, dt, A, B_in, Cm);
   const at::Tensor x = expand_heads(x_in, Cm.size(2)), Bm = expand_heads(B_in, Cm.size(2));  // (B, L, H, P|N)
   TORCH_CHECK(T > 0, "ssd: chunk_size must be positive");
-  const int64_t Bsz = x.size(0), L = x.size(1), H = x.size(2), P = x.size(3), N = Bm.size(3);
+  const int64_t Bsz = x.size(0), L = x.size(1), H = x.size(2);
   at::Tensor S = initial_state(x, Bm, init_state);
   if (L == 0) return {at::empty_like(x), S.clone()};
-  const int64_t nc = (L + T - 1) / T, Lp = nc * T, pad = Lp - L;
-  // Padding with dt = 0 adds nothing to the state and decays by exp(0) = 1, so the final state is exact.
-  auto padL = [&](const at::Tensor& t) {
-    if (pad == 0) return t.to(at::kFloat);
-    std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
-    shape[1] = pad;
-    return at::cat({t.to(at::kFloat), at::zeros(shape, t.options().dtype(at::kFloat))}, 1);
-  };
-  const at::Tensor dtp = padL(dt);                                             // (B, Lp, H)
-  const at::Tensor xs = (padL(x) * dtp.unsqueeze(-1))                          // x~ = dt x
-                            .view({Bsz, nc, T, H, P}).permute({0, 1, 3, 2, 4});  // (B, nc, H, T, P)
-  const at::Tensor Bc = padL(Bm).view({Bsz, nc, T, H, N}).permute({0, 1, 3, 2, 4});  // (B, nc, H, T, N)
-  const at::Tensor Cc = padL(Cm).view({Bsz, nc, T, H, N}).permute({0, 1, 3, 2, 4});  // (B, nc, H, T, N)
-  const at::Tensor a = (dtp * A.to(at::kFloat)).view({Bsz, nc, T, H}).permute({0, 1, 3, 2});  // (B, nc, H, T)
-  const at::Tensor Acum = at::cumsum(a, -1);                                   // A^c_i, (B, nc, H, T)
+  // Chunk by chunk, all heads at once: each chunk's operands are a few MB that stay in cache, and the
+  // state passing of step 3 is the running S (no (nc, H, P, N) stack of entering states).
+  const at::Tensor xf = x.to(at::kFloat), Bf = Bm.to(at::kFloat), Cf = Cm.to(at::kFloat), dtf = dt.to(at::kFloat);
+  const at::Tensor Af = A.to(at::kFloat).view({1, H, 1});
+  const at::Tensor above = at::ones({T, T}, x.options().dtype(at::kBool)).triu(1);  // j > i: masked
+  auto heads_first = [](const at::Tensor& t) { return t.permute({0, 2, 1, 3}).contiguous(); };  // (B, n, H, D) -> (B, H, n, D)
+  std::vector<at::Tensor> ys;
+  ys.reserve(size_t((L + T - 1) / T));
+  for (int64_t l0 = 0; l0 < L; l0 += T) {
+    const int64_t n = std::min(T, L - l0);
+    const at::Tensor d = dtf.narrow(1, l0, n);                                 // (B, n, H)
+    const at::Tensor xs = heads_first(xf.narrow(1, l0, n) * d.unsqueeze(-1));  // x~ = dt x, (B, H, n, P)
+    const at::Tensor Bc = heads_first(Bf.narrow(1, l0, n)), Cc = heads_first(Cf.narrow(1, l0, n));  // (B, H, n, N)
+    const at::Tensor Acum = at::cumsum(d.transpose(1, 2) * Af, -1);            // A^c_i, (B, H, n)
 
-  // 1. Intra-chunk: Y_diag[i] = sum_{j<=i} exp(A_i - A_j) (C_i . B_j) x~_j  (masked decay "attention").
-  const at::Tensor seg = Acum.unsqueeze(-1) - Acum.unsqueeze(-2);              // (B, nc, H, T, T): A_i - A_j
-  const at::Tensor causal = at::ones({T, T}, x.options().dtype(at::kBool)).tril();
-  const at::Tensor decay = at::exp(seg.masked_fill(causal.logical_not(), -INFINITY));
-  const at::Tensor scores = batched_matmul(Cc, Bc.transpose(-1, -2)) * decay;      // (B, nc, H, T, T)
-  at::Tensor y = batched_matmul(scores, xs);                                       // (B, nc, H, T, P)
+    // 1. Intra-chunk: Y_diag[i] = sum_{j<=i} exp(A_i - A_j) (C_i . B_j) x~_j  (masked decay "attention").
+    const at::Tensor decay = (Acum.unsqueeze(-1) - Acum.unsqueeze(-2))       // (B, H, n, n): A_i - A_j
+                                 .masked_fill_(above.narrow(0, 0, n).narrow(1, 0, n), -INFINITY)
+                                 .exp_();
+    at::Tensor y = batched_matmul(batched_matmul(Cc, Bc.transpose(-1, -2)) * decay, xs);  // (B, H, n, P)
+    // 4. Off-diagonal: Y_off[i] = exp(A_i) S^(c-1) C_i, from the state entering the chunk.
+    y = y + batched_matmul(Cc * at::exp(Acum).unsqueeze(-1), S.transpose(-1, -2));
+    ys.push_back(y.transpose(1, 2));                                           // (B, n, H, P)
 
-  // 2. Chunk-local states: s_c = sum_j exp(A_last - A_j) x~_j B_j^T.
-  const at::Tensor Alast = Acum.select(-1, T - 1);                             // (B, nc, H)
-  const at::Tensor w = at::exp(Alast.unsqueeze(-1) - Acum).unsqueeze(-1);      // (B, nc, H, T, 1)
-  const at::Tensor local = batched_matmul((xs * w).transpose(-1, -2), Bc);         // (B, nc, H, P, N)
-
-  // 3. Inter-chunk recurrence: S^(c) = exp(A_last) S^(c-1) + s_c; keep the state entering each chunk.
-  std::vector<at::Tensor> entering;
-  entering.reserve(nc);
-  const at::Tensor chunk_decay = at::exp(Alast);                               // (B, nc, H)
-  for (int64_t c = 0; c < nc; ++c) {
-    entering.push_back(S);
-    S = S * chunk_decay.select(1, c).view({Bsz, H, 1, 1}) + local.select(1, c);
+    // 2 + 3. The chunk's local state s_c = sum_j exp(A_last - A_j) x~_j B_j^T, and S^(c) = exp(A_last) S^(c-1) + s_c.
+    const at::Tensor Alast = Acum.select(-1, n - 1);                           // (B, H)
+    const at::Tensor w = at::exp(Alast.unsqueeze(-1) - Acum).unsqueeze(-1);    // (B, H, n, 1)
+    S = S * at::exp(Alast).view({Bsz, H, 1, 1}) + batched_matmul((xs * w).transpose(-1, -2), Bc);  // (B, H, P, N)
   }
-  const at::Tensor Sin = at::stack(entering, 1);                               // (B, nc, H, P, N)
-
-  // 4. Off-diagonal: Y_off[i] = exp(A_i) S^(c-1) C_i.
-  const at::Tensor yoff = batched_matmul(Cc, Sin.transpose(-1, -2)) * at::exp(Acum).unsqueeze(-1);  // (B, nc, H, T, P)
-  y = (y + yoff).permute({0, 1, 3, 2, 4}).reshape({Bsz, Lp, H, P});           // (B, Lp, H, P)
-  return {y.narrow(1, 0, L).to(x.scalar_type()), S};
+  return {at::cat(ys, 1).to(x.scalar_type()), S};                             // (B, L, H, P)
 }
 
 }  // namespace mm

@@ -28,7 +28,7 @@ at::Tensor expand_heads(const at::Tensor& t, int64_t H);
 ScanResult ssd_scan_recurrent_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
                                   const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& init_state = {});
 
-/// Chunked SSD form (chunk_size T, any L, partial last chunk padded internally).
+/// Chunked SSD form (chunk_size T, any L, a shorter last chunk), one chunk after the other.
 ScanResult ssd_scan_chunked_ref(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
                                 const at::Tensor& Bm, const at::Tensor& Cm, int64_t chunk_size,
                                 const at::Tensor& init_state = {});

@@ -14,6 +14,10 @@ int main(int argc, char** argv) {
   mm::configure_cpu_threads();
   const int64_t L = argc > 1 ? std::atoll(argv[1]) : 4096, H = argc > 2 ? std::atoll(argv[2]) : 4;
   const int64_t P = argc > 3 ? std::atoll(argv[3]) : 64, repeats = argc > 4 ? std::atoll(argv[4]) : 3;
+  if (argc > 5 || L < 1 || H < 1 || P < 1 || repeats < 1) {
+    std::fprintf(stderr, "usage: mm_bench_scan [L=4096] [heads=4] [head_dim=64] [repeats=3], all positive\n");
+    return 2;
+  }
   at::Generator g = at::detail::createCPUGenerator(0);
   const at::Tensor x = at::randn({1, L, H, P}, g), B = at::randn({1, L, H, P}, g) * 0.1, C = at::randn({1, L, H, P}, g) * 0.1;
   const at::Tensor dt = at::softplus(at::randn({1, L, H}, g) - 3), A = -at::ones({H});
