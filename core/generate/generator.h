@@ -46,8 +46,8 @@ void check_sequence_length(const ModelConfig& cfg, int64_t tokens);
 int64_t default_prefill_chunk(const ModelConfig& cfg);
 
 /// Feeds ids (B, L) and their images into the cache, prefill_chunk tokens at a time (0: the model's
-/// default_prefill_chunk); returns the fp32
-/// logits at the last position, (V) for one sequence and (B * V) row by row for B. Each chunk is
+/// default_prefill_chunk); returns the fp32 logits at the last position, (V) for one sequence and
+/// (B * V) row by row for B. Each chunk is
 /// embedded on its own (image features once for the prompt), so memory stays flat in L. Prompts past
 /// max_sequence_length are refused unless check_positions is false (the benchmark: random weights,
 /// where only speed is measured and RoPE past the trained range costs the same).

@@ -34,7 +34,7 @@ template <Mode M> constexpr int kStreams = M == Mode::norm_swiglu ? 2 : 1;
 template <Mode M> constexpr int kUnrollOf = M == Mode::norm_swiglu ? 4 : 8;
 
 template <typename T, int kB, Mode M>
-__device__ __forceinline__ void gemv_body(GemvParams p) {
+__global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams p) {
   extern __shared__ uint4 smem[];  // x for the kB rows, normalised: (kB, k) of T
   __shared__ float scratch[32];
   constexpr int kR = kRowsPerWarp<M>, kS = kStreams<M>, kUnroll = kUnrollOf<M>;
@@ -142,11 +142,6 @@ __device__ __forceinline__ void gemv_body(GemvParams p) {
     group = next_group;
     chunk = next_chunk;
   }
-}
-
-template <typename T, int kB, Mode M>
-__global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams p) {
-  gemv_body<T, kB, M>(p);
 }
 
 /// Blocks of `kernel` resident on the whole device at once (MMMAMBA_GEMV_BLOCKS_PER_SM caps the
