@@ -88,7 +88,7 @@ int cmd_make_data(const std::vector<std::string>& argv) {
              {"questions-per-scene", "K", "questions per conversation (> 1: multi-turn)", "1"},
              {"image-size", "PX", "image side, a multiple of 4", "112"},
              {"word-prob", "P", "chance that an object is a word instead of a shape", "0"},
-             {"tokenizer", "DIR", "also train a tokenizer on the scene text into DIR"},
+             {"tokenizer", "DIR", "also train a tokenizer on the scene text into DIR (refused if DIR holds one)"},
              {"vocab", "N", "tokenizer vocabulary size, added tokens included", "2048"}});
   if (parse_or_help(args, argv)) return 0;
   if (!args.has("out") && !args.has("tokenizer"))
@@ -104,6 +104,7 @@ int cmd_make_data(const std::vector<std::string>& argv) {
   o.word_prob = args.get_double("word-prob");
   data::validate(o);
   const int vocab = clamped_int(args, "vocab");
+  if (args.has("tokenizer")) refuse_existing_tokenizer(args.get("tokenizer"));  // before drawing any data
 
   if (args.has("out")) {
     const auto summary = run_on_engine<data::SceneDataSummary>(

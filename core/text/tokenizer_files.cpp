@@ -3,10 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <random>
 
 #include "runtime/errors.h"
+#include "runtime/files.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -18,10 +18,19 @@ const std::vector<std::string>& internvl_added_tokens() {
   return t;
 }
 
+void refuse_existing_tokenizer(const std::string& dir) {
+  if (!std::filesystem::exists(dir + "/tokenizer.model")) return;
+  throw InputError(dir + " already holds a tokenizer (tokenizer.model); a new one would replace it, and a model "
+                   "trained with the old one would read the wrong words",
+                   "write the new tokenizer into a new folder, or delete " + dir + "/tokenizer.model first; "
+                   "a dataset (make-data --out) needs no tokenizer");
+}
+
 void write_tokenizer_dir(const std::string& dir, int vocab_size, const std::vector<std::string>& sentences) {
   const int n_added = int(internvl_added_tokens().size());
   if (vocab_size < 330) throw InputError("a tokenizer needs a vocabulary of at least 330 (got " + std::to_string(vocab_size) + ")",
                      "the scene text and the added tokens need 330 pieces; the default --vocab is 2048");
+  refuse_existing_tokenizer(dir);
   std::filesystem::create_directories(dir);
   Tokenizer::train(sentences, dir + "/tokenizer", vocab_size - n_added, {kImStart, kImEnd});
   nlohmann::json added = nlohmann::json::object(), decoder = nlohmann::json::object();
@@ -34,9 +43,9 @@ void write_tokenizer_dir(const std::string& dir, int vocab_size, const std::vect
                                  {"unk_token", "<unk>"}, {"added_tokens_decoder", decoder}};
   const nlohmann::json special = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"},
                                   {"additional_special_tokens", {kImStart, kImEnd}}};
-  std::ofstream(dir + "/added_tokens.json") << added.dump(2) << "\n";
-  std::ofstream(dir + "/tokenizer_config.json") << config.dump(2) << "\n";
-  std::ofstream(dir + "/special_tokens_map.json") << special.dump(2) << "\n";
+  write_text_atomic(dir + "/added_tokens.json", added.dump(2) + "\n");
+  write_text_atomic(dir + "/tokenizer_config.json", config.dump(2) + "\n");
+  write_text_atomic(dir + "/special_tokens_map.json", special.dump(2) + "\n");
 }
 
 std::vector<std::string> sample_scene_sentences(int count, unsigned seed) {

@@ -50,6 +50,12 @@ int metric_lines(const QString& run) {
   return int(f.readAll().count('\n'));
 }
 
+/// A file's bytes (empty when absent).
+QByteArray readAll(const QString& file) {
+  QFile f(file);
+  return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
 /// Starts a CLI training command, waits until it has logged `lines` metrics, sends `sig`, waits for it.
 Run stop_training_with(const QStringList& args, const QString& run, int lines, int sig) {
   QProcess p;
@@ -192,6 +198,13 @@ class TestCli : public QObject {
     QCOMPARE(records.size(), size_t(30));
     QVERIFY(records[0].turns.size() >= 2 && records[0].turns[0].value.rfind("<image>\n", 0) == 0);
     QVERIFY(QFile::exists(path("tok/tokenizer.model")) && QFile::exists(path("tok/added_tokens.json")));
+    // A second tokenizer into the same folder would silently re-key every model trained with the first.
+    const QByteArray tokenizer = readAll(path("tok/tokenizer.model"));
+    r = mmmamba({"make-data", "--out", path("scenes2"), "--count", "5", "--tokenizer", path("tok"), "--vocab", "600"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("already holds a tokenizer") && r.err.contains("HINT"), qPrintable(r.err));
+    QCOMPARE(readAll(path("tok/tokenizer.model")), tokenizer);
+    QVERIFY2(!QFile::exists(path("scenes2")), "refused before drawing any data");
 
     r = mmmamba({"make-data", "--out", path("w"), "--count", "60", "--families", "count,multi:1000"});
     QVERIFY2(r.code == 0, qPrintable(r.err));
