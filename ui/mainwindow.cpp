@@ -28,6 +28,7 @@
 
 #include "controller/enginecontroller.h"
 #include "controller/opsummary.h"
+#include "widgets/selftestdialog.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
@@ -41,6 +42,12 @@ namespace {
 const char* const kThreadsKey = "engine/cpuThreads";
 const char* const kTextScaleKey = "window/textScale";
 constexpr int kNavWidth = 130, kNavIcon = 28;  ///< px at the starting text size
+const char* const kSelfTestKey = "selfTest/lastPassed";
+/// The device and build a start-up self-test passed on; another GPU or build is checked again.
+QString deviceAndBuild(const EngineController* engine) {
+  return engine->deviceDescription() + " · " + QCoreApplication::applicationVersion() + " · LibTorch " +
+         EngineController::torchVersion();
+}
 }  // namespace
 
 MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(parent), m_engine(engine) {
@@ -134,6 +141,20 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
     m_jobLabel->setDetail(message);  // the HINT lines too
   });
 
+  // The start-up self-test's result (runStartupSelfTest): the status bar, and the table on a failure.
+  connect(m_engine, &EngineController::selfTestFinished, this, [this](quint64 id, const SelfTestSummary& s) {
+    if (id != m_startupSelfTest) return;
+    m_startupSelfTest = 0;
+    statusBar()->showMessage(tr("Self-test: %1").arg(SelfTestDialog::headline(s)), 15000);
+    if (s.failed == 0) {
+      QSettings().setValue(kSelfTestKey, deviceAndBuild(m_engine));
+      return;
+    }
+    SelfTestDialog* dialog = selfTestDialog();
+    dialog->showSummary(s);
+    dialog->show();
+  });
+
   // Pages talk through the window: an opened model is offered to Chat and Distill.
   connect(m_model, &ModelPage::modelLoaded, this, [this](const ModelInfo& info) {
     if (info.hasTokenizer) m_chat->addModel(QString("%1 (%2)").arg(info.name, info.role), info.path);
@@ -223,6 +244,12 @@ void MainWindow::buildMenus() {
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&Getting started and shortcuts…"), QKeySequence::HelpContents, this, &MainWindow::showGuide);
   help->addAction(tr("Show &CLI command…"), QKeySequence(Qt::CTRL | Qt::Key_K), this, &MainWindow::showCliEquivalent);
+  help->addAction(tr("&Self-test of the fast paths…"), this, [this] {
+    SelfTestDialog* dialog = selfTestDialog();
+    dialog->show();
+    dialog->raise();
+    dialog->run();
+  });
   help->addAction(tr("&About mmMamba Studio"), this, &MainWindow::showAbout);
 }
 
@@ -308,6 +335,25 @@ void MainWindow::showAbout() {
                         "<p>Qt %2 · QCustomPlot %3 · LibTorch %4<br>Device: %5</p>")
                          .arg(MM_VERSION, qVersion(), QCUSTOMPLOT_VERSION_STR, EngineController::torchVersion(),
                               m_engine->deviceDescription()));
+}
+
+SelfTestDialog* MainWindow::selfTestDialog() {
+  if (!m_selfTest) m_selfTest = new SelfTestDialog(m_engine, this);
+  return m_selfTest;
+}
+
+bool MainWindow::startupSelfTestDue(bool onCuda, const QString& lastPassed, const QString& thisDeviceAndBuild) {
+  return onCuda && lastPassed != thisDeviceAndBuild;
+}
+
+void MainWindow::runStartupSelfTestIfDue() {
+  if (startupSelfTestDue(m_engine->onCuda(), QSettings().value(kSelfTestKey).toString(), deviceAndBuild(m_engine)))
+    runStartupSelfTest();
+}
+
+quint64 MainWindow::runStartupSelfTest(const QString& onlyOp) {
+  m_startupSelfTest = m_engine->runSelfTest(onlyOp);
+  return m_startupSelfTest;
 }
 
 void MainWindow::openDefaultModels() {

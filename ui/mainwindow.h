@@ -10,6 +10,7 @@ class EngineController;
 class ModelPage;
 class BenchmarkPage;
 class QLabel;
+class SelfTestDialog;
 class QListWidget;
 class QProgressBar;
 class QStackedWidget;
@@ -26,6 +27,15 @@ class MainWindow : public QMainWindow {
 
   /// Opens the embedded demo teacher (and offers its students in Chat) when it is installed.
   void openDefaultModels();
+  /// On a GPU the first start (per device and build) checks every fast path against its reference in
+  /// the background: the status bar says how it went, and a failure opens the self-test's table.
+  void runStartupSelfTestIfDue();
+  /// That check itself, whatever the device (onlyOp: one op's cases): what runStartupSelfTestIfDue runs.
+  quint64 runStartupSelfTest(const QString& onlyOp = {});
+  /// Whether the start-up check is due: on CUDA, when the device and build it last passed on differ.
+  static bool startupSelfTestDue(bool onCuda, const QString& lastPassed, const QString& thisDeviceAndBuild);
+  /// The self-test's dialog (Help > Self-test of the fast paths…), made on first use.
+  SelfTestDialog* selfTestDialog();
   void showPage(int index);
   QString cliEquivalent() const;
 
@@ -63,5 +73,7 @@ class MainWindow : public QMainWindow {
   ui::ElidedLabel* m_jobLabel;  ///< the running job's message, shortened with "…" when the bar is full
   QProgressBar* m_jobProgress;
   double m_userTextScale = 1.0;
+  SelfTestDialog* m_selfTest = nullptr;
+  quint64 m_startupSelfTest = 0;
   bool m_startingUp = false;  ///< the embedded teacher opening at start: a remembered Distill teacher stays
 };

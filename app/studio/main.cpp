@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     if (wh.size() == 2 && wh[0].toInt() > 0 && wh[1].toInt() > 0) window.resize(wh[0].toInt(), wh[1].toInt());
   }
   window.show();
+  window.runStartupSelfTestIfDue();  // on a GPU's first start: the fast paths against their references
   for (const QString& file : parser.values(overlay)) {
     QString error;
     if (!window.benchmarkPage()->loadOverlay(file, &error))

@@ -610,4 +610,32 @@ std::string describe_op_device(const c10::Device& device) {
          (cuda_kernels_built() ? "built" : "not built") + ", SDPA flash " + (sdpa_flash_built() ? "built" : "not built");
 }
 
+std::vector<std::string> turn_off_failed_fast_paths(const std::vector<OpCheckResult>& results) {
+  std::vector<std::string> off;
+  for (const OpCheckResult& r : results) {
+    Op op;
+    if (r.skipped || r.passed || r.path == "reference" || !op_from_name(r.op, op) || reference_forced(op)) continue;
+    set_reference_forced(op, true);
+    off.push_back(r.op);
+  }
+  return off;
+}
+
+SelfTestReport run_self_test(const c10::Device& device, const std::string& only_op) {
+  SelfTestReport report;
+  report.device = describe_op_device(device);
+  const OpPathSnapshot before = snapshot_op_paths();
+  try {
+    report.results = run_op_checks(device, /*full=*/false, only_op);
+  } catch (...) {
+    restore_op_paths(before);
+    throw;
+  }
+  restore_op_paths(before);
+  for (const OpCheckResult& r : report.results) (r.skipped ? report.skipped : r.passed ? report.passed : report.failed) += 1;
+  report.turned_off = turn_off_failed_fast_paths(report.results);
+  return report;
+}
+
 }  // namespace mm
+

@@ -55,6 +55,21 @@ OpCheckResult check_decode_graph(const c10::Device& dev, const std::string& plan
 /// outgrows its first KV reservation; skipped off CUDA.
 OpCheckResult check_generate_graph(const c10::Device& dev, const std::string& plan);
 
+/// The studio's self-test: run_op_checks' small table (or one op's cases) on device, leaving the op path
+/// records as they were (what the status bar reports stays about the user's own work), then every op
+/// whose fast path failed its check sent to the reference for the rest of the process
+/// (set_reference_forced). Checks that are not one op's (the decode-graph ones) are reported only.
+struct SelfTestReport {
+  std::string device;                  ///< describe_op_device(device)
+  std::vector<OpCheckResult> results;
+  std::vector<std::string> turned_off;  ///< ops now forced to their reference, op_name() spelling
+  int passed = 0, failed = 0, skipped = 0;
+};
+SelfTestReport run_self_test(const c10::Device& device, const std::string& only_op = "");
+/// Sends each op with a failed fast-path result to its reference (set_reference_forced); returns those
+/// ops. Results on the reference path, skipped ones and checks that are not one op's are left alone.
+std::vector<std::string> turn_off_failed_fast_paths(const std::vector<OpCheckResult>& results);
+
 /// "cuda:0 (NVIDIA H200): CUDA kernels built, SDPA flash built" - where the ops run and what fast paths exist.
 std::string describe_op_device(const c10::Device& device);
 }  // namespace mm

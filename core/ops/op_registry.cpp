@@ -183,4 +183,22 @@ void reset_op_paths() {
   }
 }
 
+OpPathSnapshot snapshot_op_paths() {
+  OpPathSnapshot out;
+  for (const Slot& s : slots())
+    out.entries.push_back({s.fast.load(), s.ref.load(), s.fast_path.load(), s.fallback.load()});
+  return out;
+}
+
+void restore_op_paths(const OpPathSnapshot& snapshot) {
+  auto& all = slots();
+  for (size_t i = 0; i < all.size() && i < snapshot.entries.size(); ++i) {
+    const OpPathSnapshot::Entry& e = snapshot.entries[i];
+    all[i].fast = e.fast;
+    all[i].ref = e.ref;
+    all[i].fast_path = e.fast_path;
+    all[i].fallback = e.fallback;
+  }
+}
+
 }  // namespace mm

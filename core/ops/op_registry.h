@@ -51,6 +51,19 @@ std::string op_path_status();
 std::string op_path_report();
 void reset_op_paths();
 
+/// The records as they stand, to put back after calls that should leave no trace (a self-test run
+/// while the studio reports what its models ran).
+struct OpPathSnapshot {
+  struct Entry {
+    int64_t fast = 0, ref = 0;
+    const char* fast_path = nullptr;
+    const char* fallback = nullptr;
+  };
+  std::vector<Entry> entries;
+};
+OpPathSnapshot snapshot_op_paths();
+void restore_op_paths(const OpPathSnapshot& snapshot);
+
 /// Sends every call of op to its reference while forced (a benchmark's before/after in one run, or a
 /// suspect fast path); calls record the fallback "forced to the reference". Process-wide.
 void set_reference_forced(Op op, bool forced);

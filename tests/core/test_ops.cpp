@@ -217,6 +217,45 @@ class TestOps : public QObject {
     QCOMPARE(op_path_records()[size_t(Op::attention_decode)].fast_calls, int64_t(0));
   }
 
+  void selfTestLeavesTheRecordsAsTheyWere() {
+    reset_op_paths();
+    record_op_path(Op::attention_decode, "cuda-splitk");
+    const std::string before = op_path_status();
+    const SelfTestReport report = run_self_test(at::Device(at::kCPU), "rms_norm");
+    QVERIFY(!report.results.empty());
+    QCOMPARE(report.passed, int(report.results.size()));
+    QCOMPARE(report.failed, 0);
+    QVERIFY(report.turned_off.empty());
+    QVERIFY2(report.device.rfind("cpu", 0) == 0, report.device.c_str());
+    for (const OpCheckResult& r : report.results) QCOMPARE(r.op, std::string("rms_norm"));
+    QCOMPARE(op_path_status(), before);  // the check's rms_norm calls left no trace
+    reset_op_paths();
+  }
+
+  void failedFastPathsAreTurnedOff() {
+    const auto result = [](const char* op, const char* path, bool passed, bool skipped = false) {
+      OpCheckResult r;
+      r.op = op;
+      r.path = path;
+      r.passed = passed;
+      r.skipped = skipped;
+      return r;
+    };
+    const std::vector<OpCheckResult> results = {
+        result("rms_norm", "cuda", false),            // a fast path that disagrees: off
+        result("rms_norm", "cuda", false),            // the same op twice: listed once
+        result("rope", "reference", false),           // the reference itself: nothing to turn off
+        result("conv1d", "cuda", true),               // passed
+        result("gated_rmsnorm", "cuda", false, true),  // skipped
+        result("decode_graph", "cuda-graph", false),  // not one op's check: reported only
+    };
+    const std::vector<std::string> off = turn_off_failed_fast_paths(results);
+    QCOMPARE(off, std::vector<std::string>{"rms_norm"});
+    QVERIFY(reference_forced(Op::rms_norm));
+    QVERIFY(!reference_forced(Op::rope) && !reference_forced(Op::conv1d) && !reference_forced(Op::gated_rmsnorm));
+    set_reference_forced(Op::rms_norm, false);
+  }
+
   void reservedKvCacheNeverGrows() {
     const ModelConfig cfg = architecture_preset("micro");  // every layer attention
     ModelCache cache(cfg, 1, at::TensorOptions().dtype(at::kFloat));

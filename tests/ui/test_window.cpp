@@ -14,7 +14,10 @@
 #include <QScrollBar>
 #include <QFile>
 #include <QLabel>
+#include <QRegularExpression>
 #include <QSettings>
+#include <QStatusBar>
+#include <QTableWidget>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
@@ -43,6 +46,7 @@
 #include "widgets/conversationview.h"
 #include "widgets/elidedlabel.h"
 #include "widgets/promptedit.h"
+#include "widgets/selftestdialog.h"
 
 namespace {
 const QSize kSmallScreen(1024, 700);
@@ -713,6 +717,53 @@ class TestWindow : public QObject {
     label.resize(label.sizeHint());  // room enough: all of it
     QCOMPARE(label.displayedText(), text);
     QVERIFY(label.minimumSizeHint().width() < label.sizeHint().width() / 2);  // a full bar shortens it
+  }
+
+  void theStartUpSelfTestRunsOnAGpusFirstStartOnly() {
+    QVERIFY(!MainWindow::startupSelfTestDue(false, {}, "cpu"));  // no fast paths to check on the CPU
+    QVERIFY(MainWindow::startupSelfTestDue(true, {}, "cuda:0 (NVIDIA H200) · 0.1.0"));
+    QVERIFY(!MainWindow::startupSelfTestDue(true, "cuda:0 (NVIDIA H200) · 0.1.0", "cuda:0 (NVIDIA H200) · 0.1.0"));
+    QVERIFY(MainWindow::startupSelfTestDue(true, "cuda:0 (NVIDIA H100) · 0.1.0", "cuda:0 (NVIDIA H200) · 0.1.0"));
+
+    // The check itself runs on any device: here the CPU, one op's cases, its result in the status bar.
+    MainWindow window(m_engine);
+    window.show();
+    const std::string ops = mm::op_path_status();
+    window.runStartupSelfTest("rms_norm");
+    QTRY_VERIFY_WITH_TIMEOUT(window.statusBar()->currentMessage().startsWith("Self-test: "), 30000);
+    const QString message = window.statusBar()->currentMessage();
+    QVERIFY2(message.contains(QRegularExpression("(\\d+) of \\1 cases agree with their references")), qPrintable(message));
+    QVERIFY2(!QSettings().value("selfTest/lastPassed").toString().isEmpty(), "a passed check is remembered");
+    QCOMPARE(mm::op_path_status(), ops);  // the status bar's record of what ran is untouched
+  }
+
+  void theSelfTestDialogListsEveryCase() {
+    MainWindow window(m_engine);
+    SelfTestDialog* dialog = window.selfTestDialog();
+    dialog->show();
+    dialog->run("rms_norm");
+    QTRY_VERIFY_WITH_TIMEOUT(dialog->table()->rowCount() > 0, 30000);
+    const QTableWidget* table = dialog->table();
+    for (int row = 0; row < table->rowCount(); ++row) {
+      QCOMPARE(table->item(row, 0)->text(), QString("rms_norm"));
+      QCOMPARE(table->item(row, 2)->text(), QString("reference"));
+      QCOMPARE(table->item(row, 5)->text(), QString("ok"));
+    }
+    QVERIFY2(dialog->summaryText().contains("agree with their references"), qPrintable(dialog->summaryText()));
+    QVERIFY2(dialog->summaryText().contains("No fast path runs here"), qPrintable(dialog->summaryText()));
+
+    SelfTestSummary failed;  // what a GPU with a broken kernel shows
+    failed.device = "cuda:0 (NVIDIA H200)";
+    failed.rows = {{"rms_norm", "rms_norm L=127", "cuda", "out", {}, 0.5, 0.01, false, false},
+                   {"rope", "rope L=1", "cuda", "out", {}, 1e-4, 0.01, true, false}};
+    failed.turnedOff = {"rms_norm"};
+    failed.passed = 1, failed.failed = 1;
+    dialog->showSummary(failed);
+    QCOMPARE(dialog->table()->rowCount(), 2);
+    QCOMPARE(dialog->table()->item(0, 5)->text(), QString("FAIL"));
+    QVERIFY2(dialog->summaryText().contains("1 of 2 cases disagree") && dialog->summaryText().contains("now on the reference: rms_norm"),
+             qPrintable(dialog->summaryText()));
+    QVERIFY(!dialog->summaryText().contains("No fast path runs here"));
   }
 
   void theOpSummaryNamesFastPathsAndCountsTheRest() {

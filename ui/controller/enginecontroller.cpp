@@ -19,6 +19,7 @@
 #include "controller/enginestate.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "ops/op_check.h"
 #include "runtime/device.h"
 #include "seeding/seed_job.h"
 #include "train/jobs.h"
@@ -58,6 +59,7 @@ void registerUiTypes() {
   qRegisterMetaType<mm::CheckpointEvent>();
   qRegisterMetaType<mm::StageEvent>();
   qRegisterMetaType<mm::BenchRow>();
+  qRegisterMetaType<SelfTestSummary>();
   qRegisterMetaType<std::vector<mm::EvalResult>>();
 }
 
@@ -98,6 +100,8 @@ EngineController::~EngineController() {
 }
 
 QString EngineController::deviceDescription() const { return qs(mm::describe_device(m_state->device)); }
+
+bool EngineController::onCuda() const { return m_state->device.is_cuda(); }
 
 void EngineController::setCpuThreads(int threads) { mm::configure_cpu_threads(threads); }
 
@@ -253,6 +257,23 @@ quint64 EngineController::makeData(const mm::data::SceneDataOptions& o) {
     const QString path = qs(s.jsonl_path);
     const int samples = s.samples;
     return [this, path, samples](quint64 id) { emit dataMade(id, path, samples); };
+  });
+}
+
+quint64 EngineController::runSelfTest(const QString& onlyOp) {
+  const std::string only = onlyOp.toStdString();
+  return submit([this, only](mm::JobContext& ctx, const Poster&) -> GuiResult {
+    c10::NoGradGuard noGrad;
+    ctx.progress("self-test", -1, "checking each fast path against its reference");
+    const mm::SelfTestReport report = mm::run_self_test(m_state->device, only);
+    SelfTestSummary summary;
+    summary.device = qs(report.device);
+    for (const mm::OpCheckResult& r : report.results)
+      summary.rows.push_back({qs(r.op), qs(r.label), qs(r.path), qs(r.worst), qs(r.note), r.max_diff, r.budget, r.passed,
+                              r.skipped});
+    for (const std::string& op : report.turned_off) summary.turnedOff << qs(op);
+    summary.passed = report.passed, summary.failed = report.failed, summary.skipped = report.skipped;
+    return [this, summary](quint64 id) { emit selfTestFinished(id, summary); };
   });
 }
 

@@ -57,9 +57,16 @@ class EngineController : public QObject {
   /// Writes one split of generated scenes (mmmamba make-data); options are validated before queueing.
   quint64 makeData(const mm::data::SceneDataOptions& options);
 
+  /// Each fast path of this device checked against its reference on small inputs (onlyOp: one op's
+  /// cases) -> selfTestFinished. A fast path that fails is sent to its reference for the rest of the
+  /// session; the status bar's record of what ran is left as it was.
+  quint64 runSelfTest(const QString& onlyOp = {});
+
   void cancel(quint64 jobId);
   /// "cpu (2 threads)" or the GPU's name.
   QString deviceDescription() const;
+  /// Whether the engine runs on a CUDA device (where the fast paths are).
+  bool onCuda() const;
   /// CPU threads for the engine's jobs from the next one on; 0 = auto (OMP_NUM_THREADS or every core).
   void setCpuThreads(int threads);
   /// The count jobs run with now.
@@ -90,6 +97,7 @@ class EngineController : public QObject {
   void benchRowAvailable(quint64 jobId, const mm::BenchRow& row);
   /// The sweep's file contents (environment, options, rows) for saving.
   void benchFinished(quint64 jobId, const QString& json);
+  void selfTestFinished(quint64 jobId, const SelfTestSummary& summary);
 
  private:
   /// Runs on the GUI thread with the job's id: emits a job's result.

@@ -105,6 +105,21 @@ struct RunSummary {
   bool stopped = false;  ///< stopped by the user; resumable
 };
 
+/// One case of the fast-path self-test (mm::run_self_test): the op's fast path against its reference.
+struct SelfTestRow {
+  QString op, label, path, output, note;  ///< note: why a case was skipped
+  double maxDiff = 0, budget = 0;
+  bool passed = false, skipped = false;
+};
+
+/// The self-test's result: every case, and the ops whose fast path failed and now run on the reference.
+struct SelfTestSummary {
+  QString device;  ///< "cuda:0 (NVIDIA H200): CUDA kernels built, SDPA flash built"
+  QVector<SelfTestRow> rows;
+  QStringList turnedOff;
+  int passed = 0, failed = 0, skipped = 0;
+};
+
 Q_DECLARE_METATYPE(ModelInfo)
 Q_DECLARE_METATYPE(SeedSummary)
 Q_DECLARE_METATYPE(ChatExchange)
@@ -116,6 +131,7 @@ Q_DECLARE_METATYPE(mm::CheckpointEvent)
 Q_DECLARE_METATYPE(mm::StageEvent)
 Q_DECLARE_METATYPE(mm::BenchRow)
 Q_DECLARE_METATYPE(std::vector<mm::EvalResult>)
+Q_DECLARE_METATYPE(SelfTestSummary)
 
 /// Registers the types above for queued connections (call once, before the first job).
 void registerUiTypes();
