@@ -4,7 +4,9 @@
 #include <torch/version.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <cmath>
 #include <cstring>
@@ -35,13 +37,41 @@ Batch batch_to(const Batch& b, const c10::Device& device) {
   return out;
 }
 
+std::vector<std::vector<size_t>> length_grouped_passes(const ExampleSet& set, std::vector<size_t> indices, size_t most) {
+  if (indices.empty()) return {};
+  const auto length = [&](size_t i) { return int64_t(set.encoded(i).ids.size()); };
+  std::stable_sort(indices.begin(), indices.end(), [&](size_t a, size_t b) { return length(a) < length(b); });
+  // cost[j]: the cheapest cut of the first j examples; a pass [i, j) costs (j - i) x the longest length
+  // (its padded tokens) plus kPassTokens for running it at all.
+  const size_t n = indices.size();
+  std::vector<int64_t> cost(n + 1, 0);
+  std::vector<size_t> cut(n + 1, 0);
+  for (size_t j = 1; j <= n; ++j) {
+    cost[j] = std::numeric_limits<int64_t>::max();
+    for (size_t i = j - std::min(j, most); i < j; ++i) {
+      const int64_t c = cost[i] + int64_t(j - i) * length(indices[j - 1]) + kPassTokens;
+      if (c < cost[j]) cost[j] = c, cut[j] = i;
+    }
+  }
+  std::vector<std::vector<size_t>> passes;
+  for (size_t j = n; j > 0; j = cut[j]) passes.emplace_back(indices.begin() + long(cut[j]), indices.begin() + long(j));
+  std::reverse(passes.begin(), passes.end());
+  return passes;
+}
+
 std::vector<MicroBatch> micro_batches(const ExampleSet& set, const std::vector<size_t>& indices, int64_t micro_batch,
                                       int stage) {
   const size_t per = micro_batch > 0 ? size_t(micro_batch) : indices.size();
+  std::vector<std::vector<size_t>> passes;
+  if (stage == 0 || stage == 3) {
+    passes = length_grouped_passes(set, indices, per);  // exact for these losses: see the header
+  } else {
+    for (size_t i = 0; i < indices.size(); i += per)
+      passes.emplace_back(indices.begin() + long(i), indices.begin() + long(std::min(indices.size(), i + per)));
+  }
   std::vector<MicroBatch> out;
   int64_t targets = 0;
-  for (size_t i = 0; i < indices.size(); i += per) {
-    const std::vector<size_t> part(indices.begin() + long(i), indices.begin() + long(std::min(indices.size(), i + per)));
+  for (const std::vector<size_t>& part : passes) {
     out.push_back({set.batch(part), double(part.size()) / double(indices.size())});
     targets += out.back().batch.target_tokens;
   }

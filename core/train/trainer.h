@@ -72,17 +72,24 @@ uint64_t tensor_fingerprint(const at::Tensor& t);
 /// The batch's tensors on device (a no-op on the CPU).
 Batch batch_to(const Batch& b, const c10::Device& device);
 
-/// The examples of one optimiser step split into passes of at most micro_batch examples (0: one pass), each
+/// The examples of one optimiser step split into passes of at most micro_batch examples (0: no limit), each
 /// with its share of the step's loss: the share of answer targets for the teacher's mean cross-entropy
 /// (stage 0), the share of examples for the distillation losses. Accumulated gradients equal those of one
-/// pass over the whole batch for the cross-entropy and the KL (tested); the layer-wise MSE averages over
-/// padded positions too, so there they are equal when the passes pad to the same length.
+/// pass over the whole batch for the cross-entropy and the KL (tested), so for stages 0 and 3 the passes
+/// group examples of similar length (length_grouped_passes) and pad less; the layer-wise MSE averages
+/// over padded positions too, so stages 1 and 2 keep the batch's order and cut it every micro_batch.
 struct MicroBatch {
   Batch batch;
   double share = 1.0;
 };
 std::vector<MicroBatch> micro_batches(const ExampleSet& set, const std::vector<size_t>& indices, int64_t micro_batch,
                                       int stage);
+
+/// What a pass costs besides its tokens, in tokens: the fixed work of one forward and backward.
+constexpr int64_t kPassTokens = 128;
+/// The examples sorted by length and cut into passes of at most `most` that minimise padded tokens plus
+/// kPassTokens a pass (a batch of one length stays one pass; one long example among short ones runs alone).
+std::vector<std::vector<size_t>> length_grouped_passes(const ExampleSet& set, std::vector<size_t> indices, size_t most);
 
 /// Turns bf16 autocast on for CUDA for its lifetime (nothing on the CPU), and drops autocast's weight
 /// cache at the end so updated weights are re-cast.

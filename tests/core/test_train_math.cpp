@@ -289,6 +289,8 @@ class TestTrainMath : public QObject {
       w.requires_grad_(true);
       auto loss = [&](const Batch& b) { return stage == 0 ? lm_loss(model, b) : kl_loss(teacher, model, b, 1.0); };
       std::vector<at::Tensor> grads;
+      loss(set.batch(idx)).loss.backward();  // one pass over the whole batch, in its order
+      grads.push_back(w.grad().clone());
       double total_share = 0;
       for (int64_t micro : {0, 4, 1}) {
         w.mutable_grad() = at::Tensor();
@@ -301,13 +303,49 @@ class TestTrainMath : public QObject {
       }
       QVERIFY(std::abs(total_share - 1.0) < 1e-12);
       const double scale = grads[0].abs().max().item<double>();
-      qInfo("stage %d: accumulated vs one pass %.3g / %.3g (max |g| %.3g)", stage, max_diff(grads[1], grads[0]),
-            max_diff(grads[2], grads[0]), scale);
+      qInfo("stage %d: length-grouped / 4 / 1 a pass vs one pass %.3g / %.3g / %.3g (max |g| %.3g)", stage,
+            max_diff(grads[1], grads[0]), max_diff(grads[2], grads[0]), max_diff(grads[3], grads[0]), scale);
       QVERIFY(scale > 0);
-      QVERIFY(max_diff(grads[1], grads[0]) < 1e-5 * scale);
-      QVERIFY(max_diff(grads[2], grads[0]) < 1e-5 * scale);
+      for (size_t i = 1; i < grads.size(); ++i) QVERIFY(max_diff(grads[i], grads[0]) < 1e-5 * scale);
       w.requires_grad_(false);
     }
+  }
+
+  void passesGroupExamplesOfSimilarLength() {
+    QTemporaryDir dir;
+    const std::string tok_dir = dir.path().toStdString() + "/tok";
+    const ModelConfig cfg = architecture_preset("micro");
+    write_tokenizer_dir(tok_dir, int(cfg.vocab_size), sample_scene_sentences(300, 2));
+    std::shared_ptr<const Tokenizer> tok(Tokenizer::load(tok_dir));
+    data::Dataset ds;
+    for (int i = 0; i < 8; ++i) {
+      data::Sample s;
+      s.id = std::to_string(i);
+      s.turns = {{true, "How many things are there?"}, {false, "three"}};
+      if (i % 4 == 1)  // two long conversations among short ones
+        for (int t = 0; t < 30; ++t) s.turns.insert(s.turns.end(), {{true, "And now, how many are there?"}, {false, "two"}});
+      ds.samples.push_back(s);
+    }
+    const ExampleSet set(ds, tok, cfg, "", 4096);
+    const std::vector<size_t> idx = {0, 1, 2, 3, 4, 5, 6, 7};
+    const auto padded = [&](const std::vector<std::vector<size_t>>& passes) {
+      int64_t tokens = 0;
+      for (const auto& p : passes) tokens += set.batch(p).ids.numel();
+      return tokens;
+    };
+    const auto passes = length_grouped_passes(set, idx, idx.size());
+    QCOMPARE(passes.size(), size_t(2));  // the six short ones, then the two long ones
+    QCOMPARE(passes[1], (std::vector<size_t>{1, 5}));
+    QVERIFY(padded(passes) < padded({idx}) / 2);
+    size_t seen = 0;
+    for (const auto& p : passes) seen += p.size();
+    QCOMPARE(seen, idx.size());
+    // Equal lengths stay one pass; a cap on the pass size is kept.
+    QCOMPARE(length_grouped_passes(set, {0, 2, 3, 4}, 4).size(), size_t(1));
+    for (const auto& p : length_grouped_passes(set, idx, 3)) QVERIFY(p.size() <= 3);
+    // Stages 1 and 2 keep the batch's order (their MSE counts padded positions).
+    QCOMPARE(micro_batches(set, idx, 0, 2).size(), size_t(1));
+    QCOMPARE(micro_batches(set, idx, 0, 3).size(), size_t(2));
   }
 
   // A dataset bigger than the tile budget tiles its store images again at each use: the same pixels.
