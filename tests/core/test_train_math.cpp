@@ -37,6 +37,13 @@ namespace {
 
 double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
+/// The micro preset and a tokenizer for it, written into dir/tok.
+std::shared_ptr<const Tokenizer> micro_tokenizer(const QTemporaryDir& dir, const ModelConfig& cfg) {
+  const std::string tok_dir = dir.path().toStdString() + "/tok";
+  write_tokenizer_dir(tok_dir, int(cfg.vocab_size), sample_scene_sentences(300, 2));
+  return std::shared_ptr<const Tokenizer>(Tokenizer::load(tok_dir));
+}
+
 /// METHOD.md §4.2-4.4, written out from the text (not from the code under test): the tensors of one
 /// Mamba-2 layer that each stage trains. Stage 1: W_gamma (in_proj), dt_bias, a (A_log_bias), conv1d
 /// weight and bias, W_G (g_proj), the gated-norm weight. Stage 2 adds W_Q, W_K, W_V. Stage 3 (the paper's
@@ -267,10 +274,8 @@ class TestTrainMath : public QObject {
 
   void accumulatedGradientsEqualOnePass() {
     QTemporaryDir dir;
-    const std::string tok_dir = dir.path().toStdString() + "/tok";
     const ModelConfig cfg = architecture_preset("micro");
-    write_tokenizer_dir(tok_dir, int(cfg.vocab_size), sample_scene_sentences(300, 2));
-    std::shared_ptr<const Tokenizer> tok(Tokenizer::load(tok_dir));
+    const std::shared_ptr<const Tokenizer> tok = micro_tokenizer(dir, cfg);
     data::Dataset ds;
     const char* answers[] = {"yes", "no", "red circle", "three"};
     for (int i = 0; i < 6; ++i) {
@@ -313,10 +318,8 @@ class TestTrainMath : public QObject {
 
   void passesGroupExamplesOfSimilarLength() {
     QTemporaryDir dir;
-    const std::string tok_dir = dir.path().toStdString() + "/tok";
     const ModelConfig cfg = architecture_preset("micro");
-    write_tokenizer_dir(tok_dir, int(cfg.vocab_size), sample_scene_sentences(300, 2));
-    std::shared_ptr<const Tokenizer> tok(Tokenizer::load(tok_dir));
+    const std::shared_ptr<const Tokenizer> tok = micro_tokenizer(dir, cfg);
     data::Dataset ds;
     for (int i = 0; i < 8; ++i) {
       data::Sample s;
@@ -351,10 +354,9 @@ class TestTrainMath : public QObject {
   // A dataset bigger than the tile budget tiles its store images again at each use: the same pixels.
   void tilesBeyondTheCacheBudgetAreTheSame() {
     QTemporaryDir dir;
-    const std::string root = dir.path().toStdString(), tok_dir = root + "/tok";
+    const std::string root = dir.path().toStdString();
     const ModelConfig cfg = architecture_preset("micro");
-    write_tokenizer_dir(tok_dir, int(cfg.vocab_size), sample_scene_sentences(300, 2));
-    std::shared_ptr<const Tokenizer> tok(Tokenizer::load(tok_dir));
+    const std::shared_ptr<const Tokenizer> tok = micro_tokenizer(dir, cfg);
     data::SceneDataOptions o;
     o.out_dir = root + "/data";
     o.count = 6;
