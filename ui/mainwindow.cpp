@@ -28,7 +28,6 @@
 
 #include "controller/enginecontroller.h"
 #include "controller/opsummary.h"
-#include "widgets/selftestdialog.h"
 #include "pages/benchmarkpage.h"
 #include "pages/chatpage.h"
 #include "pages/distillpage.h"
@@ -36,6 +35,7 @@
 #include "ops/op_registry.h"
 #include "runtime/resources.h"
 #include "widgets/elidedlabel.h"
+#include "widgets/selftestdialog.h"
 #include "widgets/textscale.h"
 
 namespace {
