@@ -14,6 +14,8 @@
 #include <QScrollBar>
 #include <QFile>
 #include <QLabel>
+#include <QMenu>
+#include <QPushButton>
 #include <QRegularExpression>
 #include <QSettings>
 #include <QStatusBar>
@@ -381,6 +383,31 @@ class TestWindow : public QObject {
     QCOMPARE(page.stageTable()->item(0, 1)->text().toLongLong(), shipped["stages"][0]["steps"].get<int64_t>());
     // Its data paths point at files that are not shipped: the fields stay empty for Generate scene data.
     QVERIFY(!r.contains("train_data") && !r.contains("eval_data"));
+
+    // Demo > the hybrid: its plan and stages, the data fields kept, the run directory beside the linear's.
+    QFile h(MM_SOURCE_DIR "/examples/recipes/demo-hybrid.json");
+    QVERIFY(h.open(QIODevice::ReadOnly));
+    const nlohmann::json hybrid = nlohmann::json::parse(h.readAll().toStdString());
+    page.setEvalData("/somewhere/val.jsonl");
+    const QFileInfo linearRun(page.runDirectory());
+    QCOMPARE(linearRun.fileName(), QString("studio-linear"));
+    auto* demo = page.findChild<QPushButton*>("demoRecipes");
+    QVERIFY(demo && demo->menu());
+    QCOMPARE(demo->menu()->actions().size(), 2);
+    demo->menu()->actions()[1]->trigger();
+    QCOMPARE(page.recipe()["stages"], hybrid["stages"]);
+    QCOMPARE(page.planText().toStdString(), hybrid["plan"].get<std::string>());
+    QCOMPARE(page.recipe()["eval_data"].get<std::string>(), std::string("/somewhere/val.jsonl"));
+    QCOMPARE(QFileInfo(page.runDirectory()).fileName(), QString("studio-hybrid"));
+    QCOMPARE(QFileInfo(page.runDirectory()).absolutePath(), linearRun.absolutePath());
+    demo->menu()->actions()[0]->trigger();
+    QCOMPARE(page.recipe()["stages"], shipped["stages"]);
+    QCOMPARE(page.planText(), QString("linear"));
+    QCOMPARE(QFileInfo(page.runDirectory()).fileName(), QString("studio-linear"));
+    // A directory the user named is theirs: a demo recipe leaves it.
+    page.setRunDirectory("/somewhere/my-run");
+    demo->menu()->actions()[1]->trigger();
+    QCOMPARE(page.runDirectory(), QString("/somewhere/my-run"));
   }
 
   void textGrowsWithTheWindowForAProjector() {

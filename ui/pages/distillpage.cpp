@@ -48,11 +48,11 @@ QString formatSeconds(double s) {
   return t >= 60 ? QString("%1m%2s").arg(t / 60).arg(t % 60, 2, 10, QChar('0')) : QString("%1s").arg(t);
 }
 
-/// The recipe the page starts with: the shipped examples/recipes/demo-linear.json (its stages, plan and
-/// init), without its data and teacher paths unless they exist here (the demo data is generated with
-/// Generate scene data; the teacher comes from the Model page). Empty when the file is not found.
-nlohmann::json shippedDemoRecipe() {
-  const QString path = qs(mm::find_shipped_recipe("demo-linear"));
+/// A shipped demo recipe, examples/recipes/NAME.json (its stages, plan and init), without its data and
+/// teacher paths unless they exist here (the demo data is generated with Generate scene data; the teacher
+/// comes from the Model page). Empty when the file is not found. The page starts with demo-linear.
+nlohmann::json shippedDemoRecipe(const QString& name) {
+  const QString path = qs(mm::find_shipped_recipe(name.toStdString()));
   QFile f(path);
   if (path.isEmpty() || !f.open(QIODevice::ReadOnly)) return nlohmann::json::object();
   nlohmann::json r = nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
@@ -214,8 +214,18 @@ DistillPage::DistillPage(EngineController* engine, QWidget* parent) : QWidget(pa
   connect(engine, &EngineController::evaluated, this, [this](quint64 id, const std::vector<mm::EvalResult>& r) {
     if (id == m_evalJob) onEvaluated(r);
   });
-  fillEditor(shippedDemoRecipe());
+  fillEditor(shippedDemoRecipe("demo-linear"));
   setRunning(false);
+}
+
+bool DistillPage::loadDemoRecipe(const QString& name) {
+  const nlohmann::json r = shippedDemoRecipe(name);
+  if (r.empty()) return false;
+  fillEditor(r);
+  // A run directory the studio named after a demo follows the recipe, so the two demos keep apart.
+  const QFileInfo dir(m_runDir->text());
+  if (dir.fileName().startsWith("studio-")) m_runDir->setText(dir.dir().filePath("studio-" + name.section('-', 1)));
+  return true;
 }
 
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }

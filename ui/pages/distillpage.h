@@ -33,6 +33,10 @@ class DistillPage : public QWidget {
 
   /// Loads a recipe file into the editor. False with a reason when it cannot be read.
   bool loadRecipe(const QString& path, QString* error);
+  /// Fills the editor with a shipped CPU demo recipe ("demo-linear" or "demo-hybrid"), keeping the
+  /// teacher and data fields where the recipe's own paths are not here; a run directory named studio-*
+  /// becomes studio-linear or studio-hybrid. False when the recipe is not found.
+  bool loadDemoRecipe(const QString& name);
   /// The teacher checkpoint; layers > 0 lets the plan be checked against its layer count.
   void setTeacher(const QString& checkpointDir, int layers = 0);
   /// Sets the plan field (mmmamba plan syntax), e.g. from the Model page's planner.

@@ -15,6 +15,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
@@ -105,9 +106,18 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
                              3 * m_stages->verticalHeader()->defaultSectionSize() + 2 * m_stages->frameWidth());
   });
   form->addRow(m_stages);
+  auto* demo = new QPushButton(tr("Demo"));
+  demo->setObjectName("demoRecipes");
+  demo->setToolTip(tr("The shipped CPU demo recipes: all three stages in under 15 minutes on 2 cores"));
+  auto* demoMenu = new QMenu(demo);
+  demoMenu->addAction(tr("Linear student (demo-linear.json)"), this, [this] { loadDemoRecipe("demo-linear"); });
+  demoMenu->addAction(tr("Hybrid student, 3 attention layers (demo-hybrid.json)"), this,
+                      [this] { loadDemoRecipe("demo-hybrid"); });
+  demo->setMenu(demoMenu);
   auto* load = new QPushButton(tr("Load…"));
   auto* save = new QPushButton(tr("Save…"));
   auto* recipeButtons = new QHBoxLayout;
+  recipeButtons->addWidget(demo);
   recipeButtons->addWidget(load);
   recipeButtons->addWidget(save);
   form->addRow(recipeButtons);
