@@ -110,9 +110,16 @@ void DistillPage::buildRecipeEditor(QWidget* host) {
   demo->setObjectName("demoRecipes");
   demo->setToolTip(tr("The shipped CPU demo recipes: all three stages in under 15 minutes on 2 cores"));
   auto* demoMenu = new QMenu(demo);
-  demoMenu->addAction(tr("Linear student (demo-linear.json)"), this, [this] { loadDemoRecipe("demo-linear"); });
-  demoMenu->addAction(tr("Hybrid student, 3 attention layers (demo-hybrid.json)"), this,
-                      [this] { loadDemoRecipe("demo-hybrid"); });
+  const auto addDemo = [this, demoMenu](const QString& text, const QString& name) {
+    demoMenu->addAction(text, this, [this, name] {
+      if (!loadDemoRecipe(name))
+        ui::showError(this, tr("Cannot load the demo recipe"),
+                      tr("%1.json is not installed (share/mmmamba/recipes beside the studio, or the source tree's "
+                         "examples/recipes).\nHINT: reinstall the package, or Load… a recipe file.").arg(name));
+    });
+  };
+  addDemo(tr("Linear student (demo-linear.json)"), "demo-linear");
+  addDemo(tr("Hybrid student, 3 attention layers (demo-hybrid.json)"), "demo-hybrid");
   demo->setMenu(demoMenu);
   auto* load = new QPushButton(tr("Load…"));
   auto* save = new QPushButton(tr("Save…"));
