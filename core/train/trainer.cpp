@@ -59,11 +59,13 @@ std::vector<std::vector<size_t>> length_grouped_passes(const ExampleSet& set, st
   return passes;
 }
 
+bool groups_by_length(int stage, const c10::Device& device) { return (stage == 0 || stage == 3) && device.is_cpu(); }
+
 std::vector<MicroBatch> micro_batches(const ExampleSet& set, const std::vector<size_t>& indices, int64_t micro_batch,
-                                      int stage) {
+                                      int stage, bool by_length) {
   const size_t per = micro_batch > 0 ? size_t(micro_batch) : indices.size();
   std::vector<std::vector<size_t>> passes;
-  if (stage == 0 || stage == 3) {
+  if (by_length) {
     passes = length_grouped_passes(set, indices, per);  // exact for these losses: see the header
   } else {
     for (size_t i = 0; i < indices.size(); i += per)
@@ -122,7 +124,8 @@ double eval_loss(StageJob& job) {
   for (int64_t k = 0; k < n_batches; ++k) {
     std::vector<size_t> idx;
     for (int64_t i = k * B; i < std::min<int64_t>((k + 1) * B, int64_t(ev.size())); ++i) idx.push_back(size_t(i));
-    for (const MicroBatch& m : micro_batches(ev, idx, job.settings.micro_batch, job.settings.stage)) {
+    for (const MicroBatch& m : micro_batches(ev, idx, job.settings.micro_batch, job.settings.stage,
+                                                      groups_by_length(job.settings.stage, job.device))) {
       AutocastScope autocast(job.device);
       sum += m.share * job.loss(batch_to(m.batch, job.device)).loss.item<double>();
     }
@@ -226,7 +229,8 @@ StageOutcome run_stage(StageJob& job, const JobContext& ctx) {
       const std::vector<size_t> global = job.train->indices_for_step(state.data_seed, state.step, st.batch);
       const std::vector<size_t> mine = group ? rank_shard(global, rank, world) : global;
       std::vector<MicroBatch> parts;
-      if (!mine.empty()) parts = micro_batches(*job.train, mine, st.micro_batch, st.stage);
+      if (!mine.empty())
+        parts = micro_batches(*job.train, mine, st.micro_batch, st.stage, groups_by_length(st.stage, job.device));
       if (group) {
         // One small all-reduce per step: whether any rank was asked to stop, and the global target count
         // that stage 0's shares divide by. Shares become fractions of the global batch.

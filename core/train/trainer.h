@@ -75,15 +75,20 @@ Batch batch_to(const Batch& b, const c10::Device& device);
 /// The examples of one optimiser step split into passes of at most micro_batch examples (0: no limit), each
 /// with its share of the step's loss: the share of answer targets for the teacher's mean cross-entropy
 /// (stage 0), the share of examples for the distillation losses. Accumulated gradients equal those of one
-/// pass over the whole batch for the cross-entropy and the KL (tested), so for stages 0 and 3 the passes
-/// group examples of similar length (length_grouped_passes) and pad less; the layer-wise MSE averages
-/// over padded positions too, so stages 1 and 2 keep the batch's order and cut it every micro_batch.
+/// pass over the whole batch for the cross-entropy and the KL (tested), so for stages 0 and 3 on the CPU
+/// (by_length) the passes group examples of similar length (length_grouped_passes) and pad less; the
+/// layer-wise MSE averages over padded positions too, so stages 1 and 2 keep the batch's order and cut it
+/// every micro_batch. On a GPU each pass costs far more than its padding saves (groups_by_length).
 struct MicroBatch {
   Batch batch;
   double share = 1.0;
 };
 std::vector<MicroBatch> micro_batches(const ExampleSet& set, const std::vector<size_t>& indices, int64_t micro_batch,
-                                      int stage);
+                                      int stage, bool by_length);
+/// Whether a stage's passes go by length on this device: stages 0 and 3, on the CPU only. On an H100 the
+/// demo models at batch 32 trained 2.4x (stage 3) and 3.1x (stage 0) slower in length-grouped passes than
+/// in one pass, while on the 2-core CPU stage 3 was 1.33-1.38x faster (examples/recipes/RESULTS.md).
+bool groups_by_length(int stage, const c10::Device& device);
 
 /// What a pass costs besides its tokens, in tokens: the fixed work of one forward and backward.
 constexpr int64_t kPassTokens = 128;
