@@ -171,6 +171,15 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
   connect(m_model, &ModelPage::studentSeeded, this, [this](const SeedSummary& s) {
     m_chat->addModel(QFileInfo(s.studentPath).fileName() + tr(" (seeded)"), s.studentPath);
   });
+  // A finished distillation's student is offered to Chat (e.g. side by side with its teacher) and Benchmark.
+  connect(m_distill, &DistillPage::runStopped, this, [this](bool finished) {
+    const auto [stage, path] = m_distill->studentCheckpoint();
+    if (!finished || path.isEmpty()) return;
+    const QString label = tr("%1 (distilled, %2)").arg(QFileInfo(m_distill->runDirectory()).fileName(), stage);
+    m_chat->addModel(label, path);
+    m_bench->addCheckpoint(label, path, false);
+    statusBar()->showMessage(tr("%1 is in the Chat and Benchmark model lists").arg(label), 10000);
+  });
   buildMenus();
   resize(1360, 860);
   restoreSettings();

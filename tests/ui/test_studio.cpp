@@ -16,6 +16,7 @@
 
 // Qt after ATen: Qt's `slots` macro breaks ATen headers.
 #include <QComboBox>
+#include <QFileInfo>
 #include <QMessageBox>
 #include <QSignalSpy>
 #include <QSettings>
@@ -200,6 +201,36 @@ class TestStudio : public QObject {
     QCOMPARE(page.lossPlot()->pointCount(), 50);  // every step of both stages, repeats after resume dropped
     QCOMPARE(page.layerPlot()->stepCount("stage1"), 40);
     QVERIFY(page.lossPlot()->toCsv().count('\n') == 51);
+  }
+
+  // A finished run's student appears in Chat's two model lists (to ask it beside its teacher).
+  void aFinishedRunsStudentIsOfferedToChat() {
+    MainWindow window(m_engine);
+    DistillPage* page = window.distillPage();
+    const QString recipe = path("recipe-chat.json");
+    std::ofstream(recipe.toStdString()) << json{
+        {"name", "ui-chat"}, {"teacher", m_teacher.toStdString()}, {"plan", "interval:3"},
+        {"train_data", path("train.jsonl").toStdString()}, {"seed", 1}, {"max_length", 512},
+        {"stages", {{{"stage", 1}, {"steps", 2}, {"lr", 0.01}, {"batch", 2}, {"checkpoint_every", 1}},
+                    {{"stage", 2}, {"steps", 2}, {"lr", 0.01}, {"batch", 2}, {"checkpoint_every", 1}}}}}.dump();
+    QString error;
+    QVERIFY2(page->loadRecipe(recipe, &error), qPrintable(error));
+    page->setRunDirectory(path("run-chat"));
+    QSignalSpy stopped(page, &DistillPage::runStopped);
+    page->start();
+    QVERIFY(stopped.wait(60000));
+    QCOMPARE(stopped.last().at(0).toBool(), true);
+    const auto [stage, student] = page->studentCheckpoint();
+    QCOMPARE(stage, QString("stage2"));
+    QVERIFY2(QFileInfo::exists(student + "/config.json"), qPrintable(student));
+    int lists = 0;
+    for (QComboBox* box : window.chatPage()->findChildren<QComboBox*>()) {
+      const int i = box->findData(student);
+      if (i < 0) continue;
+      ++lists;
+      QCOMPARE(box->itemText(i), QString("run-chat (distilled, stage2)"));
+    }
+    QCOMPARE(lists, 2);  // the model asked and the side-by-side one
   }
 
   // Issue 12: the Distill page runs a recipe data parallel with N workers in the studio; rank 0 writes

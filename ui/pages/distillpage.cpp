@@ -228,6 +228,11 @@ bool DistillPage::loadDemoRecipe(const QString& name) {
   return true;
 }
 
+std::pair<QString, QString> DistillPage::studentCheckpoint() const {
+  if (m_checkpoints.isEmpty()) return {};
+  return {m_checkpoints.lastKey(), m_checkpoints.last()};  // keys sort stage1 < stage2 < stage3
+}
+
 void DistillPage::setRunDirectory(const QString& dir) { m_runDir->setText(dir); }
 QString DistillPage::runDirectory() const { return m_runDir->text(); }
 void DistillPage::setEvalData(const QString& path) { m_evalData->setText(path); }

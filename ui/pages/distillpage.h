@@ -66,6 +66,9 @@ class DistillPage : public QWidget {
   /// STEM-metrics.csv. False with a reason when a file cannot be written.
   bool exportTo(const QString& path, QString* error);
   bool running() const { return m_runJob != 0; }
+  /// The run's student: the checkpoint of its last stage (the final one once the run finished), with that
+  /// stage's name; empty when the run has none yet.
+  std::pair<QString, QString> studentCheckpoint() const;
   QString cliEquivalent() const;
   /// The recipe in the editor (with its data paths) and the run directory, under distill/ (QSettings).
   void saveSettings(QSettings& settings) const;
