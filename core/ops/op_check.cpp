@@ -638,4 +638,3 @@ SelfTestReport run_self_test(const c10::Device& device, const std::string& only_
 }
 
 }  // namespace mm
-
