@@ -25,8 +25,8 @@ at::Tensor attention_mixer(const MixerInput& u, const AttentionWeights& w, const
     return attention_decode_at(q, cache->k, cache->v, cache->len_dev);  // (B, 1, H, hd)
   }
   const int64_t start = cache ? cache->len : pos0;
-  at::Tensor q = apply_rope(qkv.narrow(3, 0, g).reshape({B, L, H, hd}), start, s.rope_theta);  // (B, L, H, hd)
-  at::Tensor k = apply_rope(qkv.select(3, g), start, s.rope_theta);                            // (B, L, H_kv, hd)
+  at::Tensor q = apply_rope_slots(qkv, 0, g, start, s.rope_theta);  // (B, L, H, hd)
+  at::Tensor k = apply_rope_slots(qkv, g, 1, start, s.rope_theta);  // (B, L, H_kv, hd)
   at::Tensor v = qkv.select(3, g + 1);
   k = k.transpose(1, 2);  // (B, H_kv, L, hd)
   v = v.transpose(1, 2);

@@ -49,6 +49,18 @@ at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double the
       MM_KERNEL_CALL(cuda_ops::apply_rope_at(x, pos0, theta)), [&] { return apply_rope_at_ref(x, pos0, theta); });
 }
 
+at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, double theta) {
+  const auto why = [&]() -> const char* {
+    if (needs_grad({qkv})) return kNeedsGrad;
+    if (qkv.dim() != 5) return "shape (qkv (B, L, H_kv, slots, hd))";
+    return rope_unsupported(qkv.select(3, first));
+  };
+  return dispatch(Op::rope, "cuda", qkv, why, MM_KERNEL_CALL(cuda_ops::apply_rope_slots(qkv, first, n, pos0, theta)), [&] {
+    const int64_t B = qkv.size(0), L = qkv.size(1), Hkv = qkv.size(2), hd = qkv.size(4);
+    return apply_rope_ref(qkv.narrow(3, first, n).reshape({B, L, Hkv * n, hd}), pos0, theta);
+  });
+}
+
 const char* rope_kv_append_unsupported(const at::Tensor& qkv, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                        const at::Tensor& len) {
   if (!cuda_kernels_built()) return kNotBuilt;
@@ -178,7 +190,11 @@ at::Tensor attention_prefill_cudnn(const at::Tensor& q, const at::Tensor& k, con
   if (o == 0) return cudnn_block(qh, k, v, L > 1, mode).first.transpose(1, 2);
   auto [out_p, lse_p] = cudnn_block(qh, k.narrow(2, 0, o), v.narrow(2, 0, o), false, mode);
   auto [out_d, lse_d] = cudnn_block(qh, k.narrow(2, o, L), v.narrow(2, o, L), L > 1, mode);
+#if MM_HAVE_CUDA_KERNELS
+  return cuda_ops::merge_attention_blocks(out_p, lse_p, out_d, lse_d);  // (B, L, H, hd), one pass
+#else
   return merge_attention_blocks(out_p, lse_p, out_d, lse_d).to(q.scalar_type()).transpose(1, 2);
+#endif
 #else
   (void)mode;
   return attention_prefill_flash(q, k, v);

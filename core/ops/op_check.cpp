@@ -127,6 +127,25 @@ void add_rope_cases(std::vector<Case>& cs, const c10::Device& dev) {
                           return {{"out", d ? apply_rope(k, pos0, 1e6) : apply_rope_ref(k, pos0, 1e6)}};
                         }});
         }
+  // The prefill's query and key slots of a (B, L, H_kv, g + 2, hd) projection, read in place (g = 2); hd 6
+  // takes the kernel's one-element path (its halves are not 16-byte multiples).
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (int64_t B : {1, 3})
+      for (int64_t L : {1, 129, 4096})
+        for (int64_t hd : {kHd, int64_t(6)})
+          for (int64_t first : {0, 2}) {
+            if (L == 4096 && (B == 3 || hd == 6)) continue;
+            const int64_t n = first == 0 ? 2 : 1, pos0 = L == 129 ? 100000 : 7;
+            cs.push_back({Op::rope, "rope slots [" + std::to_string(first) + ", " + std::to_string(first + n) + ") of qkv L=" +
+                                        std::to_string(L) + " B=" + std::to_string(B) + " hd=" + std::to_string(hd) +
+                                        " pos0=" + std::to_string(pos0),
+                          dt, L == 129 && B == 1 && hd == kHd && first == 0, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                            Maker mk{dev, r, run, 390 + uint64_t(L + B + hd + first)};
+                            const at::Tensor qkv = mk.randn({B, L, kHeads / 2, 4, hd});
+                            const at::Tensor ref_in = qkv.narrow(3, first, n).reshape({B, L, kHeads / 2 * n, hd});
+                            return {{"out", d ? apply_rope_slots(qkv, first, n, pos0, 1e6) : apply_rope_ref(ref_in, pos0, 1e6)}};
+                          }});
+          }
   for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
     for (int64_t pos0 : {0, 100000})
       cs.push_back({Op::rope, "rope at device pos0=" + std::to_string(pos0) + " L=1 B=3 k of qkv", dt, pos0 == 100000,

@@ -21,6 +21,9 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
 /// apply_rope_at_ref: the first position pos0 (int64 (1)) read on the device.
 at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta);
+/// apply_rope of the slots [first, first + n) of a projection qkv (B, L, H_kv, slots, hd), read in place
+/// on CUDA: (B, L, H_kv n, hd), head kv n + j from slot first + j of kv head kv.
+at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, double theta);
 /// attention_ref for L new queries: q (B, L, H, hd); k, v (B, H_kv, T, hd), causal with T - L past keys.
 at::Tensor attention_prefill(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 /// Attention over the union of two disjoint key sets from attention over each: out_a, out_b (B, H, L, hd)

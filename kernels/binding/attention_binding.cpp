@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "attention/attention_decode.h"
+#include "attention/merge_blocks.h"
 #include "binding/check.h"
 #include "binding/mm_kernels.h"
 
@@ -78,6 +79,37 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
 at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len) {
   TORCH_CHECK(len.defined(), "attention_decode_at needs the cache length");
   return attention_decode_impl(q, k, v, len);
+}
+
+at::Tensor merge_attention_blocks(const at::Tensor& out_a, const at::Tensor& lse_a, const at::Tensor& out_b,
+                                  const at::Tensor& lse_b) {
+  MM_CHECK_CUDA(out_a);
+  TORCH_CHECK(out_a.dim() == 4 && out_b.sizes() == out_a.sizes(), "the blocks must be (B, H, L, hd) alike, got ", out_a.sizes(),
+              " and ", out_b.sizes());
+  const int64_t B = out_a.size(0), H = out_a.size(1), L = out_a.size(2), hd = out_a.size(3);
+  for (const at::Tensor* lse : {&lse_a, &lse_b}) {
+    TORCH_CHECK(lse->is_cuda() && lse->scalar_type() == at::kFloat && lse->dim() == 4 && lse->size(0) == B && lse->size(1) == H &&
+                    lse->size(2) == L && lse->size(3) == 1,
+                "the log-sum-exps must be fp32 (B, H, L, 1) on the blocks' device, got ", lse->scalar_type(), " ", lse->sizes());
+  }
+  MM_CHECK_DTYPE(out_b, out_a.scalar_type());
+  MM_CHECK_LAST_STRIDE(out_a);
+  MM_CHECK_LAST_STRIDE(out_b);
+  at::Tensor out = at::empty({B, L, H, hd}, out_a.options());
+  kern::MergeBlocksParams p;
+  p.out_a = out_a.data_ptr();
+  p.out_b = out_b.data_ptr();
+  p.lse_a = lse_a.data_ptr<float>();
+  p.lse_b = lse_b.data_ptr<float>();
+  p.out = out.data_ptr();
+  p.a_stride_b = out_a.stride(0), p.a_stride_h = out_a.stride(1), p.a_stride_l = out_a.stride(2);
+  p.b_stride_b = out_b.stride(0), p.b_stride_h = out_b.stride(1), p.b_stride_l = out_b.stride(2);
+  p.lse_a_stride_b = lse_a.stride(0), p.lse_a_stride_h = lse_a.stride(1), p.lse_a_stride_l = lse_a.stride(2);
+  p.lse_b_stride_b = lse_b.stride(0), p.lse_b_stride_h = lse_b.stride(1), p.lse_b_stride_l = lse_b.stride(2);
+  p.batch = B, p.heads = H, p.len = L, p.head_dim = hd;
+  p.dtype = kernel_dtype(out_a);
+  MM_CHECK_LAUNCH(kern::merge_blocks_launch(p, current_stream(out_a)));
+  return out;
 }
 
 }  // namespace mm::cuda_ops

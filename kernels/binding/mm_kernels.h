@@ -21,6 +21,9 @@ at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Ten
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta);
 /// apply_rope_at_ref: the first position read on the device, pos0 an int64 (1) tensor on x's device.
 at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta);
+/// apply_rope of the slots [first, first + n) of qkv (B, L, H_kv, slots, hd), read in place: returns
+/// (B, L, H_kv n, hd) contiguous, head kv n + j from slot first + j of kv head kv.
+at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, double theta);
 /// attention_decode_at_ref: one query over the first len keys of a static cache (len int64 (1) on q's device).
 at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& len);
 /// attention_ref with one query: q (B, 1, H, hd), k and v (B, H_kv, T, hd). Returns (B, 1, H, hd).
@@ -41,6 +44,10 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
+/// merge_attention_blocks (core/ops/ops.h) of (B, H, L, hd) blocks with fp32 (B, H, L, 1) log-sum-exps,
+/// written as (B, L, H, hd) contiguous in the blocks' dtype.
+at::Tensor merge_attention_blocks(const at::Tensor& out_a, const at::Tensor& lse_a, const at::Tensor& out_b,
+                                  const at::Tensor& lse_b);
 /// rope_kv_append (core/ops/ops.h): qkv (B, 1, H_kv, g + 2, hd), caches (B, H_kv, capacity, hd), len int64 (1).
 at::Tensor rope_kv_append(const at::Tensor& qkv, at::Tensor& k_cache, at::Tensor& v_cache, at::Tensor& len, double theta);
 

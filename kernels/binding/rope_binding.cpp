@@ -13,6 +13,7 @@ at::Tensor apply_rope_impl(const at::Tensor& x, int64_t pos0, const at::Tensor& 
   MM_CHECK_LAST_STRIDE(x);
   at::Tensor out = at::empty(x.sizes(), x.options());
   kern::RopeParams p;
+  p.head_group = 0;
   p.x = x.data_ptr();
   p.out = out.data_ptr();
   p.x_stride_b = x.stride(0);
@@ -38,6 +39,33 @@ at::Tensor apply_rope_impl(const at::Tensor& x, int64_t pos0, const at::Tensor& 
 }  // namespace
 
 at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) { return apply_rope_impl(x, pos0, {}, theta); }
+
+at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, double theta) {
+  MM_CHECK_CUDA(qkv);
+  TORCH_CHECK(qkv.dim() == 5 && qkv.size(4) % 2 == 0 && first >= 0 && n >= 1 && first + n <= qkv.size(3),
+              "qkv must be (B, L, H_kv, slots, hd) with hd even and slots [", first, ", ", first + n, ") in range, got ",
+              qkv.sizes());
+  MM_CHECK_LAST_STRIDE(qkv);
+  const int64_t B = qkv.size(0), L = qkv.size(1), Hkv = qkv.size(2), hd = qkv.size(4);
+  at::Tensor out = at::empty({B, L, Hkv * n, hd}, qkv.options());
+  kern::RopeParams p;
+  p.x = static_cast<const char*>(qkv.data_ptr()) + first * qkv.stride(3) * qkv.element_size();
+  p.out = out.data_ptr();
+  p.x_stride_b = qkv.stride(0);
+  p.x_stride_l = qkv.stride(1);
+  p.x_stride_group = qkv.stride(2);
+  p.x_stride_h = qkv.stride(3);
+  p.head_group = n;
+  p.batch = B;
+  p.len = L;
+  p.heads = Hkv * n;
+  p.head_dim = hd;
+  p.pos0 = pos0;
+  p.theta = float(theta);
+  p.dtype = kernel_dtype(qkv);
+  MM_CHECK_LAUNCH(kern::rope_launch(p, current_stream(qkv)));
+  return out;
+}
 
 at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta) {
   TORCH_CHECK(pos0.defined(), "apply_rope_at needs the position tensor");
