@@ -67,7 +67,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"repeats", "N", "timed repeats per measurement", "3"},
              {"warmup", "N", "untimed repeats before the timed ones", "1"},
              {"tokens", "N", "decode steps per repeat", "16"},
-             {"chunk", "N", "prefill chunk in tokens; 0 = each model's: 4096 without attention layers, else 2048", "0"},
+             {"chunk", "N", "prefill chunk in tokens; 0 = each model's: 4096 on CUDA or without attention layers, else 2048", "0"},
              {"graph", "on|off|both", "decode through a captured CUDA graph where the model allows; both = each model eager, then graphed", "on"},
              {"op-times", "", "after each prefill, one more with every op timed (waits around each op): where the time goes"},
              {"reference-ops", "LIST", "each model measured first with these ops on their reference, then as built (e.g. ssd_scan)", ""},

@@ -57,7 +57,7 @@ BenchOptions resolve_bench_options(const BenchOptions& in) {
   if (o.repeats < 1) throw InputError("repeats must be >= 1");
   if (o.warmup < 0) throw InputError("warm-up repeats must be >= 0");
   if (o.decode_tokens < 1) throw InputError("decode tokens must be >= 1");
-  if (o.prefill_chunk < 0) throw InputError("prefill chunk must be >= 0", "0 takes each model's default (2048 tokens, 4096 without attention layers)");
+  if (o.prefill_chunk < 0) throw InputError("prefill chunk must be >= 0", "0 takes each model's default (4096 tokens; 2048 on the CPU for models with attention layers)");
   for (BenchModelSpec& s : o.models) {
     if (s.checkpoint.empty() == s.architecture.empty())
       throw InputError("a benchmark model needs exactly one of a checkpoint and an architecture",

@@ -38,15 +38,15 @@ void check_sequence_length(const ModelConfig& cfg, int64_t tokens) {
                      "shorten the prompt, use fewer image tiles (--max-tiles), or start a new conversation");
 }
 
-int64_t default_prefill_chunk(const ModelConfig& cfg) {
-  return cfg.count(LayerKind::attention) == 0 ? 4096 : 2048;
+int64_t default_prefill_chunk(const ModelConfig& cfg, bool cuda) {
+  return cuda || cfg.count(LayerKind::attention) == 0 ? 4096 : 2048;
 }
 
 at::Tensor prefill(const VlmModel& model, ModelCache& cache, const at::Tensor& ids, const at::Tensor& pixels,
                    int64_t chunk, const CancelToken* cancel, bool check_positions) {
   TORCH_CHECK(ids.dim() == 2, "prefill: ids must be (B, L), got ", ids.sizes());
   TORCH_CHECK(chunk >= 0, "prefill: the chunk must be >= 0 (0: the model's default), got ", chunk);
-  if (chunk == 0) chunk = default_prefill_chunk(model.config());
+  if (chunk == 0) chunk = default_prefill_chunk(model.config(), model.options().device().is_cuda());
   if (ids.size(1) == 0) throw InputError("the prompt is empty", "type a message");
   if (check_positions) check_sequence_length(model.config(), cache.seq_len + ids.size(1));
   const at::Tensor dev_ids = ids.to(model.options().device());

@@ -40,10 +40,11 @@ int64_t max_sequence_length(const ModelConfig& cfg);
 /// InputError with a hint when `tokens` positions (cache + prompt) exceed max_sequence_length.
 void check_sequence_length(const ModelConfig& cfg, int64_t tokens);
 
-/// The prefill chunk a request of 0 means: 4096 tokens for a model without attention layers (bigger GEMMs:
-/// the 103K prefill of the HoVLE-2.6B linear 2.9% faster on an H100, 0.26 GB more peak memory), else 2048
-/// (the hybrid's peak would pass weights + cache + 0.5 GB at 4096).
-int64_t default_prefill_chunk(const ModelConfig& cfg);
+/// The prefill chunk a request of 0 means: 4096 tokens on CUDA (bigger GEMMs; the 103K prefill of the
+/// HoVLE-2.6B models 2-3% faster than at 2048 on an H100, every peak within weights + cache + 0.5 GB since
+/// the in-place RoPE and the fused cuDNN block merge); elsewhere 4096 for a model without attention layers
+/// and 2048 otherwise (the CPU attention reference holds a chunk's scores over every key).
+int64_t default_prefill_chunk(const ModelConfig& cfg, bool cuda);
 
 /// Feeds ids (B, L) and their images into the cache, prefill_chunk tokens at a time (0: the model's
 /// default_prefill_chunk); returns the fp32 logits at the last position, (V) for one sequence and

@@ -15,7 +15,7 @@ void validate(const SamplingOptions& o) {
   if (!(o.repetition_penalty > 0) || !std::isfinite(o.repetition_penalty))
     throw InputError("repetition penalty must be a finite number > 0", "use 1 to turn it off");
   if (o.max_new_tokens < 0) throw InputError("max new tokens must be >= 0", "the most tokens one reply may have, e.g. 256");
-  if (o.prefill_chunk < 0) throw InputError("prefill chunk must be >= 0", "0 takes the model's default (2048 tokens, 4096 without attention layers)");
+  if (o.prefill_chunk < 0) throw InputError("prefill chunk must be >= 0", "0 takes the model's default (4096 tokens; 2048 on the CPU for models with attention layers)");
 }
 
 int64_t sample_token(const at::Tensor& logits_in, const std::vector<int64_t>& context, const SamplingOptions& o,

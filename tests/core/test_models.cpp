@@ -72,9 +72,10 @@ class TestModels : public QObject {
   void defaultPrefillChunkFollowsTheLayers() {
     // 4096 tokens a chunk without attention layers, 2048 with any (TARGETS.md's peak memory).
     const VlmModel linear = make_model("linear");
-    QCOMPARE(default_prefill_chunk(linear.config()), int64_t(4096));
-    QCOMPARE(default_prefill_chunk(make_model("teacher").config()), int64_t(2048));
-    QCOMPARE(default_prefill_chunk(make_model("interval:2").config()), int64_t(2048));
+    QCOMPARE(default_prefill_chunk(linear.config(), false), int64_t(4096));
+    QCOMPARE(default_prefill_chunk(make_model("teacher").config(), false), int64_t(2048));
+    QCOMPARE(default_prefill_chunk(make_model("interval:2").config(), false), int64_t(2048));
+    QCOMPARE(default_prefill_chunk(make_model("teacher").config(), true), int64_t(4096));
     const at::Tensor ids = prompt_ids(linear.config(), 1), px = pixels(1, linear.config().vision.image_size);
     ModelCache a = linear.new_cache(1), b = linear.new_cache(1), c = linear.new_cache(1);
     const at::Tensor by_default = prefill(linear, a, ids, px, 0);
