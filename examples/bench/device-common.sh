@@ -7,6 +7,16 @@ stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 left() { echo $(( limit - ($(date +%s) - t0) - 10 )); }
 device_build() {
   export TORCH_CMAKE_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+  # The tool re-sends the tree with this machine's modification times, which can be older than objects a
+  # warm machine built from sources edited in place (a reversed patch): touch every file whose content
+  # differs from the last build's, so ninja rebuilds what changed.
+  local sums=build/cuda/.source-sums
+  if [ -f "$sums" ]; then
+    sha1sum -c --quiet "$sums" 2>/dev/null | sed -n 's/: FAILED.*$//p' | xargs -r touch -c
+  fi
+  mkdir -p build/cuda
+  find app core kernels tests -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.txt' \) \
+    -print0 | xargs -0 sha1sum > "$sums"
   if ! { cmake --preset cuda && cmake --build build/cuda -j16 --target "$@"; } > "$out/build.txt" 2>&1; then
     grep -B2 -A12 -E "error" "$out/build.txt" | head -80
     return 1
