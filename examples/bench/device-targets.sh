@@ -4,7 +4,7 @@
 # 1M, and batch throughput at 32K. PERSISTENT=1 measures the decode twice per model, with
 # mamba2_layers_decode on its per-layer launches and on the persistent kernel; MMMAMBA_ATTN_DECODE_DEPTH=2
 # the attention decode with two steps of K/V rows in flight. Either opt-in path's harness cases run first
-# (selftest --full --op ...), and a failure stops the call. Files are named after the
+# (selftest --full --op ...), and a failure stops the call; FULL_HARNESS=1 runs every op's cases first. Files are named after the
 # card: OUT/h200-targets.json, -1m.json, -batch.json (h100-... on an H100), and their .txt.
 #   examples/bench/device-targets.sh OUT_DIR [SECONDS]
 # (Session 18 ran these steps as gpucarry/s18-h200.sh, without PERSISTENT: results/h200-s18-*.)
@@ -21,6 +21,11 @@ if [ "${PERSISTENT:-0}" = 1 ]; then
   checks+=(mamba2_layers_decode)
 fi
 [ "${MMMAMBA_ATTN_DECODE_DEPTH:-1}" = 2 ] && checks+=(attention_decode)
+if [ "${FULL_HARNESS:-0}" = 1 ]; then  # every op's harness cases first (about 45 s on an H100)
+  timeout 150 $bin selftest --device cuda --full > "$out/$card-selftest-full.txt" 2>&1
+  rc=$?; grep -E "FAIL|error|passed," "$out/$card-selftest-full.txt"
+  if [ $rc -ne 0 ] || grep -q "FAIL" "$out/$card-selftest-full.txt"; then echo "the harness failed, stopping"; exit 1; fi
+fi
 for op in "${checks[@]}"; do
   timeout 120 $bin selftest --device cuda --full --op "$op" > "$out/selftest-$op.txt" 2>&1
   rc=$?; grep -E "FAIL|error|passed," "$out/selftest-$op.txt"
