@@ -69,6 +69,21 @@ c10::Device run_device(const Recipe& recipe, const TrainRunOptions& opts) {
   return c10::Device(c10::kCUDA, c10::DeviceIndex(opts.group->env().local_rank));
 }
 
+void set_common_job_fields(StageJob& job, const Recipe& recipe, const std::string& stage, const TrainRunOptions& opts,
+                           const TrainCheckpoint* resume) {
+  job.metadata = base_metadata();
+  job.metadata["mmmamba.stage"] = stage;
+  job.metadata["mmmamba.recipe"] = recipe.name;
+  job.metadata["mmmamba.seed"] = std::to_string(recipe.seed);
+  job.metadata["mmmamba.system_prompt"] = recipe.system_prompt;  // what chat uses by default
+  job.seed = recipe.seed;
+  job.resume = resume;
+  job.control = opts.control;
+  job.hooks = opts.hooks;
+  job.group = opts.group.get();
+  job.zero = recipe.zero == 1;
+}
+
 Recipe prepare_run(const TrainRunOptions& opts, const RunDir& run, const JobContext& ctx) {
   DistGroup* g = opts.group.get();
   if (!g) return open_run(opts, run, ctx);
@@ -214,21 +229,11 @@ TrainRunResult distill(const TrainRunOptions& opts, const JobContext& ctx) {
     job.train = &train;
     job.eval = eval.get();
     job.run = &run;
-    job.metadata = base_metadata();
-    job.metadata["mmmamba.stage"] = name;
-    job.metadata["mmmamba.recipe"] = recipe.name;
-    job.metadata["mmmamba.seed"] = std::to_string(recipe.seed);
-    job.metadata["mmmamba.system_prompt"] = recipe.system_prompt;  // what chat uses by default
+    set_common_job_fields(job, recipe, name, opts, resume ? &*resume : nullptr);
     job.metadata["mmmamba.plan"] = plan_for(recipe, st.stage).to_string();
     job.metadata["mmmamba.init"] = recipe.init;
     job.metadata["mmmamba.teacher"] = recipe.teacher;
     job.tokenizer_dir = recipe.teacher;
-    job.seed = recipe.seed;
-    job.resume = resume ? &*resume : nullptr;
-    job.control = opts.control;
-    job.hooks = opts.hooks;
-    job.group = opts.group.get();
-    job.zero = recipe.zero == 1;
     StageOutcome out = run_stage(job, ctx);
     previous = result.checkpoints[name] = out.checkpoint;
     result.warnings.insert(result.warnings.end(), out.warnings.begin(), out.warnings.end());

@@ -51,6 +51,11 @@ Recipe prepare_run(const TrainRunOptions& opts, const class RunDir& run, const J
 /// The recipe's device for this process: with several ranks on CUDA, GPU LOCAL_RANK (one GPU per local rank).
 c10::Device run_device(const Recipe& recipe, const TrainRunOptions& opts);
 
+/// What both jobs set alike on a stage's job: the provenance every checkpoint carries (stage, recipe, seed,
+/// system prompt), the seed, the checkpoint to resume from (may be null) and the run's controls.
+void set_common_job_fields(StageJob& job, const Recipe& recipe, const std::string& stage, const TrainRunOptions& opts,
+                           const TrainCheckpoint* resume);
+
 /// Logs (job log and run.log) how many records each set left out for being longer than max_length.
 void log_skipped_records(const ExampleSet& train, const ExampleSet* eval, const class RunDir& run, const JobContext& ctx);
 

@@ -73,18 +73,8 @@ TrainRunResult train_teacher(const TrainRunOptions& opts, const JobContext& ctx)
   job.train = &train;
   job.eval = eval.get();
   job.run = &run;
-  job.metadata = base_metadata();
-  job.metadata["mmmamba.stage"] = "teacher";
-  job.metadata["mmmamba.recipe"] = recipe.name;
-  job.metadata["mmmamba.seed"] = std::to_string(recipe.seed);
-  job.metadata["mmmamba.system_prompt"] = recipe.system_prompt;  // what chat uses by default
+  set_common_job_fields(job, recipe, "teacher", opts, resume ? &*resume : nullptr);
   job.tokenizer_dir = recipe.tokenizer;
-  job.seed = recipe.seed;
-  job.resume = resume ? &*resume : nullptr;
-  job.control = opts.control;
-  job.hooks = opts.hooks;
-  job.group = opts.group.get();
-  job.zero = recipe.zero == 1;
   StageOutcome out = run_stage(job, ctx);
   result.checkpoints["teacher"] = out.checkpoint;
   result.warnings = out.warnings;
