@@ -32,7 +32,7 @@ const char* rope_unsupported(const at::Tensor& x) {
   if (!cuda_kernels_built()) return kNotBuilt;
   if (!x.is_cuda()) return "not a CUDA tensor";
   if (!kernel_dtype(x)) return "dtype (needs bf16/f16/f32)";
-  if (x.dim() != 4 || x.size(3) % 2 != 0) return "shape (B, L, heads, even hd)";
+  if (x.dim() != 4 || x.size(3) % 2 != 0 || x.size(3) > 4096) return "shape (B, L, heads, even hd <= 4096)";  // angles in shared memory
   if (x.stride(3) != 1) return "layout (last stride 1)";
   return nullptr;
 }

@@ -89,7 +89,7 @@ const char* op_fast_path_support(Op op) {
   if (!cuda_kernels_built()) return "none built";
   switch (op) {
     case Op::rms_norm: return "cuda: bf16/f16/f32, weight of x's dtype, last dim <= 8192, unit last stride";
-    case Op::rope: return "cuda: bf16/f16/f32, even hd, unit last stride (angles in fp32)";
+    case Op::rope: return "cuda: bf16/f16/f32, even hd <= 4096, unit last stride (angles in fp32); prefill q and k read in place from the projection";
     case Op::attention_decode: return "cuda split-K: one query, bf16/f16, hd 64/128, H / H_kv in 1,2,4,8, unit last strides";
     case Op::gated_rmsnorm: return "cuda: bf16/f16/f32, P % 32 == 0 and <= 1024, unit last strides";
     case Op::conv1d: return "cuda: K <= 4, bf16/f16/f32, unit channel stride";
