@@ -161,6 +161,7 @@ MainWindow::MainWindow(EngineController* engine, QWidget* parent) : QMainWindow(
     const bool keepRemembered = m_startingUp && !m_distill->teacherPath().isEmpty() && m_distill->teacherPath() != info.path;
     if (info.role == "teacher" && !keepRemembered)
       m_distill->setTeacher(info.path, info.config ? int(info.config->n_layers()) : 0);
+    if (info.role == "teacher") m_model->showPlan(m_distill->planText());  // the planner shows the recipe's plan
     m_startingUp = false;
     m_bench->addCheckpoint(QString("%1 (%2)").arg(info.name, info.role), info.path, false);
   });

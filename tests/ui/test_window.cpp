@@ -534,6 +534,33 @@ class TestWindow : public QObject {
     QCOMPARE(again.distillPage()->recipe()["stages"], DistillPage(m_engine).recipe()["stages"]);
   }
 
+  void openingTheTeacherKeepsTheRecipesPlanAndThePlannerShowsIt() {
+    QSettings().remove("distill/recipe");  // the shipped demo-linear recipe
+    MainWindow window(m_engine);
+    ModelPage* model = window.modelPage();
+    QSignalSpy loaded(model, &ModelPage::modelLoaded);
+    model->openModel(QString::fromStdString(mm::find_embedded_model("demo-teacher")));
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(window.distillPage()->planText(), QString("linear"));
+    QCOMPARE(model->planText(), QString("linear"));
+    QCOMPARE(model->planMode()->currentData().toString(), QString("linear"));
+    // A plan chosen on the planner is still the Distill plan.
+    model->planMode()->setCurrentIndex(model->planMode()->findData("interval"));
+    model->intervalBox()->setValue(3);
+    QCOMPARE(window.distillPage()->planText(), QString("interval:3:head"));
+    // The hybrid demo's stacked plan shows on the planner when its teacher opens again.
+    window.distillPage()->setPlan("stacked:3:head");
+    model->openModel(QString::fromStdString(mm::find_embedded_model("demo-teacher")));
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(model->planText(), QString("stacked:3:head"));
+    QCOMPARE(window.distillPage()->planText(), QString("stacked:3:head"));
+    // A list plan becomes the custom cells.
+    window.distillPage()->setPlan("list:0,5");
+    model->showPlan("list:0,5");
+    QCOMPARE(model->planMode()->currentData().toString(), QString("custom"));
+    QCOMPARE(model->planText(), QString("list:0,5"));
+  }
+
   void theStripShowsTheCheckpointsStateAndACellClickPlansIt() {
     ModelPage page(m_engine);
     QSignalSpy loaded(&page, &ModelPage::modelLoaded);

@@ -258,7 +258,10 @@ void ModelPage::showModel(const ModelInfo& info) {
     const QSignalBlocker block(m_mode);
     m_mode->setCurrentIndex(teacher ? 2 : 0);
   }
-  updatePlan();
+  {
+    const QSignalBlocker block(this);  // opening a checkpoint is not a plan choice: the Distill recipe keeps its own
+    updatePlan();
+  }
   rememberRecent(info.path);
   emit modelLoaded(info);
 }
@@ -275,6 +278,37 @@ QString ModelPage::planText() const {
     if (kinds[i] == mm::LayerKind::attention) attention << QString::number(i);
   if (attention.size() == int(kinds.size())) return "teacher";
   return attention.isEmpty() ? "linear" : "list:" + attention.join(',');
+}
+
+void ModelPage::showPlan(const QString& text) {
+  if (!m_model.config) return;
+  const int n = int(m_model.config->n_layers());
+  mm::LayerPlan plan;
+  std::vector<mm::LayerKind> kinds;
+  try {
+    plan = mm::LayerPlan::parse(text.toStdString());
+    kinds = plan.kinds(n);
+  } catch (const std::exception&) {
+    return;  // the Distill page says what is wrong with it
+  }
+  {
+    const QSignalBlocker a(m_mode), b(m_interval), c(m_count), d(m_placement);
+    using Mode = mm::LayerPlan::Mode;
+    QString mode = plan.mode == Mode::teacher ? "as-is" : plan.mode == Mode::linear ? "linear" : "custom";
+    if (plan.mode == Mode::interval || plan.mode == Mode::stacked) {
+      mode = plan.mode == Mode::interval ? "interval" : "stacked";
+      (plan.mode == Mode::interval ? m_interval : m_count)->setValue(plan.mode == Mode::interval ? plan.interval : plan.count);
+      m_placement->setCurrentIndex(m_placement->findData(plan.tail ? "tail" : "head"));
+    }
+    if (mode == "custom") m_custom = kinds;  // list:...
+    m_mode->setCurrentIndex(m_mode->findData(mode));
+    if (mm::LayerPlan::parse(planText().toStdString()).kinds(n) != kinds) {  // a spin box clamped it
+      m_custom = kinds;
+      m_mode->setCurrentIndex(m_mode->findData("custom"));
+    }
+  }
+  const QSignalBlocker block(this);
+  updatePlan();
 }
 
 mm::ModelConfig ModelPage::plannedConfig() const {

@@ -28,6 +28,9 @@ class ModelPage : public QWidget {
   QString planText() const;
   /// The plan's layer kinds applied to the open model.
   mm::ModelConfig plannedConfig() const;
+  /// Sets the planner to a plan in planText() syntax (the Distill recipe's, when its teacher opens here),
+  /// without emitting planChanged. A plan that does not parse or fit the open model leaves it as it is.
+  void showPlan(const QString& plan);
   QString cliEquivalent() const;
 
   // For tests and the screenshot script.
@@ -39,7 +42,8 @@ class ModelPage : public QWidget {
  signals:
   void modelLoaded(const ModelInfo& info);
   void studentSeeded(const SeedSummary& summary);
-  /// The plan changed (mode, interval, placement or clicked cells), in planText() syntax.
+  /// The user changed the plan (mode, interval, placement or clicked cells), in planText() syntax. Opening
+  /// a checkpoint or showPlan does not emit it.
   void planChanged(const QString& plan);
 
  protected:
