@@ -7,47 +7,17 @@ namespace mm::cuda_ops {
 
 namespace {
 
-at::Tensor apply_rope_impl(const at::Tensor& x, int64_t pos0, const at::Tensor& pos0_dev, double theta) {
-  MM_CHECK_CUDA(x);
-  TORCH_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "x must be (B, L, heads, hd) with hd even, got ", x.sizes());
-  MM_CHECK_LAST_STRIDE(x);
-  at::Tensor out = at::empty(x.sizes(), x.options());
-  kern::RopeParams p;
-  p.head_group = 0;
-  p.x = x.data_ptr();
-  p.out = out.data_ptr();
-  p.x_stride_b = x.stride(0);
-  p.x_stride_l = x.stride(1);
-  p.x_stride_h = x.stride(2);
-  p.batch = x.size(0);
-  p.len = x.size(1);
-  p.heads = x.size(2);
-  p.head_dim = x.size(3);
-  p.pos0 = pos0;
-  if (pos0_dev.defined()) {
-    TORCH_CHECK(pos0_dev.is_cuda() && pos0_dev.device() == x.device() && pos0_dev.scalar_type() == at::kLong &&
-                    pos0_dev.numel() == 1,
-                "the position must be one int64 on x's device, got ", pos0_dev.scalar_type(), " ", pos0_dev.sizes());
-    p.pos0_dev = pos0_dev.data_ptr<int64_t>();
-  }
-  p.theta = float(theta);
-  p.dtype = kernel_dtype(x);
-  MM_CHECK_LAUNCH(kern::rope_launch(p, current_stream(x)));
-  return out;
-}
-
-}  // namespace
-
-at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) { return apply_rope_impl(x, pos0, {}, theta); }
-
-at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, double theta) {
+/// Rotates heads read in place from qkv (B, L, G, slots, hd): slots [first, first + n) of each of the G
+/// groups, into a contiguous (B, L, G n, hd). The first position is pos0, or read from pos0_dev when set.
+at::Tensor rope_over_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, const at::Tensor& pos0_dev,
+                           double theta) {
   MM_CHECK_CUDA(qkv);
   TORCH_CHECK(qkv.dim() == 5 && qkv.size(4) % 2 == 0 && first >= 0 && n >= 1 && first + n <= qkv.size(3),
               "qkv must be (B, L, H_kv, slots, hd) with hd even and slots [", first, ", ", first + n, ") in range, got ",
               qkv.sizes());
   MM_CHECK_LAST_STRIDE(qkv);
-  const int64_t B = qkv.size(0), L = qkv.size(1), Hkv = qkv.size(2), hd = qkv.size(4);
-  at::Tensor out = at::empty({B, L, Hkv * n, hd}, qkv.options());
+  const int64_t B = qkv.size(0), L = qkv.size(1), G = qkv.size(2), hd = qkv.size(4);
+  at::Tensor out = at::empty({B, L, G * n, hd}, qkv.options());
   kern::RopeParams p;
   p.x = static_cast<const char*>(qkv.data_ptr()) + first * qkv.stride(3) * qkv.element_size();
   p.out = out.data_ptr();
@@ -58,18 +28,38 @@ at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int
   p.head_group = n;
   p.batch = B;
   p.len = L;
-  p.heads = Hkv * n;
+  p.heads = G * n;
   p.head_dim = hd;
   p.pos0 = pos0;
+  if (pos0_dev.defined()) {
+    TORCH_CHECK(pos0_dev.is_cuda() && pos0_dev.device() == qkv.device() && pos0_dev.scalar_type() == at::kLong &&
+                    pos0_dev.numel() == 1,
+                "the position must be one int64 on x's device, got ", pos0_dev.scalar_type(), " ", pos0_dev.sizes());
+    p.pos0_dev = pos0_dev.data_ptr<int64_t>();
+  }
   p.theta = float(theta);
   p.dtype = kernel_dtype(qkv);
   MM_CHECK_LAUNCH(kern::rope_launch(p, current_stream(qkv)));
   return out;
 }
 
+/// x (B, L, heads, hd) as one group of `heads` slots.
+at::Tensor rope_over_heads(const at::Tensor& x, int64_t pos0, const at::Tensor& pos0_dev, double theta) {
+  TORCH_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "x must be (B, L, heads, hd) with hd even, got ", x.sizes());
+  return rope_over_slots(x.unsqueeze(2), 0, x.size(2), pos0, pos0_dev, theta);  // (B, L, 1, heads, hd)
+}
+
+}  // namespace
+
+at::Tensor apply_rope(const at::Tensor& x, int64_t pos0, double theta) { return rope_over_heads(x, pos0, {}, theta); }
+
+at::Tensor apply_rope_slots(const at::Tensor& qkv, int64_t first, int64_t n, int64_t pos0, double theta) {
+  return rope_over_slots(qkv, first, n, pos0, {}, theta);
+}
+
 at::Tensor apply_rope_at(const at::Tensor& x, const at::Tensor& pos0, double theta) {
   TORCH_CHECK(pos0.defined(), "apply_rope_at needs the position tensor");
-  return apply_rope_impl(x, 0, pos0, theta);
+  return rope_over_heads(x, 0, pos0, theta);
 }
 
 at::Tensor rope_kv_append(const at::Tensor& qkv, at::Tensor& k_cache, at::Tensor& v_cache, at::Tensor& len, double theta) {
