@@ -38,6 +38,45 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
                   [&] { return ssd_scan_chunked_ref(x, dt, A, Bm, Cm, chunk_size, init_state); });
 }
 
+const char* conv_ssd_scan_unsupported(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
+                                      const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
+                                      const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state) {
+  if (!cuda_kernels_built()) return kNotBuilt;
+  if (!c.is_cuda()) return "not a CUDA tensor";
+  if (c.dim() != 3 || dt.dim() != 3 || kv_heads < 1 || dt.size(2) % kv_heads != 0 ||
+      c.size(2) != (2 * kv_heads + dt.size(2)) * 128)
+    return "shape (c = [x | B | C] of 128-wide heads)";
+  if (conv_weight.dim() != 2 || conv_weight.size(0) != c.size(2) || conv_weight.size(1) < 2 || conv_weight.size(1) > 4)
+    return "shape (conv width 2..4)";
+  if (conv_weight.scalar_type() != c.scalar_type() || conv_bias.scalar_type() != c.scalar_type() ||
+      (conv_state.defined() && conv_state.scalar_type() != c.scalar_type()))
+    return "dtype (conv weight, bias and state of c's dtype)";
+  if (!conv_weight.is_contiguous() || !conv_bias.is_contiguous() || (conv_state.defined() && !conv_state.is_contiguous()))
+    return "layout (conv weight, bias and state contiguous)";
+  const ScanOperands s = split_scan_operands(c, kv_heads, dt.size(2));
+  return ssd_scan_unsupported(s.x, dt, A, s.Bm, s.Cm, chunk_size, ssm_state);
+}
+
+ConvScanResult conv_ssd_scan(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
+                             const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
+                             const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state) {
+  const auto why = [&]() -> const char* {
+    if (needs_grad({c, conv_weight, conv_bias, conv_state, dt, A, ssm_state})) return kNeedsGrad;
+    return conv_ssd_scan_unsupported(c, kv_heads, conv_weight, conv_bias, conv_state, dt, A, chunk_size, ssm_state);
+  };
+  // Elsewhere the two ops, each on its own fast path where it has one.
+  const auto composed = [&] {
+    const ConvResult conv = causal_conv1d(c, conv_weight, conv_bias, conv_state);
+    const ScanOperands s = split_scan_operands(conv.out, kv_heads, dt.size(2));
+    const ScanResult scan = ssd_scan_chunked(s.x, dt, A, s.Bm, s.Cm, chunk_size, ssm_state);
+    return ConvScanResult{scan.y, scan.final_state, conv.final_state};
+  };
+  return dispatch(Op::conv_ssd_scan, "cuda-chunked-conv", c, why,
+                  MM_KERNEL_CALL(cuda_ops::conv_ssd_scan(c, kv_heads, conv_weight, conv_bias, conv_state, dt, A,
+                                                         chunk_size, ssm_state)),
+                  composed);
+}
+
 at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
                             const at::Tensor& Bm, const at::Tensor& Cm) {
   record_op_path(Op::ssd_state_update, "reference");

@@ -348,6 +348,38 @@ void add_ssd_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
   cs.push_back({Op::ssd_scan, "ssd scan L=129 B=1 P=N=64 (demo shape)", at::kBFloat16, false, scan_case(1, 129, 64, true, false, 740)});
 }
 
+/// The Mamba-2 layer's conv and scan as one op: c a strided view of the fused projection (row stride
+/// C + H P + H, as the layer hands it over), x and B with the kv heads; the edge lengths, the partial last
+/// chunk, a conv state reaching into the first rows (L = 1, and L = 2 < K - 1 at width 4), batch 3.
+void add_conv_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  struct Shape {
+    int64_t B, L, Hkv, H, K;
+    bool with_state;
+  };
+  const Shape shapes[] = {{1, 4096, 8, 16, 2, true}, {1, 129, 8, 16, 2, true}, {3, 300, 4, 8, 4, true},
+                          {1, 127, 8, 16, 2, false}, {1, 1, 8, 16, 2, true},  {2, 2, 2, 4, 4, true}};
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (const Shape sh : shapes) {
+      if (dt == at::kFloat && sh.L == 4096) continue;
+      const std::string label = "conv+scan L=" + std::to_string(sh.L) + " B=" + std::to_string(sh.B) + " kv " +
+                                std::to_string(sh.Hkv) + " of " + std::to_string(sh.H) + " K=" + std::to_string(sh.K) +
+                                (sh.with_state ? " +state" : "");
+      cs.push_back({Op::conv_ssd_scan, label, dt, sh.L == 129, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 900 + uint64_t(sh.L + 7 * sh.B + 31 * sh.K)};
+                      const int64_t C = (2 * sh.Hkv + sh.H) * kHd, Z = C + sh.H * kHd + sh.H;
+                      const at::Tensor c = mk.randn({sh.B, sh.L, Z}).narrow(2, 0, C);  // the [x | B | C] slice of z
+                      const at::Tensor w = mk.randn({C, sh.K}, 0.5), bias = mk.randn({C}, 0.1);
+                      const at::Tensor conv0 = sh.with_state ? mk.randn({sh.B, C, sh.K - 1}) : at::Tensor();
+                      const at::Tensor dtv = mk.uniform({sh.B, sh.L, sh.H}, 0.01, 0.1).to(at::kFloat);
+                      const at::Tensor A = -mk.uniform({sh.H}, 1.0, 8.0).to(at::kFloat);
+                      const at::Tensor s0 = sh.with_state ? mk.randn_f32({sh.B, sh.H, kHd, kHd}, 0.1) : at::Tensor();
+                      const ConvScanResult o = d ? conv_ssd_scan(c, sh.Hkv, w, bias, conv0, dtv, A, 128, s0)
+                                                 : conv_ssd_scan_ref(c, sh.Hkv, w, bias, conv0, dtv, A, 128, s0);
+                      return {{"y", o.y}, {"final_state", o.final_state}, {"conv_state", o.conv_state}};
+                    }});
+    }
+}
+
 /// The decode GEMVs at the HoVLE layer's shapes: the Mamba-2 fused input projection (N = 6160) and the
 /// attention wqkv (4096) after the pre-norm; the MLP's w1/w3 pair; W_O (K = 2048) and w2 (K = 8192) with
 /// the residual. x rows are strided views (row stride K + 64); 5 rows is past the GEMV (the composition).
@@ -557,6 +589,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
   add_mamba2_cases(cases, device);
   add_gated_norm_cases(cases, device);
   add_ssd_scan_cases(cases, device);
+  add_conv_scan_cases(cases, device);
   add_linear_cases(cases, device);
   add_layers_cases(cases, device);
   add_reference_only_cases(cases, device);

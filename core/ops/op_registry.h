@@ -25,6 +25,7 @@ enum class Op {
   linear_residual,
   rope_kv_append,
   mamba2_layers_decode,
+  conv_ssd_scan,
   count_
 };
 
