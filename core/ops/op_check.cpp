@@ -305,6 +305,44 @@ void add_mamba2_cases(std::vector<Case>& cs, const c10::Device& dev) {
       }
 }
 
+/// The fused input projection and step of a Mamba-2 layer (batch 1) against norm_linear's reference and
+/// the step's: the HoVLE layer (D 2048, 16 heads over 8 or 16 kv heads) and a small one (D 512, 4 heads
+/// over 1 kv head, conv width 4).
+void add_in_step_cases(std::vector<Case>& cs, const c10::Device& dev) {
+  struct Shape {
+    int64_t D, H, Hkv, K;
+  };
+  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
+    for (const Shape s : {Shape{kHidden, kHeads, 8, 2}, Shape{kHidden, kHeads, 16, 2}, Shape{512, 4, 1, 4}}) {
+      const std::string label = "in_proj+step D=" + std::to_string(s.D) + " H=" + std::to_string(s.H) + " kv " +
+                                std::to_string(s.Hkv) + " K=" + std::to_string(s.K);
+      cs.push_back({Op::mamba2_in_step, label, dt, s.D == 512, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
+                      Maker mk{dev, r, run, 650 + uint64_t(s.H + 3 * s.Hkv + 7 * s.K)};
+                      const int64_t P = kHd, C = 2 * s.Hkv * P + s.H * P, N = C + s.H * P + s.H;
+                      const at::Tensor x = mk.randn({1, 1, s.D}, 2.0), nw = mk.uniform({s.D}, 0.5, 1.5);
+                      const at::Tensor fused_in = mk.randn({N, s.D}, 1.0 / std::sqrt(double(s.D)));
+                      Mamba2StepWeights w;
+                      w.conv_weight = mk.randn({C, s.K}, 0.5);
+                      w.conv_bias = mk.randn({C}, 0.1);
+                      w.dt_bias = mk.uniform({s.H}, -4.0, -1.0);
+                      w.A_log = mk.uniform({s.H}, 0.0, 2.7);
+                      w.norm_weight = mk.uniform({P}, 0.5, 1.5);
+                      w.n_heads = s.H;
+                      w.n_kv_heads = s.Hkv;
+                      at::Tensor conv = mk.randn({1, C, s.K - 1}), ssm = mk.randn_f32({1, s.H, P, P}, 0.1);
+                      at::Tensor out;
+                      if (d) {
+                        out = mamba2_in_step(x, nw, 1e-5, fused_in, conv, ssm, w);
+                      } else {
+                        const at::Tensor z = at::matmul(rms_norm_ref(x, nw, 1e-5), fused_in.t()).reshape({1, N});
+                        out = mamba2_decode_step_ref(z.narrow(1, 0, C), z.narrow(1, C, s.H * P), z.narrow(1, C + s.H * P, s.H),
+                                                     conv, ssm, w);
+                      }
+                      return {{"out", out}, {"conv_state", conv}, {"ssm_state", ssm}};
+                    }});
+    }
+}
+
 /// The chunked SSD scan (chunk 128): the HoVLE layer's 16 heads of 128 at the edge lengths, with and
 /// without an initial state, x/B/C contiguous or as strided views of one projection (as the Mamba-2
 /// layer hands them over), x and B with 8 heads for C's 16 (the layer's kv grouping, read in place);
@@ -587,6 +625,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
   add_kv_append_cases(cases, device);
   add_conv_cases(cases, device);
   add_mamba2_cases(cases, device);
+  add_in_step_cases(cases, device);
   add_gated_norm_cases(cases, device);
   add_ssd_scan_cases(cases, device);
   add_conv_scan_cases(cases, device);

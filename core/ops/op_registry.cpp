@@ -22,7 +22,7 @@ constexpr const char* kNames[] = {"rms_norm",         "rope",          "attentio
                                   "ssd_scan",         "ssd_state_update", "conv1d",         "conv1d_update",
                                   "gated_rmsnorm",    "mamba2_decode_step", "norm_linear",   "norm_swiglu",
                                   "linear_residual",  "rope_kv_append", "mamba2_layers_decode",
-                                  "conv_ssd_scan"};
+                                  "conv_ssd_scan",    "mamba2_in_step"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == size_t(Op::count_), "one name per op");
 
 /// MMMAMBA_REFERENCE_OPS=op,op,...: ops sent to their reference from the start (a suspect fast path
@@ -115,6 +115,9 @@ const char* op_fast_path_support(Op op) {
     case Op::conv_ssd_scan:
       return "cuda chunked, the conv + SiLU applied as the scan loads x, B and C: bf16/f16, head dim = chunk = 128, "
              "K <= 4, 16-byte rows";
+    case Op::mamba2_in_step:
+      return "cuda cluster (sm_90: the input projection's rows of each kv head and the step in one launch): batch 1, "
+             "bf16/f16, hd 128, D % 8 == 0 and <= 8192, K <= 4, H / H_kv in 1,2,4,8";
     default: return "none yet (reference)";
   }
 }

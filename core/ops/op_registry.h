@@ -26,6 +26,7 @@ enum class Op {
   rope_kv_append,
   mamba2_layers_decode,
   conv_ssd_scan,
+  mamba2_in_step,
   count_
 };
 

@@ -59,6 +59,13 @@ at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Ten
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
+/// A Mamba-2 layer's decode up to its gated readout: norm_linear(x, norm_w, eps, fused_in) (the fused
+/// input projection [c | gate | gamma]), then mamba2_decode_step on its slices; x one row (1, 1, D), the
+/// states updated in place. Returns (1, H, 128). On sm_90 one launch (a cluster per kv head computes the
+/// rows its step reads); elsewhere the two ops, each dispatched as usual.
+at::Tensor mamba2_in_step(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& fused_in,
+                          at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
+
 /// h (1, 1, D) through consecutive Mamba-2 decoder layers, their states updated in place; returns the
 /// last layer's output (1, 1, D). The reference is each layer's decode as decoder_layer runs it:
 /// norm_linear (fused input projection), mamba2_decode_step, linear_residual (W_O), norm_swiglu,

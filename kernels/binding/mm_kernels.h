@@ -45,6 +45,12 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
 ConvScanResult conv_ssd_scan(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
                              const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
                              const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state);
+/// The fused input projection and decode step of a Mamba-2 layer in one launch (batch 1, sm_90):
+/// norm_linear(x, norm_w, eps, fused_in) then mamba2_decode_step on its slices. Returns (1, H, 128).
+at::Tensor mamba2_in_step(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& fused_in,
+                          at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
+/// Whether this device runs mamba2_in_step's kernel.
+bool mamba2_in_step_available();
 /// mamba2_decode_step_ref.
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
