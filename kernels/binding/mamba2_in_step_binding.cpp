@@ -1,4 +1,5 @@
 #include "binding/check.h"
+#include "binding/mamba2_step_params.h"
 #include "binding/mm_kernels.h"
 #include "mamba2/mamba2_in_step.h"
 
@@ -44,22 +45,7 @@ at::Tensor mamba2_in_step(const at::Tensor& x, const at::Tensor& norm_w, double 
   p.w = fused_in.data_ptr();
   p.d = D;
   p.norm_eps = float(eps);
-  kern::Mamba2StepParams& s = p.step;
-  s.conv_state = conv_state.data_ptr();
-  s.ssm_state = ssm_state.data_ptr<float>();
-  s.conv_weight = w.conv_weight.data_ptr();
-  s.conv_bias = w.conv_bias.data_ptr();
-  s.dt_bias = w.dt_bias.data_ptr();
-  s.A_log = w.A_log.data_ptr();
-  s.norm_weight = w.norm_weight.data_ptr();
-  s.out = out.data_ptr();
-  s.batch = 1;
-  s.heads = H;
-  s.kv_heads = Hkv;
-  s.channels = C;
-  s.width = int(K);
-  s.eps = float(w.norm_eps);
-  s.dtype = kernel_dtype(x);
+  p.step = step_params(conv_state, ssm_state, w, out, 1, C);
   MM_CHECK_LAUNCH(kern::mamba2_in_step_launch(p, current_stream(x)));
   return out;
 }

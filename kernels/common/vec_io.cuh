@@ -43,6 +43,14 @@ __device__ __forceinline__ void store_floats(T* dst, const float (&src)[N]) {
   }
 }
 
+/// 16 bytes of weights that are read once per token (decode): bypass L1 and leave it, and L2's reuse,
+/// to the activations and states.
+__device__ __forceinline__ uint4 load_weights(const uint4* p) {
+  uint4 r;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+
 /// Whether p sits on a multiple of n elements of `bytes` each.
 inline bool aligned_to(const void* p, int64_t n, int64_t bytes) {
   return reinterpret_cast<uintptr_t>(p) % uintptr_t(n * bytes) == 0;

@@ -7,6 +7,7 @@
 #include "common/dot8.cuh"
 #include "common/pdl.cuh"
 #include "common/static_switch.h"
+#include "common/vec_io.cuh"
 #include "gemv/gemv.h"
 
 namespace mm::kern {
@@ -17,14 +18,6 @@ constexpr int kThreads = kWarps * 32;
 
 enum class Mode { norm_linear, norm_swiglu, residual };
 
-// Weights are read once per token: bypass L1 and leave L2 to the activations and states.
-__device__ __forceinline__ uint4 load_weights(const uint4* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(p));
-  return r;
-}
 
 // One row per warp at a time (two weight streams for the SwiGLU pair). 16-byte loads in flight per lane
 // and stream, twice over (the next chunk loads while this one is used): a whole 2048-wide row in one

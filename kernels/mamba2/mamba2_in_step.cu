@@ -4,40 +4,17 @@
 #include "common/device_math.cuh"
 #include "common/dot8.cuh"
 #include "common/pdl.cuh"
+#include "common/vec_io.cuh"
 #include "common/static_switch.h"
 #include "mamba2/mamba2_in_step.h"
-#include "mamba2/ssm_row.cuh"
+#include "mamba2/cluster_step_tail.cuh"
 
 namespace mm::kern {
 namespace {
 
-constexpr int kDim = 128;          // head dim P = state dim N
-constexpr int kBlocks = 8;         // blocks per cluster (one cluster per kv head)
-constexpr int kThreads = 512;      // 16 warps
-constexpr int kWarps = kThreads / 32;
-constexpr int kClusterWarps = kBlocks * kWarps;  // 128: the warps that share the projection's rows
-constexpr int kUnroll = 8;         // 16-byte loads per lane and chunk: a chunk is 2048 elements of a row
-constexpr int kMaxWidth = 4;       // conv widths kept in registers
-
-// Local row r of kv head kvh (rows [x | B] of the kv head, then C, gate, gamma of its G heads) as a row
-// of fused_in = [v | k | q | gate | gamma].
-template <int G>
-__device__ __forceinline__ int64_t fused_row(int r, int64_t kvh, int64_t dkv, int64_t channels, int64_t heads) {
-  if (r < kDim) return kvh * kDim + r;
-  if (r < 2 * kDim) return dkv + kvh * kDim + (r - kDim);
-  r -= 2 * kDim;
-  if (r < G * kDim) return 2 * dkv + kvh * G * kDim + r;
-  r -= G * kDim;
-  if (r < G * kDim) return channels + kvh * G * kDim + r;
-  return channels + heads * kDim + kvh * G + (r - G * kDim);
-}
-
-// Weights are read once per token: bypass L1.
-__device__ __forceinline__ uint4 load_weights(const uint4* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-  return r;
-}
+constexpr int kBlocks = 8;     // blocks per cluster (one cluster per kv head)
+constexpr int kThreads = 512;  // 16 warps
+constexpr int kMaxWidth = 4;   // conv widths kept in registers
 
 // grid (H_kv kBlocks), clusters of kBlocks: cluster kvh, block rank = g S + slice (S = kBlocks / G blocks
 // per query head g, each updating R = 128 / S of its state rows). Phase 1: the cluster's 128 warps take
@@ -48,13 +25,16 @@ template <typename T, int G>
 __global__ void __launch_bounds__(kThreads, 1) mamba2_in_step_kernel(Mamba2InStepParams prm) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   namespace cg = cooperative_groups;
-  constexpr int S = kBlocks / G, R = kDim / S, kRowsPerWarp = R / kWarps > 0 ? R / kWarps : 1;
+  constexpr int kDim = 128;  // head dim P = state dim N
+  constexpr int kWarps = kThreads / 32, kClusterWarps = kBlocks * kWarps;  // 128 warps share the rows
+  constexpr int kUnroll = 8;  // 16-byte loads per lane and chunk: a chunk is 2048 elements of a row
+  constexpr int S = kBlocks / G, R = kDim / S, kRowsPerWarp = R / kWarps;
   constexpr int kRows = 2 * kDim + 2 * G * kDim + G;
-  static_assert(R % kWarps == 0 || R < kWarps, "state rows per warp");
+  static_assert(kRowsPerWarp >= 1 && R % kWarps == 0, "every warp updates state rows");
   __shared__ __align__(16) T xs[kInStepMaxD];  // the normalised input
   __shared__ float zs[kRows];                  // this block's rows of the projection (rounded to T)
-  __shared__ __align__(16) float sx[R], sB[kDim], sC[kDim];
-  __shared__ float sy[R], s_part, s_dt, s_decay, scratch[32];
+  __shared__ ClusterStepShared<R> sh;
+  __shared__ float scratch[32];
   const Mamba2StepParams& p = prm.step;
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = int(cluster.block_rank()), g = rank / S, slice = rank % S;
@@ -65,9 +45,17 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_in_step_kernel(Mamba2InSte
   // Phase 1's first weights, the state rows and the conv's history do not depend on the layer's input:
   // load them before the wait.
   const int wi = rank * kWarps + warp;  // this warp's index in the cluster
-  const auto row_ptr = [&](int r) {
-    return reinterpret_cast<const uint4*>(static_cast<const T*>(prm.w) + fused_row<G>(r, kvh, dkv, p.channels, p.heads) * D);
+  // Local row r (the kv head's [x | B], then C, gate and gamma of its G heads) in fused_in = [v | k | q | gate | gamma].
+  const auto fused_row = [&](int r) -> int64_t {
+    if (r < kDim) return kvh * kDim + r;
+    if (r < 2 * kDim) return dkv + kvh * kDim + (r - kDim);
+    r -= 2 * kDim;
+    if (r < G * kDim) return 2 * dkv + kvh * G * kDim + r;
+    r -= G * kDim;
+    if (r < G * kDim) return p.channels + kvh * G * kDim + r;
+    return p.channels + p.heads * kDim + kvh * G + (r - G * kDim);
   };
+  const auto row_ptr = [&](int r) { return reinterpret_cast<const uint4*>(static_cast<const T*>(prm.w) + fused_row(r) * D); };
   const auto load = [&](uint4 (&dst)[kUnroll], int r, int chunk) {
     const uint4* w = row_ptr(r);
 #pragma unroll
@@ -79,14 +67,12 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_in_step_kernel(Mamba2InSte
   uint4 wv[kUnroll];
   int r = wi, chunk = 0;
   if (r < kRows) load(wv, r, 0);
-  const bool state_warp = warp < (R < kWarps ? R : kWarps);
   const auto state_row = [&](int row) {  // row of head h's state, this lane's 4 floats
     return reinterpret_cast<float4*>(p.ssm_state + (h * kDim + row) * kDim) + lane;
   };
   float4 st[kRowsPerWarp];
 #pragma unroll
-  for (int j = 0; j < kRowsPerWarp; ++j)
-    if (state_warp) st[j] = *state_row(slice * R + warp * kRowsPerWarp + j);
+  for (int j = 0; j < kRowsPerWarp; ++j) st[j] = *state_row(slice * R + warp * kRowsPerWarp + j);
   // Thread t < 128 convolves B channel t, thread 128 + t C channel t of head h; threads t < R also x
   // channel slice R + t of the kv head (the local rows they read are row_bc and row_x).
   const bool has_bc = tid < 2 * kDim, has_x = tid < R;
@@ -157,15 +143,15 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_in_step_kernel(Mamba2InSte
   const T in_bc = has_bc ? from_float<T>(z_at(row_bc)) : T(), in_x = has_x ? from_float<T>(z_at(row_x)) : T();
   if (has_bc) {
     const float conv_bc = round_to<T>(silu(acc_bc + w_bc * to_float(in_bc)));
-    if (tid < kDim) sB[tid] = conv_bc;
-    else sC[tid - kDim] = conv_bc;
+    if (tid < kDim) sh.B[tid] = conv_bc;
+    else sh.C[tid - kDim] = conv_bc;
   }
-  if (has_x) sx[tid] = round_to<T>(silu(acc_x + w_x * to_float(in_x)));
+  if (has_x) sh.x[tid] = round_to<T>(silu(acc_x + w_x * to_float(in_x)));
   if (tid == 0) {
     const float zg = z_at(2 * kDim + 2 * G * kDim + g) + dt_bias;
     const float dt = zg > 20.f ? zg : log1pf(expf(zg));  // softplus, threshold 20 as in the reference
-    s_dt = dt;
-    s_decay = expf(dt * A);
+    sh.dt = dt;
+    sh.decay = expf(dt * A);
   }
   const float gate = has_x ? z_at(2 * kDim + G * kDim + g * kDim + slice * R + tid) : 0.f;
   {  // the conv state: each channel shifted by one block (all reads of it were before the cluster barrier)
@@ -180,38 +166,10 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_in_step_kernel(Mamba2InSte
     if (mine && (tid >= kDim || g == 0)) shift(ch_bc, in_bc);  // C of head h; B once per kv head
     if (has_x && g == 0) shift(ch_x, in_x);
   }
-  __syncthreads();  // sx, sB, sC, s_dt, s_decay
+  __syncthreads();  // sh
 
-  if (state_warp) {
-    const float4 Bv = reinterpret_cast<const float4*>(sB)[lane];
-    const float4 Cv = reinterpret_cast<const float4*>(sC)[lane];
-    const float dt = s_dt, decay = s_decay;
-#pragma unroll
-    for (int j = 0; j < kRowsPerWarp; ++j) {
-      const int local = warp * kRowsPerWarp + j;
-      float y;
-      *state_row(slice * R + local) = ssm_row_step(st[j], sx[local] * dt, Bv, Cv, decay, y);
-      if (lane == 0) sy[local] = round_to<T>(y);
-    }
-  }
-  __syncthreads();
-  if (warp == 0) {
-    float ss = 0.f;
-    for (int i = lane; i < R; i += 32) ss += sy[i] * sy[i];
-    ss = warp_sum(ss);
-    if (lane == 0) s_part = ss;
-  }
-  cluster.sync();  // every block's partial sum of squares is in its shared memory
-  float ss = 0.f;
-#pragma unroll
-  for (int q = 0; q < S; ++q) ss += *cluster.map_shared_rank(&s_part, g * S + q);
-  if (has_x) {
-    const float inv = rsqrtf(ss / float(kDim) + p.eps);
-    const int i = slice * R + tid;
-    static_cast<T*>(p.out)[h * kDim + i] =
-        from_float<T>(sy[tid] * inv * to_float(static_cast<const T*>(p.norm_weight)[i]) * silu(gate));
-  }
-  cluster.sync();  // the peers have read this block's shared memory before any block of the cluster exits
+  cluster_step_tail<T, S, R, kRowsPerWarp>(p, sh, st, p.ssm_state + h * kDim * kDim, static_cast<T*>(p.out) + h * kDim, g,
+                                           slice, gate);
 #else
   __trap();  // sm_90 only: mamba2_in_step_available() keeps other devices off it
 #endif
