@@ -177,20 +177,8 @@ __global__ void __launch_bounds__(kThreads, 1) mamba2_in_step_kernel(Mamba2InSte
 
 template <typename T, int G>
 cudaError_t launch(const Mamba2InStepParams& p, cudaStream_t stream) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned(p.step.kv_heads * kBlocks));
-  cfg.blockDim = dim3(kThreads);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[2];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = kBlocks;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl_enabled() ? 2 : 1;
-  return cudaLaunchKernelEx(&cfg, mamba2_in_step_kernel<T, G>, p);
+  return launch_pdl_cluster(mamba2_in_step_kernel<T, G>, dim3(unsigned(p.step.kv_heads * kBlocks)), dim3(kThreads),
+                            kBlocks, stream, p);
 }
 
 }  // namespace

@@ -223,20 +223,8 @@ bool cluster_step_enabled() {
 
 template <typename T, int G>
 cudaError_t launch_cluster(const Mamba2StepParams& p, cudaStream_t stream) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned(p.kv_heads * kClusterBlocks), unsigned(p.batch));
-  cfg.blockDim = dim3(kClusterThreads);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[2];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = kClusterBlocks;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl_enabled() ? 2 : 1;
-  return cudaLaunchKernelEx(&cfg, mamba2_step_cluster_kernel<T, G>, p);
+  return launch_pdl_cluster(mamba2_step_cluster_kernel<T, G>, dim3(unsigned(p.kv_heads * kClusterBlocks), unsigned(p.batch)),
+                            dim3(kClusterThreads), kClusterBlocks, stream, p);
 }
 
 }  // namespace
