@@ -16,13 +16,13 @@ int cmd_selftest(const std::vector<std::string>& argv) {
             "reference). On a CPU the cases that exist for CUDA fast paths are listed as skipped.",
             {{"device", "DEV", "auto, cpu, cuda[:N]", "auto"},
              {"full", "", "the whole case table: lengths 1, 127, 128, 129, 4K, batch 1 and 3, GQA, strided inputs, bf16 and fp32"},
-             {"op", "NAME", "only this op's cases (as `mmmamba info --device` names them)", ""}});
+             {"op", "NAME", "only this op's cases (as `mmmamba info --device` names them; decode_graph: the CUDA-graph decode checks)", ""}});
   if (parse_or_help(args, argv)) return 0;
   const c10::Device device = parse_device(args.get("device"));
   const std::string only = args.get("op");
   Op op;
-  if (!only.empty() && !op_from_name(only, op))
-    throw InputError("no op is named '" + only + "'", "`mmmamba info --device cpu` lists the ops");
+  if (!only.empty() && only != "decode_graph" && !op_from_name(only, op))
+    throw InputError("no op is named '" + only + "'", "`mmmamba info --device cpu` lists the ops; decode_graph names the graph-decode checks");
   std::printf("selftest on %s\n", describe_op_device(device).c_str());
   std::fflush(stdout);
   reset_op_paths();

@@ -654,7 +654,7 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
       out.push_back(failed_case(op_name(c.op), c.label + " " + dtype_name(c.dtype), e.what_without_backtrace()));
     }
   }
-  if ((full || device.is_cuda()) && only_op.empty())
+  if ((full || device.is_cuda()) && (only_op.empty() || only_op == "decode_graph"))
     for (const char* plan : {"linear", "hybrid", "teacher"}) {
       try {
         out.push_back(check_decode_graph(device, plan));
