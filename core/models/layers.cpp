@@ -64,16 +64,17 @@ at::Tensor mamba2_mixer(const MixerInput& in, const Mamba2Weights& w, const Stac
                               step_weights(w, s, m))
         .unsqueeze(1);  // (B, 1, H, hd)
   const at::Tensor cw = w.conv_weight.view({C, -1});  // (C, K)
-  const at::Tensor dt = at::softplus(gamma.to(at::kFloat) + w.dt_bias.to(at::kFloat), 1.0, 20.0);  // (B, L, H)
-  const at::Tensor A = -at::exp(w.A_log.to(at::kFloat));                                            // (H)
-  // Conv over [x | B | C], then the scan of its split: x and B keep the kv heads, SSM head j reading kv
-  // head j / g (the teacher's repeat_kv grouping).
-  const ConvScanResult scan = conv_ssd_scan(c, Hkv, cw, w.conv_bias, state ? state->conv : at::Tensor(), dt, A,
-                                            m.chunk_size, state ? state->ssm : at::Tensor());
-  if (state) {
-    state->conv = scan.conv_state;
-    state->ssm = scan.final_state;
-  }
+  ConvResult r = causal_conv1d(c, cw, w.conv_bias, state ? state->conv : at::Tensor());
+  const at::Tensor conv_out = r.out;  // (B, L, C)
+  if (state) state->conv = r.final_state;
+  // Split; the scan expands the kv heads itself: SSM head j reads kv head j / g (the teacher's repeat_kv grouping).
+  const at::Tensor x = conv_out.narrow(-1, 0, dkv).view({B, L, Hkv, hd});     // (B, L, H_kv, hd)
+  const at::Tensor Bm = conv_out.narrow(-1, dkv, dkv).view({B, L, Hkv, hd});  // (B, L, H_kv, hd)
+  const at::Tensor Cm = conv_out.narrow(-1, 2 * dkv, dq).view({B, L, H, hd});  // (B, L, H, hd)
+  const at::Tensor dt = at::softplus(gamma.to(at::kFloat) + w.dt_bias.to(at::kFloat), 1.0, 20.0);        // (B, L, H)
+  const at::Tensor A = -at::exp(w.A_log.to(at::kFloat));                                                  // (H)
+  ScanResult scan = ssd_scan_chunked(x, dt, A, Bm, Cm, m.chunk_size, state ? state->ssm : at::Tensor());
+  if (state) state->ssm = scan.final_state;
   return gated_rmsnorm(scan.y, gate.reshape({B, L, H, hd}), w.norm_weight, m.norm_eps);
 }
 

@@ -38,45 +38,6 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
                   [&] { return ssd_scan_chunked_ref(x, dt, A, Bm, Cm, chunk_size, init_state); });
 }
 
-const char* conv_ssd_scan_unsupported(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                                      const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                                      const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state) {
-  if (!cuda_kernels_built()) return kNotBuilt;
-  if (!c.is_cuda()) return "not a CUDA tensor";
-  if (c.dim() != 3 || dt.dim() != 3 || kv_heads < 1 || dt.size(2) % kv_heads != 0 ||
-      c.size(2) != (2 * kv_heads + dt.size(2)) * 128)
-    return "shape (c = [x | B | C] of 128-wide heads)";
-  if (conv_weight.dim() != 2 || conv_weight.size(0) != c.size(2) || conv_weight.size(1) < 2 || conv_weight.size(1) > 4)
-    return "shape (conv width 2..4)";
-  if (conv_weight.scalar_type() != c.scalar_type() || conv_bias.scalar_type() != c.scalar_type() ||
-      (conv_state.defined() && conv_state.scalar_type() != c.scalar_type()))
-    return "dtype (conv weight, bias and state of c's dtype)";
-  if (!conv_weight.is_contiguous() || !conv_bias.is_contiguous() || (conv_state.defined() && !conv_state.is_contiguous()))
-    return "layout (conv weight, bias and state contiguous)";
-  const ScanOperands s = split_scan_operands(c, kv_heads, dt.size(2));
-  return ssd_scan_unsupported(s.x, dt, A, s.Bm, s.Cm, chunk_size, ssm_state);
-}
-
-ConvScanResult conv_ssd_scan(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                             const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                             const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state) {
-  const auto why = [&]() -> const char* {
-    if (needs_grad({c, conv_weight, conv_bias, conv_state, dt, A, ssm_state})) return kNeedsGrad;
-    return conv_ssd_scan_unsupported(c, kv_heads, conv_weight, conv_bias, conv_state, dt, A, chunk_size, ssm_state);
-  };
-  // Elsewhere the two ops, each on its own fast path where it has one.
-  const auto composed = [&] {
-    const ConvResult conv = causal_conv1d(c, conv_weight, conv_bias, conv_state);
-    const ScanOperands s = split_scan_operands(conv.out, kv_heads, dt.size(2));
-    const ScanResult scan = ssd_scan_chunked(s.x, dt, A, s.Bm, s.Cm, chunk_size, ssm_state);
-    return ConvScanResult{scan.y, scan.final_state, conv.final_state};
-  };
-  return dispatch(Op::conv_ssd_scan, "cuda-chunked-conv", c, why,
-                  MM_KERNEL_CALL(cuda_ops::conv_ssd_scan(c, kv_heads, conv_weight, conv_bias, conv_state, dt, A,
-                                                         chunk_size, ssm_state)),
-                  composed);
-}
-
 at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
                             const at::Tensor& Bm, const at::Tensor& Cm) {
   record_op_path(Op::ssd_state_update, "reference");
@@ -166,55 +127,14 @@ at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const
                   [&] { return mamba2_decode_step_ref(c, gate, gamma, conv_state, ssm_state, w); });
 }
 
-at::Tensor mamba2_in_step(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& fused_in,
-                          at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w) {
-  const int64_t H = w.n_heads, P = ssm_state.dim() == 4 ? ssm_state.size(2) : 0, C = 2 * w.n_kv_heads * P + H * P;
-  const auto why = [&]() -> const char* {
-    if (needs_grad({x, norm_w, fused_in, conv_state, ssm_state, w.conv_weight, w.conv_bias, w.dt_bias, w.A_log,
-                    w.norm_weight}))
-      return kNeedsGrad;
-    if (!cuda_kernels_built()) return kNotBuilt;
-    if (!x.is_cuda()) return "not a CUDA tensor";
-#if MM_HAVE_CUDA_KERNELS
-    if (!cuda_ops::mamba2_in_step_available()) return "device (sm_90 only)";
-#endif
-    if (!half_or_bf16(x)) return "dtype (bf16/f16)";
-    if (x.numel() != x.size(-1) || !x.is_contiguous() || x.size(-1) % 8 != 0 || x.size(-1) > 8192)
-      return "shape (one contiguous row, D % 8 == 0 and <= 8192)";
-    if (P != 128 || fused_in.dim() != 2 || fused_in.size(0) != C + H * P + H || fused_in.size(1) != x.size(-1))
-      return "shape (head dim 128, fused_in (C + H P + H, D))";
-    if (conv_state.dim() != 3 || conv_state.size(0) != 1 || ssm_state.size(0) != 1) return "shape (batch 1)";
-    if (fused_in.scalar_type() != x.scalar_type() || norm_w.scalar_type() != x.scalar_type() ||
-        w.conv_weight.scalar_type() != x.scalar_type())
-      return "dtype (weights of x's dtype)";
-    if (!fused_in.is_contiguous() || !norm_w.is_contiguous() || !w.conv_weight.is_contiguous() ||
-        !w.conv_bias.is_contiguous() || reinterpret_cast<uintptr_t>(fused_in.data_ptr()) % 16 != 0)
-      return "layout (contiguous, 16-byte aligned weights)";
-    if (const char* r = conv1d_unsupported(x, w.conv_weight, conv_state)) return r;
-    if (w.n_kv_heads <= 0 || H % w.n_kv_heads != 0) return "shape (H % H_kv)";
-    const int64_t g = H / w.n_kv_heads;
-    if (g != 1 && g != 2 && g != 4 && g != 8) return "shape (H / H_kv in 1, 2, 4, 8)";
-    if (ssm_state.scalar_type() != at::kFloat || !ssm_state.is_contiguous() ||
-        reinterpret_cast<uintptr_t>(ssm_state.data_ptr()) % 16 != 0)
-      return "state (needs contiguous, 16-byte aligned fp32)";
-    for (const at::Tensor* t : {&w.conv_bias, &w.dt_bias, &w.A_log, &w.norm_weight})
-      if (t->scalar_type() != x.scalar_type() || !t->is_contiguous()) return "the step's weights (contiguous, x's dtype)";
-    return nullptr;
-  };
-  return dispatch(Op::mamba2_in_step, "cuda-cluster", x, why,
-                  MM_KERNEL_CALL(cuda_ops::mamba2_in_step(x, norm_w, eps, fused_in, conv_state, ssm_state, w)), [&] {
-                    const at::Tensor z = norm_linear(x, norm_w, eps, fused_in).reshape({1, -1});  // (1, C + H P + H)
-                    return mamba2_decode_step(z.narrow(-1, 0, C), z.narrow(-1, C, H * P), z.narrow(-1, C + H * P, H),
-                                              conv_state, ssm_state, w);  // (1, H, P)
-                  });
-}
-
 at::Tensor mamba2_layers_decode_composed(const at::Tensor& h, const std::vector<Mamba2DecodeLayer>& layers,
                                          double rms_eps) {
   at::Tensor x = h;  // (1, 1, D)
   for (const Mamba2DecodeLayer& l : layers) {
-    const int64_t H = l.step.n_heads, P = l.ssm_state->size(2);
-    const at::Tensor o = mamba2_in_step(x, l.attn_norm, rms_eps, l.fused_in, *l.conv_state, *l.ssm_state, l.step);  // (1, H, P)
+    const int64_t H = l.step.n_heads, P = l.ssm_state->size(2), C = 2 * l.step.n_kv_heads * P + H * P;
+    const at::Tensor z = norm_linear(x, l.attn_norm, rms_eps, l.fused_in).select(1, 0);  // (1, C + H P + H)
+    const at::Tensor o = mamba2_decode_step(z.narrow(-1, 0, C), z.narrow(-1, C, H * P), z.narrow(-1, C + H * P, H),
+                                            *l.conv_state, *l.ssm_state, l.step);  // (1, H, P)
     const at::Tensor out = linear_residual(o.reshape({1, 1, H * P}), l.o_proj, x);  // x + W_O o
     x = linear_residual(norm_swiglu(out, l.ffn_norm, rms_eps, l.w1, l.w3), l.w2, out);
   }

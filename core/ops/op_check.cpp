@@ -305,44 +305,6 @@ void add_mamba2_cases(std::vector<Case>& cs, const c10::Device& dev) {
       }
 }
 
-/// The fused input projection and step of a Mamba-2 layer (batch 1) against norm_linear's reference and
-/// the step's: the HoVLE layer (D 2048, 16 heads over 8 or 16 kv heads) and a small one (D 512, 4 heads
-/// over 1 kv head, conv width 4).
-void add_in_step_cases(std::vector<Case>& cs, const c10::Device& dev) {
-  struct Shape {
-    int64_t D, H, Hkv, K;
-  };
-  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
-    for (const Shape s : {Shape{kHidden, kHeads, 8, 2}, Shape{kHidden, kHeads, 16, 2}, Shape{512, 4, 1, 4}}) {
-      const std::string label = "in_proj+step D=" + std::to_string(s.D) + " H=" + std::to_string(s.H) + " kv " +
-                                std::to_string(s.Hkv) + " K=" + std::to_string(s.K);
-      cs.push_back({Op::mamba2_in_step, label, dt, s.D == 512, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
-                      Maker mk{dev, r, run, 650 + uint64_t(s.H + 3 * s.Hkv + 7 * s.K)};
-                      const int64_t P = kHd, C = 2 * s.Hkv * P + s.H * P, N = C + s.H * P + s.H;
-                      const at::Tensor x = mk.randn({1, 1, s.D}, 2.0), nw = mk.uniform({s.D}, 0.5, 1.5);
-                      const at::Tensor fused_in = mk.randn({N, s.D}, 1.0 / std::sqrt(double(s.D)));
-                      Mamba2StepWeights w;
-                      w.conv_weight = mk.randn({C, s.K}, 0.5);
-                      w.conv_bias = mk.randn({C}, 0.1);
-                      w.dt_bias = mk.uniform({s.H}, -4.0, -1.0);
-                      w.A_log = mk.uniform({s.H}, 0.0, 2.7);
-                      w.norm_weight = mk.uniform({P}, 0.5, 1.5);
-                      w.n_heads = s.H;
-                      w.n_kv_heads = s.Hkv;
-                      at::Tensor conv = mk.randn({1, C, s.K - 1}), ssm = mk.randn_f32({1, s.H, P, P}, 0.1);
-                      at::Tensor out;
-                      if (d) {
-                        out = mamba2_in_step(x, nw, 1e-5, fused_in, conv, ssm, w);
-                      } else {
-                        const at::Tensor z = at::matmul(rms_norm_ref(x, nw, 1e-5), fused_in.t()).reshape({1, N});
-                        out = mamba2_decode_step_ref(z.narrow(1, 0, C), z.narrow(1, C, s.H * P), z.narrow(1, C + s.H * P, s.H),
-                                                     conv, ssm, w);
-                      }
-                      return {{"out", out}, {"conv_state", conv}, {"ssm_state", ssm}};
-                    }});
-    }
-}
-
 /// The chunked SSD scan (chunk 128): the HoVLE layer's 16 heads of 128 at the edge lengths, with and
 /// without an initial state, x/B/C contiguous or as strided views of one projection (as the Mamba-2
 /// layer hands them over), x and B with 8 heads for C's 16 (the layer's kv grouping, read in place);
@@ -384,38 +346,6 @@ void add_ssd_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
     cs.push_back({Op::ssd_scan, "ssd scan L=" + std::to_string(L) + " B=1 x, B: 8 heads for 16 views +state", at::kBFloat16,
                   L == 129, scan_case(1, L, kHd, true, true, 760 + uint64_t(L), 2)});
   cs.push_back({Op::ssd_scan, "ssd scan L=129 B=1 P=N=64 (demo shape)", at::kBFloat16, false, scan_case(1, 129, 64, true, false, 740)});
-}
-
-/// The Mamba-2 layer's conv and scan as one op: c a strided view of the fused projection (row stride
-/// C + H P + H, as the layer hands it over), x and B with the kv heads; the edge lengths, the partial last
-/// chunk, a conv state reaching into the first rows (L = 1, and L = 2 < K - 1 at width 4), batch 3.
-void add_conv_scan_cases(std::vector<Case>& cs, const c10::Device& dev) {
-  struct Shape {
-    int64_t B, L, Hkv, H, K;
-    bool with_state;
-  };
-  const Shape shapes[] = {{1, 4096, 8, 16, 2, true}, {1, 129, 8, 16, 2, true}, {3, 300, 4, 8, 4, true},
-                          {1, 127, 8, 16, 2, false}, {1, 1, 8, 16, 2, true},  {2, 2, 2, 4, 4, true}};
-  for (at::ScalarType dt : {at::kBFloat16, at::kFloat})
-    for (const Shape sh : shapes) {
-      if (dt == at::kFloat && sh.L == 4096) continue;
-      const std::string label = "conv+scan L=" + std::to_string(sh.L) + " B=" + std::to_string(sh.B) + " kv " +
-                                std::to_string(sh.Hkv) + " of " + std::to_string(sh.H) + " K=" + std::to_string(sh.K) +
-                                (sh.with_state ? " +state" : "");
-      cs.push_back({Op::conv_ssd_scan, label, dt, sh.L == 129, [=](at::ScalarType r, at::ScalarType run, bool d) -> Outputs {
-                      Maker mk{dev, r, run, 900 + uint64_t(sh.L + 7 * sh.B + 31 * sh.K)};
-                      const int64_t C = (2 * sh.Hkv + sh.H) * kHd, Z = C + sh.H * kHd + sh.H;
-                      const at::Tensor c = mk.randn({sh.B, sh.L, Z}).narrow(2, 0, C);  // the [x | B | C] slice of z
-                      const at::Tensor w = mk.randn({C, sh.K}, 0.5), bias = mk.randn({C}, 0.1);
-                      const at::Tensor conv0 = sh.with_state ? mk.randn({sh.B, C, sh.K - 1}) : at::Tensor();
-                      const at::Tensor dtv = mk.uniform({sh.B, sh.L, sh.H}, 0.01, 0.1).to(at::kFloat);
-                      const at::Tensor A = -mk.uniform({sh.H}, 1.0, 8.0).to(at::kFloat);
-                      const at::Tensor s0 = sh.with_state ? mk.randn_f32({sh.B, sh.H, kHd, kHd}, 0.1) : at::Tensor();
-                      const ConvScanResult o = d ? conv_ssd_scan(c, sh.Hkv, w, bias, conv0, dtv, A, 128, s0)
-                                                 : conv_ssd_scan_ref(c, sh.Hkv, w, bias, conv0, dtv, A, 128, s0);
-                      return {{"y", o.y}, {"final_state", o.final_state}, {"conv_state", o.conv_state}};
-                    }});
-    }
 }
 
 /// The decode GEMVs at the HoVLE layer's shapes: the Mamba-2 fused input projection (N = 6160) and the
@@ -625,10 +555,8 @@ std::vector<OpCheckResult> run_op_checks(const c10::Device& device, bool full, c
   add_kv_append_cases(cases, device);
   add_conv_cases(cases, device);
   add_mamba2_cases(cases, device);
-  add_in_step_cases(cases, device);
   add_gated_norm_cases(cases, device);
   add_ssd_scan_cases(cases, device);
-  add_conv_scan_cases(cases, device);
   add_linear_cases(cases, device);
   add_layers_cases(cases, device);
   add_reference_only_cases(cases, device);

@@ -21,8 +21,7 @@ struct Slot {
 constexpr const char* kNames[] = {"rms_norm",         "rope",          "attention_prefill", "attention_decode",
                                   "ssd_scan",         "ssd_state_update", "conv1d",         "conv1d_update",
                                   "gated_rmsnorm",    "mamba2_decode_step", "norm_linear",   "norm_swiglu",
-                                  "linear_residual",  "rope_kv_append", "mamba2_layers_decode",
-                                  "conv_ssd_scan",    "mamba2_in_step"};
+                                  "linear_residual",  "rope_kv_append", "mamba2_layers_decode"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == size_t(Op::count_), "one name per op");
 
 /// MMMAMBA_REFERENCE_OPS=op,op,...: ops sent to their reference from the start (a suspect fast path
@@ -112,12 +111,6 @@ const char* op_fast_path_support(Op op) {
     case Op::mamba2_layers_decode:
       return "cuda persistent (sm_90: a run of up to 32 Mamba-2 layers in one launch, weights streamed through "
              "shared memory by bulk copies): batch 1, bf16/f16, hd 128, D, F, H hd multiples of 64 and <= 8192";
-    case Op::conv_ssd_scan:
-      return "cuda chunked, the conv + SiLU applied as the scan loads x, B and C: bf16/f16, head dim = chunk = 128, "
-             "K <= 4, 16-byte rows";
-    case Op::mamba2_in_step:
-      return "cuda cluster (sm_90: the input projection's rows of each kv head and the step in one launch): batch 1, "
-             "bf16/f16, hd 128, D % 8 == 0 and <= 8192, K <= 4, H / H_kv in 1,2,4,8";
     default: return "none yet (reference)";
   }
 }

@@ -25,8 +25,6 @@ enum class Op {
   linear_residual,
   rope_kv_append,
   mamba2_layers_decode,
-  conv_ssd_scan,
-  mamba2_in_step,
   count_
 };
 

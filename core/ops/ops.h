@@ -39,12 +39,6 @@ at::Tensor attention_decode_at(const at::Tensor& q, const at::Tensor& k, const a
 /// ssd_scan_chunked_ref (x and Bm may have H / g heads: head j reads j / g).
 ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                             const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state = {});
-/// conv_ssd_scan_ref: the Mamba-2 layer's causal conv + SiLU over c = [x | B | C] and the chunked scan of
-/// its split. On CUDA one scan whose loads apply the conv (its output is never written); elsewhere, and
-/// where that path cannot run, causal_conv1d then ssd_scan_chunked, each dispatched as usual.
-ConvScanResult conv_ssd_scan(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                             const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                             const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state = {});
 /// ssd_state_update_ref.
 at::Tensor ssd_state_update(at::Tensor& state, const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
                             const at::Tensor& Bm, const at::Tensor& Cm);
@@ -58,13 +52,6 @@ at::Tensor gated_rmsnorm(const at::Tensor& y, const at::Tensor& g, const at::Ten
 /// mamba2_decode_step_ref: one fused decode step of a Mamba-2 layer.
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
-
-/// A Mamba-2 layer's decode up to its gated readout: norm_linear(x, norm_w, eps, fused_in) (the fused
-/// input projection [c | gate | gamma]), then mamba2_decode_step on its slices; x one row (1, 1, D), the
-/// states updated in place. Returns (1, H, 128). On sm_90 one launch (a cluster per kv head computes the
-/// rows its step reads); elsewhere the two ops, each dispatched as usual.
-at::Tensor mamba2_in_step(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& fused_in,
-                          at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
 
 /// h (1, 1, D) through consecutive Mamba-2 decoder layers, their states updated in place; returns the
 /// last layer's output (1, 1, D). The reference is each layer's decode as decoder_layer runs it:
@@ -103,9 +90,6 @@ const char* ssd_scan_unsupported(const at::Tensor& x, const at::Tensor& dt, cons
                                  const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state);
 const char* gated_rmsnorm_unsupported(const at::Tensor& y, const at::Tensor& g, const at::Tensor& weight);
 const char* conv1d_unsupported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& state);
-const char* conv_ssd_scan_unsupported(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                                      const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                                      const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state);
 /// The decode GEMV's checks on x (..., K) and W (N, K); extra weights (w3, the norm's, the residual) are
 /// checked by the caller.
 const char* gemv_unsupported(const at::Tensor& x, const at::Tensor& w);

@@ -1,7 +1,5 @@
 #include "ref/ssd_ref.h"
 
-#include "ref/conv1d_ref.h"
-
 #include <c10/core/GradMode.h>
 
 #include <ATen/ExpandUtils.h>
@@ -146,24 +144,6 @@ ScanResult ssd_scan_chunked_ref(const at::Tensor& x_in, const at::Tensor& dt, co
     S = S * at::exp(Alast).view({Bsz, H, 1, 1}) + batched_matmul((xs * w).transpose(-1, -2), Bc);  // (B, H, P, N)
   }
   return {at::cat(ys, 1).to(x.scalar_type()), S};                             // (B, L, H, P)
-}
-
-ScanOperands split_scan_operands(const at::Tensor& c, int64_t kv_heads, int64_t heads) {
-  TORCH_CHECK(c.dim() == 3 && kv_heads > 0 && heads % kv_heads == 0 && c.size(2) % (2 * kv_heads + heads) == 0,
-              "ssd: the conv output must be (B, L, 2 H_kv P + H P) for ", kv_heads, " kv heads and ", heads,
-              " heads, got ", c.sizes());
-  const int64_t Bsz = c.size(0), L = c.size(1), P = c.size(2) / (2 * kv_heads + heads), dkv = kv_heads * P;
-  return {c.narrow(-1, 0, dkv).view({Bsz, L, kv_heads, P}), c.narrow(-1, dkv, dkv).view({Bsz, L, kv_heads, P}),
-          c.narrow(-1, 2 * dkv, heads * P).view({Bsz, L, heads, P})};
-}
-
-ConvScanResult conv_ssd_scan_ref(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                                 const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                                 const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state) {
-  const ConvResult conv = causal_conv1d_ref(c, conv_weight, conv_bias, conv_state);
-  const ScanOperands s = split_scan_operands(conv.out, kv_heads, dt.size(2));
-  const ScanResult scan = ssd_scan_chunked_ref(s.x, dt, A, s.Bm, s.Cm, chunk_size, ssm_state);
-  return {scan.y, scan.final_state, conv.final_state};
 }
 
 }  // namespace mm

@@ -21,27 +21,6 @@ struct ScanResult {
   at::Tensor final_state;  ///< (B, H, P, N), fp32
 };
 
-/// The Mamba-2 layer's conv and scan together (METHOD.md §2.2 steps 2-5): the conv's output split into
-/// the scan's operands, the scan's result and the conv's state.
-struct ConvScanResult {
-  at::Tensor y;            ///< (B, L, H, P), dtype of the conv input
-  at::Tensor final_state;  ///< (B, H, P, N), fp32
-  at::Tensor conv_state;   ///< (B, C, K-1): the last K-1 conv inputs, for decoding
-};
-
-struct ScanOperands {
-  at::Tensor x, Bm, Cm;  ///< (B, L, H_kv, P), (B, L, H_kv, P), (B, L, H, P)
-};
-
-/// c (B, L, 2 H_kv P + H P) = [x | B | C] per position, as views.
-ScanOperands split_scan_operands(const at::Tensor& c, int64_t kv_heads, int64_t heads);
-
-/// causal_conv1d_ref over c (weight (C, K), bias (C), conv_state (B, C, K-1) or undefined), then
-/// ssd_scan_chunked_ref over the split of its output (heads from dt (B, L, H)).
-ConvScanResult conv_ssd_scan_ref(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                                 const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                                 const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state = {});
-
 /// (B, L, H_x, D) -> (B, L, H, D), head j a copy of head j / (H / H_x); t itself when H_x == H.
 at::Tensor expand_heads(const at::Tensor& t, int64_t H);
 

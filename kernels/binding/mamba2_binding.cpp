@@ -1,7 +1,6 @@
 #include "binding/check.h"
 #include "binding/mm_kernels.h"
 #include "mamba2/conv1d.h"
-#include "binding/mamba2_step_params.h"
 #include "mamba2/mamba2_step.h"
 
 namespace mm::cuda_ops {
@@ -100,13 +99,28 @@ at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const
   for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&conv_state, &ssm_state, &w.dt_bias, &w.A_log, &w.norm_weight}) MM_CHECK_CONTIGUOUS(*t);
   TORCH_CHECK(aligned16(ssm_state.data_ptr()), "the SSM state must be 16-byte aligned");
   at::Tensor out = at::empty({B, H, P}, c.options());
-  kern::Mamba2StepParams p = step_params(conv_state, ssm_state, w, out, B, C);
+  kern::Mamba2StepParams p;
   p.c = c.data_ptr();
   p.gate = gate.data_ptr();
   p.gamma = gamma.data_ptr();
+  p.conv_state = conv_state.data_ptr();
+  p.ssm_state = ssm_state.data_ptr<float>();
+  p.conv_weight = w.conv_weight.data_ptr();
+  p.conv_bias = w.conv_bias.data_ptr();
+  p.dt_bias = w.dt_bias.data_ptr();
+  p.A_log = w.A_log.data_ptr();
+  p.norm_weight = w.norm_weight.data_ptr();
+  p.out = out.data_ptr();
   p.c_stride_b = c.stride(0);
   p.gate_stride_b = gate.stride(0);
   p.gamma_stride_b = gamma.stride(0);
+  p.batch = B;
+  p.heads = H;
+  p.kv_heads = Hkv;
+  p.channels = C;
+  p.width = int(w.conv_weight.size(1));
+  p.eps = float(w.norm_eps);
+  p.dtype = kernel_dtype(c);
   MM_CHECK_LAUNCH(kern::mamba2_step_launch(p, current_stream(c)));
   return out;
 }

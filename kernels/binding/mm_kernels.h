@@ -40,17 +40,6 @@ at::Tensor causal_conv1d_update(const at::Tensor& x, at::Tensor& state, const at
 /// 16-byte rows, dt (B, L, H) and A (H) fp32, init_state (B, H, 128, 128) fp32 contiguous or undefined.
 ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                             const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state);
-/// conv_ssd_scan_ref, one scan whose loads apply the conv (its output is never written): c (B, L, C) with
-/// 16-byte rows, the conv's weight (C, K <= 4), bias and state (B, C, K-1) contiguous in c's dtype.
-ConvScanResult conv_ssd_scan(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                             const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                             const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state);
-/// The fused input projection and decode step of a Mamba-2 layer in one launch (batch 1, sm_90):
-/// norm_linear(x, norm_w, eps, fused_in) then mamba2_decode_step on its slices. Returns (1, H, 128).
-at::Tensor mamba2_in_step(const at::Tensor& x, const at::Tensor& norm_w, double eps, const at::Tensor& fused_in,
-                          at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);
-/// Whether this device runs mamba2_in_step's kernel.
-bool mamba2_in_step_available();
 /// mamba2_decode_step_ref.
 at::Tensor mamba2_decode_step(const at::Tensor& c, const at::Tensor& gate, const at::Tensor& gamma,
                               at::Tensor& conv_state, at::Tensor& ssm_state, const Mamba2StepWeights& w);

@@ -20,9 +20,10 @@ int check_scan_operand(const at::Tensor& t, const char* name, const at::Tensor& 
   return int(H / t.size(2));
 }
 
-/// The scan over x, B, C views; with conv (conv_weight set) they are the conv's inputs, convolved as loaded.
-ScanResult scan_impl(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
-                     const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state, const kern::SsdScanParams& conv) {
+}  // namespace
+
+ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                            const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state) {
   MM_CHECK_CUDA(Cm);
   TORCH_CHECK(chunk_size == kern::kSsdChunk, "the SSD scan kernel takes chunk 128, got ", chunk_size);
   TORCH_CHECK(Cm.dim() == 4 && Cm.size(3) == kern::kSsdChunk, "C must be (B, L, H, 128), got ", Cm.sizes());
@@ -50,7 +51,7 @@ ScanResult scan_impl(const at::Tensor& x, const at::Tensor& dt, const at::Tensor
   }
   const int64_t nc = (L + P - 1) / P;
   at::Tensor states = at::empty({Bsz, nc, H, P, P}, f32), decay = at::empty({Bsz, H, nc}, f32);  // workspace
-  kern::SsdScanParams p = conv;
+  kern::SsdScanParams p;
   p.x = x.data_ptr();
   p.Bm = Bm.data_ptr();
   p.Cm = Cm.data_ptr();
@@ -74,52 +75,6 @@ ScanResult scan_impl(const at::Tensor& x, const at::Tensor& dt, const at::Tensor
   p.dtype = kernel_dtype(x);
   MM_CHECK_LAUNCH(kern::ssd_scan_launch(p, current_stream(x)));
   return r;
-}
-
-}  // namespace
-
-ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
-                            const at::Tensor& Cm, int64_t chunk_size, const at::Tensor& init_state) {
-  return scan_impl(x, dt, A, Bm, Cm, chunk_size, init_state, kern::SsdScanParams{});
-}
-
-ConvScanResult conv_ssd_scan(const at::Tensor& c, int64_t kv_heads, const at::Tensor& conv_weight,
-                             const at::Tensor& conv_bias, const at::Tensor& conv_state, const at::Tensor& dt,
-                             const at::Tensor& A, int64_t chunk_size, const at::Tensor& ssm_state) {
-  MM_CHECK_CUDA(c);
-  TORCH_CHECK(dt.dim() == 3, "dt must be (B, L, H), got ", dt.sizes());
-  const ScanOperands s = split_scan_operands(c, kv_heads, dt.size(2));
-  const int64_t Bsz = c.size(0), L = c.size(1), C = c.size(2), K = conv_weight.dim() == 2 ? conv_weight.size(1) : 0;
-  TORCH_CHECK(conv_weight.dim() == 2 && conv_weight.size(0) == C && K >= 2 && K <= kern::kSsdMaxConvWidth,
-              "the conv weight must be (", C, ", K) with K in 2..", kern::kSsdMaxConvWidth, ", got ", conv_weight.sizes());
-  MM_CHECK_DTYPE(conv_weight, c.scalar_type());
-  MM_CHECK_CONTIGUOUS(conv_weight);
-  MM_CHECK_SHAPE(conv_bias, C);
-  MM_CHECK_DTYPE(conv_bias, c.scalar_type());
-  MM_CHECK_CONTIGUOUS(conv_bias);
-  if (conv_state.defined()) {
-    MM_CHECK_SHAPE(conv_state, Bsz, C, K - 1);
-    MM_CHECK_DTYPE(conv_state, c.scalar_type());
-    MM_CHECK_CONTIGUOUS(conv_state);
-  }
-  kern::SsdScanParams conv;
-  conv.conv_weight = conv_weight.data_ptr();
-  conv.conv_bias = conv_bias.data_ptr();
-  conv.conv_prev = conv_state.defined() ? conv_state.data_ptr() : nullptr;
-  conv.conv_channels = C;
-  conv.conv_width = int(K);
-  const int64_t dkv = s.x.size(2) * s.x.size(3);
-  conv.x_chan0 = 0;
-  conv.b_chan0 = dkv;
-  conv.c_chan0 = 2 * dkv;
-  ScanResult r = scan_impl(s.x, dt, A, s.Bm, s.Cm, chunk_size, ssm_state, conv);
-  // The conv state for decoding: the last K - 1 inputs, reaching into the old state when L < K - 1.
-  const at::Tensor ct = c.transpose(1, 2);  // (B, C, L)
-  at::Tensor next = L >= K - 1 ? ct.narrow(2, L - (K - 1), K - 1).contiguous()
-                               : at::cat({conv_state.defined() ? conv_state : at::zeros({Bsz, C, K - 1}, c.options()), ct}, 2)
-                                     .narrow(2, L, K - 1)
-                                     .contiguous();
-  return {r.y, r.final_state, next};
 }
 
 }  // namespace mm::cuda_ops

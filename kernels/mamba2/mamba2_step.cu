@@ -7,7 +7,6 @@
 #include "common/pdl.cuh"
 #include "common/static_switch.h"
 #include "mamba2/mamba2_step.h"
-#include "mamba2/cluster_step_tail.cuh"
 #include "mamba2/ssm_row.cuh"
 
 namespace mm::kern {
@@ -137,7 +136,8 @@ __global__ void __launch_bounds__(kClusterThreads) mamba2_step_cluster_kernel(Ma
   namespace cg = cooperative_groups;
   constexpr int S = kClusterBlocks / G, R = kDim / S, kWarps = kClusterThreads / 32, kRowsPerWarp = R / kWarps;
   static_assert(kRowsPerWarp >= 1 && R % kWarps == 0, "rows per warp");
-  __shared__ ClusterStepShared<R> sh;
+  __shared__ __align__(16) float sx[R], sB[kDim], sC[kDim];
+  __shared__ float sy[R], s_part, s_dt, s_decay;
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = int(cluster.block_rank()), g = rank / S, slice = rank % S;
   const int64_t kvh = blockIdx.x / kClusterBlocks, b = blockIdx.y, h = kvh * G + g, dkv = p.kv_heads * kDim;
@@ -175,14 +175,14 @@ __global__ void __launch_bounds__(kClusterThreads) mamba2_step_cluster_kernel(Ma
   const T* crow = static_cast<const T*>(p.c) + b * p.c_stride_b;
   const T in_bc = crow[ch_bc], in_x = has_x ? crow[ch_x] : T();
   const float conv_bc = round_to<T>(silu(acc_bc + w_bc * to_float(in_bc)));
-  if (tid < kDim) sh.B[tid] = conv_bc;
-  else sh.C[tid - kDim] = conv_bc;
-  if (has_x) sh.x[tid] = round_to<T>(silu(acc_x + w_x * to_float(in_x)));
+  if (tid < kDim) sB[tid] = conv_bc;
+  else sC[tid - kDim] = conv_bc;
+  if (has_x) sx[tid] = round_to<T>(silu(acc_x + w_x * to_float(in_x)));
   if (tid == 0) {
     const float z = to_float(static_cast<const T*>(p.gamma)[b * p.gamma_stride_b + h]) + dt_bias;
     const float dt = z > 20.f ? z : log1pf(expf(z));  // softplus, threshold 20 as in the reference
-    sh.dt = dt;
-    sh.decay = expf(dt * A);
+    s_dt = dt;
+    s_decay = expf(dt * A);
   }
   const float gate = tid < R ? to_float(static_cast<const T*>(p.gate)[b * p.gate_stride_b + h * kDim + slice * R + tid]) : 0.f;
   cluster.sync();  // every block has read the old conv state: shift it, each channel once
@@ -199,8 +199,34 @@ __global__ void __launch_bounds__(kClusterThreads) mamba2_step_cluster_kernel(Ma
     if (has_x && g == 0) shift(ch_x, in_x);
   }
 
-  cluster_step_tail<T, S, R, kRowsPerWarp>(p, sh, st, p.ssm_state + (b * p.heads + h) * kDim * kDim,
-                                           static_cast<T*>(p.out) + (b * p.heads + h) * kDim, g, slice, gate);
+  const float4 Bv = reinterpret_cast<const float4*>(sB)[lane];
+  const float4 Cv = reinterpret_cast<const float4*>(sC)[lane];
+  const float dt = s_dt, decay = s_decay;
+#pragma unroll
+  for (int j = 0; j < kRowsPerWarp; ++j) {
+    const int local = warp * kRowsPerWarp + j;
+    float y;
+    *state_row(slice * R + local) = ssm_row_step(st[j], sx[local] * dt, Bv, Cv, decay, y);
+    if (lane == 0) sy[local] = round_to<T>(y);
+  }
+  __syncthreads();
+  if (warp == 0) {
+    float ss = 0.f;
+    for (int i = lane; i < R; i += 32) ss += sy[i] * sy[i];
+    ss = warp_sum(ss);
+    if (lane == 0) s_part = ss;
+  }
+  cluster.sync();  // every block's partial sum of squares is in its shared memory
+  float ss = 0.f;
+#pragma unroll
+  for (int q = 0; q < S; ++q) ss += *cluster.map_shared_rank(&s_part, g * S + q);
+  if (tid < R) {
+    const float inv = rsqrtf(ss / float(kDim) + p.eps);
+    const int i = slice * R + tid;
+    static_cast<T*>(p.out)[(b * p.heads + h) * kDim + i] =
+        from_float<T>(sy[tid] * inv * to_float(static_cast<const T*>(p.norm_weight)[i]) * silu(gate));
+  }
+  cluster.sync();  // the peers have read s_part before any block of the cluster exits
 #else
   __trap();  // sm_90 only: cluster_step_enabled() keeps other devices on mamba2_step_kernel
 #endif
@@ -223,8 +249,20 @@ bool cluster_step_enabled() {
 
 template <typename T, int G>
 cudaError_t launch_cluster(const Mamba2StepParams& p, cudaStream_t stream) {
-  return launch_pdl_cluster(mamba2_step_cluster_kernel<T, G>, dim3(unsigned(p.kv_heads * kClusterBlocks), unsigned(p.batch)),
-                            dim3(kClusterThreads), kClusterBlocks, stream, p);
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(unsigned(p.kv_heads * kClusterBlocks), unsigned(p.batch));
+  cfg.blockDim = dim3(kClusterThreads);
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[2];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = kClusterBlocks;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[1].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl_enabled() ? 2 : 1;
+  return cudaLaunchKernelEx(&cfg, mamba2_step_cluster_kernel<T, G>, p);
 }
 
 }  // namespace

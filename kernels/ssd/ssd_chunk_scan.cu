@@ -36,15 +36,15 @@ __global__ void __launch_bounds__(kThreads, 2) chunk_scan_kernel(SsdScanParams p
   const int64_t l0 = int64_t(c) * kT;
   const int rows = int(p.len - l0 < kT ? p.len - l0 : kT);
 
-  load_operand_tile<T>(s_c, p, c_source<T>(p, l0, b, h), rows);
-  load_operand_tile<T>(s_bx, p, b_source<T>(p, l0, b, h), rows);
+  load_tile(s_c, static_cast<const T*>(p.Cm) + b * p.c_stride_b + l0 * p.c_stride_l + h * p.c_stride_h, p.c_stride_l, rows);
+  load_tile(s_bx, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
   // x waits in registers until B's tile is free (its loads overlap the scores).
-  const TileSource x_src = x_source<T>(p, l0, b, h);
+  const T* x_src = static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h;
   uint4 xr[kLoadsPerThread];
 #pragma unroll
   for (int q = 0; q < kLoadsPerThread; ++q) {
     const int i = threadIdx.x + q * kThreads, r = i / 16, col = (i % 16) * 8;
-    xr[q] = r < rows ? tile_piece<T>(p, x_src, r, col) : make_uint4(0u, 0u, 0u, 0u);
+    xr[q] = r < rows ? *reinterpret_cast<const uint4*>(x_src + r * p.x_stride_l + col) : make_uint4(0u, 0u, 0u, 0u);
   }
   chunk_cumsum(s_dt, s_acum, p.dt + b * p.dt_stride_b + l0 * p.dt_stride_l + h * p.dt_stride_h, p.dt_stride_l, rows,
                p.A[h]);  // ends with a barrier: C and B are loaded

@@ -18,8 +18,8 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(SsdScanParams p) 
   const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int64_t l0 = int64_t(c) * kT;
   const int rows = int(p.len - l0 < kT ? p.len - l0 : kT);
-  load_operand_tile<T>(s_x, p, x_source<T>(p, l0, b, h), rows);
-  load_operand_tile<T>(s_b, p, b_source<T>(p, l0, b, h), rows);
+  load_tile(s_x, static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h, p.x_stride_l, rows);
+  load_tile(s_b, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
   chunk_cumsum(s_dt, s_acum, p.dt + b * p.dt_stride_b + l0 * p.dt_stride_l + h * p.dt_stride_h, p.dt_stride_l, rows,
                p.A[h]);
   const float a_last = s_acum[kT - 1];

@@ -19,75 +19,15 @@ constexpr int kThreads = 256;  // 8 warps
 constexpr int kWarps = kThreads / 32;
 constexpr size_t kTileBytes = size_t(kT) * kLd * 2;  // one (128, 128) 16-bit tile with padding
 
-/// Where a tile's rows come from: `src` is the operand at the chunk's first row (l0), `stride` its row
-/// stride; with the fused conv (p.conv_weight set), `chan` is the conv channel of the tile's column 0.
-struct TileSource {
-  const void* src;
-  int64_t stride, l0, b, chan;
-};
-
-/// The x, B and C tiles of chunk rows [l0, l0 + 128) for head h of batch row b (x and B at h / group).
+/// rows (<= 128) rows of 128 16-bit elements from global (row stride `stride` elements, 16-byte aligned)
+/// into a padded shared tile; rows past `rows` are zero (the partial last chunk).
 template <typename T>
-__device__ __forceinline__ TileSource x_source(const SsdScanParams& p, int64_t l0, int64_t b, int h) {
-  const int64_t j = h / p.x_group;
-  return {static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + j * p.x_stride_h, p.x_stride_l, l0, b,
-          p.x_chan0 + j * kT};
-}
-template <typename T>
-__device__ __forceinline__ TileSource b_source(const SsdScanParams& p, int64_t l0, int64_t b, int h) {
-  const int64_t j = h / p.b_group;
-  return {static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + j * p.b_stride_h, p.b_stride_l, l0, b,
-          p.b_chan0 + j * kT};
-}
-template <typename T>
-__device__ __forceinline__ TileSource c_source(const SsdScanParams& p, int64_t l0, int64_t b, int h) {
-  return {static_cast<const T*>(p.Cm) + b * p.c_stride_b + l0 * p.c_stride_l + int64_t(h) * p.c_stride_h, p.c_stride_l,
-          l0, b, p.c_chan0 + int64_t(h) * kT};
-}
-
-/// The 16-byte piece (row r, columns col..col+7) of a tile: the operand itself, or with the fused conv
-/// SiLU(bias + sum_k w_k in(l0 + r - K + 1 + k)) in fp32, summed in the conv kernel's order and rounded.
-template <typename T>
-__device__ __forceinline__ uint4 tile_piece(const SsdScanParams& p, const TileSource& s, int r, int col) {
-  const T* row = static_cast<const T*>(s.src) + r * s.stride + col;
-  if (!p.conv_weight) return *reinterpret_cast<const uint4*>(row);
-  const int K = p.conv_width;
-  const int64_t ch = s.chan + col;
-  const T* w = static_cast<const T*>(p.conv_weight) + ch * K;
-  const T* bias = static_cast<const T*>(p.conv_bias) + ch;
-  float cur[8], acc[8];
-  load_floats<8>(row, cur);
-#pragma unroll
-  for (int v = 0; v < 8; ++v) acc[v] = to_float(bias[v]) + to_float(w[v * K + K - 1]) * cur[v];
-#pragma unroll
-  for (int j = 0; j < kSsdMaxConvWidth - 1; ++j) {
-    if (j >= K - 1) break;
-    const int back = K - 1 - j;  // tap j reads the input `back` positions earlier
-    float in[8];
-    if (s.l0 + r - back >= 0) {
-      load_floats<8>(row - back * s.stride, in);
-    } else {  // before the sequence: the conv state, oldest first
-      const int64_t at = K - 1 + (s.l0 + r - back);
-      const T* prev = static_cast<const T*>(p.conv_prev);
-#pragma unroll
-      for (int v = 0; v < 8; ++v) in[v] = prev ? to_float(prev[((s.b * p.conv_channels) + ch + v) * (K - 1) + at]) : 0.f;
-    }
-#pragma unroll
-    for (int v = 0; v < 8; ++v) acc[v] += to_float(w[v * K + j]) * in[v];
-  }
-  alignas(16) T out[8];
-#pragma unroll
-  for (int v = 0; v < 8; ++v) out[v] = from_float<T>(silu(acc[v]));
-  return *reinterpret_cast<const uint4*>(out);
-}
-
-/// rows (<= 128) rows of a 128-wide operand into a padded shared tile through tile_piece; rows past
-/// `rows` are zero (the partial last chunk).
-template <typename T>
-__device__ __forceinline__ void load_operand_tile(T* tile, const SsdScanParams& p, const TileSource& s, int rows) {
+__device__ __forceinline__ void load_tile(T* tile, const T* src, int64_t stride, int rows) {
   for (int i = threadIdx.x; i < kT * 16; i += kThreads) {
     const int r = i / 16, c = (i % 16) * 8;
-    *reinterpret_cast<uint4*>(tile + r * kLd + c) = r < rows ? tile_piece<T>(p, s, r, c) : make_uint4(0u, 0u, 0u, 0u);
+    uint4 v = make_uint4(0u, 0u, 0u, 0u);
+    if (r < rows) v = *reinterpret_cast<const uint4*>(src + r * stride + c);
+    *reinterpret_cast<uint4*>(tile + r * kLd + c) = v;
   }
 }
 

@@ -30,17 +30,7 @@ struct SsdScanParams {
   int64_t batch = 0, len = 0, heads = 0, n_chunks = 0;
   int x_group = 1, b_group = 1;  ///< output heads per x head and per B head: head h reads h / group (GQA)
   DType dtype = DType::bf16;  ///< bf16 or f16 (x, B, C and y)
-  // Optional causal conv + SiLU applied as x, B and C are loaded (conv_weight set): x, Bm and Cm are then
-  // the conv's inputs, and element (head j, column p) of each is conv channel chan0 + 128 j + p. Positions
-  // before the sequence read conv_prev. The conv output is rounded to the dtype, as the conv op writes it.
-  const void* conv_weight = nullptr;  ///< (conv_channels, conv_width) of x's dtype
-  const void* conv_bias = nullptr;    ///< (conv_channels)
-  const void* conv_prev = nullptr;    ///< (B, conv_channels, conv_width - 1): the inputs before, oldest first; or nullptr (zeros)
-  int64_t conv_channels = 0, x_chan0 = 0, b_chan0 = 0, c_chan0 = 0;
-  int conv_width = 0;  ///< 2..kSsdMaxConvWidth
 };
-
-constexpr int kSsdMaxConvWidth = 4;
 
 /// Runs the three kernels on stream. Strides of x/B/C must be multiples of 8 elements and their data
 /// 16-byte aligned (the binding checks). Returns 0 or the CUDA error of the launches.
