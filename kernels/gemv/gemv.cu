@@ -18,7 +18,6 @@ constexpr int kThreads = kWarps * 32;
 
 enum class Mode { norm_linear, norm_swiglu, residual };
 
-
 // One row per warp at a time (two weight streams for the SwiGLU pair). 16-byte loads in flight per lane
 // and stream, twice over (the next chunk loads while this one is used): a whole 2048-wide row in one
 // chunk for a single stream, so a GEMV after another streams its first rows before its PDL wait.
