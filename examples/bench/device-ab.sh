@@ -26,7 +26,7 @@ arm() {  # NAME
   if [ "$(left)" -lt 45 ]; then stamp "$name: no time left"; return 1; fi
   timeout $(left) $bin bench --arch hovle-2.6b --plans "$plans" --lengths "$lengths" --mode "$mode" --repeats 2 \
     ${OP_TIMES:+--op-times} --json "$out/$card-$name.json" > "$out/$card-$name.txt" 2>&1
-  stamp "$name rc=$?"; grep -E " $mode |ssd_scan|conv1d|total" "$out/$card-$name.txt" | head -20
+  stamp "$name rc=$?"; grep -E " $mode |ssd_scan|conv1d|gated_rmsnorm|outside" "$out/$card-$name.txt" | head -20
 }
 arm new || exit 1
 for f in $files; do cp "$before/$f" "$f"; done

@@ -50,7 +50,9 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
     return r;
   }
   const int64_t nc = (L + P - 1) / P;
-  at::Tensor states = at::empty({Bsz, nc, H, P, P}, f32), decay = at::empty({Bsz, H, nc}, f32);  // workspace
+  // workspace: local states (fp32), entering states (x's dtype), chunk decays
+  at::Tensor states = at::empty({Bsz, nc, H, P, P}, f32), entering = at::empty({Bsz, nc, H, P, P}, x.options());
+  at::Tensor decay = at::empty({Bsz, H, nc}, f32);
   kern::SsdScanParams p;
   p.x = x.data_ptr();
   p.Bm = Bm.data_ptr();
@@ -61,6 +63,7 @@ ScanResult ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at:
   p.y = r.y.data_ptr();
   p.final_state = r.final_state.data_ptr<float>();
   p.chunk_states = states.data_ptr<float>();
+  p.entering_states = entering.data_ptr();
   p.chunk_decay = decay.data_ptr<float>();
   p.x_stride_b = x.stride(0), p.x_stride_l = x.stride(1), p.x_stride_h = x.stride(2);
   p.b_stride_b = Bm.stride(0), p.b_stride_l = Bm.stride(1), p.b_stride_h = Bm.stride(2);

@@ -36,8 +36,9 @@ __global__ void __launch_bounds__(kThreads, 2) chunk_scan_kernel(SsdScanParams p
   const int64_t l0 = int64_t(c) * kT;
   const int rows = int(p.len - l0 < kT ? p.len - l0 : kT);
 
-  load_tile(s_c, static_cast<const T*>(p.Cm) + b * p.c_stride_b + l0 * p.c_stride_l + h * p.c_stride_h, p.c_stride_l, rows);
-  load_tile(s_bx, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
+  load_tile_async(s_c, static_cast<const T*>(p.Cm) + b * p.c_stride_b + l0 * p.c_stride_l + h * p.c_stride_h, p.c_stride_l, rows);
+  load_tile_async(s_bx, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
+  cp_async_commit();
   // x waits in registers until B's tile is free (its loads overlap the scores).
   const T* x_src = static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h;
   uint4 xr[kLoadsPerThread];
@@ -47,7 +48,9 @@ __global__ void __launch_bounds__(kThreads, 2) chunk_scan_kernel(SsdScanParams p
     xr[q] = r < rows ? *reinterpret_cast<const uint4*>(x_src + r * p.x_stride_l + col) : make_uint4(0u, 0u, 0u, 0u);
   }
   chunk_cumsum(s_dt, s_acum, p.dt + b * p.dt_stride_b + l0 * p.dt_stride_l + h * p.dt_stride_h, p.dt_stride_l, rows,
-               p.A[h]);  // ends with a barrier: C and B are loaded
+               p.A[h]);
+  cp_async_wait<0>();
+  __syncthreads();  // C and B are loaded
 
   // 1. scores on the lower tiles, the warps taking every 8th tile of the list (i, j), j <= i.
   for (int idx = warp; idx < kLowerTiles; idx += kWarps) {
@@ -103,16 +106,10 @@ __global__ void __launch_bounds__(kThreads, 2) chunk_scan_kernel(SsdScanParams p
       }
     }
   }
-  __syncthreads();  // the scores are consumed: S_in (fp32 -> T) into their tile
-  const float4* s_in = reinterpret_cast<const float4*>(p.chunk_states + ((int64_t(b) * p.n_chunks + c) * p.heads + h) * kT * kT);
-  for (int i = threadIdx.x; i < kT * kT / 4; i += kThreads) {
-    const float4 v = s_in[i];
-    T* d = s_ps + (i * 4 / kT) * kLd + (i * 4) % kT;
-    d[0] = from_float<T>(v.x);
-    d[1] = from_float<T>(v.y);
-    d[2] = from_float<T>(v.z);
-    d[3] = from_float<T>(v.w);
-  }
+  __syncthreads();  // the scores are consumed: S_in (P, N) into their tile
+  load_tile_async(s_ps, static_cast<const T*>(p.entering_states) + ((int64_t(b) * p.n_chunks + c) * p.heads + h) * kT * kT, kT, kT);
+  cp_async_commit();
+  cp_async_wait<0>();
   __syncthreads();
 
   // Then exp(A_i) C_i . S_in^T, and the strips out.

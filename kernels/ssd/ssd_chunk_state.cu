@@ -18,10 +18,13 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(SsdScanParams p) 
   const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int64_t l0 = int64_t(c) * kT;
   const int rows = int(p.len - l0 < kT ? p.len - l0 : kT);
-  load_tile(s_x, static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h, p.x_stride_l, rows);
-  load_tile(s_b, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
+  load_tile_async(s_x, static_cast<const T*>(p.x) + b * p.x_stride_b + l0 * p.x_stride_l + (h / p.x_group) * p.x_stride_h, p.x_stride_l, rows);
+  load_tile_async(s_b, static_cast<const T*>(p.Bm) + b * p.b_stride_b + l0 * p.b_stride_l + (h / p.b_group) * p.b_stride_h, p.b_stride_l, rows);
+  cp_async_commit();
   chunk_cumsum(s_dt, s_acum, p.dt + b * p.dt_stride_b + l0 * p.dt_stride_l + h * p.dt_stride_h, p.dt_stride_l, rows,
-               p.A[h]);
+               p.A[h]);  // while the tiles arrive
+  cp_async_wait<0>();
+  __syncthreads();
   const float a_last = s_acum[kT - 1];
   scale_tile_rows<T>(s_b, [&](int t) { return s_dt[t] * __expf(a_last - s_acum[t]); });
   __syncthreads();
@@ -46,25 +49,36 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(SsdScanParams p) 
   if (threadIdx.x == 0) p.chunk_decay[(int64_t(b) * p.heads + h) * p.n_chunks + c] = __expf(a_last);
 }
 
-// grid (P N / (4 kThreads), H, B): S^(c) = exp(A_last,c) S^(c-1) + s_c, one float4 of S per thread. The
-// workspace's s_c is replaced by the state entering chunk c; the last S is the final state.
+// grid (P N / (4 kThreads), H, B): S^(c) = exp(A_last,c) S^(c-1) + s_c, one float4 of S per thread, fp32.
+// Writes the state entering each chunk in T (the readout's operand) and the last S as the final state.
+// The local states and decays of kDepth chunks are loaded at once, so the recurrence waits on memory once
+// per kDepth chunks.
+template <typename T>
 __global__ void __launch_bounds__(kThreads) state_passing_kernel(SsdScanParams p) {
+  constexpr int kDepth = 8;
   const int h = blockIdx.y, b = blockIdx.z;
   const int64_t e = int64_t(blockIdx.x) * kThreads + threadIdx.x;  // float4 index within (P, N)
   constexpr int64_t kVec = int64_t(kT) * kT / 4;
   const int64_t bh = int64_t(b) * p.heads + h;
   float4 S = p.init_state ? reinterpret_cast<const float4*>(p.init_state)[bh * kVec + e] : make_float4(0.f, 0.f, 0.f, 0.f);
-  float4* states = reinterpret_cast<float4*>(p.chunk_states);
-  const float* decay = p.chunk_decay + bh * p.n_chunks;
-  const int64_t chunk_step = p.heads * kVec;  // float4s from one chunk's (b, h) state to the next's
-  float4* ptr = states + (int64_t(b) * p.n_chunks * p.heads + h) * kVec + e;
-  float4 next = *ptr;
-  for (int64_t c = 0; c < p.n_chunks; ++c, ptr += chunk_step) {
-    const float4 local = next;
-    if (c + 1 < p.n_chunks) next = ptr[chunk_step];  // in flight while this chunk's state is written
-    *ptr = S;
-    const float d = decay[c];
-    S = make_float4(d * S.x + local.x, d * S.y + local.y, d * S.z + local.z, d * S.w + local.w);
+  const int64_t first = (int64_t(b) * p.n_chunks * p.heads + h) * kVec + e;  // chunk 0's float4 of (b, h)
+  const float4* __restrict__ local = reinterpret_cast<const float4*>(p.chunk_states) + first;
+  T* __restrict__ entering = static_cast<T*>(p.entering_states) + first * 4;
+  const float* __restrict__ decay = p.chunk_decay + bh * p.n_chunks;
+  const int64_t step = p.heads * kVec;  // float4s from one chunk's (b, h) state to the next's
+  for (int64_t c0 = 0; c0 < p.n_chunks; c0 += kDepth) {
+    float4 s[kDepth];
+    float d[kDepth];
+#pragma unroll
+    for (int j = 0; j < kDepth; ++j)
+      if (c0 + j < p.n_chunks) s[j] = local[(c0 + j) * step], d[j] = decay[c0 + j];
+#pragma unroll
+    for (int j = 0; j < kDepth; ++j) {
+      if (c0 + j >= p.n_chunks) break;
+      const float in[4] = {S.x, S.y, S.z, S.w};
+      store_floats<4>(entering + (c0 + j) * step * 4, in);
+      S = make_float4(d[j] * S.x + s[j].x, d[j] * S.y + s[j].y, d[j] * S.z + s[j].z, d[j] * S.w + s[j].w);
+    }
   }
   reinterpret_cast<float4*>(p.final_state)[bh * kVec + e] = S;
 }
@@ -82,7 +96,8 @@ int chunk_state_launch(const SsdScanParams& p, cudaStream_t stream) {
 
 int state_passing_launch(const SsdScanParams& p, cudaStream_t stream) {
   const dim3 grid(unsigned(kT * kT / 4 / kThreads), unsigned(p.heads), unsigned(p.batch));
-  state_passing_kernel<<<grid, kThreads, 0, stream>>>(p);
+  auto* kernel = p.dtype == DType::bf16 ? state_passing_kernel<__nv_bfloat16> : state_passing_kernel<__half>;
+  kernel<<<grid, kThreads, 0, stream>>>(p);
   return int(cudaGetLastError());
 }
 

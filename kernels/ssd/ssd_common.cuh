@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "common/cp_async.cuh"
 #include "common/device_math.cuh"
 #include "common/vec_io.cuh"
 #include "ssd/ssd_scan.h"
@@ -19,15 +20,16 @@ constexpr int kThreads = 256;  // 8 warps
 constexpr int kWarps = kThreads / 32;
 constexpr size_t kTileBytes = size_t(kT) * kLd * 2;  // one (128, 128) 16-bit tile with padding
 
-/// rows (<= 128) rows of 128 16-bit elements from global (row stride `stride` elements, 16-byte aligned)
-/// into a padded shared tile; rows past `rows` are zero (the partial last chunk).
+/// Starts copying rows (<= 128) rows of 128 16-bit elements from global (row stride `stride` elements,
+/// 16-byte aligned) into a padded shared tile; rows past `rows` become zero (the partial last chunk). The
+/// caller commits, waits and syncs before reading the tile.
 template <typename T>
-__device__ __forceinline__ void load_tile(T* tile, const T* src, int64_t stride, int rows) {
+__device__ __forceinline__ void load_tile_async(T* tile, const T* src, int64_t stride, int rows) {
+#pragma unroll
   for (int i = threadIdx.x; i < kT * 16; i += kThreads) {
     const int r = i / 16, c = (i % 16) * 8;
-    uint4 v = make_uint4(0u, 0u, 0u, 0u);
-    if (r < rows) v = *reinterpret_cast<const uint4*>(src + r * stride + c);
-    *reinterpret_cast<uint4*>(tile + r * kLd + c) = v;
+    const bool valid = r < rows;
+    cp_async16(tile + r * kLd + c, src + (valid ? r * stride + c : 0), valid);
   }
 }
 

@@ -1,7 +1,8 @@
 // Chunked SSD scan forward for the mmMamba layer (head dim = state dim = chunk = 128), in three
 // launches as in METHOD.md §2.3: chunk_state (each chunk's local state s_c), state_passing (the
-// inter-chunk recurrence, which leaves in the workspace the state entering every chunk and writes the
-// final state), chunk_scan (the masked intra-chunk "attention" plus the readout of the entering state).
+// inter-chunk recurrence, which writes the state entering every chunk, rounded to x's dtype as the readout
+// takes it, and the final state), chunk_scan (the masked intra-chunk "attention" plus the readout of the
+// entering state).
 // x, B and C are bf16/f16 and feed tensor cores; dt, A, the states and all accumulation are fp32.
 // Reference: ssd_scan_chunked_ref (core/ref/ssd_ref.h), whose steps 1-4 these kernels follow.
 #pragma once
@@ -21,7 +22,8 @@ struct SsdScanParams {
   const float* init_state = nullptr;  ///< (B, H, P, N) contiguous, or nullptr (zeros)
   void* y = nullptr;                  ///< (B, L, H, P) contiguous, dtype of x
   float* final_state = nullptr;       ///< (B, H, P, N) contiguous
-  float* chunk_states = nullptr;      ///< workspace (B, n_chunks, H, P, N): s_c, then the entering state
+  float* chunk_states = nullptr;      ///< workspace (B, n_chunks, H, P, N): s_c
+  void* entering_states = nullptr;    ///< workspace (B, n_chunks, H, P, N), dtype of x: the state entering chunk c
   float* chunk_decay = nullptr;       ///< workspace (B, H, n_chunks): exp(sum of dt A over the chunk)
   int64_t x_stride_b = 0, x_stride_l = 0, x_stride_h = 0;
   int64_t b_stride_b = 0, b_stride_l = 0, b_stride_h = 0;
